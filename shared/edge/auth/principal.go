@@ -1,0 +1,65 @@
+// Package auth carries the verified identity of a caller. Verifiers (JWT,
+// API key) put a *Principal into the request context; the upstream client
+// turns it into the internal identity headers of SPEC §4.
+package auth
+
+import (
+	"context"
+	"slices"
+)
+
+// Client is the kind of caller, sent upstream as X-Client.
+type Client string
+
+// The three gateway audiences.
+const (
+	ClientMobile  Client = "mobile"
+	ClientWeb     Client = "web"
+	ClientPartner Client = "partner"
+)
+
+// Role is a user role from the JWT `roles` claim.
+type Role string
+
+// Scope is an OAuth scope (SPEC §7).
+type Scope string
+
+// The partner API's scopes.
+const (
+	ScopeCatalogRead   Scope = "catalog:read"
+	ScopeInventoryRead Scope = "inventory:read"
+	ScopeOrdersRead    Scope = "orders:read"
+	ScopeOrdersWrite   Scope = "orders:write"
+)
+
+// Principal is a verified caller. Subject is the user (JWT sub) or, for
+// partner client credentials, the OAuth client id; Partner is set for
+// partner callers; KeyID names the API key used, never the key itself.
+type Principal struct {
+	Subject string
+	Roles   []Role
+	Tenant  string
+	Scopes  []Scope
+	Partner string
+	KeyID   string
+	Client  Client
+}
+
+// HasScope reports whether p was granted s.
+func (p *Principal) HasScope(s Scope) bool { return p != nil && slices.Contains(p.Scopes, s) }
+
+// HasRole reports whether p holds r.
+func (p *Principal) HasRole(r Role) bool { return p != nil && slices.Contains(p.Roles, r) }
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the verified principal of the request, if any.
+func FromContext(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(*Principal)
+	return p, ok && p != nil
+}

@@ -1,0 +1,149 @@
+package problem
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/requestid"
+)
+
+// HandlerConfig configures the error renderer.
+type HandlerConfig struct {
+	// Logger receives one line per 5xx with its cause. Required.
+	Logger *zap.Logger
+	// TypeBase, when set, makes `type` a URL under it ending in the code
+	// (e.g. https://docs.shopfront.dev/errors/rate_limited). Optional.
+	// Default "about:blank" per RFC 9457 §4.2.1.
+	TypeBase string
+}
+
+// Handler returns echo's HTTPErrorHandler rendering every error as
+// problem+json. It is the only place an error body is written.
+func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		p := Resolve(err)
+		if p.Status >= 500 {
+			log.Error("request failed", zap.String("requestId", requestid.FromContext(c.Request().Context())),
+				zap.Int("status", p.Status), zap.String("error", p.Code), zap.Error(err))
+		}
+		if p.Status == StatusClientClosedRequest {
+			// Nobody is listening; the access log records the 499.
+			c.Response().WriteHeader(p.Status)
+			return
+		}
+		Write(c, p, cfg.TypeBase)
+	}
+}
+
+// Write renders p on c with the request id as instance.
+func Write(c echo.Context, p *Problem, typeBase string) {
+	out := *p
+	id := requestid.FromContext(c.Request().Context())
+	if id == "" {
+		id = c.Response().Header().Get(echo.HeaderXRequestID)
+	}
+	out.RequestID, out.Instance = id, "urn:request:"+id
+	if id == "" {
+		out.Instance = c.Request().URL.Path
+	}
+	if out.Title == "" {
+		out.Title = http.StatusText(out.Status)
+	}
+	if out.Type == "" {
+		out.Type = "about:blank"
+		if typeBase != "" {
+			out.Type = strings.TrimRight(typeBase, "/") + "/" + out.Code
+		}
+	}
+	if out.Status >= 500 {
+		// RFC 9457 §5: details of server errors help attackers, not clients.
+		out.Detail = ""
+	}
+	for k, vs := range out.Header {
+		for _, v := range vs {
+			c.Response().Header().Add(k, v)
+		}
+	}
+	body, _ := json.Marshal(out.members())
+	c.Response().Header().Set(echo.HeaderContentType, ContentType)
+	c.Response().WriteHeader(out.Status)
+	if c.Request().Method != http.MethodHead {
+		_, _ = c.Response().Write(body)
+	}
+}
+
+func (p *Problem) members() map[string]any {
+	m := make(map[string]any, 7+len(p.Extensions))
+	for k, v := range p.Extensions {
+		m[k] = v
+	}
+	m["type"], m["title"], m["status"], m["error"] = p.Type, p.Title, p.Status, p.Code
+	m["instance"], m["requestId"] = p.Instance, p.RequestID
+	if p.Detail != "" {
+		m["detail"] = p.Detail
+	}
+	return m
+}
+
+// Resolve maps any error to a problem: a *Problem or Problemer as it is,
+// echo's HTTPError by its status, a cancelled request as 499, anything else 500.
+func Resolve(err error) *Problem {
+	var pr Problemer
+	if errors.As(err, &pr) {
+		if p := pr.Problem(); p != nil {
+			return p
+		}
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return fromHTTPError(he)
+	}
+	if errors.Is(err, context.Canceled) {
+		return New(StatusClientClosedRequest, CodeClientClosed, "").Wrap(err)
+	}
+	return New(http.StatusInternalServerError, CodeInternal, "").Wrap(err)
+}
+
+func fromHTTPError(he *echo.HTTPError) *Problem {
+	detail := ""
+	if s, ok := he.Message.(string); ok && he.Code < 500 {
+		detail = s
+	}
+	code := map[int]string{
+		http.StatusBadRequest:                  CodeBadRequest,
+		http.StatusUnauthorized:                CodeUnauthorized,
+		http.StatusForbidden:                   CodeForbidden,
+		http.StatusNotFound:                    CodeNotFound,
+		http.StatusMethodNotAllowed:            CodeMethodNotAllowed,
+		http.StatusRequestEntityTooLarge:       CodePayloadTooLarge,
+		http.StatusUnsupportedMediaType:        CodeUnsupportedMediaType,
+		http.StatusTooManyRequests:             CodeRateLimited,
+		http.StatusRequestHeaderFieldsTooLarge: CodeHeadersTooLarge,
+		http.StatusServiceUnavailable:          CodeUpstreamUnavailable,
+		http.StatusGatewayTimeout:              CodeUpstreamTimeout,
+	}[he.Code]
+	if code == "" {
+		code = strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "_"))
+		if code == "" || he.Code >= 500 {
+			code = CodeInternal
+		}
+	}
+	p := New(he.Code, code, detail)
+	if he.Internal != nil {
+		p.Err = he.Internal
+	}
+	return p
+}

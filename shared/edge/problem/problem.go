@@ -1,0 +1,132 @@
+// Package problem is Shopfront's one error type and its one renderer:
+// RFC 9457 application/problem+json with a stable snake_case `error` code.
+//
+// Handlers and middleware return errors; Handler resolves them with errors.As
+// (Problem -> Problemer -> *echo.HTTPError -> 500) and writes them once.
+package problem
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// ContentType is the media type of every error body (RFC 9457 §3).
+const ContentType = "application/problem+json"
+
+// Stable error codes (SPEC §4). Clients switch on these, never on titles.
+const (
+	CodeBadRequest           = "bad_request"
+	CodeUnauthorized         = "unauthorized"
+	CodeInvalidToken         = "invalid_token"
+	CodeInvalidAPIKey        = "invalid_api_key"
+	CodeForbidden            = "forbidden"
+	CodeInsufficientScope    = "insufficient_scope"
+	CodeNotFound             = "not_found"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeRateLimited          = "rate_limited"
+	CodeValidationFailed     = "validation_failed"
+	CodePayloadTooLarge      = "payload_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeHeadersTooLarge      = "request_header_fields_too_large"
+	CodeUpstreamUnavailable  = "upstream_unavailable"
+	CodeUpstreamTimeout      = "upstream_timeout"
+	CodeCSRFFailed           = "csrf_failed"
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeClientClosed         = "client_closed_request"
+	CodeInternal             = "internal_error"
+)
+
+// StatusClientClosedRequest is nginx's 499: the client went away before the
+// answer was ready. It is logged, never sent to anyone.
+const StatusClientClosedRequest = 499
+
+// Problem is an RFC 9457 problem detail. The zero Type means about:blank.
+// Instance and RequestID are filled by the renderer from the request id.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Instance  string `json:"instance,omitempty"`
+	Code      string `json:"error"`
+	RequestID string `json:"requestId,omitempty"`
+
+	// Extensions are extra members rendered beside the standard ones, such
+	// as `docs` for invalid_api_key or `errors` for validation_failed.
+	Extensions map[string]any `json:"-"`
+
+	// Header is set on the response before the body is written, e.g.
+	// WWW-Authenticate on 401 or Retry-After on 429.
+	Header http.Header `json:"-"`
+
+	// Err is the cause, for logs only; it never reaches the client.
+	Err error `json:"-"`
+}
+
+// New returns a problem with the given status, code and client-safe detail.
+func New(status int, code, detail string) *Problem {
+	return &Problem{Status: status, Code: code, Detail: detail}
+}
+
+// Error implements error.
+func (p *Problem) Error() string {
+	if p.Err != nil {
+		return fmt.Sprintf("%d %s: %s: %v", p.Status, p.Code, p.Detail, p.Err)
+	}
+	return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail)
+}
+
+// Unwrap returns the cause.
+func (p *Problem) Unwrap() error { return p.Err }
+
+// Problem implements Problemer so that *Problem and other types resolve alike.
+func (p *Problem) Problem() *Problem { return p }
+
+// Wrap records err as the cause (for logs) and returns p.
+func (p *Problem) Wrap(err error) *Problem { p.Err = err; return p }
+
+// With adds an extension member and returns p.
+func (p *Problem) With(name string, value any) *Problem {
+	if p.Extensions == nil {
+		p.Extensions = map[string]any{}
+	}
+	p.Extensions[name] = value
+	return p
+}
+
+// WithHeader adds a response header and returns p.
+func (p *Problem) WithHeader(name, value string) *Problem {
+	if p.Header == nil {
+		p.Header = http.Header{}
+	}
+	p.Header.Add(name, value)
+	return p
+}
+
+// Problemer is implemented by errors that know their problem, such as the
+// upstream client's errors. The renderer finds them with errors.As.
+type Problemer interface {
+	Problem() *Problem
+}
+
+// Constructors for the common classes. Each returns a fresh value, so
+// callers may decorate it without touching shared state.
+
+// BadRequest is 400 bad_request.
+func BadRequest(detail string) *Problem { return New(http.StatusBadRequest, CodeBadRequest, detail) }
+
+// Unauthorized is 401 unauthorized: credentials are missing.
+func Unauthorized(detail string) *Problem {
+	return New(http.StatusUnauthorized, CodeUnauthorized, detail)
+}
+
+// Forbidden is 403 forbidden.
+func Forbidden(detail string) *Problem { return New(http.StatusForbidden, CodeForbidden, detail) }
+
+// NotFound is 404 not_found.
+func NotFound(detail string) *Problem { return New(http.StatusNotFound, CodeNotFound, detail) }
+
+// ValidationFailed is 400 validation_failed.
+func ValidationFailed(detail string) *Problem {
+	return New(http.StatusBadRequest, CodeValidationFailed, detail)
+}

@@ -1,0 +1,85 @@
+// Package requestid keeps a valid incoming X-Request-Id and replaces any other
+// with a new one (SPEC §4); the id travels in the request context, is returned
+// on every response and is sent upstream.
+package requestid
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+type ctxKey struct{}
+
+// WithID returns ctx carrying id.
+func WithID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// FromContext returns the request id in ctx, or "".
+func FromContext(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// Valid reports whether id is 1-128 characters of [A-Za-z0-9._-].
+func Valid(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch b := id[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '.', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// New returns a random 128-bit id in hex.
+func New() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Config configures the request id middleware.
+type Config struct {
+	// Skipper skips the middleware. Optional. Default: never skip.
+	Skipper middleware.Skipper
+	// Generator makes new ids. Optional. Default New.
+	Generator func() string
+}
+
+// ToMiddleware returns the middleware. It is echo's RequestIDWithConfig with
+// a validating generator: echo keeps any non-empty incoming id, so an invalid
+// one is removed first.
+func (cfg Config) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if cfg.Skipper == nil {
+		cfg.Skipper = middleware.DefaultSkipper
+	}
+	if cfg.Generator == nil {
+		cfg.Generator = New
+	}
+	inner := middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		Skipper:   cfg.Skipper,
+		Generator: cfg.Generator,
+		RequestIDHandler: func(c echo.Context, id string) {
+			r := c.Request()
+			c.SetRequest(r.WithContext(WithID(r.Context(), id)))
+		},
+	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		h := inner(next)
+		return func(c echo.Context) error {
+			if id := c.Request().Header.Get(echo.HeaderXRequestID); id != "" && !Valid(id) {
+				c.Request().Header.Del(echo.HeaderXRequestID)
+			}
+			return h(c)
+		}
+	}, nil
+}
