@@ -1,0 +1,45 @@
+// Package public embeds the OpenAPI 3.1 documents of the gateways' public
+// APIs (contracts/public/<gateway>.yaml). They are the source of truth:
+// gateways validate requests against them, serve them and test their
+// responses against them.
+package public
+
+import (
+	"context"
+	"embed"
+	"fmt"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+//go:embed *.yaml
+var documents embed.FS
+
+// Document returns the embedded document of a gateway's public API by its
+// file name, such as "partner.yaml".
+func Document(name string) ([]byte, error) {
+	b, err := documents.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading public document %q: %w", name, err)
+	}
+	return b, nil
+}
+
+// Load parses and validates the embedded document name (kin-openapi, with
+// the OpenAPI 3.1 rules) and returns it with its references resolved.
+func Load(ctx context.Context, name string) (*openapi3.T, error) {
+	b, err := Document(name)
+	if err != nil {
+		return nil, err
+	}
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	doc, err := loader.LoadFromData(b)
+	if err != nil {
+		return nil, fmt.Errorf("parsing public document %q: %w", name, err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		return nil, fmt.Errorf("validating public document %q: %w", name, err)
+	}
+	return doc, nil
+}
