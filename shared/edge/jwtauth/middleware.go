@@ -1,0 +1,103 @@
+package jwtauth
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/shopfront/shared/edge/auth"
+)
+
+// TokenVerifier turns a bearer token into a principal; *Verifier is one.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (*auth.Principal, error)
+}
+
+var _ TokenVerifier = (*Verifier)(nil)
+
+// Config configures the authentication middleware.
+type Config struct {
+	// Verifier checks tokens. Required.
+	Verifier TokenVerifier
+	// TokenLookup extracts the raw token from a request, "" when absent.
+	// Optional. Default BearerToken (the Authorization header); bff-web
+	// chains its session cookie with FirstOf.
+	TokenLookup func(c echo.Context) string
+	// Optional lets requests without a token through anonymously (no
+	// principal in the context). A present but invalid token is still
+	// rejected. Optional. Default false.
+	Optional bool
+	// Skipper skips the middleware. Optional. Default never skip.
+	Skipper middleware.Skipper
+	// ErrorHandler receives every authentication failure (a *problem.Problem,
+	// 401 unauthorized or invalid_token) and returns the error to send. The
+	// rate limiter's ChargeFailure plugs in here so failed attempts count
+	// against the client IP's anonymous limit (SPEC §4). Optional. Default
+	// returns err unchanged.
+	ErrorHandler func(c echo.Context, err error) error
+}
+
+// BearerToken returns the token of an `Authorization: Bearer <token>` header
+// (scheme case-insensitive, RFC 6750 §2.1), or "".
+func BearerToken(c echo.Context) string {
+	h := c.Request().Header.Get(echo.HeaderAuthorization)
+	const scheme = "bearer "
+	if len(h) > len(scheme) && strings.EqualFold(h[:len(scheme)], scheme) {
+		return strings.TrimSpace(h[len(scheme):])
+	}
+	return ""
+}
+
+// FirstOf returns a lookup trying each lookup in order.
+func FirstOf(lookups ...func(c echo.Context) string) func(c echo.Context) string {
+	return func(c echo.Context) string {
+		for _, l := range lookups {
+			if t := l(c); t != "" {
+				return t
+			}
+		}
+		return ""
+	}
+}
+
+// ToMiddleware returns the middleware: no token -> 401 unauthorized with
+// `WWW-Authenticate: Bearer` (unless Optional); a token failing verification
+// -> 401 invalid_token; else the principal is put in the request context.
+func (cfg Config) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if cfg.Verifier == nil {
+		return nil, errors.New("jwtauth: Verifier is required")
+	}
+	if cfg.TokenLookup == nil {
+		cfg.TokenLookup = BearerToken
+	}
+	if cfg.Skipper == nil {
+		cfg.Skipper = middleware.DefaultSkipper
+	}
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = func(_ echo.Context, err error) error { return err }
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if cfg.Skipper(c) {
+				return next(c)
+			}
+			token := cfg.TokenLookup(c)
+			if token == "" {
+				if cfg.Optional {
+					return next(c)
+				}
+				return cfg.ErrorHandler(c, Missing())
+			}
+			r := c.Request()
+			p, err := cfg.Verifier.Verify(r.Context(), token)
+			if err != nil {
+				return cfg.ErrorHandler(c, err)
+			}
+			c.SetRequest(r.WithContext(auth.WithPrincipal(r.Context(), p)))
+			return next(c)
+		}
+	}, nil
+}
