@@ -1,0 +1,207 @@
+package logging_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/logging"
+)
+
+// The secrets below must never show up in a log line.
+const (
+	bearer   = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"
+	apiKey   = "sk_live_4f9a8b7c6d5e"
+	cookie   = "sf_session=eyJzZWNyZXQiOnRydWV9; sf_csrf=csrf-value-77"
+	password = "hunter2-correct-horse"
+	card     = "4111111111111111"
+)
+
+var secrets = []string{bearer, apiKey, "eyJzZWNyZXQiOnRydWV9", "csrf-value-77", password, card, "client-secret-99", "refresh-xyz"}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		level     string
+		expectErr bool
+		logged    []string // messages written at debug, info, warn, error
+	}{
+		{name: "ok, default is info", level: "", logged: []string{"i", "w", "e"}},
+		{name: "ok, debug", level: "debug", logged: []string{"d", "i", "w", "e"}},
+		{name: "ok, warn in upper case", level: "WARN", logged: []string{"w", "e"}},
+		{name: "ok, error", level: "error", logged: []string{"e"}},
+		{name: "nok, unknown level", level: "verbose", expectErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			log, err := logging.New(tt.level, &buf)
+			if tt.expectErr {
+				assert.ErrorContains(t, err, "verbose")
+				return
+			}
+			require.NoError(t, err)
+			log.Debug("d")
+			log.Info("i")
+			log.Warn("w")
+			log.Error("e")
+			var msgs []string
+			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				var m map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+				msgs = append(msgs, m["msg"].(string))
+				ts, err := time.Parse(time.RFC3339Nano, m["time"].(string))
+				require.NoError(t, err)
+				assert.WithinDuration(t, time.Now(), ts, time.Minute)
+				assert.True(t, strings.HasSuffix(m["time"].(string), "Z"), "UTC time")
+				assert.NotEmpty(t, m["level"])
+				assert.NotContains(t, m, "stacktrace")
+			}
+			assert.Equal(t, tt.logged, msgs)
+		})
+	}
+}
+
+func TestNewDoesNotSample(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log, err := logging.New("info", &buf)
+	require.NoError(t, err)
+	for i := 0; i < 500; i++ {
+		log.Info("request", zap.Int("i", i))
+	}
+	assert.Equal(t, 500, strings.Count(buf.String(), "\n"))
+}
+
+func TestSensitiveName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		expect bool
+	}{
+		{"Authorization", true}, {"proxy-authorization", true}, {"Cookie", true}, {"Set-Cookie", true},
+		{"X-API-Key", true}, {"x-api-key", true}, {"X-CSRF-Token", true},
+		{"password", true}, {"newPassword", true}, {"client_secret", true}, {"access_token", true},
+		{"refreshToken", true}, {"api_key", true}, {"apiKey", true}, {"cardNumber", true}, {"card_number", true},
+		{"q", false}, {"productId", false}, {"Accept", false}, {"X-Request-Id", false}, {"page", false},
+	}
+	for _, tt := range tests {
+		t.Run(map[bool]string{true: "ok, secret ", false: "ok, plain "}[tt.expect]+tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.expect, logging.SensitiveName(tt.name))
+		})
+	}
+}
+
+func TestRedactQuery(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, given, expect string
+	}{
+		{"ok, empty", "", ""},
+		{"ok, plain kept byte for byte", "q=red%20shoe&page=2", "q=red%20shoe&page=2"},
+		{"ok, secrets redacted", "q=x&access_token=" + bearer + "&api_key=" + apiKey, "q=x&access_token=[REDACTED]&api_key=[REDACTED]"},
+		{"ok, escaped names are recognised", "client%5Fsecret=abc&password", "client%5Fsecret=[REDACTED]&password=[REDACTED]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.expect, logging.RedactQuery(tt.given))
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse("https://user:" + password + "@api.shopfront.test/v1/x?token=" + bearer + "&q=1")
+	require.NoError(t, err)
+	got := logging.RedactURL(u)
+	assert.Equal(t, "https://%5BREDACTED%5D@api.shopfront.test/v1/x?token=[REDACTED]&q=1", got)
+	assert.Equal(t, "", logging.RedactURL(nil))
+}
+
+func TestRedactJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		given     string
+		expect    string
+		expectErr bool
+	}{
+		{
+			name:   "ok, nested secrets redacted, rest kept",
+			given:  `{"username":"alice","password":"` + password + `","payment":{"cardNumber":"` + card + `","amount":1999},"items":[{"productId":"p1","apiKey":"` + apiKey + `"}]}`,
+			expect: `{"items":[{"apiKey":"[REDACTED]","productId":"p1"}],"password":"[REDACTED]","payment":{"amount":1999,"cardNumber":"[REDACTED]"},"username":"alice"}`,
+		},
+		{
+			name:   "ok, non-string secret values redacted too",
+			given:  `{"token":{"a":1},"secret":12345678901234567890}`,
+			expect: `{"secret":"[REDACTED]","token":"[REDACTED]"}`,
+		},
+		{name: "ok, large numbers keep their text", given: `[12345678901234567890, 1.50]`, expect: `[12345678901234567890,1.50]`},
+		{name: "nok, not JSON", given: "password=" + password, expectErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := logging.RedactJSON([]byte(tt.given))
+			if tt.expectErr {
+				assert.Error(t, err)
+				assert.NotContains(t, err.Error(), password)
+				return
+			}
+			require.NoError(t, err)
+			assert.JSONEq(t, tt.expect, string(got))
+			assert.Equal(t, tt.expect, string(got))
+		})
+	}
+}
+
+// TestFieldsNeverLeakSecrets logs a request's headers, URL and body through
+// the helpers and greps the output for every secret.
+func TestFieldsNeverLeakSecrets(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log, err := logging.New("debug", &buf)
+	require.NoError(t, err)
+
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+bearer)
+	h.Set("Proxy-Authorization", "Basic "+apiKey)
+	h.Set("Cookie", cookie)
+	h.Add("Set-Cookie", cookie)
+	h.Set("X-API-Key", apiKey)
+	h.Set("X-CSRF-Token", "csrf-value-77")
+	h["x-api-key"] = []string{apiKey} // not canonical, as a hand-built map may be
+	h.Set("Accept", "application/json")
+	u, err := url.Parse("/v1/search?q=shoes&access_token=" + bearer + "&client_secret=client-secret-99")
+	require.NoError(t, err)
+	body := []byte(`{"username":"alice","password":"` + password + `","card":{"cardNumber":"` + card + `"},"refresh_token":"refresh-xyz"}`)
+
+	log.Info("request", logging.Headers("headers", h), logging.URL("url", u), logging.Body("body", body),
+		logging.Body("form", []byte("password="+password)))
+	out := buf.String()
+	for _, s := range secrets {
+		assert.NotContains(t, out, s)
+	}
+	assert.Contains(t, out, `"Accept":"application/json"`)
+	assert.Contains(t, out, `"Authorization":"[REDACTED]"`)
+	assert.Contains(t, out, `q=shoes`)
+	assert.Contains(t, out, `"username":"alice"`)
+	assert.Contains(t, out, `[non-JSON body omitted]`)
+
+	red := logging.RedactHeaders(h)
+	assert.Equal(t, "[REDACTED]", red.Get("Cookie"))
+	assert.Equal(t, "application/json", red.Get("Accept"))
+	assert.Equal(t, "Bearer "+bearer, h.Get("Authorization"), "the original is untouched")
+}
