@@ -1,0 +1,165 @@
+// Package conditional makes bff-mobile's GET responses cheap to revalidate
+// (SPEC §5): a strong ETag over the uncompressed body of every 200,
+// `Cache-Control: private, max-age=60` unless the handler chose otherwise
+// (a degraded screen says no-store), and 304 Not Modified without a body
+// when If-None-Match names the current representation (RFC 9110 §13.1.2).
+//
+// It sits inside compression, so the tag is the same whichever encoding the
+// client accepts, and a 304 is never compressed.
+package conditional
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Config configures the middleware.
+type Config struct {
+	// Skipper skips the middleware. Optional. Default: never skip.
+	Skipper middleware.Skipper
+	// CacheControl is set on successful GETs whose handler set no
+	// Cache-Control. Optional. Default "private, max-age=60".
+	CacheControl string
+}
+
+// DefaultCacheControl is the mobile caching policy of SPEC §5: the app (and
+// no shared cache) may reuse a screen for a minute.
+const DefaultCacheControl = "private, max-age=60"
+
+// ToMiddleware returns the middleware. Only GET and HEAD are buffered; other
+// methods pass through untouched.
+func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if c.Skipper == nil {
+		c.Skipper = middleware.DefaultSkipper
+	}
+	if c.CacheControl == "" {
+		c.CacheControl = DefaultCacheControl
+	}
+	// Buffers are reused across requests: every GET body passes through one.
+	pool := sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			req := ec.Request()
+			if (req.Method != http.MethodGet && req.Method != http.MethodHead) || c.Skipper(ec) {
+				return next(ec)
+			}
+			res := ec.Response()
+			buf := pool.Get().(*bytes.Buffer)
+			buf.Reset()
+			defer pool.Put(buf)
+			bw := &bufferedWriter{ResponseWriter: res.Writer, buf: buf}
+			res.Writer = bw
+			err := next(ec)
+			res.Writer = bw.ResponseWriter
+			if !bw.wroteHeader && buf.Len() == 0 {
+				// Nothing was written: the error handler renders err.
+				return err
+			}
+			if err != nil || bw.code != http.StatusOK {
+				bw.flush()
+				return err
+			}
+			h := res.Header()
+			tag := h.Get(headerETag)
+			if tag == "" {
+				tag = ETag(buf.Bytes())
+				h.Set(headerETag, tag)
+			}
+			if h.Get(echo.HeaderCacheControl) == "" {
+				h.Set(echo.HeaderCacheControl, c.CacheControl)
+			}
+			if inm := req.Header.Get("If-None-Match"); inm != "" && NoneMatchFails(inm, tag) {
+				// RFC 9110 §15.4.5: a 304 has no content and keeps the
+				// validators and caching headers of the 200.
+				h.Del(echo.HeaderContentType)
+				h.Del(echo.HeaderContentLength)
+				// The access log reads the status and size from echo's
+				// response, which saw the buffered 200.
+				res.Status, res.Size = http.StatusNotModified, 0
+				bw.ResponseWriter.WriteHeader(http.StatusNotModified)
+				return nil
+			}
+			bw.flush()
+			return nil
+		}
+	}, nil
+}
+
+const headerETag = "ETag"
+
+// ETag returns the strong entity tag of body: the first 128 bits of its
+// SHA-256 in unpadded base64url, quoted.
+func ETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+}
+
+// NoneMatchFails reports whether the If-None-Match field value names the
+// current entity tag, i.e. whether the condition fails and the answer is
+// 304. It uses the weak comparison that RFC 9110 §13.1.2 prescribes for
+// If-None-Match: `*` matches any current representation, and "x" matches
+// W/"x". A malformed list matches nothing past the point where it breaks.
+func NoneMatchFails(field, current string) bool {
+	cur := strings.TrimPrefix(current, "W/")
+	s := field
+	for {
+		s = strings.TrimLeft(s, " \t,")
+		if s == "" {
+			return false
+		}
+		if s[0] == '*' {
+			return true
+		}
+		s = strings.TrimPrefix(s, "W/")
+		if s == "" || s[0] != '"' {
+			return false
+		}
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			return false
+		}
+		if s[:end+2] == cur {
+			return true
+		}
+		s = s[end+2:]
+	}
+}
+
+// bufferedWriter holds the status and body of a GET until the tag is known.
+type bufferedWriter struct {
+	http.ResponseWriter
+	buf         *bytes.Buffer
+	code        int
+	wroteHeader bool
+}
+
+func (w *bufferedWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.code, w.wroteHeader = code, true
+	}
+}
+
+func (w *bufferedWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.buf.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *bufferedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *bufferedWriter) flush() {
+	if !w.wroteHeader {
+		w.code = http.StatusOK
+	}
+	w.ResponseWriter.WriteHeader(w.code)
+	_, _ = w.buf.WriteTo(w.ResponseWriter)
+}

@@ -1,0 +1,154 @@
+package conditional_test
+
+import (
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/bff-mobile/internal/compress"
+	"github.com/shopfront/bff-mobile/internal/conditional"
+)
+
+var body = `{"greeting":"` + strings.Repeat("hello ", 100) + `"}`
+
+// server serves a few routes through compression and the conditional
+// middleware over a real socket.
+func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	e := echo.New()
+	gz, err := compress.Config{}.ToMiddleware()
+	require.NoError(t, err)
+	cond, err := conditional.Config{}.ToMiddleware()
+	require.NoError(t, err)
+	e.Use(gz, cond)
+	e.GET("/screen", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, []byte(body)) })
+	e.GET("/degraded", func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		return c.JSONBlob(http.StatusOK, []byte(`{"degraded":["recommendations"]}`))
+	})
+	e.GET("/missing", func(c echo.Context) error { return echo.NewHTTPError(http.StatusNotFound, "no") })
+	e.GET("/accepted", func(c echo.Context) error { return c.JSONBlob(http.StatusAccepted, []byte(`{}`)) })
+	e.POST("/screen", func(c echo.Context) error { return c.JSONBlob(http.StatusCreated, []byte(body)) })
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, srv *httptest.Server, method, path string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, nil)
+	require.NoError(t, err)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	// The default transport would ask for and decode gzip itself.
+	res, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res, b
+}
+
+func TestConditional(t *testing.T) {
+	t.Parallel()
+	srv := server(t)
+	tag := conditional.ETag([]byte(body))
+
+	tests := []struct {
+		desc         string
+		method, path string
+		given        map[string]string
+		expectStatus int
+		expectETag   string
+		expectCC     string
+		expectBody   bool
+	}{
+		{desc: "ok, 200 with strong tag and private caching", method: http.MethodGet, path: "/screen",
+			expectStatus: 200, expectETag: tag, expectCC: "private, max-age=60", expectBody: true},
+		{desc: "ok, matching tag answers 304 without body", method: http.MethodGet, path: "/screen",
+			given: map[string]string{"If-None-Match": tag}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
+		{desc: "ok, tag in a list matches", method: http.MethodGet, path: "/screen",
+			given: map[string]string{"If-None-Match": `"a", ` + tag + `, "b"`}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
+		{desc: "ok, weak form matches under weak comparison", method: http.MethodGet, path: "/screen",
+			given: map[string]string{"If-None-Match": "W/" + tag}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
+		{desc: "ok, star matches", method: http.MethodGet, path: "/screen",
+			given: map[string]string{"If-None-Match": "*"}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
+		{desc: "ok, 304 through gzip is not encoded", method: http.MethodGet, path: "/screen",
+			given: map[string]string{"If-None-Match": tag, "Accept-Encoding": "gzip"}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
+		{desc: "nok, other tag answers the body", method: http.MethodGet, path: "/screen",
+			given: map[string]string{"If-None-Match": `"other"`}, expectStatus: 200, expectETag: tag, expectCC: "private, max-age=60", expectBody: true},
+		{desc: "nok, unquoted tag is malformed and matches nothing", method: http.MethodGet, path: "/screen",
+			given: map[string]string{"If-None-Match": strings.Trim(tag, `"`)}, expectStatus: 200, expectETag: tag, expectCC: "private, max-age=60", expectBody: true},
+		{desc: "ok, handler's no-store is kept", method: http.MethodGet, path: "/degraded",
+			expectStatus: 200, expectETag: conditional.ETag([]byte(`{"degraded":["recommendations"]}`)), expectCC: "no-store", expectBody: true},
+		{desc: "nok, errors carry no tag", method: http.MethodGet, path: "/missing", expectStatus: 404, expectBody: true},
+		{desc: "nok, other successes carry no tag", method: http.MethodGet, path: "/accepted", expectStatus: 202, expectBody: true},
+		{desc: "nok, POST is untouched", method: http.MethodPost, path: "/screen",
+			given: map[string]string{"If-None-Match": "*"}, expectStatus: 201, expectBody: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			res, b := do(t, srv, tt.method, tt.path, tt.given)
+			assert.Equal(t, tt.expectStatus, res.StatusCode)
+			assert.Equal(t, tt.expectETag, res.Header.Get("ETag"))
+			assert.Equal(t, tt.expectCC, res.Header.Get("Cache-Control"))
+			if tt.expectBody {
+				assert.NotEmpty(t, b)
+			} else {
+				assert.Empty(t, b)
+				assert.Empty(t, res.Header.Get("Content-Encoding"))
+				assert.Empty(t, res.Header.Get("Content-Type"))
+			}
+		})
+	}
+}
+
+func TestTagIgnoresEncoding(t *testing.T) {
+	t.Parallel()
+	srv := server(t)
+	plain, plainBody := do(t, srv, http.MethodGet, "/screen", nil)
+	gz, gzBody := do(t, srv, http.MethodGet, "/screen", map[string]string{"Accept-Encoding": "gzip"})
+	require.Equal(t, "gzip", gz.Header.Get("Content-Encoding"))
+	assert.Equal(t, plain.Header.Get("ETag"), gz.Header.Get("ETag"), "the tag is of the uncompressed body")
+	zr, err := gzip.NewReader(strings.NewReader(string(gzBody)))
+	require.NoError(t, err)
+	unzipped, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	assert.Equal(t, string(plainBody), string(unzipped))
+	assert.Equal(t, conditional.ETag(unzipped), gz.Header.Get("ETag"))
+}
+
+func TestNoneMatchFails(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc   string
+		given  string
+		expect bool
+	}{
+		{desc: "ok, same tag", given: `"x"`, expect: true},
+		{desc: "ok, weak tag", given: `W/"x"`, expect: true},
+		{desc: "ok, in a list", given: `"a","x"`, expect: true},
+		{desc: "ok, star", given: `*`, expect: true},
+		{desc: "ok, tag holding a comma", given: `"a,b", "x"`, expect: true},
+		{desc: "nok, other", given: `"y"`},
+		{desc: "nok, prefix of the tag", given: `"x`},
+		{desc: "nok, empty", given: ``},
+		{desc: "nok, unquoted", given: `x`},
+		{desc: "nok, after a malformed member", given: `a, "x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.expect, conditional.NoneMatchFails(tt.given, `"x"`))
+		})
+	}
+}

@@ -1,0 +1,355 @@
+// Package view holds bff-mobile's response payloads and the mapping from the
+// domain services' payloads to them. Mobile payloads are compact (SPEC §5):
+// one thumbnail instead of an image list, descriptions cut to 280 characters,
+// money as {amount, currency}. Mapping only shapes data; it never computes
+// prices, stock or anything else a domain service owns.
+package view
+
+import (
+	"slices"
+	"time"
+
+	"github.com/shopfront/contracts/domain"
+)
+
+// MaxText is the longest description or review body sent to the app, in
+// characters (runes), per SPEC §5.
+const MaxText = 280
+
+// Money is an amount in minor units of an ISO 4217 currency.
+type Money struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// User is the signed-in user as the home screen shows it.
+type User struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Tier string `json:"tier"`
+}
+
+// Card is a product in a list. Name, ThumbnailURL and Price are null when
+// their source (catalog or pricing) failed or did not know the product.
+type Card struct {
+	ProductID    string  `json:"productId"`
+	Name         *string `json:"name"`
+	ThumbnailURL *string `json:"thumbnailUrl"`
+	Price        *Money  `json:"price"`
+}
+
+// OrderSummary is an order on the home screen.
+type OrderSummary struct {
+	ID        string             `json:"id"`
+	Status    string             `json:"status"`
+	CreatedAt time.Time          `json:"createdAt"`
+	Total     Money              `json:"total"`
+	Items     []OrderSummaryItem `json:"items"`
+}
+
+// OrderSummaryItem is a line of an order on the home screen.
+type OrderSummaryItem struct {
+	ProductID    string  `json:"productId"`
+	Quantity     int     `json:"quantity"`
+	Name         *string `json:"name"`
+	ThumbnailURL *string `json:"thumbnailUrl"`
+}
+
+// Home is GET /v1/home.
+type Home struct {
+	User                User           `json:"user"`
+	RecentOrders        []OrderSummary `json:"recentOrders"`
+	Recommendations     []Card         `json:"recommendations"`
+	UnreadNotifications *int           `json:"unreadNotifications"`
+	Balance             *Money         `json:"balance"`
+	Degraded            []string       `json:"degraded"`
+}
+
+// Product is the compact product of the product screen.
+type Product struct {
+	ID           string  `json:"id"`
+	SKU          string  `json:"sku"`
+	Name         string  `json:"name"`
+	Description  string  `json:"description"`
+	Brand        string  `json:"brand"`
+	Category     string  `json:"category"`
+	ThumbnailURL *string `json:"thumbnailUrl"`
+}
+
+// Availability is the inventory's stock of a product.
+type Availability struct {
+	Status    domain.StockStatus `json:"status"`
+	Available int                `json:"available"`
+}
+
+// Rating is the reviews' summary of a product.
+type Rating struct {
+	Average float64 `json:"average"`
+	Count   int     `json:"count"`
+}
+
+// Review is one review, its body cut to MaxText.
+type Review struct {
+	ID        string    `json:"id"`
+	Author    string    `json:"author"`
+	Rating    int       `json:"rating"`
+	Title     string    `json:"title"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Store is a store near the caller with the product in stock.
+type Store struct {
+	StoreID    string  `json:"storeId"`
+	Name       string  `json:"name"`
+	DistanceKm float64 `json:"distanceKm"`
+	Available  int     `json:"available"`
+}
+
+// ProductScreen is GET /v1/products/{id}. NearbyStores is left out unless
+// the caller sent lat and lon.
+type ProductScreen struct {
+	Product      Product       `json:"product"`
+	Price        *Money        `json:"price"`
+	Availability *Availability `json:"availability"`
+	Rating       *Rating       `json:"rating"`
+	TopReviews   []Review      `json:"topReviews"`
+	Similar      []Card        `json:"similar"`
+	NearbyStores *[]Store      `json:"nearbyStores,omitempty"`
+	Degraded     []string      `json:"degraded"`
+}
+
+// SearchPage is GET /v1/search.
+type SearchPage struct {
+	Items    []Card   `json:"items"`
+	Page     int      `json:"page"`
+	Total    int      `json:"total"`
+	Degraded []string `json:"degraded"`
+}
+
+// CartLine is one line of the cart with its product's name and unit price.
+type CartLine struct {
+	ProductID    string  `json:"productId"`
+	Quantity     int     `json:"quantity"`
+	Name         *string `json:"name"`
+	ThumbnailURL *string `json:"thumbnailUrl"`
+	Price        *Money  `json:"price"`
+}
+
+// Cart is GET /v1/cart and the answer of its changes.
+type Cart struct {
+	Items     []CartLine `json:"items"`
+	UpdatedAt time.Time  `json:"updatedAt"`
+	Degraded  []string   `json:"degraded"`
+}
+
+// Order is an order of the caller (GET /v1/orders/{id}, POST /v1/orders).
+type Order struct {
+	ID        string      `json:"id"`
+	Status    string      `json:"status"`
+	Items     []OrderLine `json:"items"`
+	Total     Money       `json:"total"`
+	CreatedAt time.Time   `json:"createdAt"`
+}
+
+// OrderLine is one line of an order.
+type OrderLine struct {
+	ProductID string `json:"productId"`
+	Quantity  int    `json:"quantity"`
+	UnitPrice Money  `json:"unitPrice"`
+}
+
+// Cut returns s cut to at most n runes, never splitting a UTF-8 sequence.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		// n runes need at least n bytes; a shorter string fits.
+		return s
+	}
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
+
+// Thumbnail returns the URL of the smallest image (by area, the first on a
+// tie), or nil without images.
+func Thumbnail(images []domain.Image) *string {
+	if len(images) == 0 {
+		return nil
+	}
+	best := 0
+	for i, im := range images[1:] {
+		if im.Width*im.Height < images[best].Width*images[best].Height {
+			best = i + 1
+		}
+	}
+	return &images[best].URL
+}
+
+// PriceOf returns the price of a product as Money.
+func PriceOf(p domain.Price) Money { return Money{Amount: p.Amount, Currency: p.Currency} }
+
+// Compact returns the mobile product of p.
+func Compact(p domain.Product) Product {
+	return Product{
+		ID: p.ID, SKU: p.SKU, Name: p.Name, Description: Cut(p.Description, MaxText),
+		Brand: p.Brand, Category: p.Category, ThumbnailURL: Thumbnail(p.Images),
+	}
+}
+
+// Lookup indexes the second-stage answers (catalog products and prices) by
+// product id so that lists can be filled in one pass.
+type Lookup struct {
+	products map[string]domain.Product
+	prices   map[string]domain.Price
+}
+
+// NewLookup indexes products and prices; either may be empty when its
+// source failed.
+func NewLookup(products []domain.Product, prices []domain.Price) Lookup {
+	l := Lookup{products: make(map[string]domain.Product, len(products)), prices: make(map[string]domain.Price, len(prices))}
+	for _, p := range products {
+		l.products[p.ID] = p
+	}
+	for _, p := range prices {
+		l.prices[p.ProductID] = p
+	}
+	return l
+}
+
+// Name returns the product's name, or nil when the catalog did not say.
+func (l Lookup) Name(id string) *string {
+	p, ok := l.products[id]
+	if !ok {
+		return nil
+	}
+	return &p.Name
+}
+
+// Thumbnail returns the product's thumbnail, or nil.
+func (l Lookup) Thumbnail(id string) *string {
+	p, ok := l.products[id]
+	if !ok {
+		return nil
+	}
+	return Thumbnail(p.Images)
+}
+
+// Price returns the product's price, or nil when pricing did not say.
+func (l Lookup) Price(id string) *Money {
+	p, ok := l.prices[id]
+	if !ok {
+		return nil
+	}
+	m := PriceOf(p)
+	return &m
+}
+
+// Card returns the card of product id.
+func (l Lookup) Card(id string) Card {
+	return Card{ProductID: id, Name: l.Name(id), ThumbnailURL: l.Thumbnail(id), Price: l.Price(id)}
+}
+
+// Cards returns the cards of ids, in order.
+func (l Lookup) Cards(ids []string) []Card {
+	out := make([]Card, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, l.Card(id))
+	}
+	return out
+}
+
+// OrderSummaries returns the home screen's orders with item names and
+// thumbnails.
+func (l Lookup) OrderSummaries(orders []domain.Order) []OrderSummary {
+	out := make([]OrderSummary, 0, len(orders))
+	for _, o := range orders {
+		s := OrderSummary{ID: o.ID, Status: o.Status, CreatedAt: o.CreatedAt,
+			Total: Money{Amount: o.TotalAmount, Currency: o.Currency}, Items: make([]OrderSummaryItem, 0, len(o.Items))}
+		for _, it := range o.Items {
+			s.Items = append(s.Items, OrderSummaryItem{ProductID: it.ProductID, Quantity: it.Quantity,
+				Name: l.Name(it.ProductID), ThumbnailURL: l.Thumbnail(it.ProductID)})
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// CartOf returns the cart with names and prices.
+func (l Lookup) CartOf(c domain.Cart) Cart {
+	out := Cart{Items: make([]CartLine, 0, len(c.Items)), UpdatedAt: c.UpdatedAt}
+	for _, it := range c.Items {
+		out.Items = append(out.Items, CartLine{ProductID: it.ProductID, Quantity: it.Quantity,
+			Name: l.Name(it.ProductID), ThumbnailURL: l.Thumbnail(it.ProductID), Price: l.Price(it.ProductID)})
+	}
+	return out
+}
+
+// OrderOf returns the caller's view of an order.
+func OrderOf(o domain.Order) Order {
+	out := Order{ID: o.ID, Status: o.Status, CreatedAt: o.CreatedAt,
+		Total: Money{Amount: o.TotalAmount, Currency: o.Currency}, Items: make([]OrderLine, 0, len(o.Items))}
+	for _, it := range o.Items {
+		out.Items = append(out.Items, OrderLine{ProductID: it.ProductID, Quantity: it.Quantity,
+			UnitPrice: Money{Amount: it.UnitAmount, Currency: o.Currency}})
+	}
+	return out
+}
+
+// Reviews returns the first n reviews in the order the reviews service gave
+// them, bodies cut to MaxText.
+func Reviews(rs []domain.Review, n int) []Review {
+	rs = rs[:min(n, len(rs))]
+	out := make([]Review, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, Review{ID: r.ID, Author: r.Author, Rating: r.Rating, Title: r.Title,
+			Body: Cut(r.Body, MaxText), CreatedAt: r.CreatedAt})
+	}
+	return out
+}
+
+// Stores returns the nearby stores.
+func Stores(ss []domain.StoreStock) []Store {
+	out := make([]Store, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, Store{StoreID: s.StoreID, Name: s.Name, DistanceKm: s.DistanceKm, Available: s.Available})
+	}
+	return out
+}
+
+// ProductIDs returns the distinct product ids of the lists, in first-seen
+// order, for one second-stage call per service.
+func ProductIDs(orders []domain.Order, recs []domain.Recommendation, cart []domain.CartItem) []string {
+	var ids []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for _, o := range orders {
+		for _, it := range o.Items {
+			add(it.ProductID)
+		}
+	}
+	for _, r := range recs {
+		add(r.ProductID)
+	}
+	for _, it := range cart {
+		add(it.ProductID)
+	}
+	return ids
+}
+
+// RecommendedIDs returns the product ids of recommendations, at most n.
+func RecommendedIDs(recs []domain.Recommendation, n int) []string {
+	recs = recs[:min(n, len(recs))]
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		ids = append(ids, r.ProductID)
+	}
+	return ids
+}
