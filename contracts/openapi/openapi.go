@@ -1,0 +1,46 @@
+// Package openapi embeds the OpenAPI 3.1 documents of the eleven domain
+// services (SPEC §8), one file per service named after it (catalog.yaml,
+// ...). Paths are relative to each service's base URL. Tests of any module
+// validate requests and responses against them with kin-openapi.
+package openapi
+
+import (
+	"context"
+	"embed"
+	"fmt"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// FS holds <service>.yaml for every domain service.
+//
+//go:embed *.yaml
+var FS embed.FS
+
+// Document returns the raw YAML of service's document, e.g. "catalog".
+func Document(service string) ([]byte, error) {
+	b, err := FS.ReadFile(service + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("reading document of service %q: %w", service, err)
+	}
+	return b, nil
+}
+
+// Load parses and validates service's document (OpenAPI 3.1 rules) and
+// returns it with its references resolved.
+func Load(ctx context.Context, service string) (*openapi3.T, error) {
+	b, err := Document(service)
+	if err != nil {
+		return nil, err
+	}
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	doc, err := loader.LoadFromData(b)
+	if err != nil {
+		return nil, fmt.Errorf("parsing document of service %q: %w", service, err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		return nil, fmt.Errorf("validating document of service %q: %w", service, err)
+	}
+	return doc, nil
+}
