@@ -1,0 +1,158 @@
+// Package accesslog writes one zap line per request once its response is
+// known (SPEC §4 Logs): request id, trace id, route template, status,
+// latency, bytes, client IP and the caller's user, partner and key id.
+// Credentials never reach the line: no headers are logged, the query is
+// redacted and the principal is logged by its ids only.
+package accesslog
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/logging"
+	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/requestid"
+)
+
+// Unmatched is the route logged for requests no route matched, so that
+// the route field stays a template, never a raw path.
+const Unmatched = "unmatched"
+
+// Config configures the access log middleware.
+type Config struct {
+	// Skipper skips the middleware. Optional. Default: never skip.
+	Skipper middleware.Skipper
+	// Logger receives the lines. Required.
+	Logger *zap.Logger
+	// Message is the msg of every line. Optional. Default "request".
+	Message string
+	// Now is the clock. Optional. Default time.Now.
+	Now func() time.Time
+}
+
+// ToMiddleware returns the middleware. It is hand-written rather than
+// echo's RequestLogger because the line needs the request context as it
+// was on entry (to tell a client that went away, logged 499, from a route
+// timeout) and the principal as it is on exit (auth runs inside).
+//
+// An error returned by the next handler is rendered here with c.Error, so
+// the status logged is the one actually sent; the error is still returned
+// so that outer middleware (tracing, metrics) see it, and echo's error
+// handler ignores it since the response is committed.
+func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if c.Logger == nil {
+		return nil, errors.New("accesslog: Logger is required")
+	}
+	if c.Skipper == nil {
+		c.Skipper = middleware.DefaultSkipper
+	}
+	if c.Message == "" {
+		c.Message = "request"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	log := c.Logger.WithOptions(zap.WithCaller(false))
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.Skipper(ec) {
+				return next(ec)
+			}
+			start := c.Now()
+			req := ec.Request()
+			entryCtx := req.Context()
+			err := next(ec)
+			if err != nil {
+				ec.Error(err)
+			}
+			latency := c.Now().Sub(start)
+			res := ec.Response()
+			status := res.Status
+			if err != nil && errors.Is(entryCtx.Err(), context.Canceled) {
+				// The client went away before the answer (nginx's 499).
+				status = problem.StatusClientClosedRequest
+			}
+
+			lvl := zapcore.InfoLevel
+			if status >= 500 && status != problem.StatusClientClosedRequest {
+				lvl = zapcore.WarnLevel
+			}
+			ce := log.Check(lvl, c.Message)
+			if ce == nil {
+				return err
+			}
+			fields := make([]zap.Field, 0, 20)
+			fields = append(fields,
+				zap.String("requestId", requestid.FromContext(ec.Request().Context())),
+			)
+			if sc := trace.SpanContextFromContext(entryCtx); sc.IsValid() {
+				fields = append(fields, zap.String("traceId", sc.TraceID().String()), zap.String("spanId", sc.SpanID().String()))
+			}
+			fields = append(fields,
+				zap.String("method", req.Method),
+				zap.String("route", route(ec, err)),
+				zap.String("path", req.URL.Path),
+			)
+			if req.URL.RawQuery != "" {
+				fields = append(fields, zap.String("query", logging.RedactQuery(req.URL.RawQuery)))
+			}
+			fields = append(fields,
+				zap.Int("status", status),
+				zap.Float64("latencyMs", float64(latency.Microseconds())/1000),
+				zap.Int64("bytesIn", max(req.ContentLength, 0)),
+				zap.Int64("bytesOut", res.Size),
+				zap.String("clientIp", ec.RealIP()),
+				zap.String("userAgent", req.UserAgent()),
+				zap.String("proto", req.Proto),
+			)
+			if p, ok := auth.FromContext(ec.Request().Context()); ok {
+				fields = append(fields, principalFields(p)...)
+			}
+			if err != nil {
+				fields = append(fields, zap.String("error", problem.Resolve(err).Code))
+			}
+			ce.Write(fields...)
+			return err
+		}
+	}, nil
+}
+
+// principalFields names the caller by ids only: a partner client's subject
+// is its OAuth client id, anyone else's is the user id.
+func principalFields(p *auth.Principal) []zap.Field {
+	var fs []zap.Field
+	if p.Partner != "" || p.Client == auth.ClientPartner {
+		fs = append(fs, zap.String("partnerId", p.Partner))
+		if p.KeyID != "" {
+			fs = append(fs, zap.String("keyId", p.KeyID))
+		}
+		if p.Subject != "" {
+			fs = append(fs, zap.String("clientId", p.Subject))
+		}
+		return fs
+	}
+	if p.Subject != "" {
+		fs = append(fs, zap.String("userId", p.Subject))
+	}
+	if p.Tenant != "" {
+		fs = append(fs, zap.String("tenantId", p.Tenant))
+	}
+	return fs
+}
+
+// route is the matched route template; echo's 404 and 405 handlers and an
+// empty path mean no route matched.
+func route(c echo.Context, err error) string {
+	if p := c.Path(); p != "" && !errors.Is(err, echo.ErrNotFound) && !errors.Is(err, echo.ErrMethodNotAllowed) {
+		return p
+	}
+	return Unmatched
+}
