@@ -1,0 +1,338 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/shopfront/shared/edge/auth"
+)
+
+// HeaderXCache tells the client how the response was served: HIT, MISS or STALE.
+const HeaderXCache = "X-Cache"
+
+// Results of a cache lookup, as X-Cache values and metric labels.
+const (
+	ResultHit   = "HIT"
+	ResultMiss  = "MISS"
+	ResultStale = "STALE"
+)
+
+// replayed are the response headers kept in an entry; everything else
+// (request id, rate-limit and CORS headers, Vary) belongs to each request.
+var replayed = []string{echo.HeaderContentType, "Cache-Control", "ETag"}
+
+// Config configures the cache.
+type Config struct {
+	// Store keeps the entries. Optional. Default an in-process LRU
+	// (NewMemory with its defaults).
+	Store Store
+	// Fresh is how long an entry is served as a HIT. Optional. Default 30 s.
+	Fresh time.Duration
+	// Stale is how long after Fresh an entry is still served (as STALE)
+	// while one background refresh runs. Optional. Default 60 s.
+	Stale time.Duration
+	// FillTimeout bounds a fan-out that fills or refreshes an entry; it runs
+	// detached from the client that started it, so that the client leaving
+	// does not fail the requests coalesced behind it. Optional. Default 10 s.
+	FillTimeout time.Duration
+	// LockTTL bounds the claim on a key's background refresh, in case the
+	// instance holding it dies. Optional. Default FillTimeout.
+	LockTTL time.Duration
+	// Now is the clock that ages entries. Optional. Default time.Now.
+	Now func() time.Time
+	// Registry receives shopfront_cache_requests_total{result}. Optional.
+	// Default none (counted but not exported).
+	Registry prometheus.Registerer
+	// Logger receives store failures. Optional. Default zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Validate reports bad durations.
+func (c Config) Validate() error {
+	var errs []error
+	for name, d := range map[string]time.Duration{"fresh": c.Fresh, "stale": c.Stale, "fill timeout": c.FillTimeout, "lock TTL": c.LockTTL} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("cache %s must not be negative, got %s", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Cache serves and fills entries for the routes it is installed on.
+type Cache struct {
+	cfg        Config
+	group      singleflight.Group
+	refreshing sync.Map // key -> struct{}: this instance's running refreshes.
+	wg         sync.WaitGroup
+	requests   *prometheus.CounterVec
+}
+
+// New returns a cache; its metrics are registered on cfg.Registry.
+func New(cfg Config) (*Cache, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Fresh == 0 {
+		cfg.Fresh = 30 * time.Second
+	}
+	if cfg.Stale == 0 {
+		cfg.Stale = 60 * time.Second
+	}
+	if cfg.FillTimeout == 0 {
+		cfg.FillTimeout = 10 * time.Second
+	}
+	if cfg.LockTTL == 0 {
+		cfg.LockTTL = cfg.FillTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Store == nil {
+		s, err := NewMemory(MemoryConfig{Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Store = s
+	}
+	c := &Cache{cfg: cfg, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopfront_cache_requests_total",
+		Help: "Lookups of bff-web's response cache by result: hit, miss, stale, bypass (authenticated), error (store failed; served uncached).",
+	}, []string{"result"})}
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(c.requests); err != nil {
+			return nil, fmt.Errorf("registering cache metrics: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Wait blocks until the background refreshes started so far are done or
+// ctx ends; the gateway calls it while shutting down.
+func (c *Cache) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Route describes one cached route.
+type Route struct {
+	// Query lists the query parameters that select the response. Others are
+	// left out of the key, so that junk parameters cannot split or flood the
+	// cache. Optional. Default none.
+	Query []string
+}
+
+// Key returns the cache key of r: method, path and the known query
+// parameters, sorted, empty ones dropped.
+func (rt Route) Key(r *http.Request) string {
+	q := r.URL.Query()
+	norm := url.Values{}
+	for _, name := range rt.Query {
+		for _, v := range q[name] {
+			if v != "" {
+				norm.Add(name, v)
+			}
+		}
+	}
+	for _, vs := range norm {
+		slices.Sort(vs)
+	}
+	// url.Values.Encode sorts by name.
+	return r.Method + " " + r.URL.EscapedPath() + "?" + norm.Encode()
+}
+
+// Middleware serves anonymous GETs of the route from the cache. It goes
+// after authentication (optional auth: a principal means bypass) and before
+// the handler. The handler decides cacheability with Cache-Control: only a
+// 200 marked public (not private, not no-store, as degraded responses are)
+// is stored.
+func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			req := ec.Request()
+			if req.Method != http.MethodGet {
+				return next(ec)
+			}
+			if _, ok := auth.FromContext(req.Context()); ok {
+				c.requests.WithLabelValues("bypass").Inc()
+				return next(ec)
+			}
+			key := rt.Key(req)
+			e, err := c.cfg.Store.Get(req.Context(), key)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				// SPEC §6: the cache is an optimisation; a broken store must not fail the request.
+				c.cfg.Logger.Warn("cache store failed; serving uncached", zap.Error(err))
+				c.requests.WithLabelValues("error").Inc()
+				ec.Response().Header().Set(HeaderXCache, ResultMiss)
+				return next(ec)
+			}
+			if e != nil {
+				age := c.cfg.Now().Sub(e.StoredAt)
+				switch {
+				case age < c.cfg.Fresh:
+					c.requests.WithLabelValues("hit").Inc()
+					return write(ec, e, ResultHit, age)
+				case age < c.cfg.Fresh+c.cfg.Stale:
+					c.requests.WithLabelValues("stale").Inc()
+					c.refresh(ec, next, key)
+					return write(ec, e, ResultStale, age)
+				}
+			}
+			c.requests.WithLabelValues("miss").Inc()
+			fill := c.filler(ec, next)
+			v, err, _ := c.group.Do(key, func() (any, error) {
+				// Another instance may have filled the key while this one waited.
+				if e, err := c.cfg.Store.Get(req.Context(), key); err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
+					return e, nil
+				}
+				return c.fill(req.Context(), key, fill)
+			})
+			if err != nil {
+				return err
+			}
+			return write(ec, v.(*Entry), ResultMiss, 0)
+		}
+	}
+}
+
+// refresh starts the one background refresh of key, unless this instance
+// or (with Redis) another one is already refreshing it.
+func (c *Cache) refresh(ec echo.Context, next echo.HandlerFunc, key string) {
+	if _, running := c.refreshing.LoadOrStore(key, struct{}{}); running {
+		return
+	}
+	ctx := context.WithoutCancel(ec.Request().Context())
+	release, ok, err := c.cfg.Store.Lock(ctx, key, c.cfg.LockTTL)
+	if err != nil || !ok {
+		if err != nil {
+			c.cfg.Logger.Warn("taking cache refresh lock failed", zap.Error(err))
+		}
+		c.refreshing.Delete(key)
+		return
+	}
+	// The echo context goes back to its pool when this request ends, so the
+	// refresh gets everything it needs now.
+	fill := c.filler(ec, next)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.refreshing.Delete(key)
+		defer release()
+		if _, err := c.fill(ctx, key, fill); err != nil {
+			c.cfg.Logger.Info("background cache refresh failed; keeping the stale entry", zap.Error(err))
+		}
+	}()
+}
+
+// fill runs the handler once and stores its response if it is cacheable.
+func (c *Cache) fill(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (*Entry, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FillTimeout)
+	defer cancel()
+	e, err := fill(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cacheable(e) {
+		if err := c.cfg.Store.Set(ctx, key, e, c.cfg.Fresh+c.cfg.Stale); err != nil {
+			c.cfg.Logger.Warn("cache store failed; response not stored", zap.Error(err))
+		}
+	}
+	return e, nil
+}
+
+// filler captures what the handler needs from ec (request, route, path
+// parameters) and returns a function that runs the handler on a private
+// echo context writing into a recorder.
+func (c *Cache) filler(ec echo.Context, next echo.HandlerFunc) func(ctx context.Context) (*Entry, error) {
+	e, req, path := ec.Echo(), ec.Request(), ec.Path()
+	names, values := slices.Clone(ec.ParamNames()), slices.Clone(ec.ParamValues())
+	return func(ctx context.Context) (*Entry, error) {
+		rec := &recorder{header: http.Header{}}
+		fc := e.NewContext(req.Clone(ctx), rec)
+		fc.SetPath(path)
+		fc.SetParamNames(names...)
+		fc.SetParamValues(values...)
+		if err := next(fc); err != nil {
+			return nil, err
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		out := &Entry{Status: rec.status, Header: http.Header{}, Body: rec.body.Bytes(), StoredAt: c.cfg.Now()}
+		for _, h := range replayed {
+			if vs := rec.header.Values(h); len(vs) > 0 {
+				out.Header[h] = slices.Clone(vs)
+			}
+		}
+		return out, nil
+	}
+}
+
+// cacheable reports whether the handler marked e as shareable.
+func cacheable(e *Entry) bool {
+	if e.Status != http.StatusOK {
+		return false
+	}
+	cc := strings.ToLower(e.Header.Get("Cache-Control"))
+	return strings.Contains(cc, "public") && !strings.Contains(cc, "private") && !strings.Contains(cc, "no-store")
+}
+
+// write sends e on ec with X-Cache and Age (RFC 9111 §5.1).
+func write(ec echo.Context, e *Entry, result string, age time.Duration) error {
+	h := ec.Response().Header()
+	for k, vs := range e.Header {
+		h[k] = slices.Clone(vs)
+	}
+	h.Set(HeaderXCache, result)
+	if age > 0 {
+		h.Set("Age", strconv.Itoa(int(age/time.Second)))
+	}
+	ec.Response().WriteHeader(e.Status)
+	_, err := ec.Response().Write(e.Body)
+	return err
+}
+
+// recorder is the ResponseWriter of a fill: the response is kept whole so
+// that it can be stored and written to every coalesced request.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}

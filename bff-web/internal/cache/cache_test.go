@@ -1,0 +1,344 @@
+package cache_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/bff-web/internal/cache"
+	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/edgetest"
+)
+
+// clock is a settable clock shared by the cache and the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+// origin is the handler behind the cache: it counts its calls, can be held
+// until released, and answers with a body naming the call.
+type origin struct {
+	calls  atomic.Int64
+	status int
+	cc     string
+
+	mu   sync.Mutex
+	hold chan struct{}
+}
+
+func newOrigin() *origin {
+	o := &origin{status: http.StatusOK, cc: "public, max-age=30, stale-while-revalidate=60"}
+	o.block()
+	o.release()
+	return o
+}
+
+// block makes the next calls wait for release.
+func (o *origin) block() { o.mu.Lock(); defer o.mu.Unlock(); o.hold = make(chan struct{}) }
+
+func (o *origin) release() { o.mu.Lock(); defer o.mu.Unlock(); close(o.hold) }
+
+func (o *origin) handle(c echo.Context) error {
+	n := o.calls.Add(1)
+	o.mu.Lock()
+	hold := o.hold
+	o.mu.Unlock()
+	<-hold
+	c.Response().Header().Set("Cache-Control", o.cc)
+	c.Response().Header().Set("X-Request-Only", "not replayed")
+	return c.JSON(o.status, map[string]any{"id": c.Param("id"), "call": n})
+}
+
+type gateway struct {
+	url   string
+	cache *cache.Cache
+	reg   *prometheus.Registry
+}
+
+func startGateway(t *testing.T, o *origin, cfg cache.Config) *gateway {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg.Registry = reg
+	c, err := cache.New(cfg)
+	require.NoError(t, err)
+	e := echo.New()
+	// A stand-in for optional auth: a Bearer header makes a principal.
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if ec.Request().Header.Get("Authorization") != "" {
+				r := ec.Request()
+				ec.SetRequest(r.WithContext(auth.WithPrincipal(r.Context(), &auth.Principal{Subject: "u1"})))
+			}
+			return next(ec)
+		}
+	})
+	e.GET("/v1/pages/product/:id", o.handle, c.Middleware(cache.Route{}))
+	e.GET("/v1/catalog", o.handle, c.Middleware(cache.Route{Query: []string{"q", "category", "page", "pageSize"}}))
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = c.Wait(context.Background()) })
+	return &gateway{url: srv.URL, cache: c, reg: reg}
+}
+
+type answer struct {
+	status int
+	xcache string
+	body   string
+	header http.Header
+}
+
+func get(t *testing.T, url string, header ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return answer{status: res.StatusCode, xcache: res.Header.Get(cache.HeaderXCache), body: string(b), header: res.Header}
+}
+
+func results(g *gateway, result string) float64 {
+	mfs, _ := g.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "shopfront_cache_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == result {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func TestCoalescingAndLifecycle(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	o := newOrigin()
+	o.block()
+	g := startGateway(t, o, cache.Config{Now: clk.Now})
+	url := g.url + "/v1/pages/product/p1"
+
+	// 50 cold requests: the origin is held until all 50 have missed, so all
+	// of them are in flight together.
+	const n = 50
+	var wg sync.WaitGroup
+	answers := make([]answer, n)
+	for i := range n {
+		wg.Go(func() { answers[i] = get(t, url) })
+	}
+	require.Eventually(t, func() bool { return results(g, "miss") == n }, 10*time.Second, 5*time.Millisecond)
+	o.release()
+	wg.Wait()
+	assert.EqualValues(t, 1, o.calls.Load(), "50 concurrent misses cause one fill")
+	for _, a := range answers {
+		assert.Equal(t, http.StatusOK, a.status)
+		assert.Equal(t, cache.ResultMiss, a.xcache)
+		assert.JSONEq(t, `{"id":"p1","call":1}`, a.body)
+	}
+
+	// Within 30 s: HIT, replayed headers only.
+	clk.Advance(29 * time.Second)
+	a := get(t, url)
+	assert.Equal(t, cache.ResultHit, a.xcache)
+	assert.JSONEq(t, `{"id":"p1","call":1}`, a.body)
+	assert.Equal(t, "public, max-age=30, stale-while-revalidate=60", a.header.Get("Cache-Control"))
+	assert.Equal(t, "application/json", a.header.Get("Content-Type"))
+	assert.Equal(t, "29", a.header.Get("Age"))
+	assert.Empty(t, a.header.Get("X-Request-Only"))
+	assert.EqualValues(t, 1, o.calls.Load())
+
+	// Past 30 s: STALE for everyone, exactly one background refresh.
+	clk.Advance(2 * time.Second)
+	o.block()
+	for i := range 20 {
+		wg.Go(func() { answers[i] = get(t, url) })
+	}
+	wg.Wait()
+	o.release()
+	require.NoError(t, g.cache.Wait(context.Background()))
+	for _, a := range answers[:20] {
+		assert.Equal(t, cache.ResultStale, a.xcache)
+		assert.JSONEq(t, `{"id":"p1","call":1}`, a.body)
+	}
+	assert.EqualValues(t, 2, o.calls.Load(), "one refresh for 20 stale reads")
+
+	// The refresh stored a fresh entry.
+	a = get(t, url)
+	assert.Equal(t, cache.ResultHit, a.xcache)
+	assert.JSONEq(t, `{"id":"p1","call":2}`, a.body)
+
+	// Past 90 s without reads: gone, MISS and a new fill.
+	clk.Advance(91 * time.Second)
+	a = get(t, url)
+	assert.Equal(t, cache.ResultMiss, a.xcache)
+	assert.JSONEq(t, `{"id":"p1","call":3}`, a.body)
+	assert.EqualValues(t, 3, o.calls.Load())
+}
+
+func TestWhatIsCached(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc       string
+		status     int
+		cc         string
+		header     []string
+		wantCalls  int64
+		wantXCache string
+	}{
+		{desc: "ok, anonymous public 200 is cached", status: 200, cc: "public, max-age=30", wantCalls: 1, wantXCache: cache.ResultHit},
+		{desc: "nok, degraded (no-store) is not cached", status: 200, cc: "no-store", wantCalls: 2, wantXCache: cache.ResultMiss},
+		{desc: "nok, private is not cached", status: 200, cc: "private, max-age=30", wantCalls: 2, wantXCache: cache.ResultMiss},
+		{desc: "nok, non-200 is not cached", status: 203, cc: "public, max-age=30", wantCalls: 2, wantXCache: cache.ResultMiss},
+		{desc: "nok, authenticated bypasses the cache", status: 200, cc: "public, max-age=30", header: []string{"Authorization", "Bearer x"}, wantCalls: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			o := newOrigin()
+			o.status, o.cc = tt.status, tt.cc
+			g := startGateway(t, o, cache.Config{})
+			get(t, g.url+"/v1/pages/product/p1", tt.header...)
+			a := get(t, g.url+"/v1/pages/product/p1", tt.header...)
+			assert.Equal(t, tt.status, a.status)
+			assert.Equal(t, tt.wantXCache, a.xcache)
+			assert.Equal(t, tt.wantCalls, o.calls.Load())
+		})
+	}
+}
+
+func TestKeyNormalisesQuery(t *testing.T) {
+	t.Parallel()
+	rt := cache.Route{Query: []string{"q", "category", "page", "pageSize"}}
+	key := func(target string) string { return rt.Key(httptest.NewRequest(http.MethodGet, target, nil)) }
+	assert.Equal(t, key("/v1/catalog?q=shoe&page=2"), key("/v1/catalog?page=2&q=shoe"), "order does not matter")
+	assert.Equal(t, key("/v1/catalog?q=shoe"), key("/v1/catalog?q=shoe&utm_source=x&category="), "unknown and empty params are ignored")
+	assert.NotEqual(t, key("/v1/catalog?q=shoe"), key("/v1/catalog?q=shirt"))
+	assert.NotEqual(t, key("/v1/pages/product/p1"), key("/v1/pages/product/p2"))
+}
+
+func TestMemoryBound(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc string
+		cfg  cache.MemoryConfig
+	}{
+		{desc: "ok, entry bound evicts the least recently used", cfg: cache.MemoryConfig{MaxEntries: 2}},
+		{desc: "ok, byte bound evicts the least recently used", cfg: cache.MemoryConfig{MaxBytes: 2*1024 + 500}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			s, err := cache.NewMemory(tt.cfg)
+			require.NoError(t, err)
+			ctx := context.Background()
+			body := make([]byte, 1024)
+			for _, k := range []string{"a", "b"} {
+				require.NoError(t, s.Set(ctx, k, &cache.Entry{Status: 200, Body: body}, time.Minute))
+			}
+			_, err = s.Get(ctx, "a") // a is now more recent than b.
+			require.NoError(t, err)
+			require.NoError(t, s.Set(ctx, "c", &cache.Entry{Status: 200, Body: body}, time.Minute))
+			_, err = s.Get(ctx, "b")
+			assert.ErrorIs(t, err, cache.ErrNotFound)
+			for _, k := range []string{"a", "c"} {
+				_, err = s.Get(ctx, k)
+				assert.NoError(t, err, k)
+			}
+		})
+	}
+	_, err := cache.NewMemory(cache.MemoryConfig{MaxEntries: -1})
+	assert.Error(t, err)
+}
+
+func redisClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	require.NoError(t, err)
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries = 200*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond, -1
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func TestRedisSharedBetweenInstances(t *testing.T) {
+	t.Parallel()
+	r := edgetest.StartRedis(t)
+	clk := newClock()
+	o := newOrigin()
+	a := startGateway(t, o, cache.Config{Store: cache.NewRedis(redisClient(t, r.URL()), ""), Now: clk.Now})
+	b := startGateway(t, o, cache.Config{Store: cache.NewRedis(redisClient(t, r.URL()), ""), Now: clk.Now})
+	path := "/v1/catalog?q=shoe"
+
+	assert.Equal(t, cache.ResultMiss, get(t, a.url+path).xcache)
+	assert.Equal(t, cache.ResultHit, get(t, b.url+path).xcache, "the second instance reads the first one's entry")
+	assert.EqualValues(t, 1, o.calls.Load())
+
+	// Stale on both instances at once: one refresh between them.
+	// The origin is held so that the refresh is still running while the
+	// six requests arrive.
+	clk.Advance(45 * time.Second)
+	o.block()
+	var wg sync.WaitGroup
+	for _, g := range []*gateway{a, b, a, b, a, b} {
+		wg.Go(func() { assert.Equal(t, cache.ResultStale, get(t, g.url+path).xcache) })
+	}
+	wg.Wait()
+	o.release()
+	require.NoError(t, a.cache.Wait(context.Background()))
+	require.NoError(t, b.cache.Wait(context.Background()))
+	assert.EqualValues(t, 2, o.calls.Load(), "one refresh across two instances")
+	assert.Equal(t, cache.ResultHit, get(t, b.url+path).xcache)
+
+	// Redis gone: served uncached, never a 500.
+	r.Stop()
+	for range 3 {
+		ans := get(t, a.url+path)
+		assert.Equal(t, http.StatusOK, ans.status)
+		assert.Equal(t, cache.ResultMiss, ans.xcache)
+	}
+	assert.EqualValues(t, 5, o.calls.Load())
+	assert.Equal(t, 3.0, results(a, "error"))
+
+	// Redis back: caching resumes.
+	r.Restart(t)
+	get(t, a.url+path)
+	assert.Equal(t, cache.ResultHit, get(t, a.url+path).xcache)
+}
+
+func TestMetricsRegistered(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, newOrigin(), cache.Config{})
+	get(t, g.url+"/v1/pages/product/p9")
+	get(t, g.url+"/v1/pages/product/p9")
+	n, err := testutil.GatherAndCount(g.reg, "shopfront_cache_requests_total")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "hit and miss series")
+	assert.Equal(t, 1.0, results(g, "hit"))
+	assert.Equal(t, 1.0, results(g, "miss"))
+}

@@ -1,0 +1,56 @@
+// Package cache is bff-web's shared response cache (SPEC §6): anonymous GETs
+// of the catalog pages are kept fresh for 30 s, served stale for 60 s more
+// while exactly one background refresh runs, and concurrent misses of one key
+// cause one upstream fan-out (request coalescing).
+//
+// Entries live in a Store: an in-process LRU bounded in entries and bytes by
+// default, or Redis when BFF_REDIS_URL is set so that every instance shares
+// them. A failing store never fails a request: the response is served as if
+// the cache were not there.
+package cache
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// ErrNotFound is returned by Store.Get when the key holds no entry.
+var ErrNotFound = errors.New("cache entry not found")
+
+// Entry is one stored response. Entries are immutable once stored.
+type Entry struct {
+	// Status is the HTTP status; only 200 is ever stored.
+	Status int `json:"status"`
+	// Header holds the few response headers replayed on a hit
+	// (Content-Type, Cache-Control, ETag).
+	Header http.Header `json:"header"`
+	// Body is the uncompressed body; compression happens on the way out.
+	Body []byte `json:"body"`
+	// StoredAt is when the response was produced, by the cache's clock.
+	StoredAt time.Time `json:"storedAt"`
+}
+
+// size is the entry's approximate footprint, for the memory store's byte bound.
+func (e *Entry) size(key string) int64 {
+	n := len(key) + len(e.Body) + 64
+	for k, vs := range e.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return int64(n)
+}
+
+// Store keeps entries for the cache. NewMemory and NewRedis implement it.
+type Store interface {
+	// Get returns the entry under key, or ErrNotFound.
+	Get(ctx context.Context, key string) (*Entry, error)
+	// Set stores e under key for at least ttl.
+	Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error
+	// Lock claims the refresh of key for at most ttl. ok is false when
+	// someone else holds the claim; release gives it back early.
+	Lock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
+}
