@@ -1,0 +1,322 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/edge/server"
+)
+
+// Common is the configuration every gateway shares (SPEC §3). A gateway's
+// own Config embeds it beside its policy sections:
+//
+//	type Config struct {
+//		config.Common `yaml:",inline"`
+//		Mobile Policy `yaml:"mobile"`
+//	}
+type Common struct {
+	// Server holds the listeners, timeouts and limits.
+	Server server.Config `yaml:"server"`
+	// Upstreams are the domain services' base URLs and call budgets.
+	Upstreams Upstreams `yaml:"upstreams"`
+	// JWT is how bearer tokens are verified.
+	JWT JWT `yaml:"jwt"`
+	// RedisURL, when set, shares rate limits, idempotency records and caches
+	// between instances. Optional. Default "" (in-process stores).
+	RedisURL string `yaml:"redis_url"`
+	// LogLevel is debug, info, warn or error. Optional. Default "info".
+	LogLevel string `yaml:"log_level"`
+	// Tracing is the OpenTelemetry export.
+	Tracing Tracing `yaml:"tracing"`
+}
+
+// Upstreams are the base URLs of the eleven domain services (SPEC §8), each
+// without a trailing slash, and the call budgets.
+type Upstreams struct {
+	Catalog         string `yaml:"catalog"`
+	Inventory       string `yaml:"inventory"`
+	Pricing         string `yaml:"pricing"`
+	Reviews         string `yaml:"reviews"`
+	Recommendations string `yaml:"recommendations"`
+	Users           string `yaml:"users"`
+	Orders          string `yaml:"orders"`
+	Cart            string `yaml:"cart"`
+	Payments        string `yaml:"payments"`
+	Notifications   string `yaml:"notifications"`
+	Identity        string `yaml:"identity"`
+
+	// Timeout bounds one upstream call. Optional. Default 2s.
+	Timeout time.Duration `yaml:"timeout"`
+	// RouteBudget bounds a whole aggregate route. Optional. Default 2.5s.
+	RouteBudget time.Duration `yaml:"route_budget"`
+}
+
+// JWT configures bearer-token verification (SPEC §4).
+type JWT struct {
+	// JWKSURL is where the signing keys are. Optional. Default
+	// "<identity URL>/.well-known/jwks.json".
+	JWKSURL string `yaml:"jwks_url"`
+	// Issuer is the required `iss`. Optional. Default "shopfront-identity".
+	Issuer string `yaml:"issuer"`
+	// Audience is the required `aud`. Required; each gateway's default is
+	// shopfront-<gateway>.
+	Audience string `yaml:"audience"`
+}
+
+// Tracing configures OpenTelemetry export; traces are exported only when
+// Endpoint is set.
+type Tracing struct {
+	// Endpoint is the OTLP collector (OTEL_EXPORTER_OTLP_ENDPOINT).
+	// Optional. Default "" (no export).
+	Endpoint string `yaml:"endpoint"`
+	// Protocol is "http/protobuf" or "grpc" (OTEL_EXPORTER_OTLP_PROTOCOL).
+	// Optional. Default "http/protobuf".
+	Protocol string `yaml:"protocol"`
+}
+
+// Defaults shared by the gateways.
+const (
+	DefaultUpstreamBase    = "http://127.0.0.1:9000"
+	DefaultIssuer          = "shopfront-identity"
+	DefaultLogLevel        = "info"
+	DefaultUpstreamTimeout = 2 * time.Second
+	DefaultRouteBudget     = 2500 * time.Millisecond
+	ProtocolHTTP           = "http/protobuf"
+	ProtocolGRPC           = "grpc"
+)
+
+// Defaults returns the embedded defaults of a gateway listening on addr and
+// adminAddr whose JWTs must carry audience.
+func Defaults(addr, adminAddr, audience string) Common {
+	c := Common{
+		Server:   server.Config{Addr: addr, AdminAddr: adminAddr}.WithDefaults(),
+		JWT:      JWT{Issuer: DefaultIssuer, Audience: audience},
+		LogLevel: DefaultLogLevel,
+		Tracing:  Tracing{Protocol: ProtocolHTTP},
+		Upstreams: Upstreams{
+			Timeout:     DefaultUpstreamTimeout,
+			RouteBudget: DefaultRouteBudget,
+		},
+	}
+	for name, u := range c.Upstreams.all() {
+		*u = DefaultUpstreamBase + "/" + name
+	}
+	return c
+}
+
+// URL returns the base URL of the domain service named as in
+// domain.ServiceNames, or "" for an unknown name.
+func (u *Upstreams) URL(service string) string {
+	if p := u.all()[service]; p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (u *Upstreams) all() map[string]*string {
+	return map[string]*string{
+		domain.ServiceCatalog: &u.Catalog, domain.ServiceInventory: &u.Inventory,
+		domain.ServicePricing: &u.Pricing, domain.ServiceReviews: &u.Reviews,
+		domain.ServiceRecommendations: &u.Recommendations, domain.ServiceUsers: &u.Users,
+		domain.ServiceOrders: &u.Orders, domain.ServiceCart: &u.Cart,
+		domain.ServicePayments: &u.Payments, domain.ServiceNotifications: &u.Notifications,
+		domain.ServiceIdentity: &u.Identity,
+	}
+}
+
+// UpstreamVar returns BFF_UPSTREAM_<SERVICE>_URL for a service name.
+func UpstreamVar(service string) string {
+	b := []byte(service)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return "BFF_UPSTREAM_" + string(b) + "_URL"
+}
+
+// The environment variables Common reads (SPEC §3, plus timeouts).
+const (
+	VarAddr              = "BFF_ADDR"
+	VarAdminAddr         = "BFF_ADMIN_ADDR"
+	VarReadHeaderTimeout = "BFF_READ_HEADER_TIMEOUT"
+	VarReadTimeout       = "BFF_READ_TIMEOUT"
+	VarWriteTimeout      = "BFF_WRITE_TIMEOUT"
+	VarIdleTimeout       = "BFF_IDLE_TIMEOUT"
+	VarShutdownTimeout   = "BFF_SHUTDOWN_TIMEOUT"
+	VarDrainDelay        = "BFF_DRAIN_DELAY"
+	VarTLSCertFile       = "BFF_TLS_CERT_FILE"
+	VarTLSKeyFile        = "BFF_TLS_KEY_FILE"
+	VarTLSClientCAFile   = "BFF_TLS_CLIENT_CA_FILE"
+	VarTrustedProxies    = "BFF_TRUSTED_PROXIES"
+	VarUpstreamTimeout   = "BFF_UPSTREAM_TIMEOUT"
+	VarRouteBudget       = "BFF_ROUTE_BUDGET"
+	VarJWKSURL           = "BFF_JWT_JWKS_URL"
+	VarIssuer            = "BFF_JWT_ISSUER"
+	VarAudience          = "BFF_JWT_AUDIENCE"
+	VarRedisURL          = "BFF_REDIS_URL"
+	VarLogLevel          = "BFF_LOG_LEVEL"
+	VarOTLPEndpoint      = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	VarOTLPProtocol      = "OTEL_EXPORTER_OTLP_PROTOCOL"
+)
+
+// ReadEnv reads the shared variables. BFF_TLS_CLIENT_CA_FILE is partner-only
+// and read by bff-partner's config. After reading, an unset JWKS URL is
+// derived from the identity URL.
+func (c *Common) ReadEnv(env *Env) {
+	s := &c.Server
+	env.Addr(VarAddr, &s.Addr)
+	env.Addr(VarAdminAddr, &s.AdminAddr)
+	env.Duration(VarReadHeaderTimeout, &s.ReadHeaderTimeout)
+	env.Duration(VarReadTimeout, &s.ReadTimeout)
+	env.Duration(VarWriteTimeout, &s.WriteTimeout)
+	env.Duration(VarIdleTimeout, &s.IdleTimeout)
+	env.Duration(VarShutdownTimeout, &s.ShutdownTimeout)
+	env.Duration(VarDrainDelay, &s.DrainDelay)
+	env.String(VarTLSCertFile, &s.TLSCertFile)
+	env.String(VarTLSKeyFile, &s.TLSKeyFile)
+	env.CIDRs(VarTrustedProxies, &s.TrustedProxies)
+
+	for _, name := range domain.ServiceNames() {
+		env.URL(UpstreamVar(name), c.Upstreams.all()[name])
+	}
+	env.Duration(VarUpstreamTimeout, &c.Upstreams.Timeout)
+	env.Duration(VarRouteBudget, &c.Upstreams.RouteBudget)
+
+	env.URL(VarJWKSURL, &c.JWT.JWKSURL)
+	env.String(VarIssuer, &c.JWT.Issuer)
+	env.String(VarAudience, &c.JWT.Audience)
+	env.String(VarRedisURL, &c.RedisURL)
+	env.OneOf(VarLogLevel, &c.LogLevel, "debug", "info", "warn", "error")
+	env.URL(VarOTLPEndpoint, &c.Tracing.Endpoint)
+	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, ProtocolHTTP, ProtocolGRPC)
+
+	if c.JWT.JWKSURL == "" && c.Upstreams.Identity != "" {
+		c.JWT.JWKSURL = c.Upstreams.Identity + "/.well-known/jwks.json"
+	}
+}
+
+// Validate checks the values wherever they came from (defaults, YAML or
+// environment) and reports every problem, one line each, naming the
+// environment variable an operator would set.
+func (c Common) Validate() error {
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, Errorf(name, format, args...))
+	}
+	s := c.Server
+	for name, addr := range map[string]string{VarAddr: s.Addr, VarAdminAddr: s.AdminAddr} {
+		if err := CheckAddr(addr); err != nil {
+			fail(name, "%q %v", addr, err)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		VarReadHeaderTimeout: s.ReadHeaderTimeout, VarReadTimeout: s.ReadTimeout,
+		VarWriteTimeout: s.WriteTimeout, VarIdleTimeout: s.IdleTimeout,
+		VarShutdownTimeout: s.ShutdownTimeout, VarUpstreamTimeout: c.Upstreams.Timeout,
+		VarRouteBudget: c.Upstreams.RouteBudget,
+	} {
+		if d <= 0 {
+			fail(name, "must be a positive duration, got %s", d)
+		}
+	}
+	if s.DrainDelay < 0 {
+		fail(VarDrainDelay, "must not be negative, got %s", s.DrainDelay)
+	}
+	if s.MaxHeaderBytes <= 0 {
+		fail("server.max_header_bytes", "must be positive, got %d", s.MaxHeaderBytes)
+	}
+	if s.BodyLimit <= 0 {
+		fail("server.body_limit", "must be positive, got %d", s.BodyLimit)
+	}
+	switch {
+	case (s.TLSCertFile == "") != (s.TLSKeyFile == ""):
+		if s.TLSCertFile == "" {
+			fail(VarTLSCertFile, "must be set together with %s", VarTLSKeyFile)
+		} else {
+			fail(VarTLSKeyFile, "must be set together with %s", VarTLSCertFile)
+		}
+	case s.TLS():
+		checkReadable(fail, VarTLSCertFile, s.TLSCertFile)
+		checkReadable(fail, VarTLSKeyFile, s.TLSKeyFile)
+	}
+	if s.TLSClientCAFile != "" {
+		if !s.TLS() {
+			fail(VarTLSClientCAFile, "needs %s and %s (client certificates need TLS)", VarTLSCertFile, VarTLSKeyFile)
+		}
+		checkReadable(fail, VarTLSClientCAFile, s.TLSClientCAFile)
+	}
+	for _, name := range domain.ServiceNames() {
+		raw := c.Upstreams.URL(name)
+		if _, err := ParseHTTPURL(raw); err != nil {
+			fail(UpstreamVar(name), "%q %v", raw, err)
+		}
+	}
+	if _, err := ParseHTTPURL(c.JWT.JWKSURL); err != nil {
+		fail(VarJWKSURL, "%q %v", c.JWT.JWKSURL, err)
+	}
+	if c.JWT.Issuer == "" {
+		fail(VarIssuer, "must not be empty")
+	}
+	if c.JWT.Audience == "" {
+		fail(VarAudience, "must not be empty")
+	}
+	if c.RedisURL != "" {
+		if err := ParseRedisURL(c.RedisURL); err != nil {
+			// The URL may hold a password, so it is not echoed.
+			fail(VarRedisURL, "%v", err)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		fail(VarLogLevel, "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.Tracing.Endpoint != "" {
+		if _, err := ParseHTTPURL(c.Tracing.Endpoint); err != nil {
+			fail(VarOTLPEndpoint, "%q %v", c.Tracing.Endpoint, err)
+		}
+	}
+	if c.Tracing.Protocol != ProtocolHTTP && c.Tracing.Protocol != ProtocolGRPC {
+		fail(VarOTLPProtocol, "%q is not one of %s, %s", c.Tracing.Protocol, ProtocolHTTP, ProtocolGRPC)
+	}
+	// Map iteration above is random; sorted lines keep the report stable.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+func checkReadable(fail func(string, string, ...any), name, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		fail(name, "reading %s: %v", path, unwrapPath(err))
+		return
+	}
+	_ = f.Close()
+}
+
+// unwrapPath drops the path os.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+var _ Loadable = (*Common)(nil)
+
+// String is never used for logging secrets: RedisURL may carry a password, so
+// it is masked.
+func (c Common) String() string {
+	redis := ""
+	if c.RedisURL != "" {
+		redis = "redis://***"
+	}
+	return fmt.Sprintf("addr=%s admin=%s tls=%t redis=%s jwks=%s", c.Server.Addr, c.Server.AdminAddr,
+		c.Server.TLS(), redis, c.JWT.JWKSURL)
+}

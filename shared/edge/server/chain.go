@@ -1,0 +1,122 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/identity"
+	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/requestid"
+)
+
+// newEcho builds the public echo instance with the fixed edge chain, the one
+// place its order is decided (STYLE rule 4). Every request, matched route or
+// not, passes through, outermost first:
+//
+//  1. recover: a panic becomes a 500 problem, never a dropped connection;
+//  2. request id: keep a valid X-Request-Id, replace any other (SPEC §4);
+//  3. strip identity headers: X-User-Id & co. are deleted before anything
+//     else reads them (SPEC §4);
+//  4. tracing: a span per request, W3C traceparent honoured;
+//  5. access log (and request metrics): one line per request, seeing the
+//     final status of everything inside;
+//  6. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413.
+//
+// The gateway then adds, per route or group: auth -> rate limit -> route
+// timeout -> handler. Errors from anywhere are returned, not written, and
+// rendered once by problem.Handler.
+func (s *Server) newEcho() (*echo.Echo, error) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: s.log})
+	e.IPExtractor = ipExtractor(s.cfg)
+
+	reqID, err := requestid.Config{}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building request id middleware: %w", err)
+	}
+	strip, err := identity.Config{}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building identity strip middleware: %w", err)
+	}
+	limits, err := limitsConfig{MaxHeaderBytes: s.cfg.MaxHeaderBytes, BodyLimit: s.cfg.BodyLimit}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building limits middleware: %w", err)
+	}
+
+	e.Use(
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			DisablePrintStack: true,
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				s.log.Error("panic", zap.String("requestId", requestid.FromContext(c.Request().Context())),
+					zap.Error(err), zap.ByteString("stack", stack))
+				return err
+			},
+		}),
+		reqID,
+		strip,
+		// TODO(observability): tracing (shared/edge/tracing).
+		// TODO(observability): access log and request metrics.
+		limits,
+	)
+	return e, nil
+}
+
+// ipExtractor makes c.RealIP() the direct peer unless the peer is a trusted
+// proxy, in which case X-Forwarded-For is walked from the right past trusted
+// hops. Loopback, link-local and private ranges are not trusted implicitly:
+// only BFF_TRUSTED_PROXIES is.
+func ipExtractor(cfg Config) echo.IPExtractor {
+	if len(cfg.TrustedProxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range cfg.TrustedProxies {
+		opts = append(opts, echo.TrustIPRange(prefixToIPNet(p)))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// limitsConfig caps header and body sizes inside the chain, so the answer is
+// a problem+json with the request id.
+type limitsConfig struct {
+	// MaxHeaderBytes caps the request line plus headers as sent on the wire.
+	// Required.
+	MaxHeaderBytes int
+	// BodyLimit caps the body in bytes. Required.
+	BodyLimit int64
+}
+
+func (c limitsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if c.MaxHeaderBytes <= 0 || c.BodyLimit <= 0 {
+		return nil, fmt.Errorf("limits: MaxHeaderBytes and BodyLimit must be positive")
+	}
+	body := middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprint(c.BodyLimit)})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withBody := body(next)
+		return func(ec echo.Context) error {
+			if headerSize(ec.Request()) > c.MaxHeaderBytes {
+				return problem.New(http.StatusRequestHeaderFieldsTooLarge, problem.CodeHeadersTooLarge,
+					fmt.Sprintf("request headers exceed %d bytes", c.MaxHeaderBytes))
+			}
+			return withBody(ec)
+		}
+	}, nil
+}
+
+// headerSize is the HTTP/1.1 wire size of the request line and headers, the
+// quantity net/http's MaxHeaderBytes bounds.
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
+}

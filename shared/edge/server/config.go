@@ -1,0 +1,100 @@
+package server
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is the listener configuration of a gateway. The zero value of every
+// field means its default; New fills them with WithDefaults.
+type Config struct {
+	// Addr is the public listener, host:port. Optional. Default ":8080";
+	// each gateway passes its own (SPEC §3).
+	Addr string `yaml:"addr"`
+	// AdminAddr serves /healthz, /readyz and /metrics over plain HTTP, even
+	// when the public listener uses TLS. Optional. Default "127.0.0.1:18080".
+	AdminAddr string `yaml:"admin_addr"`
+
+	// ReadHeaderTimeout cuts off clients that trickle their headers
+	// (slowloris). Optional. Default 5s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included. Optional.
+	// Default 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response. Optional. Default 30s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout is how long a keep-alive connection waits for its next
+	// request. Optional. Default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds how long in-flight requests may finish after
+	// shutdown starts (SPEC §4). Optional. Default 25s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// DrainDelay keeps the public listener accepting for this long after
+	// /readyz turned 503, so that load balancers stop routing here before
+	// connections are refused. Optional. Default 0 (stop at once).
+	DrainDelay time.Duration `yaml:"drain_delay"`
+
+	// MaxHeaderBytes caps the request line plus headers; larger requests get
+	// 431 (SPEC §4). Optional. Default 16384 (16 KiB).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// BodyLimit caps request bodies in bytes; larger ones get 413.
+	// Optional. Default 1048576 (1 MiB).
+	BodyLimit int64 `yaml:"body_limit"`
+
+	// TLSCertFile and TLSKeyFile, both set, make the public listener serve
+	// HTTPS (TLS >= 1.2, HTTP/2). Optional. Default plain HTTP.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	// TLSKeyFile is the private key of TLSCertFile. Optional.
+	TLSKeyFile string `yaml:"tls_key_file"`
+	// TLSClientCAFile, with TLS, requires client certificates signed by this
+	// CA (mTLS, bff-partner). Optional. Default no client certificates.
+	TLSClientCAFile string `yaml:"tls_client_ca_file"`
+
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// working out the client IP. Optional. Default none: the client IP is the
+	// direct peer.
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+}
+
+// Defaults of Config.
+const (
+	DefaultAddr              = ":8080"
+	DefaultAdminAddr         = "127.0.0.1:18080"
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 25 * time.Second
+	DefaultMaxHeaderBytes    = 16 << 10
+	DefaultBodyLimit         = 1 << 20
+)
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = DefaultAdminAddr
+	}
+	set(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	set(&c.ReadTimeout, DefaultReadTimeout)
+	set(&c.WriteTimeout, DefaultWriteTimeout)
+	set(&c.IdleTimeout, DefaultIdleTimeout)
+	set(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.BodyLimit == 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	return c
+}
+
+// TLS reports whether the public listener serves HTTPS.
+func (c Config) TLS() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }

@@ -1,0 +1,302 @@
+// Package server boots a Shopfront gateway: the public listener (HTTP or
+// HTTPS with HTTP/2) serving an echo instance with the fixed edge chain, and
+// the admin listener with /healthz, /readyz and /metrics. Run serves both
+// until its context ends, then drains gracefully (SPEC §4).
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/readiness"
+)
+
+// Options are the collaborators a server is given by its composition root.
+type Options struct {
+	// Name is the gateway's name (bff-mobile, ...), used in logs, metrics
+	// and spans. Required.
+	Name string
+	// Logger receives server events, 5xx causes and access lines.
+	// Optional. Default zap.NewNop().
+	Logger *zap.Logger
+	// Registry is served on /metrics and receives the edge metrics. The
+	// composition root registers the Go and process collectors on it.
+	// Optional. Default a new empty registry.
+	Registry *prometheus.Registry
+	// TracerProvider makes the request spans. Optional. Default a no-op
+	// provider (no spans).
+	TracerProvider trace.TracerProvider
+	// Propagator reads and writes traceparent/tracestate. Optional. Default
+	// W3C trace context plus baggage.
+	Propagator propagation.TextMapPropagator
+	// HookTimeout bounds the OnShutdown hooks together. Optional. Default 5s.
+	HookTimeout time.Duration
+}
+
+// DefaultHookTimeout bounds the shutdown hooks.
+const DefaultHookTimeout = 5 * time.Second
+
+// Server is one gateway process's pair of listeners.
+type Server struct {
+	cfg   Config
+	opts  Options
+	log   *zap.Logger
+	echo  *echo.Echo
+	ready *readiness.Checker
+
+	public, admin     *http.Server
+	publicLn, adminLn net.Listener
+
+	mu      sync.Mutex
+	hooks   []func(ctx context.Context) error
+	started bool
+}
+
+// New validates cfg, binds both listeners (so a taken port fails start-up
+// here, not later) and installs the edge chain. Call Run to serve, or Close
+// to release the listeners without serving.
+func New(cfg Config, opts Options) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if opts.Name == "" {
+		return nil, errors.New("server: Options.Name is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
+	if opts.Propagator == nil {
+		opts.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	if opts.HookTimeout <= 0 {
+		opts.HookTimeout = DefaultHookTimeout
+	}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, ready: readiness.New(0)}
+
+	var tlsCfg *tls.Config
+	if cfg.TLS() {
+		var err error
+		if tlsCfg, err = loadTLS(cfg); err != nil {
+			return nil, err
+		}
+	}
+	e, err := s.newEcho()
+	if err != nil {
+		return nil, err
+	}
+	s.echo = e
+
+	errLog, err := zap.NewStdLogAt(s.log.With(zap.String("listener", "public")), zap.WarnLevel)
+	if err != nil {
+		return nil, fmt.Errorf("making the server error log: %w", err)
+	}
+	s.public = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		// net/http allows 4 KiB of slack above MaxHeaderBytes before its own
+		// plain-text 431; the edge chain's header limit answers the band in
+		// between with problem+json, so the cap is exact either way.
+		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		TLSConfig:      tlsCfg,
+		ErrorLog:       errLog,
+	}
+	s.admin = &http.Server{
+		Handler:           s.adminHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+
+	if s.publicLn, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		_ = s.publicLn.Close()
+		return nil, fmt.Errorf("listening on admin %s: %w", cfg.AdminAddr, err)
+	}
+	return s, nil
+}
+
+func loadTLS(cfg Config) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS certificate: %w", err)
+	}
+	t := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   []string{"h2", "http/1.1"},
+	}
+	if cfg.TLSClientCAFile != "" {
+		pem, err := os.ReadFile(cfg.TLSClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading client CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("reading client CA file %s: no PEM certificate in it", cfg.TLSClientCAFile)
+		}
+		t.ClientCAs, t.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return t, nil
+}
+
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.Handle("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{
+		Registry:          s.opts.Registry,
+		EnableOpenMetrics: true,
+	}))
+	return mux
+}
+
+// Echo returns the public echo instance with the edge chain installed; the
+// gateway adds its routes, groups and route-level middleware to it.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Config returns the configuration in effect, defaults filled.
+func (s *Server) Config() Config { return s.cfg }
+
+// Addr returns the bound public address (useful with port 0).
+func (s *Server) Addr() string { return s.publicLn.Addr().String() }
+
+// AdminAddr returns the bound admin address.
+func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }
+
+// AddCheck registers a readiness check for /readyz. Required checks must all
+// pass for 200; failing optional ones are only reported.
+func (s *Server) AddCheck(name string, required bool, fn func(ctx context.Context) error) {
+	s.ready.Add(name, required, fn)
+}
+
+// OnShutdown registers fn to run after the public listener has drained and
+// before the admin listener closes, e.g. to flush audit logs or traces.
+// Hooks run in reverse order of registration, like defers, within
+// Options.HookTimeout together; an error is logged, not fatal.
+func (s *Server) OnShutdown(fn func(ctx context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = append(s.hooks, fn)
+}
+
+// Close releases the listeners of a server whose Run was never called.
+func (s *Server) Close() error {
+	return errors.Join(s.publicLn.Close(), s.adminLn.Close())
+}
+
+// Run serves until ctx is done, then shuts down gracefully:
+//
+//  1. /readyz turns 503 (draining), and after Config.DrainDelay
+//  2. the public listener stops accepting; in-flight requests finish, for
+//     up to Config.ShutdownTimeout, after which the rest are cut off;
+//  3. the OnShutdown hooks run;
+//  4. the admin listener closes last.
+//
+// It returns nil after a shutdown asked for by ctx, so main exits 0, and an
+// error only when a listener fails on its own.
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("server: Run called twice")
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	errc := make(chan error, 2)
+	go func() { errc <- serve(s.admin, s.adminLn, false) }()
+	go func() { errc <- serve(s.public, s.publicLn, s.cfg.TLS()) }()
+	s.log.Info("serving", zap.String("gateway", s.opts.Name), zap.String("addr", s.Addr()),
+		zap.String("adminAddr", s.AdminAddr()), zap.Bool("tls", s.cfg.TLS()))
+
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-errc:
+		s.log.Error("listener failed", zap.Error(failed))
+	}
+
+	s.ready.SetDraining()
+	s.log.Info("draining", zap.Duration("drainDelay", s.cfg.DrainDelay),
+		zap.Duration("shutdownTimeout", s.cfg.ShutdownTimeout))
+	if s.cfg.DrainDelay > 0 && failed == nil {
+		time.Sleep(s.cfg.DrainDelay)
+	}
+
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	if err := s.public.Shutdown(dctx); err != nil {
+		s.log.Warn("in-flight requests cut off at the shutdown timeout", zap.Error(err))
+		_ = s.public.Close()
+	}
+	cancel()
+
+	s.runHooks(context.WithoutCancel(ctx))
+
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := s.admin.Shutdown(actx); err != nil {
+		_ = s.admin.Close()
+	}
+	s.log.Info("stopped", zap.String("gateway", s.opts.Name))
+	return failed
+}
+
+func (s *Server) runHooks(ctx context.Context) {
+	s.mu.Lock()
+	hooks := slices.Clone(s.hooks)
+	s.mu.Unlock()
+	hctx, cancel := context.WithTimeout(ctx, s.opts.HookTimeout)
+	defer cancel()
+	for i := len(hooks) - 1; i >= 0; i-- {
+		if err := hooks[i](hctx); err != nil {
+			s.log.Error("shutdown hook failed", zap.Error(err))
+		}
+	}
+}
+
+// serve runs srv on ln until it is shut down; http.ErrServerClosed is the
+// normal end and reported as nil.
+func serve(srv *http.Server, ln net.Listener, withTLS bool) error {
+	var err error
+	if withTLS {
+		// Certificates come from srv.TLSConfig; ServeTLS also enables HTTP/2.
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
