@@ -1,0 +1,167 @@
+// Package metrics owns the HTTP server metrics of every gateway and the
+// conventions other packages follow when they register their own
+// collectors: every name starts with Namespace, labels are bounded (route
+// templates, never raw paths), and collectors live on the
+// *prometheus.Registry the gateway injects, never the global one.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shopfront/shared/edge/problem"
+)
+
+// Namespace prefixes every Shopfront metric name.
+const Namespace = "shopfront"
+
+// Unmatched is the route label of requests no route matched.
+const Unmatched = "unmatched"
+
+// DefaultBuckets are latency buckets in seconds for an API gateway whose
+// routes answer in milliseconds and give up at 2.5 s (SPEC §4).
+func DefaultBuckets() []float64 {
+	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+}
+
+// NewRegistry returns a registry with the Go runtime and process
+// collectors, for a gateway's /metrics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// Handler serves reg in the Prometheus exposition format.
+func Handler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true})
+}
+
+// Register registers c on reg, or returns the collector already registered
+// under the same descriptor, so that two middleware built on one registry
+// share their series instead of failing.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+// Config configures the HTTP metrics middleware.
+type Config struct {
+	// Skipper skips the middleware. Optional. Default: never skip.
+	Skipper middleware.Skipper
+	// Registry receives the collectors. Required.
+	Registry prometheus.Registerer
+	// Buckets of the duration histogram in seconds. Optional. Default
+	// DefaultBuckets().
+	Buckets []float64
+	// Now is the clock. Optional. Default time.Now.
+	Now func() time.Time
+}
+
+// ToMiddleware returns the middleware counting requests in
+// shopfront_http_requests_total{route,method,status} and timing them in
+// shopfront_http_request_duration_seconds{route,method}.
+//
+// It must run outside the access log (or anything else that renders
+// errors): the status counted is the committed one, else the status the
+// returned error resolves to.
+func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if c.Registry == nil {
+		return nil, errors.New("metrics: Registry is required")
+	}
+	if c.Skipper == nil {
+		c.Skipper = middleware.DefaultSkipper
+	}
+	if len(c.Buckets) == 0 {
+		c.Buckets = DefaultBuckets()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	requests, err := Register(c.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "http", Name: "requests_total",
+		Help: "HTTP requests served, by route template, method and status.",
+	}, []string{"route", "method", "status"}))
+	if err != nil {
+		return nil, err
+	}
+	duration, err := Register(c.Registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Subsystem: "http", Name: "request_duration_seconds",
+		Help:    "HTTP request latency in seconds, by route template and method.",
+		Buckets: c.Buckets,
+	}, []string{"route", "method"}))
+	if err != nil {
+		return nil, err
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.Skipper(ec) {
+				return next(ec)
+			}
+			start := c.Now()
+			entryCtx := ec.Request().Context()
+			err := next(ec)
+			elapsed := c.Now().Sub(start).Seconds()
+			route, method := Route(ec, err), Method(ec.Request().Method)
+			status := Status(ec, entryCtx, err)
+			requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+			duration.WithLabelValues(route, method).Observe(elapsed)
+			return err
+		}
+	}, nil
+}
+
+// Route is the route label of a finished request: echo's route template,
+// or Unmatched when echo's 404/405 handlers answered (a raw path would let
+// any client create series without bound).
+func Route(c echo.Context, err error) string {
+	if p := c.Path(); p != "" && !errors.Is(err, echo.ErrNotFound) && !errors.Is(err, echo.ErrMethodNotAllowed) {
+		return p
+	}
+	return Unmatched
+}
+
+// Method is the method label: the standard methods as they are, any other
+// token a client invents as "OTHER", keeping the label bounded.
+func Method(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// Status is the status of a finished request: 499 when the client went
+// away (entryCtx is the request context on entry) and the handler failed,
+// the committed status when the response was written, else the status
+// that err resolves to.
+func Status(c echo.Context, entryCtx context.Context, err error) int {
+	if err != nil && errors.Is(entryCtx.Err(), context.Canceled) {
+		return problem.StatusClientClosedRequest
+	}
+	if c.Response().Committed {
+		return c.Response().Status
+	}
+	if err != nil {
+		return problem.Resolve(err).Status
+	}
+	return c.Response().Status
+}
