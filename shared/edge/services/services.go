@@ -1,0 +1,154 @@
+// Package services holds the typed clients of the domain services of SPEC §8,
+// one per service, each over its own upstream.Client (own breaker, budget
+// and metrics label) and all sharing one connection pool. Gateways call
+// these, never raw URLs: paths are built and escaped here, answers decoded
+// into contracts/domain types, failures returned as *upstream.Error.
+package services
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/shopfront/contracts/domain"
+
+	"github.com/shopfront/shared/edge/upstream"
+)
+
+// Config holds the upstream configuration of every domain service, by name.
+type Config struct {
+	// Catalog is the catalog service. Required (BaseURL).
+	Catalog upstream.Config `yaml:"catalog"`
+	// Inventory is the inventory service. Required (BaseURL).
+	Inventory upstream.Config `yaml:"inventory"`
+	// Pricing is the pricing service. Required (BaseURL).
+	Pricing upstream.Config `yaml:"pricing"`
+	// Reviews is the reviews service. Required (BaseURL).
+	Reviews upstream.Config `yaml:"reviews"`
+	// Recommendations is the recommendations service. Required (BaseURL).
+	Recommendations upstream.Config `yaml:"recommendations"`
+	// Users is the users service. Required (BaseURL).
+	Users upstream.Config `yaml:"users"`
+	// Orders is the orders service. Required (BaseURL).
+	Orders upstream.Config `yaml:"orders"`
+	// Cart is the cart service. Required (BaseURL).
+	Cart upstream.Config `yaml:"cart"`
+	// Payments is the payments service. Required (BaseURL).
+	Payments upstream.Config `yaml:"payments"`
+	// Notifications is the notifications service. Required (BaseURL).
+	Notifications upstream.Config `yaml:"notifications"`
+	// Identity is the identity service. Required (BaseURL).
+	Identity upstream.Config `yaml:"identity"`
+}
+
+// DefaultConfig returns the configuration of every service at root/<service>,
+// the layout of the fakes (SPEC §3: http://127.0.0.1:9000/<service>), with
+// every other field at its default.
+func DefaultConfig(root string) Config {
+	var c Config
+	for _, e := range c.entries() {
+		e.cfg.BaseURL = strings.TrimRight(root, "/") + "/" + e.name
+	}
+	return c
+}
+
+type entry struct {
+	name string
+	cfg  *upstream.Config
+}
+
+// entries lists the services in SPEC order with their configuration.
+func (c *Config) entries() []entry {
+	return []entry{
+		{domain.ServiceCatalog, &c.Catalog},
+		{domain.ServiceInventory, &c.Inventory},
+		{domain.ServicePricing, &c.Pricing},
+		{domain.ServiceReviews, &c.Reviews},
+		{domain.ServiceRecommendations, &c.Recommendations},
+		{domain.ServiceUsers, &c.Users},
+		{domain.ServiceOrders, &c.Orders},
+		{domain.ServiceCart, &c.Cart},
+		{domain.ServicePayments, &c.Payments},
+		{domain.ServiceNotifications, &c.Notifications},
+		{domain.ServiceIdentity, &c.Identity},
+	}
+}
+
+// Validate reports the problems of every service at once, each prefixed
+// with the service's name.
+func (c Config) Validate() error {
+	var errs []error
+	for _, e := range c.entries() {
+		if err := e.cfg.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("upstream %s: %w", e.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Clients are the typed clients of all domain services.
+type Clients struct {
+	Catalog         *Catalog
+	Inventory       *Inventory
+	Pricing         *Pricing
+	Reviews         *Reviews
+	Recommendations *Recommendations
+	Users           *Users
+	Orders          *Orders
+	Cart            *Cart
+	Payments        *Payments
+	Notifications   *Notifications
+	Identity        *Identity
+
+	all []*upstream.Client
+}
+
+// New validates cfg and builds every client. Unless opts.Transport is set,
+// the clients share one new pooled transport.
+func New(cfg Config, opts upstream.Options) (*Clients, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Transport == nil {
+		opts.Transport = upstream.NewTransport()
+	}
+	up := make(map[string]*upstream.Client, 11)
+	var all []*upstream.Client
+	for _, e := range cfg.entries() {
+		c, err := upstream.New(e.name, *e.cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		up[e.name] = c
+		all = append(all, c)
+	}
+	return &Clients{
+		Catalog:         &Catalog{c: up[domain.ServiceCatalog]},
+		Inventory:       &Inventory{c: up[domain.ServiceInventory]},
+		Pricing:         &Pricing{c: up[domain.ServicePricing]},
+		Reviews:         &Reviews{c: up[domain.ServiceReviews]},
+		Recommendations: &Recommendations{c: up[domain.ServiceRecommendations]},
+		Users:           &Users{c: up[domain.ServiceUsers]},
+		Orders:          &Orders{c: up[domain.ServiceOrders]},
+		Cart:            &Cart{c: up[domain.ServiceCart]},
+		Payments:        &Payments{c: up[domain.ServicePayments]},
+		Notifications:   &Notifications{c: up[domain.ServiceNotifications]},
+		Identity:        &Identity{c: up[domain.ServiceIdentity]},
+		all:             all,
+	}, nil
+}
+
+// Breakers returns the breaker state ("closed", "half-open", "open") of
+// every service by name, for /readyz detail.
+func (c *Clients) Breakers() map[string]string {
+	out := make(map[string]string, len(c.all))
+	for _, u := range c.all {
+		out[u.Service()] = u.BreakerState()
+	}
+	return out
+}
+
+// Upstreams returns the underlying clients in SPEC order.
+func (c *Clients) Upstreams() []*upstream.Client {
+	return append([]*upstream.Client(nil), c.all...)
+}

@@ -1,0 +1,70 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// errServerStatus marks a 5xx answer as a failure for the breaker.
+var errServerStatus = errors.New("upstream answered 5xx")
+
+// newBreaker builds the two-step breaker of one service from cfg (after
+// defaults). Only transport errors and 5xx count as failures (4xx are the
+// caller's business, go-kit's lesson); a cancellation by the caller is
+// neither a success nor a failure.
+func newBreaker(service string, cfg BreakerConfig, onChange func(from, to gobreaker.State)) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:         service,
+		MaxRequests:  cfg.HalfOpenRequests,
+		Interval:     cfg.Window,
+		BucketPeriod: cfg.Window / 10,
+		Timeout:      cfg.OpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			if c.ConsecutiveFailures >= cfg.ConsecutiveFailures {
+				return true
+			}
+			done := c.TotalSuccesses + c.TotalFailures
+			return done >= cfg.MinRequests && float64(c.TotalFailures) >= cfg.FailureRatio*float64(done)
+		},
+		OnStateChange: func(_ string, from, to gobreaker.State) { onChange(from, to) },
+		IsExcluded:    func(err error) bool { return errors.Is(err, context.Canceled) },
+	})
+}
+
+// breakerTransport puts every round trip of one service through its breaker
+// (STYLE rule 7): an open breaker fails at once, without touching the network.
+type breakerTransport struct {
+	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+	next http.RoundTripper
+}
+
+var _ http.RoundTripper = (*breakerTransport)(nil)
+
+// RoundTrip implements http.RoundTripper.
+func (t *breakerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	done, err := t.cb.Allow()
+	if err != nil {
+		// RoundTrip must close the body even on error.
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, fmt.Errorf("%s breaker: %w", t.cb.Name(), err)
+	}
+	resp, err := t.next.RoundTrip(r)
+	switch {
+	case err != nil:
+		if errors.Is(r.Context().Err(), context.Canceled) {
+			err = context.Canceled
+		}
+		done(err)
+	case resp.StatusCode >= 500:
+		done(errServerStatus)
+	default:
+		done(nil)
+	}
+	return resp, err
+}

@@ -1,0 +1,407 @@
+// Package upstream is the client of one domain service: pooled keep-alive
+// connections, a timeout per call, a gobreaker circuit breaker in the
+// transport, at most one retry of idempotent calls within a retry budget,
+// identity/request-id/trace headers from the context, JSON decoding, metrics
+// and a span per call, and failures mapped by kind to SPEC §4's problems.
+//
+// A call goes through, outermost first:
+//
+//	Client.Do: per-call timeout, headers, budgeted retry, metrics, decoding
+//	  -> otelhttp.Transport: client span, traceparent/tracestate
+//	  -> breakerTransport: fail fast when open, count transport errors and 5xx
+//	  -> *http.Transport: pooled connections
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/requestid"
+)
+
+// The internal identity headers of SPEC §4, set from the verified principal
+// only.
+const (
+	HeaderUserID    = "X-User-Id"
+	HeaderUserRoles = "X-User-Roles"
+	HeaderTenantID  = "X-Tenant-Id"
+	HeaderPartnerID = "X-Partner-Id"
+	HeaderClient    = "X-Client"
+	HeaderRequestID = "X-Request-Id"
+)
+
+// neverForwarded are dropped from Request.Header: credentials never go
+// upstream and identity headers come from the principal only (SPEC §4).
+var neverForwarded = []string{
+	"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key",
+	HeaderUserID, HeaderUserRoles, HeaderTenantID, HeaderPartnerID, HeaderClient, HeaderRequestID,
+	"Traceparent", "Tracestate", "Host",
+}
+
+// Options are the collaborators of a client. Every field is optional.
+type Options struct {
+	// Logger receives breaker state changes. Optional. Default zap.NewNop().
+	Logger *zap.Logger
+	// Registerer receives the upstream metrics. Optional. Default: the
+	// metrics are kept but not exported.
+	Registerer prometheus.Registerer
+	// TracerProvider makes the client span of each call. Optional.
+	// Default: no spans (the incoming trace context is still propagated).
+	TracerProvider trace.TracerProvider
+	// Propagator writes the trace context into upstream requests.
+	// Optional. Default W3C Trace Context (traceparent, tracestate).
+	Propagator propagation.TextMapPropagator
+	// Transport is the connection pool, usually shared by the clients of
+	// all services. Optional. Default a new NewTransport().
+	Transport http.RoundTripper
+	// Now is the clock of the retry budget. Optional. Default time.Now.
+	Now func() time.Time
+}
+
+// Client calls one domain service. It is safe for concurrent use.
+type Client struct {
+	service string
+	cfg     Config
+	base    string
+	log     *zap.Logger
+	http    *http.Client
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	budget  *budget
+	m       *metrics
+	obs     prometheus.Observer
+}
+
+// New returns the client of service (its name as in SPEC §8, e.g.
+// "catalog", used in metrics, spans and errors) configured by cfg.
+func New(service string, cfg Config, opts Options) (*Client, error) {
+	if service == "" {
+		return nil, errors.New("creating upstream client: service name is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuring upstream %s: %w", service, err)
+	}
+	cfg = cfg.WithDefaults()
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = tracenoop.NewTracerProvider()
+	}
+	if opts.Propagator == nil {
+		opts.Propagator = propagation.TraceContext{}
+	}
+	if opts.Transport == nil {
+		opts.Transport = NewTransport()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		service: service,
+		cfg:     cfg,
+		base:    strings.TrimRight(cfg.BaseURL, "/"),
+		log:     opts.Logger.With(zap.String("service", service)),
+		budget:  newBudget(cfg.Retry, opts.Now),
+		m:       m,
+		obs:     m.duration.WithLabelValues(service),
+	}
+	gauge := m.breakerState.WithLabelValues(service)
+	gauge.Set(0)
+	c.breaker = newBreaker(service, cfg.Breaker, func(from, to gobreaker.State) {
+		gauge.Set(float64(to))
+		c.log.Warn("upstream breaker changed state", zap.String("from", from.String()), zap.String("to", to.String()))
+	})
+	c.http = &http.Client{
+		Transport: otelhttp.NewTransport(&breakerTransport{cb: c.breaker, next: opts.Transport},
+			otelhttp.WithTracerProvider(opts.TracerProvider),
+			otelhttp.WithPropagators(opts.Propagator),
+			// No otel metrics: the Prometheus collectors above are the metrics,
+			// and the global MeterProvider is not used (no globals).
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return service + " " + r.Method }),
+		),
+		// Redirects are not followed: they would carry identity headers to
+		// wherever the service points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return c, nil
+}
+
+// Service returns the name of the service this client calls.
+func (c *Client) Service() string { return c.service }
+
+// BreakerState returns the state of the service's breaker: "closed",
+// "half-open" or "open", for /readyz detail. Reading it also refreshes the
+// state gauge, since gobreaker moves from open to half-open lazily.
+func (c *Client) BreakerState() string {
+	return c.breaker.State().String()
+}
+
+// Request is one call. Path is relative to the service's base URL and
+// already escaped; build it with Path.
+type Request struct {
+	// Method is the HTTP method. Optional. Default GET.
+	Method string
+	// Path is the escaped path below the base URL, e.g. Path("products", id).
+	// Required.
+	Path string
+	// Query is the query string. Optional.
+	Query url.Values
+	// JSON is encoded as the request body when non-nil. Optional.
+	JSON any
+	// Form is sent form-encoded as the body when non-nil. Optional.
+	Form url.Values
+	// Header holds extra headers such as Idempotency-Key. Credentials and
+	// identity headers in it are dropped. Optional.
+	Header http.Header
+	// Idempotent makes a non-idempotent method retryable, e.g. a POST
+	// carrying an Idempotency-Key the service honours. Optional. Default:
+	// only GET, HEAD, OPTIONS, PUT and DELETE are retried (RFC 9110 §9.2.2).
+	Idempotent bool
+}
+
+// Path joins segments into an escaped absolute path. Each segment is
+// escaped whole, so an id holding "/" or ".." stays inside its segment.
+func Path(segments ...string) string {
+	var b strings.Builder
+	for _, s := range segments {
+		b.WriteByte('/')
+		switch s {
+		case ".", "..":
+			// PathEscape leaves dots alone; escaped, they cannot climb.
+			b.WriteString(strings.ReplaceAll(s, ".", "%2E"))
+		default:
+			b.WriteString(url.PathEscape(s))
+		}
+	}
+	return b.String()
+}
+
+// Get calls GET path?query and decodes the JSON answer into out.
+func (c *Client) Get(ctx context.Context, path string, query url.Values, out any) error {
+	return c.Do(ctx, Request{Path: path, Query: query}, out)
+}
+
+// Do makes the call and decodes a 2xx JSON answer into out (unless out is
+// nil or the answer is 204). Every failure is an *Error.
+func (c *Client) Do(ctx context.Context, r Request, out any) error {
+	start := time.Now()
+	err := c.do(ctx, r, out)
+	outcome := "ok"
+	if err != nil {
+		outcome = string(KindBadResponse)
+		var ue *Error
+		if errors.As(err, &ue) {
+			outcome = string(ue.Kind)
+		}
+	}
+	c.m.calls.WithLabelValues(c.service, outcome).Inc()
+	c.obs.Observe(time.Since(start).Seconds())
+	return err
+}
+
+func (c *Client) do(ctx context.Context, r Request, out any) error {
+	if r.Method == "" {
+		r.Method = http.MethodGet
+	}
+	var body []byte
+	contentType := ""
+	switch {
+	case r.JSON != nil:
+		b, err := json.Marshal(r.JSON)
+		if err != nil {
+			return &Error{Service: c.service, Kind: KindBadResponse, Err: fmt.Errorf("encoding request body: %w", err)}
+		}
+		body, contentType = b, "application/json"
+	case r.Form != nil:
+		body, contentType = []byte(r.Form.Encode()), "application/x-www-form-urlencoded"
+	}
+	target := c.base + r.Path
+	if len(r.Query) > 0 {
+		target += "?" + r.Query.Encode()
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	c.budget.call()
+	retryable := !c.cfg.Retry.Disabled && (r.Idempotent || idempotent(r.Method))
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, r.Method, target, bodyReader(body))
+		if err != nil {
+			return &Error{Service: c.service, Kind: KindBadResponse, Err: fmt.Errorf("building request: %w", err)}
+		}
+		c.setHeaders(ctx, req, r.Header, contentType)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			kind := classify(ctx, err)
+			if attempt == 0 && retryable && (kind == KindUnavailable || kind == KindReset) && c.retry(ctx) {
+				continue
+			}
+			return &Error{Service: c.service, Kind: kind, Err: err}
+		}
+		if (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable) &&
+			attempt == 0 && retryable {
+			discard(resp)
+			if c.retry(ctx) {
+				continue
+			}
+			return &Error{Service: c.service, Kind: KindServerError, Status: resp.StatusCode}
+		}
+		return c.read(ctx, resp, out)
+	}
+}
+
+// retry reports whether the failed first attempt may be retried and waits
+// the jittered backoff.
+func (c *Client) retry(ctx context.Context) bool {
+	pause := c.cfg.Retry.Backoff/2 + rand.N(c.cfg.Retry.Backoff)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < pause {
+		return false
+	}
+	if !c.budget.tryRetry() {
+		c.m.budgetExhausted.WithLabelValues(c.service).Inc()
+		return false
+	}
+	c.m.retries.WithLabelValues(c.service).Inc()
+	t := time.NewTimer(pause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// read turns the answer into out or an *Error, and always drains and closes
+// the body so the connection goes back to the pool.
+func (c *Client) read(ctx context.Context, resp *http.Response, out any) error {
+	defer discard(resp)
+	switch {
+	case resp.StatusCode >= 500:
+		return &Error{Service: c.service, Kind: KindServerError, Status: resp.StatusCode}
+	case resp.StatusCode >= 400:
+		return &Error{Service: c.service, Kind: KindClientError, Status: resp.StatusCode, Code: problemCode(resp.Body)}
+	case resp.StatusCode >= 300 || resp.StatusCode < 200:
+		return &Error{Service: c.service, Kind: KindBadResponse, Status: resp.StatusCode,
+			Err: fmt.Errorf("unexpected status %d", resp.StatusCode)}
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	lr := &io.LimitedReader{R: resp.Body, N: c.cfg.MaxResponseBytes + 1}
+	if err := json.NewDecoder(lr).Decode(out); err != nil {
+		kind := KindBadResponse
+		if ctx.Err() != nil {
+			// The body was cut by the deadline or the caller, not malformed.
+			kind = classify(ctx, ctx.Err())
+		}
+		return &Error{Service: c.service, Kind: kind, Status: resp.StatusCode, Err: fmt.Errorf("decoding answer: %w", err)}
+	}
+	if lr.N <= 0 {
+		return &Error{Service: c.service, Kind: KindBadResponse, Status: resp.StatusCode,
+			Err: fmt.Errorf("answer larger than %d bytes", c.cfg.MaxResponseBytes)}
+	}
+	return nil
+}
+
+func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.Header, contentType string) {
+	h := req.Header
+	for k, vs := range extra {
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
+	for _, k := range neverForwarded {
+		h.Del(k)
+	}
+	h.Set("Accept", "application/json")
+	h.Set("User-Agent", "shopfront-edge")
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	if id := requestid.FromContext(ctx); id != "" {
+		h.Set(HeaderRequestID, id)
+	}
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return
+	}
+	if p.Subject != "" {
+		h.Set(HeaderUserID, p.Subject)
+	}
+	if len(p.Roles) > 0 {
+		roles := make([]string, len(p.Roles))
+		for i, r := range p.Roles {
+			roles[i] = string(r)
+		}
+		h.Set(HeaderUserRoles, strings.Join(roles, ","))
+	}
+	if p.Tenant != "" {
+		h.Set(HeaderTenantID, p.Tenant)
+	}
+	if p.Partner != "" {
+		h.Set(HeaderPartnerID, p.Partner)
+	}
+	if p.Client != "" {
+		h.Set(HeaderClient, string(p.Client))
+	}
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func bodyReader(body []byte) io.Reader {
+	if body == nil {
+		return nil
+	}
+	return bytes.NewReader(body)
+}
+
+// discard drains a little of the body, so that a short unread answer does
+// not cost its connection, and closes it.
+func discard(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	_ = resp.Body.Close()
+}
+
+// problemCode returns the `error` member of a problem+json body when it is a
+// stable snake_case code; the rest of the body is never used.
+func problemCode(body io.Reader) string {
+	var p struct {
+		Code string `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(body, 4<<10)).Decode(&p); err != nil {
+		return ""
+	}
+	if !codePattern.MatchString(p.Code) {
+		return ""
+	}
+	return p.Code
+}

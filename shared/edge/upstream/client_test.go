@@ -1,0 +1,603 @@
+package upstream_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/shopfront/contracts/domain"
+
+	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/upstream"
+)
+
+// newClient returns a client of service "catalog" at base with retries off
+// unless cfg says otherwise.
+func newClient(t *testing.T, base string, cfg upstream.Config, opts upstream.Options) *upstream.Client {
+	t.Helper()
+	cfg.BaseURL = base
+	c, err := upstream.New("catalog", cfg, opts)
+	require.NoError(t, err)
+	return c
+}
+
+func TestClient_SendsIdentityNotCredentials(t *testing.T) {
+	t.Parallel()
+	got := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		_ = json.NewEncoder(w).Encode(domain.Product{ID: "p1", Name: "Kettle"})
+	}))
+	t.Cleanup(srv.Close)
+
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	c := newClient(t, srv.URL, upstream.Config{}, upstream.Options{
+		TracerProvider: tp,
+		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}),
+	})
+
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ts, err := trace.ParseTraceState("vendor=blue")
+	require.NoError(t, err)
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, TraceState: ts, Remote: true,
+	}))
+	ctx = requestid.WithID(ctx, "req-123")
+	ctx = auth.WithPrincipal(ctx, &auth.Principal{
+		Subject: "alice", Roles: []auth.Role{"customer", "staff"}, Tenant: "t1", Partner: "acme", Client: auth.ClientMobile,
+	})
+
+	var p domain.Product
+	err = c.Do(ctx, upstream.Request{
+		Path: upstream.Path("products", "p1"),
+		Header: http.Header{
+			"Authorization":   {"Bearer secret-token"},
+			"Cookie":          {"sf_session=secret"},
+			"X-Api-Key":       {"secret-key"},
+			"X-User-Id":       {"mallory"},
+			"Idempotency-Key": {"k-1"},
+		},
+	}, &p)
+	require.NoError(t, err)
+	assert.Equal(t, "Kettle", p.Name)
+
+	h := <-got
+	assert.Equal(t, "req-123", h.Get("X-Request-Id"))
+	assert.Equal(t, "alice", h.Get("X-User-Id"))
+	assert.Equal(t, "customer,staff", h.Get("X-User-Roles"))
+	assert.Equal(t, "t1", h.Get("X-Tenant-Id"))
+	assert.Equal(t, "acme", h.Get("X-Partner-Id"))
+	assert.Equal(t, "mobile", h.Get("X-Client"))
+	assert.Equal(t, "k-1", h.Get("Idempotency-Key"))
+	assert.Contains(t, h.Get("Traceparent"), "4bf92f3577b34da6a3ce929d0e0e4736")
+	assert.NotContains(t, h.Get("Traceparent"), "00f067aa0ba902b7", "the upstream's parent is the client span")
+	assert.Equal(t, "vendor=blue", h.Get("Tracestate"))
+	for _, name := range []string{"Authorization", "Cookie", "X-Api-Key"} {
+		assert.Empty(t, h.Values(name), name)
+	}
+
+	spans := rec.Ended()
+	require.Len(t, spans, 1)
+	assert.Equal(t, "catalog GET", spans[0].Name())
+	assert.Equal(t, trace.SpanKindClient, spans[0].SpanKind())
+	assert.Equal(t, traceID, spans[0].SpanContext().TraceID())
+}
+
+func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
+	t.Parallel()
+	got := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, upstream.Config{}, upstream.Options{})
+
+	require.NoError(t, c.Do(context.Background(), upstream.Request{Path: "/x"}, nil))
+	h := <-got
+	for _, name := range []string{"X-User-Id", "X-User-Roles", "X-Tenant-Id", "X-Partner-Id", "X-Client", "X-Request-Id", "Traceparent"} {
+		assert.Empty(t, h.Values(name), name)
+	}
+}
+
+// resetServer accepts connections and resets them without answering.
+func resetServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			_, _ = conn.Read(buf)
+			_ = conn.(*net.TCPConn).SetLinger(0) // Close sends RST.
+			_ = conn.Close()
+		}
+	}()
+	return "http://" + l.Addr().String()
+}
+
+func TestClient_MapsFailuresByKind(t *testing.T) {
+	t.Parallel()
+	handler := func(status int, body string, delay time.Duration) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if delay > 0 {
+				select {
+				case <-time.After(delay):
+				case <-r.Context().Done():
+					return
+				}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		}
+	}
+	tests := []struct {
+		desc       string
+		givenURL   func(t *testing.T) string
+		whenCtx    func() (context.Context, context.CancelFunc)
+		expectErr  bool
+		expectKind upstream.Kind
+		expectCode string
+		expectStat int
+	}{
+		{
+			desc:     "ok, 200 decodes",
+			givenURL: serve(handler(200, `{"id":"p1"}`, 0)),
+		},
+		{
+			desc:      "nok, slow upstream is a 504 upstream_timeout",
+			givenURL:  serve(handler(200, `{}`, 2*time.Second)),
+			expectErr: true, expectKind: upstream.KindTimeout, expectStat: 504, expectCode: problem.CodeUpstreamTimeout,
+		},
+		{
+			desc: "nok, caller deadline shorter than the timeout is a 504",
+			whenCtx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 50*time.Millisecond)
+			},
+			givenURL:  serve(handler(200, `{}`, time.Second)),
+			expectErr: true, expectKind: upstream.KindTimeout, expectStat: 504, expectCode: problem.CodeUpstreamTimeout,
+		},
+		{
+			desc:      "nok, connection refused is a 503 upstream_unavailable",
+			givenURL:  func(t *testing.T) string { return "http://" + edgetest.DeadAddr(t) },
+			expectErr: true, expectKind: upstream.KindUnavailable, expectStat: 503, expectCode: problem.CodeUpstreamUnavailable,
+		},
+		{
+			desc:      "nok, connection reset is a 502 upstream_unavailable",
+			givenURL:  resetServer,
+			expectErr: true, expectKind: upstream.KindReset, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
+		},
+		{
+			desc:      "nok, upstream 500 is a 502 upstream_unavailable",
+			givenURL:  serve(handler(500, `{"error":"db_down","detail":"pq: password authentication failed"}`, 0)),
+			expectErr: true, expectKind: upstream.KindServerError, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
+		},
+		{
+			desc:      "nok, upstream 404 is a 404 not_found",
+			givenURL:  serve(handler(404, `{"error":"not_found"}`, 0)),
+			expectErr: true, expectKind: upstream.KindClientError, expectStat: 404, expectCode: problem.CodeNotFound,
+		},
+		{
+			desc:      "nok, upstream 400 is a 400 bad_request without the upstream body",
+			givenURL:  serve(handler(400, `{"error":"internal_table_x_invalid","detail":"column secret_col"}`, 0)),
+			expectErr: true, expectKind: upstream.KindClientError, expectStat: 400, expectCode: problem.CodeBadRequest,
+		},
+		{
+			desc:      "nok, upstream 422 passes its status and stable code",
+			givenURL:  serve(handler(422, `{"error":"idempotency_key_reused","detail":"key k-1 used for order o-9"}`, 0)),
+			expectErr: true, expectKind: upstream.KindClientError, expectStat: 422, expectCode: "idempotency_key_reused",
+		},
+		{
+			desc:      "nok, upstream 409 with a malformed code gets a generic one",
+			givenURL:  serve(handler(409, `{"error":"Bad Thing <script>"}`, 0)),
+			expectErr: true, expectKind: upstream.KindClientError, expectStat: 409, expectCode: "conflict",
+		},
+		{
+			desc:      "nok, undecodable answer is a 502",
+			givenURL:  serve(handler(200, `<html>oops</html>`, 0)),
+			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
+		},
+		{
+			desc:      "nok, redirect is not followed and is a 502",
+			givenURL:  serve(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "http://example.invalid/", http.StatusFound) }),
+			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
+		},
+		{
+			desc: "nok, caller gone is a 499",
+			whenCtx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(50*time.Millisecond, cancel)
+				return ctx, cancel
+			},
+			givenURL:  serve(handler(200, `{}`, time.Second)),
+			expectErr: true, expectKind: upstream.KindCanceled, expectStat: problem.StatusClientClosedRequest, expectCode: problem.CodeClientClosed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			c := newClient(t, tt.givenURL(t), upstream.Config{Timeout: 200 * time.Millisecond}, upstream.Options{})
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if tt.whenCtx != nil {
+				ctx, cancel = tt.whenCtx()
+			}
+			defer cancel()
+
+			var p domain.Product
+			err := c.Do(ctx, upstream.Request{Path: "/products/p1"}, &p)
+
+			if !tt.expectErr {
+				require.NoError(t, err)
+				assert.Equal(t, "p1", p.ID)
+				return
+			}
+			var ue *upstream.Error
+			require.ErrorAs(t, err, &ue)
+			assert.Equal(t, "catalog", ue.Service)
+			assert.Equal(t, tt.expectKind, ue.Kind)
+			pr := problem.Resolve(err)
+			assert.Equal(t, tt.expectStat, pr.Status)
+			assert.Equal(t, tt.expectCode, pr.Code)
+			assert.NotContains(t, pr.Detail, "secret")
+			assert.NotContains(t, pr.Detail, "password")
+			assert.NotContains(t, pr.Detail, "o-9")
+		})
+	}
+}
+
+func serve(h http.HandlerFunc) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		t.Helper()
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+}
+
+// failingServer answers with the status in *status and counts its hits.
+type failingServer struct {
+	status atomic.Int32
+	hits   atomic.Int64
+	url    string
+}
+
+func newFailingServer(t *testing.T, status int) *failingServer {
+	t.Helper()
+	f := &failingServer{}
+	f.status.Store(int32(status))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		f.hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(int(f.status.Load()))
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	f.url = srv.URL
+	return f
+}
+
+func TestBreaker_OpensFailsFastHalfOpensAndCloses(t *testing.T) {
+	t.Parallel()
+	f := newFailingServer(t, http.StatusInternalServerError)
+	reg := prometheus.NewRegistry()
+	c := newClient(t, f.url, upstream.Config{
+		Breaker: upstream.BreakerConfig{OpenTimeout: 200 * time.Millisecond},
+		Retry:   upstream.RetryConfig{Disabled: true},
+	}, upstream.Options{Registerer: reg})
+	ctx := context.Background()
+	call := func() error { return c.Do(ctx, upstream.Request{Path: "/x"}, nil) }
+
+	for range 5 {
+		require.Error(t, call())
+	}
+	assert.Equal(t, int64(5), f.hits.Load())
+	assert.Equal(t, "open", c.BreakerState())
+	assert.Equal(t, 2.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
+
+	for range 10 {
+		err := call()
+		var ue *upstream.Error
+		require.ErrorAs(t, err, &ue)
+		assert.Equal(t, upstream.KindBreakerOpen, ue.Kind)
+		assert.Equal(t, 503, problem.Resolve(err).Status)
+	}
+	assert.Equal(t, int64(5), f.hits.Load(), "an open breaker makes no call")
+
+	require.Eventually(t, func() bool { return c.BreakerState() == "half-open" }, 2*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 1.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
+	f.status.Store(http.StatusOK)
+	require.NoError(t, call())
+	assert.Equal(t, int64(6), f.hits.Load())
+	assert.Equal(t, "closed", c.BreakerState())
+	assert.Equal(t, 0.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
+	assert.Equal(t, 10.0, series(t, reg, "shopfront_upstream_calls_total", "outcome", "breaker_open"))
+}
+
+func TestBreaker_HalfOpenFailureReopens(t *testing.T) {
+	t.Parallel()
+	f := newFailingServer(t, http.StatusBadGateway)
+	c := newClient(t, f.url, upstream.Config{
+		Breaker: upstream.BreakerConfig{ConsecutiveFailures: 2, OpenTimeout: 100 * time.Millisecond},
+		Retry:   upstream.RetryConfig{Disabled: true},
+	}, upstream.Options{})
+	call := func() error { return c.Do(context.Background(), upstream.Request{Path: "/x"}, nil) }
+	require.Error(t, call())
+	require.Error(t, call())
+	require.Equal(t, "open", c.BreakerState())
+	require.Eventually(t, func() bool { return c.BreakerState() == "half-open" }, 2*time.Second, 10*time.Millisecond)
+
+	require.Error(t, call())
+
+	assert.Equal(t, "open", c.BreakerState())
+	assert.Equal(t, int64(3), f.hits.Load())
+}
+
+func TestBreaker_OpensOnFailureRatio(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1)%2 == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, upstream.Config{Retry: upstream.RetryConfig{Disabled: true}}, upstream.Options{})
+
+	for i := range 19 {
+		_ = c.Do(context.Background(), upstream.Request{Path: "/x"}, nil)
+		require.Equal(t, "closed", c.BreakerState(), "call %d: fewer than 20 calls never trip on the ratio", i+1)
+	}
+	_ = c.Do(context.Background(), upstream.Request{Path: "/x"}, nil) // 20th call, 10th failure.
+
+	assert.Equal(t, "open", c.BreakerState())
+}
+
+func TestBreaker_IgnoresClientErrorsAndCancellations(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc    string
+		handler http.HandlerFunc
+		ctx     func() (context.Context, context.CancelFunc)
+	}{
+		{
+			desc:    "ok, 404s keep the breaker closed",
+			handler: func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) },
+		},
+		{
+			desc: "ok, cancelled calls keep the breaker closed",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				<-r.Context().Done()
+			},
+			ctx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(20*time.Millisecond, cancel)
+				return ctx, cancel
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			var hits atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				tt.handler(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			c := newClient(t, srv.URL, upstream.Config{Retry: upstream.RetryConfig{Disabled: true}}, upstream.Options{})
+			for range 10 {
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if tt.ctx != nil {
+					ctx, cancel = tt.ctx()
+				}
+				require.Error(t, c.Do(ctx, upstream.Request{Path: "/x"}, nil))
+				cancel()
+			}
+			assert.Equal(t, "closed", c.BreakerState())
+			assert.Equal(t, int64(10), hits.Load())
+		})
+	}
+}
+
+func TestRetry_OnceForIdempotentCallsOnly(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc       string
+		whenMethod string
+		whenIdem   bool
+		givenFirst int
+		expectHits int64
+		expectErr  bool
+	}{
+		{desc: "ok, GET after a 503 is retried and succeeds", whenMethod: http.MethodGet, givenFirst: 503, expectHits: 2},
+		{desc: "ok, PUT after a 502 is retried and succeeds", whenMethod: http.MethodPut, givenFirst: 502, expectHits: 2},
+		{desc: "ok, POST with an idempotency key is retried", whenMethod: http.MethodPost, whenIdem: true, givenFirst: 503, expectHits: 2},
+		{desc: "nok, POST is not retried", whenMethod: http.MethodPost, givenFirst: 503, expectHits: 1, expectErr: true},
+		{desc: "nok, GET after a 500 is not retried", whenMethod: http.MethodGet, givenFirst: 500, expectHits: 1, expectErr: true},
+		{desc: "nok, GET after a 504 is not retried", whenMethod: http.MethodGet, givenFirst: 504, expectHits: 1, expectErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			var hits atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if hits.Add(1) == 1 {
+					w.WriteHeader(tt.givenFirst)
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(srv.Close)
+			c := newClient(t, srv.URL, upstream.Config{Retry: upstream.RetryConfig{Backoff: time.Millisecond}}, upstream.Options{})
+
+			err := c.Do(context.Background(), upstream.Request{Method: tt.whenMethod, Path: "/x", JSON: map[string]int{"quantity": 1}, Idempotent: tt.whenIdem}, nil)
+
+			assert.Equal(t, tt.expectErr, err != nil, "error: %v", err)
+			assert.Equal(t, tt.expectHits, hits.Load())
+		})
+	}
+}
+
+func TestRetry_RefusedConnectionIsRetriedOnce(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	c := newClient(t, "http://"+edgetest.DeadAddr(t), upstream.Config{Retry: upstream.RetryConfig{Backoff: time.Millisecond}},
+		upstream.Options{Registerer: reg})
+
+	err := c.Do(context.Background(), upstream.Request{Path: "/x"}, nil)
+
+	assert.Equal(t, 503, problem.Resolve(err).Status)
+	assert.Equal(t, 1.0, series(t, reg, "shopfront_upstream_retries_total", "service", "catalog"))
+}
+
+func TestRetry_NeverExceedsBudgetUnderTotalFailure(t *testing.T) {
+	t.Parallel()
+	f := newFailingServer(t, http.StatusServiceUnavailable)
+	reg := prometheus.NewRegistry()
+	c := newClient(t, f.url, upstream.Config{
+		// The breaker would stop the calls first; this test is about the budget.
+		Breaker: upstream.BreakerConfig{ConsecutiveFailures: 1 << 30, MinRequests: 1 << 30},
+		Retry:   upstream.RetryConfig{Backoff: time.Millisecond},
+	}, upstream.Options{Registerer: reg})
+
+	const calls = 300
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for range calls / 6 {
+				assert.Error(t, c.Do(context.Background(), upstream.Request{Path: "/x"}, nil))
+			}
+		})
+	}
+	wg.Wait()
+
+	retried := f.hits.Load() - calls
+	// Budget: 3 + 10 % of the calls in the 10 s window.
+	assert.LessOrEqual(t, retried, int64(3+calls/10))
+	assert.Positive(t, retried, "the budget does allow some retries")
+	assert.Equal(t, float64(retried), series(t, reg, "shopfront_upstream_retries_total", "service", "catalog"))
+}
+
+func TestClient_LimitsAnswerSize(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"name":"` + strings.Repeat("x", 4096) + `"}`))
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, upstream.Config{MaxResponseBytes: 1024}, upstream.Options{})
+
+	var p domain.Product
+	err := c.Do(context.Background(), upstream.Request{Path: "/x"}, &p)
+
+	assert.Equal(t, 502, problem.Resolve(err).Status)
+}
+
+func TestPath_EscapesEachSegment(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc   string
+		given  []string
+		expect string
+	}{
+		{desc: "ok, plain", given: []string{"products", "p1"}, expect: "/products/p1"},
+		{desc: "ok, slash stays in its segment", given: []string{"products", "a/b"}, expect: "/products/a%2Fb"},
+		{desc: "ok, query characters are escaped", given: []string{"products", "a?b=1#c"}, expect: "/products/a%3Fb=1%23c"},
+		{desc: "ok, dot-dot cannot climb", given: []string{"products", ".."}, expect: "/products/%2E%2E"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.expect, upstream.Path(tt.given...))
+		})
+	}
+}
+
+func TestConfig_Validate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc      string
+		given     upstream.Config
+		expectErr []string
+	}{
+		{desc: "ok, base URL only", given: upstream.Config{BaseURL: "http://127.0.0.1:9000/catalog"}},
+		{desc: "nok, no base URL", given: upstream.Config{}, expectErr: []string{"baseURL is required"}},
+		{desc: "nok, relative base URL", given: upstream.Config{BaseURL: "/catalog"}, expectErr: []string{"absolute http(s) URL"}},
+		{
+			desc:      "nok, every problem at once",
+			given:     upstream.Config{BaseURL: "ftp://x", Timeout: -1, Breaker: upstream.BreakerConfig{FailureRatio: 2}},
+			expectErr: []string{"absolute http(s) URL", "timeout", "breaker.failureRatio"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			err := tt.given.Validate()
+			if len(tt.expectErr) == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, s := range tt.expectErr {
+				assert.Contains(t, err.Error(), s)
+			}
+		})
+	}
+}
+
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	return series(t, reg, name, "service", "catalog")
+}
+
+// series returns the value of the counter or gauge series of name whose
+// label has value.
+func series(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					if m.GetGauge() != nil {
+						return m.GetGauge().GetValue()
+					}
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("series %s{%s=%q} not found", name, label, value)
+	return 0
+}

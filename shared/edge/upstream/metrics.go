@@ -1,0 +1,81 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the per-service collectors of SPEC §4's /metrics. Clients of
+// different services share one set per registry.
+type metrics struct {
+	calls           *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	retries         *prometheus.CounterVec
+	budgetExhausted *prometheus.CounterVec
+	breakerState    *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopfront_upstream_calls_total",
+			Help: "Upstream calls by domain service and outcome (ok or the failure kind).",
+		}, []string{"service", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "shopfront_upstream_duration_seconds",
+			Help:    "Duration of upstream calls, retries included, by domain service.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5},
+		}, []string{"service"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopfront_upstream_retries_total",
+			Help: "Retries of upstream calls by domain service.",
+		}, []string{"service"}),
+		budgetExhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopfront_upstream_retry_budget_exhausted_total",
+			Help: "Retries refused because the service's retry budget was spent.",
+		}, []string{"service"}),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shopfront_upstream_breaker_state",
+			Help: "Circuit breaker state by domain service: 0 closed, 1 half-open, 2 open.",
+		}, []string{"service"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	m.calls, err = register(reg, m.calls)
+	if err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.retries, err = register(reg, m.retries); err != nil {
+		return nil, err
+	}
+	if m.budgetExhausted, err = register(reg, m.budgetExhausted); err != nil {
+		return nil, err
+	}
+	if m.breakerState, err = register(reg, m.breakerState); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c on reg, or returns the equal collector registered
+// there by the client of another service.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("registering upstream metrics: %w", err)
+}
