@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
 
+	"github.com/shopfront/shared/edge/accesslog"
 	"github.com/shopfront/shared/edge/identity"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
@@ -43,6 +44,10 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building identity strip middleware: %w", err)
 	}
+	access, err := accesslog.Config{Logger: s.log}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building access log middleware: %w", err)
+	}
 	limits, err := limitsConfig{MaxHeaderBytes: s.cfg.MaxHeaderBytes, BodyLimit: s.cfg.BodyLimit}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building limits middleware: %w", err)
@@ -60,7 +65,8 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 		reqID,
 		strip,
 		// TODO(observability): tracing (shared/edge/tracing).
-		// TODO(observability): access log and request metrics.
+		access,
+		// TODO(observability): request metrics (shared/edge/metrics).
 		limits,
 	)
 	return e, nil

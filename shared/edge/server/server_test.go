@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/server"
@@ -394,4 +396,28 @@ func TestNewFailsOnTakenPort(t *testing.T) {
 	_, err = server.New(server.Config{Addr: ln.Addr().String(), AdminAddr: "127.0.0.1:0"}, server.Options{Name: "bff-test"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), ln.Addr().String())
+}
+
+func TestAccessLogLinePerRequest(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.InfoLevel)
+	s := start(t, server.Config{}, server.Options{Logger: zap.New(core)}, func(e *echo.Echo) {
+		e.GET("/items/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	})
+	for _, path := range []string{"/items/42?token=s3cret", "/nowhere"} {
+		resp, err := http.DefaultClient.Do(newReq(t, http.MethodGet, s.url(path), map[string]string{
+			"X-Request-Id": "log-me", "Authorization": "Bearer s3cret",
+		}))
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+	}
+	require.Eventually(t, func() bool { return logs.FilterMessage("request").Len() == 2 }, 2*time.Second, 10*time.Millisecond)
+	lines := logs.FilterMessage("request").All()
+	assert.Equal(t, "/items/:id", lines[0].ContextMap()["route"])
+	assert.EqualValues(t, 204, lines[0].ContextMap()["status"])
+	assert.Equal(t, "log-me", lines[0].ContextMap()["requestId"])
+	assert.EqualValues(t, 404, lines[1].ContextMap()["status"])
+	for _, l := range logs.All() {
+		assert.NotContains(t, fmt.Sprint(l.ContextMap()), "s3cret")
+	}
 }
