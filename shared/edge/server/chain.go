@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopfront/shared/edge/accesslog"
 	"github.com/shopfront/shared/edge/identity"
+	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
 )
@@ -23,8 +24,9 @@ import (
 //  3. strip identity headers: X-User-Id & co. are deleted before anything
 //     else reads them (SPEC §4);
 //  4. tracing: a span per request, W3C traceparent honoured;
-//  5. access log (and request metrics): one line per request, seeing the
-//     final status of everything inside;
+//  5. request metrics, then the access log: counts, latency and one line
+//     per request, seeing the final status of everything inside (metrics
+//     sit outside the access log, which renders errors, per their docs);
 //  6. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413.
 //
 // The gateway then adds, per route or group: auth -> rate limit -> route
@@ -43,6 +45,10 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	strip, err := identity.Config{}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building identity strip middleware: %w", err)
+	}
+	reqMetrics, err := metrics.Config{Registry: s.opts.Registry}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building request metrics middleware: %w", err)
 	}
 	access, err := accesslog.Config{Logger: s.log}.ToMiddleware()
 	if err != nil {
@@ -65,8 +71,8 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 		reqID,
 		strip,
 		// TODO(observability): tracing (shared/edge/tracing).
+		reqMetrics,
 		access,
-		// TODO(observability): request metrics (shared/edge/metrics).
 		limits,
 	)
 	return e, nil

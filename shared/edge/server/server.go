@@ -19,12 +19,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
+	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/readiness"
 )
 
@@ -174,10 +174,7 @@ func (s *Server) adminHandler() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	mux.Handle("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{
-		Registry:          s.opts.Registry,
-		EnableOpenMetrics: true,
-	}))
+	mux.Handle("GET /metrics", metrics.Handler(s.opts.Registry))
 	return mux
 }
 

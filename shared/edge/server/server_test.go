@@ -305,6 +305,9 @@ func TestAdmin(t *testing.T) {
 
 	var jwksOK, redisOK atomic.Bool
 	s := start(t, server.Config{}, server.Options{Registry: reg}, nil)
+	resp, err := http.Get(s.url("/counted"))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
 	s.AddCheck("jwks", true, func(context.Context) error {
 		if !jwksOK.Load() {
 			return errors.New("not fetched yet")
@@ -341,12 +344,13 @@ func TestAdmin(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "ok", body["checks"].(map[string]any)["redis"].(map[string]any)["status"])
 
-	resp, err := http.Get(s.adminURL("/metrics"))
+	resp, err = http.Get(s.adminURL("/metrics"))
 	require.NoError(t, err)
 	raw, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(raw), "shopfront_test_total 3")
+	assert.Contains(t, string(raw), "shopfront_http_requests_total", "the edge chain counts requests on the injected registry")
 
 	resp, err = http.Get(s.url("/healthz"))
 	require.NoError(t, err)
