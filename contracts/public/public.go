@@ -43,3 +43,10 @@ func Load(ctx context.Context, name string) (*openapi3.T, error) {
 	}
 	return doc, nil
 }
+
+// Partner returns the bff-partner OpenAPI 3.1 document (YAML).
+func Partner() []byte {
+	// The file is embedded at build time, so reading it cannot fail.
+	b, _ := documents.ReadFile("partner.yaml")
+	return b
+}
