@@ -1,0 +1,386 @@
+// Package validation checks partner requests against the partner OpenAPI
+// document (contracts/public/partner.yaml) before they reach a handler
+// (SPEC §7): unknown fields, unknown query parameters, wrong types and
+// missing values give 400 validation_failed listing every problem with its
+// JSON path; a body over the cap gives 413 payload_too_large; a body that is
+// not JSON gives 415 unsupported_media_type.
+//
+// The schema checks are kin-openapi's (openapi3filter.ValidateRequest with
+// MultiError); this package only finds the operation from echo's route,
+// enforces what the document cannot say (the media type before parsing, the
+// size cap, unknown query parameters) and turns kin-openapi's errors into
+// problem+json.
+package validation
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/shopfront/shared/edge/problem"
+)
+
+// DefaultMaxBodyBytes is the partner body cap of SPEC §7: 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// FieldError is one problem of a request, listed in the `errors` member of
+// a validation_failed problem.
+type FieldError struct {
+	// In is where the problem is: body, query, path or header.
+	In string `json:"in"`
+	// Path is a JSON Pointer (RFC 6901) into the body such as
+	// /items/0/quantity, or the name of the parameter.
+	Path string `json:"path"`
+	// Message says what is wrong, without echoing the value.
+	Message string `json:"message"`
+}
+
+// Config configures the validation middleware.
+type Config struct {
+	// Skipper skips the middleware. Optional. Default: never skip.
+	Skipper middleware.Skipper
+	// Document is the OpenAPI document requests are checked against; its
+	// references must be resolved (public.Load does). Required.
+	Document *openapi3.T
+	// MaxBodyBytes caps request bodies. Optional. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// ToMiddleware returns the middleware. Requests whose echo route has no
+// operation in the document pass through untouched.
+func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if c.Document == nil {
+		return nil, errors.New("validation: Document is required")
+	}
+	if c.Skipper == nil {
+		c.Skipper = middleware.DefaultSkipper
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("validation: MaxBodyBytes %d is negative", c.MaxBodyBytes)
+	}
+	opts := &openapi3filter.Options{
+		MultiError: true,
+		// Credentials are checked by the auth middleware before this one.
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		// Handlers apply their own defaults; the request stays as sent.
+		SkipSettingDefaults: true,
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.Skipper(ec) {
+				return next(ec)
+			}
+			route, ok := FindRoute(c.Document, ec.Request().Method, ec.Path())
+			if !ok {
+				return next(ec)
+			}
+			if err := c.check(ec, route, opts); err != nil {
+				return err
+			}
+			return next(ec)
+		}
+	}, nil
+}
+
+func (c Config) check(ec echo.Context, route *routers.Route, opts *openapi3filter.Options) error {
+	req := ec.Request()
+	op := route.Operation
+	if op.RequestBody != nil && op.RequestBody.Value != nil {
+		if err := c.readBody(req); err != nil {
+			return err
+		}
+	}
+
+	var list []FieldError
+	known := map[string]bool{}
+	for _, p := range append(route.PathItem.Parameters, op.Parameters...) {
+		if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+			known[p.Value.Name] = true
+		}
+	}
+	for name := range req.URL.Query() {
+		if !known[name] {
+			list = append(list, FieldError{In: openapi3.ParameterInQuery, Path: name, Message: "unknown query parameter"})
+		}
+	}
+
+	params := map[string]string{}
+	for i, name := range ec.ParamNames() {
+		params[name] = ec.ParamValues()[i]
+	}
+	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route, Options: opts,
+	})
+	if err != nil {
+		var flat []FieldError
+		collect(err, &flat)
+		list = append(list, flat...)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	order := map[string]int{"header": 0, "path": 1, "query": 2, "body": 3}
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].In != list[j].In {
+			return order[list[i].In] < order[list[j].In]
+		}
+		return list[i].Path < list[j].Path
+	})
+	detail := fmt.Sprintf("The request does not match the API description: %d problem(s).", len(list))
+	return problem.ValidationFailed(detail).With("errors", list)
+}
+
+// readBody enforces the media type and the size cap, then puts the read
+// body back for kin-openapi and the handler.
+func (c Config) readBody(req *http.Request) error {
+	hasBody := req.ContentLength > 0 || (req.ContentLength < 0 && req.Body != nil && req.Body != http.NoBody)
+	if ct := req.Header.Get(echo.HeaderContentType); ct != "" || hasBody {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != echo.MIMEApplicationJSON {
+			return problem.New(http.StatusUnsupportedMediaType, problem.CodeUnsupportedMediaType,
+				"Request bodies must be application/json.").WithHeader("Accept-Post", echo.MIMEApplicationJSON)
+		}
+	}
+	if req.ContentLength > c.MaxBodyBytes {
+		return tooLarge(c.MaxBodyBytes)
+	}
+	if req.Body == nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(req.Body, c.MaxBodyBytes+1))
+	_ = req.Body.Close()
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || int64(len(b)) > c.MaxBodyBytes {
+		return tooLarge(c.MaxBodyBytes)
+	}
+	if err != nil {
+		return fmt.Errorf("reading request body: %w", err)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	req.ContentLength = int64(len(b))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return nil
+}
+
+func tooLarge(limit int64) *problem.Problem {
+	return problem.New(http.StatusRequestEntityTooLarge, problem.CodePayloadTooLarge,
+		fmt.Sprintf("The request body is larger than %d bytes.", limit))
+}
+
+// FindRoute returns the document's operation for an echo route such as
+// GET /v2/products/:id (the template /v2/products/{id}).
+func FindRoute(doc *openapi3.T, method, echoPath string) (*routers.Route, bool) {
+	if doc == nil || doc.Paths == nil {
+		return nil, false
+	}
+	segs := strings.Split(echoPath, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, ":") {
+			segs[i] = "{" + s[1:] + "}"
+		}
+	}
+	path := strings.Join(segs, "/")
+	item := doc.Paths.Value(path)
+	if item == nil {
+		return nil, false
+	}
+	op := item.GetOperation(method)
+	if op == nil {
+		return nil, false
+	}
+	return &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}, true
+}
+
+// ValidateResponse checks a response against the document: status, headers
+// and body. Tests use it to keep the gateway and its published contract in
+// step.
+func ValidateResponse(ctx context.Context, doc *openapi3.T, req *http.Request, echoPath string, status int,
+	header http.Header, body []byte,
+) error {
+	route, ok := FindRoute(doc, req.Method, echoPath)
+	if !ok {
+		return fmt.Errorf("no operation %s %s in the document", req.Method, echoPath)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.Options.SchemaValidationOptions = []openapi3.SchemaValidationOption{openapi3.EnableFormatValidation()}
+	return openapi3filter.ValidateResponse(ctx, in)
+}
+
+// collect flattens kin-openapi's error tree into field errors.
+func collect(err error, out *[]FieldError) {
+	// A direct type check: a RequestError unwraps to its own MultiError of
+	// schema errors, which must stay below the RequestError that locates them.
+	if me, ok := err.(openapi3.MultiError); ok { //nolint:errorlint // see above
+		for _, e := range me {
+			collect(e, out)
+		}
+		return
+	}
+	var re *openapi3filter.RequestError
+	if !errors.As(err, &re) {
+		*out = append(*out, FieldError{In: "body", Path: "", Message: "is invalid"})
+		return
+	}
+	switch {
+	case re.Parameter != nil:
+		*out = append(*out, FieldError{In: re.Parameter.In, Path: re.Parameter.Name,
+			Message: paramMessage(re, re.Parameter.Schema)})
+	case re.RequestBody != nil:
+		var inner openapi3.MultiError
+		if errors.As(re.Err, &inner) {
+			for _, e := range inner {
+				*out = append(*out, bodyError(e))
+			}
+			return
+		}
+		if re.Err == nil {
+			// "value is required but missing" and similar reasons about the whole body.
+			*out = append(*out, FieldError{In: "body", Path: "", Message: clean(re.Reason)})
+			return
+		}
+		*out = append(*out, bodyError(re.Err))
+	default:
+		*out = append(*out, FieldError{In: "body", Path: "", Message: clean(re.Reason)})
+	}
+}
+
+func bodyError(err error) FieldError {
+	var se *openapi3.SchemaError
+	if errors.As(err, &se) {
+		path := se.JSONPointer()
+		msg := schemaMessage(se)
+		if m := unsupported.FindStringSubmatch(se.Reason); m != nil {
+			path, msg = append(path, m[1]), "unknown field"
+		}
+		return FieldError{In: "body", Path: pointer(path), Message: msg}
+	}
+	var pe *openapi3filter.ParseError
+	if errors.As(err, &pe) {
+		return FieldError{In: "body", Path: "", Message: "is not valid JSON"}
+	}
+	return FieldError{In: "body", Path: "", Message: clean(err.Error())}
+}
+
+var unsupported = regexp.MustCompile(`^property "(.*)" is unsupported$`)
+
+func paramMessage(re *openapi3filter.RequestError, schema *openapi3.SchemaRef) string {
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		return schemaMessage(se)
+	}
+	var pe *openapi3filter.ParseError
+	if errors.As(re.Err, &pe) && schema != nil && schema.Value != nil {
+		return "must be " + typeName(schema.Value.Type)
+	}
+	if re.Err != nil && strings.Contains(re.Err.Error(), "required") {
+		return "is required"
+	}
+	if re.Reason != "" {
+		return clean(re.Reason)
+	}
+	return "is invalid"
+}
+
+func schemaMessage(se *openapi3.SchemaError) string {
+	s := se.Schema
+	if s == nil {
+		return clean(se.Reason)
+	}
+	num := func(p *float64) string {
+		if p == nil {
+			return "?"
+		}
+		return strconv.FormatFloat(*p, 'f', -1, 64)
+	}
+	switch se.SchemaField {
+	case "type":
+		return "must be " + typeName(s.Type)
+	case "required":
+		return "is required"
+	case "minimum":
+		return "must be at least " + num(s.Min)
+	case "maximum":
+		return "must be at most " + num(s.Max)
+	case "pattern":
+		return "must match " + s.Pattern
+	case "minLength":
+		return fmt.Sprintf("must be at least %d characters long", s.MinLength)
+	case "maxLength":
+		if s.MaxLength != nil {
+			return fmt.Sprintf("must be at most %d characters long", *s.MaxLength)
+		}
+	case "minItems":
+		return fmt.Sprintf("must have at least %d items", s.MinItems)
+	case "maxItems":
+		if s.MaxItems != nil {
+			return fmt.Sprintf("must have at most %d items", *s.MaxItems)
+		}
+	case "enum":
+		vals := make([]string, 0, len(s.Enum))
+		for _, v := range s.Enum {
+			vals = append(vals, fmt.Sprint(v))
+		}
+		return "must be one of " + strings.Join(vals, ", ")
+	}
+	return clean(se.Reason)
+}
+
+func typeName(t *openapi3.Types) string {
+	if t == nil || len(*t) == 0 {
+		return "valid"
+	}
+	switch (*t)[0] {
+	case "integer", "object", "array":
+		return "an " + (*t)[0]
+	default:
+		return "a " + (*t)[0]
+	}
+}
+
+// clean keeps the last, most specific line of a JSON Schema validator
+// message, which otherwise names an internal schema URL.
+func clean(reason string) string {
+	if i := strings.LastIndex(reason, "\n- at '"); i >= 0 {
+		reason = reason[i+len("\n- at '"):]
+		if j := strings.Index(reason, "': "); j >= 0 {
+			reason = reason[j+3:]
+		}
+	}
+	if reason == "" {
+		return "is invalid"
+	}
+	return reason
+}
+
+// pointer encodes tokens as an RFC 6901 JSON Pointer.
+func pointer(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
+	}
+	return b.String()
+}
