@@ -224,8 +224,10 @@ func TestClient_MapsFailuresByKind(t *testing.T) {
 			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc:      "nok, redirect is not followed and is a 502",
-			givenURL:  serve(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "http://example.invalid/", http.StatusFound) }),
+			desc: "nok, redirect is not followed and is a 502",
+			givenURL: serve(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "http://example.invalid/", http.StatusFound)
+			}),
 			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
