@@ -111,7 +111,7 @@ func (cfg Config) authenticate(c echo.Context) (*auth.Principal, error) {
 		p.Client = auth.ClientPartner
 		return p, nil
 	}
-	missing := problem.Unauthorized("An API key (" + cfg.Header + ") or a bearer token is required.").With("docs", cfg.DocsURL)
+	missing := problem.Unauthorized("An API key ("+cfg.Header+") or a bearer token is required.").With("docs", cfg.DocsURL)
 	if cfg.Bearer != nil {
 		missing.WithHeader("WWW-Authenticate", "Bearer")
 	}
