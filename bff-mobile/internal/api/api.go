@@ -1,0 +1,176 @@
+// Package api is bff-mobile's public API (SPEC §5): the handlers of the
+// mobile routes. Each screen is declared as an aggregate of domain-service
+// sources and shaped into the compact views of package view; the handlers
+// route, check input and shape, and leave every business decision to the
+// domain services.
+//
+// Authentication, rate limiting, compression and revalidation are
+// middleware installed by the composition root around Register's routes.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/services"
+)
+
+// Budgets bound each route's upstream work, stages included (SPEC §4: 2.5 s
+// per aggregate route, 2 s per single call by default). Every field is a
+// whole route's budget.
+type Budgets struct {
+	// Home bounds GET /v1/home. Optional. Default 2.5 s.
+	Home time.Duration `yaml:"home"`
+	// Product bounds GET /v1/products/{id}. Optional. Default 2.5 s.
+	Product time.Duration `yaml:"product"`
+	// Search bounds GET /v1/search (catalog, then pricing). Optional.
+	// Default 2.5 s.
+	Search time.Duration `yaml:"search"`
+	// Cart bounds the cart routes (cart, then catalog and pricing).
+	// Optional. Default 2.5 s.
+	Cart time.Duration `yaml:"cart"`
+	// Orders bounds the order routes, single calls. Optional. Default 2 s.
+	Orders time.Duration `yaml:"orders"`
+}
+
+// Default budgets.
+const (
+	DefaultAggregateBudget = 2500 * time.Millisecond
+	DefaultSingleBudget    = 2 * time.Second
+)
+
+// WithDefaults returns b with every zero budget set to its default.
+func (b Budgets) WithDefaults() Budgets {
+	for _, d := range []*time.Duration{&b.Home, &b.Product, &b.Search, &b.Cart} {
+		if *d == 0 {
+			*d = DefaultAggregateBudget
+		}
+	}
+	if b.Orders == 0 {
+		b.Orders = DefaultSingleBudget
+	}
+	return b
+}
+
+// Validate rejects negative budgets.
+func (b Budgets) Validate() error {
+	var errs []error
+	for name, d := range map[string]time.Duration{"home": b.Home, "product": b.Product, "search": b.Search, "cart": b.Cart, "orders": b.Orders} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("budget %s %s must not be negative", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Config configures the API.
+type Config struct {
+	// Clients are the domain services. Required.
+	Clients *services.Clients
+	// Budgets bound each route. Optional. Default Budgets{}.WithDefaults().
+	Budgets Budgets
+	// Currency is the currency prices are asked in. Optional. Default "USD"
+	// (SPEC §5).
+	Currency string
+	// SearchPageSize is the number of search results per page. Optional.
+	// Default 20.
+	SearchPageSize int
+	// NearbyRadiusKm is the radius of nearbyStores. Optional. Default 0:
+	// the inventory service's own default.
+	NearbyRadiusKm float64
+}
+
+// Defaults of Config.
+const (
+	DefaultCurrency       = "USD"
+	DefaultSearchPageSize = 20
+)
+
+// API serves the mobile routes.
+type API struct {
+	c        *services.Clients
+	budgets  Budgets
+	currency string
+	pageSize int
+	radiusKm float64
+}
+
+// New validates cfg and returns the API.
+func New(cfg Config) (*API, error) {
+	if cfg.Clients == nil {
+		return nil, errors.New("api: Clients is required")
+	}
+	cfg.Budgets = cfg.Budgets.WithDefaults()
+	if err := cfg.Budgets.Validate(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if cfg.Currency == "" {
+		cfg.Currency = DefaultCurrency
+	}
+	if !currencyPattern.MatchString(cfg.Currency) {
+		return nil, fmt.Errorf("api: Currency %q is not an ISO 4217 code", cfg.Currency)
+	}
+	if cfg.SearchPageSize == 0 {
+		cfg.SearchPageSize = DefaultSearchPageSize
+	}
+	if cfg.SearchPageSize < 1 || cfg.SearchPageSize > 100 {
+		return nil, fmt.Errorf("api: SearchPageSize %d must be within 1..100", cfg.SearchPageSize)
+	}
+	if cfg.NearbyRadiusKm < 0 {
+		return nil, fmt.Errorf("api: NearbyRadiusKm %g must not be negative", cfg.NearbyRadiusKm)
+	}
+	return &API{c: cfg.Clients, budgets: cfg.Budgets, currency: cfg.Currency,
+		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm}, nil
+}
+
+// Register adds the routes of SPEC §5 to g, which carries authentication
+// and the other route middleware.
+func (a *API) Register(g *echo.Group) {
+	g.GET("/v1/home", a.home)
+	g.GET("/v1/products/:id", a.product)
+	g.GET("/v1/search", a.search)
+	g.GET("/v1/cart", a.cart)
+	g.PUT("/v1/cart/items/:productId", a.setCartItem)
+	g.DELETE("/v1/cart/items/:productId", a.removeCartItem)
+	g.POST("/v1/orders", a.createOrder)
+	g.GET("/v1/orders/:id", a.order)
+}
+
+// userID returns the verified caller's id. The authentication middleware
+// guarantees a principal; its absence is a wiring bug, answered 401 rather
+// than trusting anything else.
+func userID(c echo.Context) (string, error) {
+	p, ok := auth.FromContext(c.Request().Context())
+	if !ok || p.Subject == "" {
+		return "", problem.Unauthorized("A bearer token is required.")
+	}
+	return p.Subject, nil
+}
+
+// writeView writes a GET answer. A degraded view must not be reused by any
+// cache (SPEC §4), so it says no-store; otherwise the conditional
+// middleware adds the mobile caching policy and the ETag.
+func writeView(c echo.Context, degraded []string, v any) error {
+	if len(degraded) > 0 {
+		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// writeChange writes the answer of a change, which no cache may keep.
+func writeChange(c echo.Context, status int, v any) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return c.JSON(status, v)
+}
+
+// within bounds ctx by budget for routes made of single calls.
+func within(ctx context.Context, budget time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, budget)
+}

@@ -1,0 +1,283 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/services"
+)
+
+func TestHome(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	r := g.do(t, http.MethodGet, "/v1/home", g.token(t, "u-001"), "", nil)
+	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
+	m := r.json(t)
+	assert.Equal(t, "u-001", m["user"].(map[string]any)["id"])
+	assert.Equal(t, []any{}, m["degraded"])
+	recs := m["recommendations"].([]any)
+	require.NotEmpty(t, recs)
+	assert.LessOrEqual(t, len(recs), 10)
+	card := recs[0].(map[string]any)
+	assert.NotEmpty(t, card["name"], "second stage filled names")
+	assert.NotEmpty(t, card["thumbnailUrl"])
+	assert.Equal(t, "USD", card["price"].(map[string]any)["currency"])
+	orders := m["recentOrders"].([]any)
+	assert.LessOrEqual(t, len(orders), 5)
+	if len(orders) > 0 {
+		item := orders[0].(map[string]any)["items"].([]any)[0].(map[string]any)
+		assert.NotEmpty(t, item["name"])
+		assert.NotEmpty(t, item["thumbnailUrl"])
+	}
+	assert.NotNil(t, m["balance"])
+	assert.NotNil(t, m["unreadNotifications"])
+	assert.Equal(t, "private, max-age=60", r.Header.Get("Cache-Control"))
+	assert.NotEmpty(t, r.Header.Get("ETag"))
+}
+
+// TestHomeIsParallel proves the fan-out: with every source 200 ms slow, the
+// two stages take about 400 ms where calling the seven sources one after
+// another would take 1.4 s.
+func TestHomeIsParallel(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	for _, s := range domain.ServiceNames() {
+		require.NoError(t, g.fakes.SetFault(s, domain.Fault{LatencyMs: 200}))
+	}
+	tok := g.token(t, "u-001")
+	begin := time.Now()
+	r := g.do(t, http.MethodGet, "/v1/home", tok, "", nil)
+	took := time.Since(begin)
+	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
+	assert.Equal(t, []any{}, r.json(t)["degraded"])
+	assert.GreaterOrEqual(t, took, 400*time.Millisecond, "two stages of 200 ms each")
+	assert.Less(t, took, 600*time.Millisecond)
+	t.Logf("GET /v1/home with every source delayed 200 ms took %s", took)
+}
+
+func TestHomeDegraded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc          string
+		given         []string
+		expect        []any
+		expectMissing []string
+	}{
+		{desc: "ok, recommendations failing", given: []string{"recommendations"}, expect: []any{"recommendations"}},
+		{desc: "ok, several optional sources failing, sorted", given: []string{"payments", "notifications", "orders"},
+			expect: []any{"notifications", "orders", "payments"}, expectMissing: []string{"balance", "unreadNotifications"}},
+		{desc: "ok, second stage failing", given: []string{"pricing", "catalog"}, expect: []any{"catalog", "pricing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			g := start(t)
+			for _, s := range tt.given {
+				require.NoError(t, g.fakes.SetFault(s, domain.Fault{ErrorRate: 1, Status: http.StatusInternalServerError}))
+			}
+			r := g.do(t, http.MethodGet, "/v1/home", g.token(t, "u-001"), "", nil)
+			require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
+			m := r.json(t)
+			assert.Equal(t, tt.expect, m["degraded"])
+			assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+			for _, k := range tt.expectMissing {
+				assert.Nil(t, m[k], k)
+			}
+			assert.Equal(t, "u-001", m["user"].(map[string]any)["id"])
+		})
+	}
+}
+
+func TestHomeUsersFailing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc         string
+		given        domain.Fault
+		expectStatus int
+		expectCode   string
+	}{
+		{desc: "nok, users answers 500", given: domain.Fault{ErrorRate: 1, Status: 500}, expectStatus: 502, expectCode: "upstream_unavailable"},
+		{desc: "nok, users answers 503", given: domain.Fault{ErrorRate: 1, Status: 503}, expectStatus: 502, expectCode: "upstream_unavailable"},
+		{desc: "nok, users drops the connection", given: domain.Fault{Down: true}, expectStatus: 502, expectCode: "upstream_unavailable"},
+		{desc: "nok, users slower than the call timeout", given: domain.Fault{LatencyMs: 3000}, expectStatus: 504, expectCode: "upstream_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			g := start(t)
+			require.NoError(t, g.fakes.SetFault(domain.ServiceUsers, tt.given))
+			r := g.do(t, http.MethodGet, "/v1/home", g.token(t, "u-001"), "", nil)
+			assert.Equal(t, tt.expectStatus, r.StatusCode)
+			assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
+			m := r.json(t)
+			assert.Equal(t, tt.expectCode, m["error"])
+			assert.NotContains(t, string(r.body), "fault_injected", "the upstream's body never reaches the client")
+		})
+	}
+}
+
+func TestHomeUsersRefused(t *testing.T) {
+	t.Parallel()
+	f, base := fakestest.Start(t)
+	cfg := services.DefaultConfig(base)
+	cfg.Users.BaseURL = "http://" + edgetest.DeadAddr(t) + "/users"
+	g := startWith(t, f, base, cfg)
+	r := g.do(t, http.MethodGet, "/v1/home", g.token(t, "u-001"), "", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, "upstream_unavailable", r.json(t)["error"])
+}
+
+func TestProduct(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	tok := g.token(t, "u-001")
+	tests := []struct {
+		desc         string
+		path         string
+		expectStatus int
+		expectStores bool
+	}{
+		{desc: "ok, without location", path: "/v1/products/p-0001", expectStatus: 200},
+		{desc: "ok, with location", path: "/v1/products/p-0001?lat=52.52&lon=13.40", expectStatus: 200, expectStores: true},
+		{desc: "nok, unknown product", path: "/v1/products/p-9999", expectStatus: 404},
+		{desc: "nok, only lat", path: "/v1/products/p-0001?lat=52.5", expectStatus: 400},
+		{desc: "nok, lat out of range", path: "/v1/products/p-0001?lat=91&lon=0", expectStatus: 400},
+		{desc: "nok, lon not a number", path: "/v1/products/p-0001?lat=1&lon=east", expectStatus: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			r := g.do(t, http.MethodGet, tt.path, tok, "", nil)
+			require.Equal(t, tt.expectStatus, r.StatusCode, string(r.body))
+			m := r.json(t)
+			if tt.expectStatus != 200 {
+				if tt.expectStatus == 400 {
+					assert.Equal(t, "validation_failed", m["error"])
+				}
+				return
+			}
+			p := m["product"].(map[string]any)
+			assert.Equal(t, "p-0001", p["id"])
+			assert.LessOrEqual(t, len([]rune(p["description"].(string))), 280)
+			assert.NotEmpty(t, p["thumbnailUrl"])
+			assert.NotNil(t, m["price"])
+			assert.NotNil(t, m["availability"])
+			assert.NotNil(t, m["rating"])
+			assert.LessOrEqual(t, len(m["topReviews"].([]any)), 3)
+			similar := m["similar"].([]any)
+			assert.LessOrEqual(t, len(similar), 6)
+			if len(similar) > 0 {
+				assert.NotEmpty(t, similar[0].(map[string]any)["name"])
+				assert.NotNil(t, similar[0].(map[string]any)["price"])
+			}
+			_, hasStores := m["nearbyStores"]
+			assert.Equal(t, tt.expectStores, hasStores)
+			assert.Equal(t, []any{}, m["degraded"])
+		})
+	}
+}
+
+func TestProductTopReviewsAreTheServicesFirstThree(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	direct, err := http.Get(g.base + "/reviews/products/p-0002/reviews")
+	require.NoError(t, err)
+	defer direct.Body.Close()
+	var page domain.ReviewPage
+	require.NoError(t, jsonDecode(direct, &page))
+	require.GreaterOrEqual(t, len(page.Items), 3, "the fixture has enough reviews")
+
+	m := g.do(t, http.MethodGet, "/v1/products/p-0002", g.token(t, "u-001"), "", nil).json(t)
+	top := m["topReviews"].([]any)
+	require.Len(t, top, 3)
+	for i := range 3 {
+		assert.Equal(t, page.Items[i].ID, top[i].(map[string]any)["id"])
+	}
+	rating := m["rating"].(map[string]any)
+	assert.InDelta(t, page.AverageRating, rating["average"], 1e-9)
+	assert.EqualValues(t, page.Count, rating["count"])
+}
+
+func TestProductDegraded(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	for _, s := range []string{"inventory", "reviews", "recommendations", "pricing"} {
+		require.NoError(t, g.fakes.SetFault(s, domain.Fault{ErrorRate: 1, Status: 500}))
+	}
+	r := g.do(t, http.MethodGet, "/v1/products/p-0001?lat=1&lon=2", g.token(t, "u-001"), "", nil)
+	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
+	m := r.json(t)
+	assert.Equal(t, []any{"inventory", "pricing", "recommendations", "reviews"}, m["degraded"])
+	assert.Nil(t, m["price"])
+	assert.Nil(t, m["availability"])
+	assert.Nil(t, m["rating"])
+	assert.Equal(t, []any{}, m["topReviews"])
+	assert.Equal(t, []any{}, m["similar"])
+	assert.Equal(t, []any{}, m["nearbyStores"])
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+}
+
+func TestProductCatalogIsCritical(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	require.NoError(t, g.fakes.SetFault(domain.ServiceCatalog, domain.Fault{ErrorRate: 1, Status: 500}))
+	r := g.do(t, http.MethodGet, "/v1/products/p-0001", g.token(t, "u-001"), "", nil)
+	assert.Equal(t, http.StatusBadGateway, r.StatusCode)
+}
+
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	tok := g.token(t, "u-001")
+	tests := []struct {
+		desc         string
+		path         string
+		expectStatus int
+	}{
+		{desc: "ok, first page", path: "/v1/search?q=lamp", expectStatus: 200},
+		{desc: "ok, second page", path: "/v1/search?q=e&page=2", expectStatus: 200},
+		{desc: "nok, no query", path: "/v1/search", expectStatus: 400},
+		{desc: "nok, blank query", path: "/v1/search?q=%20", expectStatus: 400},
+		{desc: "nok, page zero", path: "/v1/search?q=lamp&page=0", expectStatus: 400},
+		{desc: "nok, page not a number", path: "/v1/search?q=lamp&page=two", expectStatus: 400},
+		{desc: "nok, query too long", path: "/v1/search?q=" + strings.Repeat("a", 201), expectStatus: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			r := g.do(t, http.MethodGet, tt.path, tok, "", nil)
+			require.Equal(t, tt.expectStatus, r.StatusCode, string(r.body))
+			m := r.json(t)
+			if tt.expectStatus != 200 {
+				assert.Equal(t, "validation_failed", m["error"])
+				return
+			}
+			items := m["items"].([]any)
+			require.NotEmpty(t, items)
+			first := items[0].(map[string]any)
+			assert.NotEmpty(t, first["name"])
+			assert.NotNil(t, first["price"])
+			assert.Greater(t, m["total"], 0.0)
+		})
+	}
+}
+
+func TestSearchWithoutPricing(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	require.NoError(t, g.fakes.SetFault(domain.ServicePricing, domain.Fault{ErrorRate: 1}))
+	r := g.do(t, http.MethodGet, "/v1/search?q=lamp", g.token(t, "u-001"), "", nil)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	m := r.json(t)
+	assert.Equal(t, []any{"pricing"}, m["degraded"])
+	assert.Nil(t, m["items"].([]any)[0].(map[string]any)["price"])
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+}
