@@ -209,3 +209,22 @@ func TestUnknownPaths(t *testing.T) {
 		assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), p)
 	}
 }
+
+// TestContractFaults: injected failures are problem+json the documents
+// describe, for every service.
+func TestContractFaults(t *testing.T) {
+	t.Parallel()
+	f, base := fakestest.Start(t)
+	for _, service := range domain.ServiceNames() {
+		doc, err := openapi.Load(t.Context(), service)
+		require.NoError(t, err)
+		serviceURL := base + "/" + service
+		doc.Servers = openapi3.Servers{{URL: serviceURL}}
+		router, err := gorillamux.NewRouter(doc)
+		require.NoError(t, err)
+		require.NoError(t, f.SetFault(service, domain.Fault{ErrorRate: 1, Status: http.StatusBadGateway}))
+		c := contractCalls[service][0]
+		c.name, c.status = "nok, fault on "+service, http.StatusBadGateway
+		checkCall(t, router, serviceURL, c)
+	}
+}

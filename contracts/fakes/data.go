@@ -31,10 +31,10 @@ const (
 	DemoPartnerID    = "acme"
 )
 
-// DemoClientScopes are the scopes the demo partner client may request.
+// demoClientScopes are the scopes the demo partner client may request.
 var demoClientScopes = []string{"catalog:read", "inventory:read", "orders:read", "orders:write"}
 
-// usernames of the demo users u-001..u-020, alice and bob first.
+// usernames are the logins of the demo users u-001..u-020, alice and bob first.
 var usernames = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
 	"mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "uma", "victor", "walter"}
 

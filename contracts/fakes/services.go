@@ -452,5 +452,5 @@ func currency(q map[string][]string) (string, error) {
 // window returns page (1-based) of size items, never nil.
 func window[T any](all []T, page, size int) []T {
 	start := min((page-1)*size, len(all))
-	return append(make([]T, 0, size), all[start:min(start+size, len(all))]...)
+	return append(make([]T, 0, min(size, len(all)-start)), all[start:min(start+size, len(all))]...)
 }
