@@ -1,0 +1,271 @@
+// Package idempotency makes POST /v2/orders safe to retry (SPEC §7): the
+// Idempotency-Key header is required; keys are scoped per partner; the same
+// key with an equal JSON body gets the first response again (status and
+// body) with Idempotent-Replayed: true; the same key with another body gets
+// 422 idempotency_key_reused; records are kept 24 h.
+//
+// Concurrent retries are safe: the first request claims the key (SET NX in
+// Redis, a locked map in process) and the others wait, bounded, for its
+// response and replay it, so exactly one reaches the orders service. Only a
+// 2xx response is kept; anything else (an upstream failure, a timeout, a
+// 4xx) releases the key so that a retry runs again.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/problem"
+)
+
+// Header names of the IETF draft "The Idempotency-Key HTTP Header Field"
+// and the replay marker clients look for.
+const (
+	HeaderKey      = "Idempotency-Key"
+	HeaderReplayed = "Idempotent-Replayed"
+)
+
+// CodeInFlight is the error code of a request whose key is still being
+// processed by another request after the wait.
+const CodeInFlight = "idempotency_key_in_flight"
+
+// Defaults of Config.
+const (
+	DefaultTTL          = 24 * time.Hour
+	DefaultLockTTL      = 30 * time.Second
+	DefaultWait         = 10 * time.Second
+	DefaultPollInterval = 25 * time.Millisecond
+	DefaultMaxBody      = 1 << 20
+	maxKeyLength        = 255
+)
+
+// Config configures the idempotency middleware.
+type Config struct {
+	// Skipper skips the middleware. Optional. Default: never skip.
+	Skipper middleware.Skipper
+	// Store keeps the records. Required.
+	Store Store
+	// Scope returns the owner of the keys of a request (the partner id), so
+	// that two partners never share a key. Required.
+	Scope func(c echo.Context) (string, error)
+	// TTL is how long a completed response is kept. Optional. Default 24 h.
+	TTL time.Duration
+	// LockTTL bounds a claim whose owner died without completing it. It must
+	// exceed the longest request. Optional. Default 30 s.
+	LockTTL time.Duration
+	// Wait bounds how long a concurrent duplicate waits for the first
+	// request before it gets 409 idempotency_key_in_flight. Optional.
+	// Default 10 s.
+	Wait time.Duration
+	// PollInterval is how often a waiting duplicate looks at the record.
+	// Optional. Default 25 ms.
+	PollInterval time.Duration
+	// MaxResponseBytes is the largest response kept for replay; a larger one
+	// releases the key. Optional. Default 1 MiB.
+	MaxResponseBytes int
+	// Logger reports store failures. Optional. Default no logs.
+	Logger *zap.Logger
+}
+
+// ToMiddleware returns the middleware.
+func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if c.Store == nil {
+		return nil, errors.New("idempotency: Store is required")
+	}
+	if c.Scope == nil {
+		return nil, errors.New("idempotency: Scope is required")
+	}
+	if c.Skipper == nil {
+		c.Skipper = middleware.DefaultSkipper
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultTTL
+	}
+	if c.LockTTL == 0 {
+		c.LockTTL = DefaultLockTTL
+	}
+	if c.Wait == 0 {
+		c.Wait = DefaultWait
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = DefaultMaxBody
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.TTL < 0 || c.LockTTL < 0 || c.Wait < 0 || c.PollInterval < 0 || c.MaxResponseBytes < 0 {
+		return nil, errors.New("idempotency: durations and sizes must not be negative")
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.Skipper(ec) {
+				return next(ec)
+			}
+			return c.handle(ec, next)
+		}
+	}, nil
+}
+
+func (c Config) handle(ec echo.Context, next echo.HandlerFunc) error {
+	req := ec.Request()
+	key := req.Header.Get(HeaderKey)
+	if key == "" || len(key) > maxKeyLength {
+		return problem.ValidationFailed("The Idempotency-Key header is required (1-255 characters).").
+			With("errors", []map[string]string{{"in": "header", "path": HeaderKey, "message": "is required"}})
+	}
+	scope, err := c.Scope(ec)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return fmt.Errorf("reading request body: %w", err)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	fp, err := fingerprint(req.Method, req.URL.Path, body)
+	if err != nil {
+		return problem.ValidationFailed("The request body is not valid JSON.").Wrap(err)
+	}
+	storeKey := storeKey(scope, key)
+	ctx := req.Context()
+
+	deadline := time.Now().Add(c.Wait)
+	for {
+		mine := Record{Fingerprint: fp, Token: newToken()}
+		existing, err := c.Store.Claim(ctx, storeKey, mine, c.LockTTL)
+		if err != nil {
+			return fmt.Errorf("claiming idempotency key: %w", err)
+		}
+		if existing == nil {
+			return c.run(ec, next, storeKey, mine)
+		}
+		if existing.Fingerprint != fp {
+			return problem.New(http.StatusUnprocessableEntity, problem.CodeIdempotencyKeyReused,
+				"This Idempotency-Key was used with a different request body.")
+		}
+		if existing.Done {
+			return replay(ec, existing)
+		}
+		if !time.Now().Before(deadline) {
+			return problem.New(http.StatusConflict, CodeInFlight,
+				"A request with this Idempotency-Key is still in progress; retry later.").WithHeader("Retry-After", "1")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.PollInterval):
+		}
+	}
+}
+
+// run executes the request as the key's owner and keeps its response when
+// it succeeded.
+func (c Config) run(ec echo.Context, next echo.HandlerFunc, key string, mine Record) error {
+	res := ec.Response()
+	rec := &recorder{ResponseWriter: res.Writer, max: c.MaxResponseBytes}
+	res.Writer = rec
+	err := next(ec)
+	res.Writer = rec.ResponseWriter
+
+	// The store calls outlive a client that went away: the order exists.
+	ctx := context.WithoutCancel(ec.Request().Context())
+	if err != nil || res.Status < 200 || res.Status > 299 || rec.overflow || !res.Committed {
+		if rerr := c.Store.Release(ctx, key, mine.Token); rerr != nil {
+			c.Logger.Warn("releasing idempotency key", zap.Error(rerr))
+		}
+		return err
+	}
+	mine.Done, mine.Status, mine.Body = true, res.Status, rec.body.Bytes()
+	mine.ContentType, mine.Location = res.Header().Get(echo.HeaderContentType), res.Header().Get(echo.HeaderLocation)
+	if serr := c.Store.Complete(ctx, key, mine, c.TTL); serr != nil {
+		// The client has its answer; a retry may run again, which the
+		// orders service's own Idempotency-Key handling absorbs.
+		c.Logger.Warn("storing idempotent response", zap.Error(serr))
+	}
+	return nil
+}
+
+func replay(ec echo.Context, r *Record) error {
+	h := ec.Response().Header()
+	h.Set(HeaderReplayed, "true")
+	if r.Location != "" {
+		h.Set(echo.HeaderLocation, r.Location)
+	}
+	ct := r.ContentType
+	if ct == "" {
+		ct = echo.MIMEApplicationJSON
+	}
+	return ec.Blob(r.Status, ct, r.Body)
+}
+
+// fingerprint hashes the method, the path and the canonical form of the
+// JSON body (keys sorted, numbers normalised, whitespace dropped), so two
+// bodies that are equal JSON share a fingerprint whatever their bytes.
+func fingerprint(method, path string, body []byte) (string, error) {
+	h := sha256.New()
+	h.Write([]byte(method + " " + path + "\n"))
+	if len(bytes.TrimSpace(body)) > 0 {
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return "", fmt.Errorf("parsing body: %w", err)
+		}
+		canon, err := json.Marshal(v) // encoding/json sorts map keys.
+		if err != nil {
+			return "", fmt.Errorf("encoding body: %w", err)
+		}
+		h.Write(canon)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// storeKey scopes the client's key to its partner; the key is hashed so
+// that any client-chosen bytes make a short, safe store key.
+func storeKey(scope, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return scope + ":" + hex.EncodeToString(sum[:])
+}
+
+// recorder copies what the handler writes, up to max bytes.
+type recorder struct {
+	http.ResponseWriter
+	body     bytes.Buffer
+	max      int
+	overflow bool
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.overflow {
+		if r.body.Len()+len(b) > r.max {
+			r.overflow = true
+			r.body.Reset()
+		} else {
+			r.body.Write(b)
+		}
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush keeps streaming handlers working.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
