@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 func accessLog(log *zap.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		log.Info("request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", rec.status), zap.Duration("latency", time.Since(start)),
@@ -86,15 +86,25 @@ func accessLog(log *zap.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status code for the access log.
+// statusRecorder remembers the status code for the access log; it stays 0
+// when nothing was answered (a `down` fault, or a caller that left).
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
+	if s.status == 0 {
+		s.status = code
+	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the connection to hijack it.
