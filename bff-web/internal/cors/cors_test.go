@@ -1,0 +1,131 @@
+package cors_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/bff-web/internal/cors"
+	"github.com/shopfront/shared/edge/problem"
+)
+
+const allowed = "https://shop.example.com"
+
+func start(t *testing.T) string {
+	t.Helper()
+	e := echo.New()
+	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: zap.NewNop()})
+	mw, err := cors.Config{Origins: []string{allowed, "http://127.0.0.1:3000"}}.ToMiddleware()
+	require.NoError(t, err)
+	e.Use(mw)
+	e.GET("/v1/catalog", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"ok": "yes"}) })
+	e.PUT("/v1/cart/items/:id", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	url := start(t)
+	tests := []struct {
+		desc       string
+		method     string
+		path       string
+		header     map[string]string
+		wantStatus int
+		wantHeader map[string]string // "" means absent.
+	}{
+		{
+			desc: "ok, allowed origin gets its origin echoed with credentials", method: http.MethodGet, path: "/v1/catalog",
+			header:     map[string]string{"Origin": allowed},
+			wantStatus: 200,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": allowed, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"},
+		},
+		{
+			desc: "ok, allowed preflight has exactly the SPEC's methods, headers and max-age", method: http.MethodOptions, path: "/v1/cart/items/p1",
+			header:     map[string]string{"Origin": allowed, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type,x-csrf-token"},
+			wantStatus: 204,
+			wantHeader: map[string]string{
+				"Access-Control-Allow-Origin":      allowed,
+				"Access-Control-Allow-Credentials": "true",
+				"Access-Control-Allow-Methods":     "GET,POST,PUT,DELETE",
+				"Access-Control-Allow-Headers":     "Content-Type,X-CSRF-Token,X-Request-Id,Authorization",
+				"Access-Control-Max-Age":           "600",
+			},
+		},
+		{
+			desc: "nok, other origin gets no CORS headers on a simple request", method: http.MethodGet, path: "/v1/catalog",
+			header:     map[string]string{"Origin": "https://evil.example.com"},
+			wantStatus: 200,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": "", "Vary": "Origin"},
+		},
+		{
+			desc: "nok, subdomain of an allowed origin is another origin", method: http.MethodGet, path: "/v1/catalog",
+			header:     map[string]string{"Origin": "https://evil.shop.example.com"},
+			wantStatus: 200,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+		},
+		{
+			desc: "nok, other port is another origin", method: http.MethodGet, path: "/v1/catalog",
+			header:     map[string]string{"Origin": "http://127.0.0.1:3001"},
+			wantStatus: 200,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+		},
+		{
+			desc: "nok, preflight from another origin is 403 problem+json", method: http.MethodOptions, path: "/v1/cart/items/p1",
+			header:     map[string]string{"Origin": "https://evil.example.com", "Access-Control-Request-Method": "PUT"},
+			wantStatus: 403,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Methods": "", "Content-Type": problem.ContentType},
+		},
+		{
+			desc: "nok, preflight from the null origin is 403", method: http.MethodOptions, path: "/v1/catalog",
+			header:     map[string]string{"Origin": "null", "Access-Control-Request-Method": "GET"},
+			wantStatus: 403,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+		},
+		{
+			desc: "ok, same-origin request without Origin is untouched", method: http.MethodGet, path: "/v1/catalog",
+			wantStatus: 200,
+			wantHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(tt.method, url+tt.path, nil)
+			require.NoError(t, err)
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			assert.Equal(t, tt.wantStatus, res.StatusCode)
+			for k, v := range tt.wantHeader {
+				assert.Equal(t, v, res.Header.Get(k), k)
+			}
+			if tt.wantStatus == http.StatusForbidden {
+				var body map[string]any
+				require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+				assert.Equal(t, "forbidden", body["error"])
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	for _, o := range []string{"*", "https://shop.example.com/", "shop.example.com", "ftp://x", "https://Shop.example.com", "https://shop.example.com/path"} {
+		_, err := cors.Config{Origins: []string{o}}.ToMiddleware()
+		assert.Error(t, err, o)
+	}
+	_, err := cors.Config{Origins: []string{"http://localhost:5173", "https://shop.example.com"}}.ToMiddleware()
+	assert.NoError(t, err)
+}

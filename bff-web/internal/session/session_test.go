@@ -1,0 +1,195 @@
+package session_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/bff-web/internal/session"
+	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/edge/upstream"
+)
+
+// start serves the session routes and a cookie-protected PUT against the
+// real identity fake.
+func start(t *testing.T, insecure bool) string {
+	t.Helper()
+	_, base := fakestest.Start(t)
+	clients, err := services.New(services.DefaultConfig(base), upstream.Options{})
+	require.NoError(t, err)
+	s, err := session.New(session.Config{Issuer: clients.Identity, Insecure: insecure})
+	require.NoError(t, err)
+	csrf, err := session.CSRFConfig{}.ToMiddleware()
+	require.NoError(t, err)
+	e := echo.New()
+	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: zap.NewNop()})
+	e.POST("/v1/session", s.Create)
+	e.DELETE("/v1/session", s.Delete, csrf)
+	e.PUT("/v1/cart/items/:id", func(c echo.Context) error { return c.NoContent(http.StatusOK) }, csrf)
+	e.GET("/v1/cart", func(c echo.Context) error { return c.NoContent(http.StatusOK) }, csrf)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func do(t *testing.T, method, url, contentType, body string, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res, string(b)
+}
+
+func cookies(res *http.Response) map[string]*http.Cookie {
+	out := map[string]*http.Cookie{}
+	for _, c := range res.Cookies() {
+		out[c.Name] = c
+	}
+	return out
+}
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	url := start(t, false)
+
+	res, body := do(t, http.MethodPost, url+"/v1/session", "application/json", `{"username":"alice","password":"shopfront"}`, nil)
+	require.Equal(t, http.StatusNoContent, res.StatusCode, body)
+	ck := cookies(res)
+	require.Contains(t, ck, session.CookieSession)
+	require.Contains(t, ck, session.CookieCSRF)
+	sess, csrf := ck[session.CookieSession], ck[session.CookieCSRF]
+	assert.Equal(t, 3, strings.Count(sess.Value, ".")+1, "the session cookie holds the JWT")
+	assert.True(t, sess.HttpOnly)
+	assert.True(t, sess.Secure)
+	assert.Equal(t, http.SameSiteLaxMode, sess.SameSite)
+	assert.Equal(t, "/", sess.Path)
+	assert.Positive(t, sess.MaxAge)
+	assert.False(t, csrf.HttpOnly, "scripts read sf_csrf")
+	assert.True(t, csrf.Secure)
+	assert.Equal(t, http.SameSiteLaxMode, csrf.SameSite)
+	assert.Equal(t, "/", csrf.Path)
+	assert.Equal(t, sess.MaxAge, csrf.MaxAge)
+	assert.Len(t, csrf.Value, 43, "256 bits in base64url")
+	assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
+
+	// A second login gets another CSRF token.
+	res2, _ := do(t, http.MethodPost, url+"/v1/session", "application/json", `{"username":"alice","password":"shopfront"}`, nil)
+	assert.NotEqual(t, csrf.Value, cookies(res2)[session.CookieCSRF].Value)
+}
+
+func TestLoginInsecure(t *testing.T) {
+	t.Parallel()
+	url := start(t, true)
+	res, _ := do(t, http.MethodPost, url+"/v1/session", "application/json", `{"username":"bob","password":"shopfront"}`, nil)
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	for _, c := range res.Cookies() {
+		assert.False(t, c.Secure, c.Name)
+	}
+}
+
+func TestLoginRejected(t *testing.T) {
+	t.Parallel()
+	url := start(t, false)
+	tests := []struct {
+		desc        string
+		contentType string
+		body        string
+		wantStatus  int
+		wantCode    string
+	}{
+		{desc: "nok, wrong password is 401, not 502", contentType: "application/json", body: `{"username":"alice","password":"nope"}`, wantStatus: 401, wantCode: "unauthorized"},
+		{desc: "nok, unknown user is 401", contentType: "application/json", body: `{"username":"no-such-user","password":"shopfront"}`, wantStatus: 401, wantCode: "unauthorized"},
+		{desc: "nok, form body is 415", contentType: "application/x-www-form-urlencoded", body: `username=alice&password=shopfront`, wantStatus: 415, wantCode: "unsupported_media_type"},
+		{desc: "nok, no content type is 415", body: `{"username":"alice","password":"shopfront"}`, wantStatus: 415, wantCode: "unsupported_media_type"},
+		{desc: "nok, missing password", contentType: "application/json", body: `{"username":"alice"}`, wantStatus: 400, wantCode: "validation_failed"},
+		{desc: "nok, wrong type", contentType: "application/json", body: `{"username":1,"password":"x"}`, wantStatus: 400, wantCode: "validation_failed"},
+		{desc: "nok, unknown member", contentType: "application/json", body: `{"username":"alice","password":"shopfront","admin":true}`, wantStatus: 400, wantCode: "validation_failed"},
+		{desc: "nok, not JSON", contentType: "application/json", body: `{`, wantStatus: 400, wantCode: "validation_failed"},
+		{desc: "nok, huge body", contentType: "application/json", body: `{"username":"` + strings.Repeat("a", 5000) + `","password":"x"}`, wantStatus: 413, wantCode: "payload_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			res, body := do(t, http.MethodPost, url+"/v1/session", tt.contentType, tt.body, nil)
+			assert.Equal(t, tt.wantStatus, res.StatusCode)
+			assert.Equal(t, problem.ContentType, res.Header.Get("Content-Type"))
+			assert.Contains(t, body, `"error":"`+tt.wantCode+`"`)
+			assert.NotContains(t, body, "shopfront", "the password is never echoed")
+			assert.Empty(t, res.Cookies())
+		})
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	url := start(t, false)
+	sessionCookie := session.CookieSession + "=jwt-value"
+	tests := []struct {
+		desc       string
+		method     string
+		path       string
+		header     map[string]string
+		wantStatus int
+	}{
+		{desc: "ok, cookie session with matching header", method: http.MethodPut, path: "/v1/cart/items/p1",
+			header: map[string]string{"Cookie": sessionCookie + "; sf_csrf=tok123", session.HeaderCSRF: "tok123"}, wantStatus: 200},
+		{desc: "nok, missing header", method: http.MethodPut, path: "/v1/cart/items/p1",
+			header: map[string]string{"Cookie": sessionCookie + "; sf_csrf=tok123"}, wantStatus: 403},
+		{desc: "nok, wrong header", method: http.MethodPut, path: "/v1/cart/items/p1",
+			header: map[string]string{"Cookie": sessionCookie + "; sf_csrf=tok123", session.HeaderCSRF: "tok124"}, wantStatus: 403},
+		{desc: "nok, header without the csrf cookie", method: http.MethodPut, path: "/v1/cart/items/p1",
+			header: map[string]string{"Cookie": sessionCookie, session.HeaderCSRF: "tok123"}, wantStatus: 403},
+		{desc: "nok, empty header and empty cookie", method: http.MethodPut, path: "/v1/cart/items/p1",
+			header: map[string]string{"Cookie": sessionCookie + "; sf_csrf=", session.HeaderCSRF: ""}, wantStatus: 403},
+		{desc: "nok, logout needs the header too", method: http.MethodDelete, path: "/v1/session",
+			header: map[string]string{"Cookie": sessionCookie + "; sf_csrf=tok123"}, wantStatus: 403},
+		{desc: "ok, logout with the header", method: http.MethodDelete, path: "/v1/session",
+			header: map[string]string{"Cookie": sessionCookie + "; sf_csrf=tok123", session.HeaderCSRF: "tok123"}, wantStatus: 204},
+		{desc: "ok, bearer requests are exempt", method: http.MethodPut, path: "/v1/cart/items/p1",
+			header: map[string]string{"Authorization": "Bearer x", "Cookie": sessionCookie}, wantStatus: 200},
+		{desc: "ok, safe methods are not checked", method: http.MethodGet, path: "/v1/cart",
+			header: map[string]string{"Cookie": sessionCookie}, wantStatus: 200},
+		{desc: "ok, no session cookie is left to authentication", method: http.MethodPut, path: "/v1/cart/items/p1",
+			wantStatus: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			res, body := do(t, tt.method, url+tt.path, "", "", tt.header)
+			assert.Equal(t, tt.wantStatus, res.StatusCode)
+			if tt.wantStatus == http.StatusForbidden {
+				assert.Contains(t, body, `"error":"csrf_failed"`)
+			}
+		})
+	}
+}
+
+func TestLogoutClearsCookies(t *testing.T) {
+	t.Parallel()
+	url := start(t, false)
+	res, _ := do(t, http.MethodDelete, url+"/v1/session", "", "", nil)
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	raw := strings.Join(res.Header.Values("Set-Cookie"), "\n")
+	assert.Contains(t, raw, "sf_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
+	assert.Contains(t, raw, "sf_csrf=; Path=/; Max-Age=0; Secure; SameSite=Lax")
+}
