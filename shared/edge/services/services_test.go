@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -302,4 +305,30 @@ func ids[T any](items []T, id func(T) string) []string {
 		out[i] = id(it)
 	}
 	return out
+}
+
+func TestNew_AllServicesShareOneRegistry(t *testing.T) {
+	t.Parallel()
+	_, base := fakestest.Start(t)
+	reg := prometheus.NewRegistry()
+	c, err := services.New(services.DefaultConfig(base), upstream.Options{Registerer: reg})
+	require.NoError(t, err)
+
+	_, err = c.Users.Get(context.Background(), "u-001")
+	require.NoError(t, err)
+	_, err = c.Catalog.Product(context.Background(), "p-9999")
+	require.Error(t, err)
+
+	calls, err := testutil.GatherAndCount(reg, "shopfront_upstream_calls_total")
+	require.NoError(t, err)
+	assert.Equal(t, 2, calls, "one series per service and outcome")
+	states, err := testutil.GatherAndCount(reg, "shopfront_upstream_breaker_state")
+	require.NoError(t, err)
+	assert.Equal(t, 11, states, "every service's breaker state is exported")
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP shopfront_upstream_calls_total Upstream calls by domain service and outcome (ok or the failure kind).
+# TYPE shopfront_upstream_calls_total counter
+shopfront_upstream_calls_total{outcome="client_error",service="catalog"} 1
+shopfront_upstream_calls_total{outcome="ok",service="users"} 1
+`), "shopfront_upstream_calls_total"))
 }

@@ -134,6 +134,7 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 		gauge.Set(float64(to))
 		c.log.Warn("upstream breaker changed state", zap.String("from", from.String()), zap.String("to", to.String()))
 	})
+	getSpan := service + " GET"
 	c.http = &http.Client{
 		Transport: otelhttp.NewTransport(&breakerTransport{cb: c.breaker, next: opts.Transport},
 			otelhttp.WithTracerProvider(opts.TracerProvider),
@@ -141,7 +142,12 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 			// No otel metrics: the Prometheus collectors above are the metrics,
 			// and the global MeterProvider is not used (no globals).
 			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
-			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return service + " " + r.Method }),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+				if r.Method == http.MethodGet {
+					return getSpan
+				}
+				return service + " " + r.Method
+			}),
 		),
 		// Redirects are not followed: they would carry identity headers to
 		// wherever the service points.
@@ -158,6 +164,19 @@ func (c *Client) Service() string { return c.service }
 // state gauge, since gobreaker moves from open to half-open lazily.
 func (c *Client) BreakerState() string {
 	return c.breaker.State().String()
+}
+
+// ErrBreakerOpen is returned by CheckBreaker while the breaker is open.
+var ErrBreakerOpen = errors.New("circuit breaker open")
+
+// CheckBreaker is a readiness check (readiness.CheckFunc) reporting an open
+// breaker. Gateways register it as optional: one failing service degrades
+// screens, it does not make the instance unready.
+func (c *Client) CheckBreaker(context.Context) error {
+	if s := c.breaker.State(); s == gobreaker.StateOpen {
+		return fmt.Errorf("%s: %w", c.service, ErrBreakerOpen)
+	}
+	return nil
 }
 
 // Request is one call. Path is relative to the service's base URL and
@@ -244,6 +263,11 @@ func (c *Client) do(ctx context.Context, r Request, out any) error {
 		target += "?" + r.Query.Encode()
 	}
 
+	if err := ctx.Err(); err != nil {
+		// The route's budget is spent or the client left: no call, and
+		// nothing the service's breaker should count.
+		return &Error{Service: c.service, Kind: classify(ctx, err), Err: err}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	c.budget.call()

@@ -603,3 +603,31 @@ func series(t *testing.T, reg *prometheus.Registry, name, label, value string) f
 	t.Fatalf("series %s{%s=%q} not found", name, label, value)
 	return 0
 }
+
+func TestClient_SpentBudgetMakesNoCallAndDoesNotTrip(t *testing.T) {
+	t.Parallel()
+	f := newFailingServer(t, http.StatusOK)
+	c := newClient(t, f.url, upstream.Config{Breaker: upstream.BreakerConfig{ConsecutiveFailures: 1}}, upstream.Options{})
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+
+	for range 3 {
+		err := c.Do(ctx, upstream.Request{Path: "/x"}, nil)
+		assert.Equal(t, 504, problem.Resolve(err).Status)
+	}
+
+	assert.Equal(t, int64(0), f.hits.Load())
+	assert.Equal(t, "closed", c.BreakerState())
+	assert.NoError(t, c.CheckBreaker(context.Background()))
+}
+
+func TestClient_CheckBreakerReportsOpen(t *testing.T) {
+	t.Parallel()
+	f := newFailingServer(t, http.StatusInternalServerError)
+	c := newClient(t, f.url, upstream.Config{Breaker: upstream.BreakerConfig{ConsecutiveFailures: 1, OpenTimeout: time.Minute}}, upstream.Options{})
+	require.NoError(t, c.CheckBreaker(context.Background()))
+
+	_ = c.Do(context.Background(), upstream.Request{Path: "/x"}, nil)
+
+	assert.ErrorIs(t, c.CheckBreaker(context.Background()), upstream.ErrBreakerOpen)
+}

@@ -1,0 +1,44 @@
+package upstream_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/domain"
+
+	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/upstream"
+)
+
+const productJSON = `{"id":"p-0001","sku":"SF-KIT-10000","name":"Classic Kettle","description":"Designed for daily use.",` +
+	`"brand":"Acorn","category":"kitchen","images":[{"url":"https://img.shopfront.example/p-0001/1.jpg","width":1200,"height":900}],` +
+	`"updatedAt":"2026-01-01T00:00:00Z"}`
+
+// BenchmarkClient_Get measures one GET through the whole client (headers,
+// span, breaker, pooled connection, JSON decoding) against a loopback server.
+func BenchmarkClient_Get(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(productJSON))
+	}))
+	b.Cleanup(srv.Close)
+	c, err := upstream.New("catalog", upstream.Config{BaseURL: srv.URL}, upstream.Options{Registerer: prometheus.NewRegistry()})
+	require.NoError(b, err)
+	ctx := requestid.WithID(context.Background(), "bench-1")
+	ctx = auth.WithPrincipal(ctx, &auth.Principal{Subject: "u-001", Roles: []auth.Role{"customer"}, Client: auth.ClientMobile})
+	path := upstream.Path("products", "p-0001")
+
+	b.ReportAllocs()
+	for b.Loop() {
+		var p domain.Product
+		if err := c.Get(ctx, path, nil, &p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
