@@ -45,9 +45,19 @@ type Config struct {
 // the layout of the fakes (SPEC §3: http://127.0.0.1:9000/<service>), with
 // every other field at its default.
 func DefaultConfig(root string) Config {
+	root = strings.TrimRight(root, "/")
+	return ConfigFrom(upstream.Config{}, func(service string) string { return root + "/" + service })
+}
+
+// ConfigFrom returns a Config giving every service the settings of each
+// (timeout, breaker, retry) and the base URL url(service), e.g.
+// ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL)
+// with the gateway's loaded configuration.
+func ConfigFrom(each upstream.Config, url func(service string) string) Config {
 	var c Config
 	for _, e := range c.entries() {
-		e.cfg.BaseURL = strings.TrimRight(root, "/") + "/" + e.name
+		*e.cfg = each
+		e.cfg.BaseURL = url(e.name)
 	}
 	return c
 }

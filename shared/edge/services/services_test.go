@@ -332,3 +332,13 @@ shopfront_upstream_calls_total{outcome="client_error",service="catalog"} 1
 shopfront_upstream_calls_total{outcome="ok",service="users"} 1
 `), "shopfront_upstream_calls_total"))
 }
+
+func TestConfigFrom_AppliesSettingsToEveryService(t *testing.T) {
+	t.Parallel()
+	cfg := services.ConfigFrom(upstream.Config{Timeout: 700 * time.Millisecond}, func(s string) string { return "http://svc.internal/" + s })
+
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, "http://svc.internal/recommendations", cfg.Recommendations.BaseURL)
+	assert.Equal(t, "http://svc.internal/identity", cfg.Identity.BaseURL)
+	assert.Equal(t, 700*time.Millisecond, cfg.Cart.Timeout)
+}
