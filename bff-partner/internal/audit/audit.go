@@ -1,0 +1,313 @@
+// Package audit records every answered partner request (SPEC §7): one JSON
+// line per request in BFF_AUDIT_DIR/audit-YYYY-MM-DD.jsonl (UTC day), with
+// who (partner, key id, client IP), what (method, path, query, redacted
+// JSON body) and the outcome (status, latency) — never the response body.
+//
+// The middleware is the outermost one of the gateway, right after the edge
+// chain, so that rejected requests (401, 403, 413, 415, 429) are recorded
+// too. It renders a returned error itself (c.Error) to learn the status
+// that was sent. Files rotate at UTC midnight, are buffered and flushed every
+// second and on Close (server.OnShutdown), and are deleted after 90 days.
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/requestid"
+)
+
+// Redacted replaces secret values.
+const Redacted = "[REDACTED]"
+
+// DefaultMaxBodyBytes is the largest body recorded; the partner cap.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Entry is one audit line. Field names are those of SPEC §7.
+type Entry struct {
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"requestId"`
+	PartnerID string    `json:"partnerId"`
+	KeyID     string    `json:"keyId"`
+	ClientIP  string    `json:"clientIp"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Query     string    `json:"query"`
+	Status    int       `json:"status"`
+	LatencyMs float64   `json:"latencyMs"`
+	// RequestBody is the parsed JSON body with secrets redacted, or null
+	// when there is none or it is not JSON; RequestBodyNote then says why.
+	RequestBody     json.RawMessage `json:"requestBody"`
+	RequestBodyNote string          `json:"requestBodyNote,omitempty"`
+}
+
+// Notes on a body that is not recorded.
+const (
+	NoteNotJSON  = "not_json"
+	NoteTooLarge = "too_large"
+)
+
+// Sink receives entries; *Writer is one.
+type Sink interface {
+	Write(e Entry) error
+}
+
+// Config configures the audit middleware.
+type Config struct {
+	// Skipper skips the middleware. Optional. Default: never skip.
+	Skipper middleware.Skipper
+	// Sink receives one entry per answered request. Required.
+	Sink Sink
+	// Now is the clock. Optional. Default time.Now.
+	Now func() time.Time
+	// MaxBodyBytes is the largest body recorded; a larger one is noted as
+	// too_large. Optional. Default 1 MiB.
+	MaxBodyBytes int64
+	// Logger reports entries that could not be written. Optional. Default
+	// no logs.
+	Logger *zap.Logger
+}
+
+// ToMiddleware returns the middleware.
+func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if c.Sink == nil {
+		return nil, errors.New("audit: Sink is required")
+	}
+	if c.Skipper == nil {
+		c.Skipper = middleware.DefaultSkipper
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxBodyBytes < 0 {
+		return nil, errors.New("audit: MaxBodyBytes must not be negative")
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.Skipper(ec) {
+				return next(ec)
+			}
+			start := c.Now()
+			req := ec.Request()
+			body, note := c.peekBody(req)
+			if err := next(ec); err != nil {
+				// Render now: the status is only known once it is sent.
+				ec.Error(err)
+			}
+			req = ec.Request() // auth may have replaced it with one carrying the principal.
+			e := Entry{
+				Time:      start.UTC(),
+				RequestID: requestid.FromContext(req.Context()),
+				ClientIP:  ec.RealIP(),
+				Method:    req.Method,
+				Path:      req.URL.Path,
+				Query:     RedactQuery(req.URL.RawQuery),
+				Status:    ec.Response().Status,
+				LatencyMs: math.Round(float64(c.Now().Sub(start).Microseconds())) / 1000,
+			}
+			if e.RequestID == "" {
+				e.RequestID = ec.Response().Header().Get(echo.HeaderXRequestID)
+			}
+			if p, ok := auth.FromContext(req.Context()); ok {
+				e.PartnerID, e.KeyID = p.Partner, p.KeyID
+				if e.KeyID == "" && p.Client == auth.ClientPartner {
+					// OAuth clients have no key; their client id names them.
+					e.KeyID = p.Subject
+				}
+			}
+			e.RequestBody, e.RequestBodyNote = RedactBody(body, note)
+			if err := c.Sink.Write(e); err != nil {
+				c.Logger.Error("writing audit entry", zap.Error(err), zap.String("requestId", e.RequestID))
+			}
+			return nil
+		}
+	}, nil
+}
+
+// peekBody reads up to MaxBodyBytes of the body and puts it back in front
+// of the rest, so that later layers still see the whole stream and enforce
+// their own cap.
+func (c Config) peekBody(req *http.Request) ([]byte, string) {
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
+		return nil, ""
+	}
+	if req.ContentLength > c.MaxBodyBytes {
+		return nil, NoteTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(req.Body, c.MaxBodyBytes+1))
+	req.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(b), req.Body), Closer: req.Body}
+	if err != nil {
+		return nil, NoteNotJSON
+	}
+	if int64(len(b)) > c.MaxBodyBytes {
+		return nil, NoteTooLarge
+	}
+	return b, ""
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// RedactBody parses a JSON body and replaces secrets: the values of fields
+// named like a password, secret, token, API key or card number, at any depth,
+// and any value that looks like a payment card number. A body that is
+// absent gives null; one that is not JSON gives null and NoteNotJSON.
+func RedactBody(body []byte, note string) (json.RawMessage, string) {
+	if note != "" {
+		return nil, note
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return nil, NoteNotJSON
+	}
+	out, err := json.Marshal(redact(v))
+	if err != nil {
+		return nil, NoteNotJSON
+	}
+	return out, ""
+}
+
+func redact(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if SensitiveName(k) {
+				t[k] = Redacted
+				continue
+			}
+			t[k] = redact(val)
+		}
+		return t
+	case []any:
+		for i := range t {
+			t[i] = redact(t[i])
+		}
+		return t
+	case string:
+		if LooksLikeCard(t) {
+			return Redacted
+		}
+		return t
+	case json.Number:
+		if LooksLikeCard(t.String()) {
+			return Redacted
+		}
+		return t
+	default:
+		return v
+	}
+}
+
+// sensitive are the name fragments of secret fields, compared with the
+// field name lower-cased and stripped of everything but letters and digits,
+// so "api_key", "X-Api-Key" and "apiKey" all match "apikey".
+var sensitive = []string{
+	"password", "passwd", "passphrase", "secret", "token", "apikey", "accesskey", "privatekey",
+	"cardnumber", "creditcard", "pan", "cvv", "cvc", "authorization", "cookie", "session",
+}
+
+// SensitiveName reports whether a field or parameter of this name holds a
+// secret.
+func SensitiveName(name string) bool {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	n := b.String()
+	for _, s := range sensitive {
+		if s == "pan" {
+			if n == "pan" {
+				return true
+			}
+			continue
+		}
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// LooksLikeCard reports whether s is 13-19 digits, optionally grouped by
+// spaces or dashes, that pass the Luhn check (ISO/IEC 7812).
+func LooksLikeCard(s string) bool {
+	digits := make([]int, 0, 19)
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits = append(digits, int(r-'0'))
+		case r == ' ' || r == '-':
+		default:
+			return false
+		}
+		if len(digits) > 19 {
+			return false
+		}
+	}
+	if len(digits) < 13 {
+		return false
+	}
+	sum := 0
+	for i := range digits {
+		d := digits[len(digits)-1-i]
+		if i%2 == 1 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}
+
+// RedactQuery replaces the values of sensitive query parameters, keeping
+// the rest of the query as sent.
+func RedactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		name, value, _ := strings.Cut(p, "=")
+		decodedName, err := url.QueryUnescape(name)
+		if err != nil {
+			decodedName = name
+		}
+		decodedValue, err := url.QueryUnescape(value)
+		if err != nil {
+			decodedValue = value
+		}
+		if SensitiveName(decodedName) || LooksLikeCard(decodedValue) {
+			parts[i] = name + "=" + url.QueryEscape(Redacted)
+		}
+	}
+	return strings.Join(parts, "&")
+}

@@ -1,0 +1,224 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults of WriterConfig.
+const (
+	DefaultRetention     = 90 * 24 * time.Hour
+	DefaultFlushInterval = time.Second
+	// sweepInterval is how often old files are looked for besides start-up
+	// and each day's rotation, so a quiet gateway still deletes them daily.
+	sweepInterval = time.Hour
+)
+
+// WriterConfig configures the audit file writer.
+type WriterConfig struct {
+	// Dir holds the audit-YYYY-MM-DD.jsonl files; it is created if needed.
+	// Required.
+	Dir string
+	// Retention is how long files are kept, by the date in their name.
+	// Optional. Default 90 days.
+	Retention time.Duration
+	// FlushInterval is how often buffered lines reach the file. Optional.
+	// Default 1 s.
+	FlushInterval time.Duration
+	// Now is the clock. Optional. Default time.Now.
+	Now func() time.Time
+	// Logger reports write failures. Optional. Default no logs.
+	Logger *zap.Logger
+}
+
+// Writer appends entries as JSON lines to one file per UTC day, buffered,
+// and deletes files older than the retention. It is safe for concurrent use.
+type Writer struct {
+	cfg  WriterConfig
+	mu   sync.Mutex
+	day  string
+	file *os.File
+	buf  *bufio.Writer
+
+	closed bool
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+var fileName = regexp.MustCompile(`^audit-(\d{4}-\d{2}-\d{2})\.jsonl$`)
+
+// Open prepares the directory, deletes expired files and starts the
+// background flush and sweep. Close stops it.
+func Open(cfg WriterConfig) (*Writer, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("audit: Dir is required")
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.Retention < 0 || cfg.FlushInterval < 0 {
+		return nil, errors.New("audit: Retention and FlushInterval must not be negative")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating audit dir: %w", err)
+	}
+	w := &Writer{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	if _, err := w.Sweep(); err != nil {
+		return nil, err
+	}
+	go w.loop()
+	return w, nil
+}
+
+func (w *Writer) loop() {
+	defer close(w.done)
+	flush := time.NewTicker(w.cfg.FlushInterval)
+	defer flush.Stop()
+	sweep := time.NewTicker(sweepInterval)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-flush.C:
+			if err := w.Flush(); err != nil {
+				w.cfg.Logger.Error("flushing audit log", zap.Error(err))
+			}
+		case <-sweep.C:
+			if _, err := w.Sweep(); err != nil {
+				w.cfg.Logger.Error("deleting old audit files", zap.Error(err))
+			}
+		}
+	}
+}
+
+// Write appends one entry to the file of its UTC day.
+func (w *Writer) Write(e Entry) error {
+	line, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encoding audit entry: %w", err)
+	}
+	day := e.Time.UTC().Format(time.DateOnly)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if day != w.day || w.file == nil {
+		if err := w.rotate(day); err != nil {
+			return err
+		}
+	}
+	line = append(line, '\n')
+	if _, err := w.buf.Write(line); err != nil {
+		return fmt.Errorf("writing audit entry: %w", err)
+	}
+	if w.closed {
+		// A straggler after Close: nothing flushes later, so write through.
+		return w.closeFile()
+	}
+	return nil
+}
+
+// rotate closes the current file and opens the file of day; w.mu is held.
+func (w *Writer) rotate(day string) error {
+	if err := w.closeFile(); err != nil {
+		w.cfg.Logger.Error("closing audit file", zap.Error(err))
+	}
+	f, err := os.OpenFile(filepath.Join(w.cfg.Dir, "audit-"+day+".jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("opening audit file: %w", err)
+	}
+	w.day, w.file, w.buf = day, f, bufio.NewWriterSize(f, 64<<10)
+	go func() {
+		// A new day is also when the oldest day expires.
+		if _, err := w.Sweep(); err != nil {
+			w.cfg.Logger.Error("deleting old audit files", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+func (w *Writer) closeFile() error {
+	if w.file == nil {
+		return nil
+	}
+	ferr := w.buf.Flush()
+	serr := w.file.Sync()
+	cerr := w.file.Close()
+	w.file, w.buf, w.day = nil, nil, ""
+	return errors.Join(ferr, serr, cerr)
+}
+
+// Flush moves buffered lines to the file.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buf == nil {
+		return nil
+	}
+	if err := w.buf.Flush(); err != nil {
+		return fmt.Errorf("flushing audit file: %w", err)
+	}
+	return nil
+}
+
+// Sweep deletes the files whose day is older than the retention and
+// returns their names.
+func (w *Writer) Sweep() ([]string, error) {
+	entries, err := os.ReadDir(w.cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing audit dir: %w", err)
+	}
+	cutoff := w.cfg.Now().UTC().Add(-w.cfg.Retention)
+	var deleted []string
+	var errs []error
+	for _, e := range entries {
+		m := fileName.FindStringSubmatch(e.Name())
+		if m == nil || e.IsDir() {
+			continue
+		}
+		day, err := time.Parse(time.DateOnly, m[1])
+		if err != nil {
+			continue
+		}
+		// A file holds its whole day: it expires when its last instant does.
+		if day.Add(24 * time.Hour).Before(cutoff) {
+			if err := os.Remove(filepath.Join(w.cfg.Dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("deleting audit file: %w", err))
+				continue
+			}
+			deleted = append(deleted, e.Name())
+		}
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// Close stops the background work and flushes, syncs and closes the file.
+// It is meant for server.OnShutdown, after in-flight requests finished.
+func (w *Writer) Close(_ context.Context) error {
+	w.once.Do(func() { close(w.stop) })
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	return w.closeFile()
+}
