@@ -3,6 +3,20 @@
 // revocation, per-partner plans and source-address allow-lists, reloaded on
 // SIGHUP or file change without dropping a request. Client-credentials JWTs
 // are an equal alternative through Config.Bearer.
+//
+// bff-partner wires it like this (SIGHUP and file changes reload the keys):
+//
+//	keys, err := apikey.Open(apikey.StoreConfig{Path: cfg.KeysFile, Logger: log})
+//	hup := make(chan os.Signal, 1)
+//	signal.Notify(hup, syscall.SIGHUP)
+//	go keys.Watch(ctx, hup)
+//	authn, _ := apikey.Config{Store: keys, Bearer: verifier, ErrorHandler: lim.ChargeFailure}.ToMiddleware()
+//	limit, _ := ratelimit.Config{Limiter: lim, Policy: ratelimit.PerPartner(func(id string) ratelimit.Limit {
+//		p := keys.Plan(id)
+//		return ratelimit.Limit{Rate: p.PerMinute, Burst: p.Burst}
+//	})}.ToMiddleware()
+//	v2 := e.Group("/v2", authn, limit)
+//	v2.GET("/products", h.products, apikey.RequireScope(auth.ScopeCatalogRead))
 package apikey
 
 import (

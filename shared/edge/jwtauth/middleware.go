@@ -51,6 +51,18 @@ func BearerToken(c echo.Context) string {
 	return ""
 }
 
+// CookieToken returns a lookup reading the token from the cookie name
+// (bff-web's session cookie).
+func CookieToken(name string) func(c echo.Context) string {
+	return func(c echo.Context) string {
+		ck, err := c.Cookie(name)
+		if err != nil {
+			return ""
+		}
+		return ck.Value
+	}
+}
+
 // FirstOf returns a lookup trying each lookup in order.
 func FirstOf(lookups ...func(c echo.Context) string) func(c echo.Context) string {
 	return func(c echo.Context) string {

@@ -308,17 +308,28 @@ func (l *Limiter) apply(c echo.Context, b Bucket, r Result) error {
 	reset := ceilSeconds(r.ResetAfter)
 	rate := strconv.Itoa(b.Limit.Rate)
 	remaining := strconv.Itoa(r.Remaining)
-	h.Set("X-RateLimit-Limit", rate)
-	h.Set("X-RateLimit-Remaining", remaining)
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(l.cfg.Now().Add(r.ResetAfter).Add(time.Second-1).Unix(), 10))
-	h.Set("RateLimit-Policy", `"`+b.Policy+`";q=`+rate+";w=60")
-	h.Set("RateLimit", `"`+b.Policy+`";r=`+remaining+";t="+strconv.FormatInt(reset, 10))
+	// Direct assignment with canonical keys: Header.Set would canonicalise
+	// (and allocate) the mixed-case names on every request.
+	h[headerLimit] = []string{rate}
+	h[headerRemaining] = []string{remaining}
+	h[headerReset] = []string{strconv.FormatInt(l.cfg.Now().Add(r.ResetAfter).Add(time.Second-1).Unix(), 10)}
+	h[headerPolicy] = []string{`"` + b.Policy + `";q=` + rate + ";w=60"}
+	h[headerRateLimit] = []string{`"` + b.Policy + `";r=` + remaining + ";t=" + strconv.FormatInt(reset, 10)}
 	if r.Allowed {
 		return nil
 	}
 	return problem.New(http.StatusTooManyRequests, problem.CodeRateLimited, "Too many requests; retry later.").
 		WithHeader("Retry-After", strconv.FormatInt(max(ceilSeconds(r.RetryAfter), 1), 10))
 }
+
+// The SPEC §4 headers in canonical form.
+var (
+	headerLimit     = http.CanonicalHeaderKey("X-RateLimit-Limit")
+	headerRemaining = http.CanonicalHeaderKey("X-RateLimit-Remaining")
+	headerReset     = http.CanonicalHeaderKey("X-RateLimit-Reset")
+	headerPolicy    = http.CanonicalHeaderKey("RateLimit-Policy")
+	headerRateLimit = http.CanonicalHeaderKey("RateLimit")
+)
 
 func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
