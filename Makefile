@@ -1,0 +1,46 @@
+# Shopfront: five Go modules joined by go.work. There is no root go.mod, so
+# every target iterates the modules (`go test ./...` does not work here).
+SHELL   := /bin/bash
+GO      ?= go
+BIN     ?= bin
+MODULES := shared contracts bff-mobile bff-web bff-partner
+GATEWAYS := bff-mobile bff-web bff-partner
+# Every package of every module in the workspace, as absolute patterns.
+PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
+
+.PHONY: all build run test bench vet fmt tidy clean
+
+all: vet test
+
+## build: binaries of the fakes and the three gateways into bin/
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/fakes ./contracts/cmd/fakes
+	@for g in $(GATEWAYS); do echo "$(GO) build -o $(BIN)/$$g ./$$g/cmd/$$g"; $(GO) build -o $(BIN)/$$g ./$$g/cmd/$$g || exit 1; done
+
+## run: fakes on 127.0.0.1:9000 and the three gateways, in the foreground; Ctrl-C stops all
+run: build
+	@BIN=$(abspath $(BIN)) ./deploy/dev/run.sh
+
+## test: every test of every module, with the race detector
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## bench: every benchmark, with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## vet: go vet over every module
+vet:
+	$(GO) vet $(PKGS)
+
+## fmt: gofmt every module in place
+fmt:
+	gofmt -l -w $(MODULES)
+
+## tidy: go mod tidy in each module
+tidy:
+	@for m in $(MODULES); do echo "tidy $$m"; (cd $$m && $(GO) mod tidy) || exit 1; done
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the fake domain services and the three gateways in the foreground with
+# prefixed logs ([fakes] ..., [mobile] ...). Ctrl-C (or SIGTERM to this
+# script) stops them all gracefully; if one exits, the others are stopped too,
+# so nothing is ever left running. Binaries come from `make build` (bin/).
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bin="${BIN:-$root/bin}"
+pids=()
+
+# start NAME PROGRAM [ENV=VALUE...]: runs PROGRAM with its output prefixed.
+# Process substitution keeps $! the program's own pid (not sed's), so the
+# signal reaches the program and its drain runs.
+start() {
+	local name="$1" prog="$2"
+	shift 2
+	env "$@" "$prog" > >(sed -u "s/^/[$name] /") 2>&1 &
+	pids+=("$!")
+}
+
+stopping=0
+stop_all() {
+	((stopping)) && return
+	stopping=1
+	echo "[run] stopping ${#pids[@]} processes"
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	# Gateways drain for up to 25 s; kill whatever is still there after 30 s.
+	for _ in $(seq 300); do
+		alive=0
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		((alive)) || break
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null
+}
+trap 'stop_all; exit 0' INT TERM
+trap 'stop_all' EXIT
+
+for b in fakes bff-mobile bff-web bff-partner; do
+	[[ -x "$bin/$b" ]] || { echo "[run] $bin/$b is missing; run make build" >&2; exit 1; }
+done
+
+start fakes "$bin/fakes"
+# Wait for the fakes so the gateways' first JWKS fetch succeeds at once.
+for _ in $(seq 100); do
+	(exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null && break
+	sleep 0.1
+done
+
+start mobile "$bin/bff-mobile"
+# Local http: without this browsers would drop the Secure session cookie.
+start web "$bin/bff-web" BFF_COOKIE_INSECURE="${BFF_COOKIE_INSECURE:-true}"
+start partner "$bin/bff-partner" BFF_AUDIT_DIR="${BFF_AUDIT_DIR:-${TMPDIR:-/tmp}/shopfront-audit}"
+
+echo "[run] fakes http://127.0.0.1:9000  mobile :8081 (admin 127.0.0.1:18081)  web :8082 (18082)  partner :8083 (18083); Ctrl-C stops all"
+# Return when any process exits; the EXIT trap then stops the rest.
+wait -n "${pids[@]}"
+rc=$?
+# Ctrl-C reaches the children and this script together; give the INT trap
+# (exit 0) its turn before treating the exit as a failure.
+sleep 0.5
+echo "[run] a process exited (status $rc); stopping the others" >&2
+exit 1
