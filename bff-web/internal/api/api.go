@@ -1,0 +1,216 @@
+// Package api is bff-web's public API (SPEC §6): the handlers of the page
+// aggregates, the catalog, the user, cart and order routes. Each page is an
+// aggregate of domain-service sources shaped into the payloads of view.go;
+// the handlers route, check input and shape, and leave every business
+// decision to the domain services.
+//
+// Authentication, CSRF, rate limiting, caching and compression are
+// middleware installed by the composition root around Register's routes.
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/services"
+)
+
+// Budgets bound each route's upstream work, stages included (SPEC §4: 2.5 s
+// per aggregate route by default).
+type Budgets struct {
+	// Catalog bounds GET /v1/catalog. Optional. Default 2.5 s.
+	Catalog time.Duration `yaml:"catalog"`
+	// Product bounds GET /v1/pages/product/{id}. Optional. Default 2.5 s.
+	Product time.Duration `yaml:"product"`
+	// Account bounds GET /v1/pages/account. Optional. Default 2.5 s.
+	Account time.Duration `yaml:"account"`
+	// Cart bounds the cart routes. Optional. Default 2.5 s.
+	Cart time.Duration `yaml:"cart"`
+	// Single bounds the routes of one call (/v1/me, orders). Optional.
+	// Default 2 s.
+	Single time.Duration `yaml:"single"`
+}
+
+// Default budgets.
+const (
+	DefaultAggregateBudget = 2500 * time.Millisecond
+	DefaultSingleBudget    = 2 * time.Second
+)
+
+// WithDefaults returns b with every zero budget set to its default.
+func (b Budgets) WithDefaults() Budgets {
+	for _, d := range []*time.Duration{&b.Catalog, &b.Product, &b.Account, &b.Cart} {
+		if *d == 0 {
+			*d = DefaultAggregateBudget
+		}
+	}
+	if b.Single == 0 {
+		b.Single = DefaultSingleBudget
+	}
+	return b
+}
+
+// Validate rejects negative budgets.
+func (b Budgets) Validate() error {
+	var errs []error
+	for name, d := range map[string]time.Duration{"catalog": b.Catalog, "product": b.Product, "account": b.Account, "cart": b.Cart, "single": b.Single} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("budget %s %s must not be negative", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Config configures the API.
+type Config struct {
+	// Clients are the domain services. Required.
+	Clients *services.Clients
+	// Budgets bound each route. Optional. Default Budgets{}.WithDefaults().
+	Budgets Budgets
+	// Currency is the currency prices are asked in. Optional. Default "USD".
+	Currency string
+	// PublicCacheControl is the Cache-Control of anonymous, complete
+	// catalog and product pages. Optional. Default
+	// "public, max-age=30, stale-while-revalidate=60" (SPEC §6); the
+	// composition root derives it from the cache's windows.
+	PublicCacheControl string
+	// DefaultPageSize is the catalog page size without pageSize. Optional.
+	// Default 20.
+	DefaultPageSize int
+	// MaxPageSize bounds pageSize; each card costs one inventory call.
+	// Optional. Default 50.
+	MaxPageSize int
+}
+
+// Defaults of Config.
+const (
+	DefaultCurrency           = "USD"
+	DefaultPublicCacheControl = "public, max-age=30, stale-while-revalidate=60"
+	DefaultPageSize           = 20
+	DefaultMaxPageSize        = 50
+)
+
+// Cache-Control of the other answers.
+const (
+	// privatePage is for catalog and product pages seen by a signed-in
+	// user: only the browser may keep them.
+	privatePage = "private, max-age=30"
+	// personal is for answers that carry the user's data (account, me,
+	// cart, orders) and for changes: no cache keeps them.
+	personal = "private, no-store"
+	// degraded is SPEC §4's rule for incomplete answers.
+	degraded = "no-store"
+)
+
+// API serves the web routes.
+type API struct {
+	c           *services.Clients
+	budgets     Budgets
+	currency    string
+	publicCC    string
+	pageSize    int
+	maxPageSize int
+}
+
+// New validates cfg and returns the API.
+func New(cfg Config) (*API, error) {
+	if cfg.Clients == nil {
+		return nil, errors.New("api: Clients is required")
+	}
+	cfg.Budgets = cfg.Budgets.WithDefaults()
+	if err := cfg.Budgets.Validate(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if cfg.Currency == "" {
+		cfg.Currency = DefaultCurrency
+	}
+	if !currencyPattern.MatchString(cfg.Currency) {
+		return nil, fmt.Errorf("api: Currency %q is not an ISO 4217 code", cfg.Currency)
+	}
+	if cfg.PublicCacheControl == "" {
+		cfg.PublicCacheControl = DefaultPublicCacheControl
+	}
+	if cfg.MaxPageSize == 0 {
+		cfg.MaxPageSize = DefaultMaxPageSize
+	}
+	if cfg.DefaultPageSize == 0 {
+		cfg.DefaultPageSize = min(DefaultPageSize, cfg.MaxPageSize)
+	}
+	if cfg.MaxPageSize < 1 || cfg.MaxPageSize > 100 || cfg.DefaultPageSize < 1 || cfg.DefaultPageSize > cfg.MaxPageSize {
+		return nil, fmt.Errorf("api: page sizes must satisfy 1 <= DefaultPageSize (%d) <= MaxPageSize (%d) <= 100", cfg.DefaultPageSize, cfg.MaxPageSize)
+	}
+	return &API{c: cfg.Clients, budgets: cfg.Budgets, currency: cfg.Currency, publicCC: cfg.PublicCacheControl,
+		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize}, nil
+}
+
+// Routes are the groups and route middleware Register installs on.
+type Routes struct {
+	// Optional carries optional authentication: the catalog pages.
+	Optional *echo.Group
+	// Required carries required authentication and CSRF.
+	Required *echo.Group
+	// CatalogCache and ProductCache are the response cache of the two
+	// cached routes. Optional. Default none.
+	CatalogCache, ProductCache echo.MiddlewareFunc
+}
+
+// CatalogQuery lists the query parameters of GET /v1/catalog, the ones its
+// cache key is made of.
+var CatalogQuery = []string{"q", "category", "page", "pageSize"}
+
+// Register adds the routes of SPEC §6 (but the session's) to r.
+func (a *API) Register(r Routes) {
+	var catalogMW, productMW []echo.MiddlewareFunc
+	if r.CatalogCache != nil {
+		catalogMW = append(catalogMW, r.CatalogCache)
+	}
+	if r.ProductCache != nil {
+		productMW = append(productMW, r.ProductCache)
+	}
+	r.Optional.GET("/v1/catalog", a.catalog, catalogMW...)
+	r.Optional.GET("/v1/pages/product/:id", a.productPage, productMW...)
+	r.Required.GET("/v1/pages/account", a.accountPage)
+	r.Required.GET("/v1/me", a.me)
+	r.Required.GET("/v1/cart", a.cart)
+	r.Required.PUT("/v1/cart/items/:productId", a.setCartItem)
+	r.Required.DELETE("/v1/cart/items/:productId", a.removeCartItem)
+	r.Required.POST("/v1/orders", a.createOrder)
+	r.Required.GET("/v1/orders/:id", a.order)
+}
+
+// userID returns the verified caller's id. The authentication middleware
+// guarantees a principal on required routes; its absence is answered 401
+// rather than trusting anything else.
+func userID(c echo.Context) (string, error) {
+	p, ok := auth.FromContext(c.Request().Context())
+	if !ok || p.Subject == "" {
+		return "", problem.Unauthorized("Sign in or send a bearer token.")
+	}
+	return p.Subject, nil
+}
+
+// writePage writes a catalog or product page: shareable when anonymous and
+// complete, private when signed in, never stored when degraded.
+func (a *API) writePage(c echo.Context, degradedParts []string, v any) error {
+	cc := a.publicCC
+	if _, signedIn := auth.FromContext(c.Request().Context()); signedIn {
+		cc = privatePage
+	}
+	if len(degradedParts) > 0 {
+		cc = degraded
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, cc)
+	return c.JSON(http.StatusOK, v)
+}
+
+// writePersonal writes an answer carrying the user's data.
+func writePersonal(c echo.Context, status int, v any) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, personal)
+	return c.JSON(status, v)
+}
