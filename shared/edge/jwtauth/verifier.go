@@ -297,7 +297,8 @@ type claims struct {
 // Verify checks token and returns its principal. Every failure is a 401
 // invalid_token problem carrying `WWW-Authenticate: Bearer
 // error="invalid_token"` (RFC 6750 §3.1); the cause is kept for logs only.
-// The returned principal is the caller's own copy.
+// The returned principal is the caller's own copy; its Roles and Scopes
+// slices are shared with the cache and must not be modified.
 func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Principal, error) {
 	var key [sha256.Size]byte
 	if v.cache != nil {
