@@ -25,7 +25,9 @@
 // clients already bound each call (2 s of the 2.5 s route budget) and
 // cutting sources earlier would only turn slow successes into degraded
 // parts; a source that must leave room for a later stage says so with
-// Timeout.
+// Timeout. A source's Timeout is the screen's policy: the service's breaker
+// still judges the service by its own upstream.Config.Timeout, so a screen
+// that gives up early never opens a breaker for every other route.
 //
 // Failure: a critical source's failure cancels the contexts of all other
 // sources at once, later stages are skipped, and Run returns that error

@@ -9,8 +9,38 @@ import (
 	"github.com/sony/gobreaker/v2"
 )
 
-// errServerStatus marks a 5xx answer as a failure for the breaker.
-var errServerStatus = errors.New("upstream answered 5xx")
+var (
+	// errServerStatus marks a 5xx answer as a failure for the breaker.
+	errServerStatus = errors.New("upstream answered 5xx")
+	// errNotTheService marks a call that says nothing about the service's
+	// health: neither a success nor a failure for the breaker.
+	errNotTheService = errors.New("call cut short by its caller")
+)
+
+type callerDeadlineKey struct{}
+
+// withCallerDeadline marks ctx as carrying a deadline set by the caller
+// (route budget or source timeout) that is earlier than the client's own
+// Timeout.
+func withCallerDeadline(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callerDeadlineKey{}, true)
+}
+
+// breakerOutcome is what a transport error means for the breaker. The
+// caller going away says nothing about the service. Nor does a deadline the
+// caller set below the client's Timeout: the breaker judges a service against
+// its own Timeout (its configured allowance), not against what a screen had
+// left, or a slow recommendations service would, by starving the second
+// stage of a screen, open the healthy catalog's breaker for every route.
+func breakerOutcome(ctx context.Context, err error) error {
+	switch cause := ctx.Err(); {
+	case errors.Is(cause, context.Canceled):
+		return errNotTheService
+	case errors.Is(cause, context.DeadlineExceeded) && ctx.Value(callerDeadlineKey{}) != nil:
+		return errNotTheService
+	}
+	return err
+}
 
 // newBreaker builds the two-step breaker of one service from cfg (after
 // defaults). Only transport errors and 5xx count as failures (4xx are the
@@ -31,7 +61,7 @@ func newBreaker(service string, cfg BreakerConfig, onChange func(from, to gobrea
 			return done >= cfg.MinRequests && float64(c.TotalFailures) >= cfg.FailureRatio*float64(done)
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) { onChange(from, to) },
-		IsExcluded:    func(err error) bool { return errors.Is(err, context.Canceled) },
+		IsExcluded:    func(err error) bool { return errors.Is(err, errNotTheService) },
 	})
 }
 
@@ -57,10 +87,7 @@ func (t *breakerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
 	switch {
 	case err != nil:
-		if errors.Is(r.Context().Err(), context.Canceled) {
-			err = context.Canceled
-		}
-		done(err)
+		done(breakerOutcome(r.Context(), err))
 	case resp.StatusCode >= 500:
 		done(errServerStatus)
 	default:

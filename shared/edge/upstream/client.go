@@ -268,6 +268,9 @@ func (c *Client) do(ctx context.Context, r Request, out any) error {
 		// nothing the service's breaker should count.
 		return &Error{Service: c.service, Kind: classify(ctx, err), Err: err}
 	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.cfg.Timeout {
+		ctx = withCallerDeadline(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	c.budget.call()

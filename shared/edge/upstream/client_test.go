@@ -631,3 +631,36 @@ func TestClient_CheckBreakerReportsOpen(t *testing.T) {
 
 	assert.ErrorIs(t, c.CheckBreaker(context.Background()), upstream.ErrBreakerOpen)
 }
+
+func TestBreaker_JudgesTimeoutsAgainstTheServiceOwnTimeout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc        string
+		givenTO     time.Duration
+		whenCallers time.Duration
+		expectState string
+	}{
+		{desc: "ok, the client's own timeout counts as a failure", givenTO: 50 * time.Millisecond, expectState: "open"},
+		{desc: "ok, a shorter caller deadline (spent route budget) does not", givenTO: time.Second, whenCallers: 50 * time.Millisecond, expectState: "closed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+			t.Cleanup(srv.Close)
+			c := newClient(t, srv.URL, upstream.Config{Timeout: tt.givenTO, Breaker: upstream.BreakerConfig{ConsecutiveFailures: 3}}, upstream.Options{})
+
+			for range 3 {
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if tt.whenCallers > 0 {
+					ctx, cancel = context.WithTimeout(ctx, tt.whenCallers)
+				}
+				err := c.Do(ctx, upstream.Request{Path: "/x"}, nil)
+				cancel()
+				assert.Equal(t, 504, problem.Resolve(err).Status)
+			}
+
+			assert.Equal(t, tt.expectState, c.BreakerState())
+		})
+	}
+}

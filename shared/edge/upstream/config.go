@@ -30,7 +30,10 @@ type Config struct {
 	// Required.
 	BaseURL string `yaml:"baseURL"`
 	// Timeout bounds one logical call, its retry included; a shorter
-	// deadline of the caller's context wins. Optional. Default 2 s.
+	// deadline of the caller's context wins. It is also the bar the breaker
+	// judges the service by: a call cut by a shorter caller deadline (a
+	// spent route budget) is not counted as the service's failure.
+	// Optional. Default 2 s.
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxResponseBytes caps the body the client reads; a larger answer is a
 	// bad response (502). Optional. Default 8 MiB.
