@@ -59,7 +59,8 @@ var neverForwarded = []string{
 
 // Options are the collaborators of a client. Every field is optional.
 type Options struct {
-	// Logger receives breaker state changes. Optional. Default zap.NewNop().
+	// Logger receives breaker state changes and failed calls. Optional.
+	// Default zap.NewNop().
 	Logger *zap.Logger
 	// Registerer receives the upstream metrics. Optional. Default: the
 	// metrics are kept but not exported.
@@ -229,6 +230,7 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, out any
 func (c *Client) Do(ctx context.Context, r Request, out any) error {
 	start := time.Now()
 	err := c.do(ctx, r, out)
+	elapsed := time.Since(start)
 	outcome := "ok"
 	if err != nil {
 		outcome = string(KindBadResponse)
@@ -236,10 +238,31 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 		if errors.As(err, &ue) {
 			outcome = string(ue.Kind)
 		}
+		c.logFailure(ctx, r, outcome, elapsed, err)
 	}
 	c.m.calls.WithLabelValues(c.service, outcome).Inc()
-	c.obs.Observe(time.Since(start).Seconds())
+	c.obs.Observe(elapsed.Seconds())
 	return err
+}
+
+// logFailure logs a failed call: Warn when the service misbehaved, Debug
+// for answers about the request (4xx), callers that left and fast failures
+// of an open breaker (which would otherwise log once per request). The
+// path holds ids only; bodies and headers are never logged.
+func (c *Client) logFailure(ctx context.Context, r Request, outcome string, elapsed time.Duration, err error) {
+	level := zap.WarnLevel
+	switch Kind(outcome) {
+	case KindClientError, KindCanceled, KindBreakerOpen:
+		level = zap.DebugLevel
+	}
+	if ce := c.log.Check(level, "upstream call failed"); ce != nil {
+		method := r.Method
+		if method == "" {
+			method = http.MethodGet
+		}
+		ce.Write(zap.String("requestId", requestid.FromContext(ctx)), zap.String("method", method),
+			zap.String("path", r.Path), zap.String("outcome", outcome), zap.Duration("latency", elapsed), zap.Error(err))
+	}
 }
 
 func (c *Client) do(ctx context.Context, r Request, out any) error {

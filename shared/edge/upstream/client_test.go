@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/shopfront/contracts/domain"
 
@@ -662,5 +665,26 @@ func TestBreaker_JudgesTimeoutsAgainstTheServiceOwnTimeout(t *testing.T) {
 
 			assert.Equal(t, tt.expectState, c.BreakerState())
 		})
+	}
+}
+
+func TestClient_LogsFailuresWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	f := newFailingServer(t, http.StatusInternalServerError)
+	core, logs := observer.New(zap.DebugLevel)
+	c := newClient(t, f.url, upstream.Config{}, upstream.Options{Logger: zap.New(core)})
+	ctx := requestid.WithID(context.Background(), "req-9")
+
+	err := c.Do(ctx, upstream.Request{Path: "/x", Header: http.Header{"Authorization": {"Bearer s3cr3t"}}}, nil)
+
+	require.Error(t, err)
+	warn := logs.FilterLevelExact(zap.WarnLevel).All()
+	require.Len(t, warn, 1)
+	fields := warn[0].ContextMap()
+	assert.Equal(t, "catalog", fields["service"])
+	assert.Equal(t, "req-9", fields["requestId"])
+	assert.Equal(t, "server_error", fields["outcome"])
+	for _, e := range logs.All() {
+		assert.NotContains(t, fmt.Sprint(e.ContextMap()), "s3cr3t")
 	}
 }
