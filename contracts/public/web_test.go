@@ -1,0 +1,49 @@
+package public_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/public"
+)
+
+func TestWebDocumentIsValidOpenAPI31(t *testing.T) {
+	t.Parallel()
+	doc, err := public.Load(context.Background(), "web.yaml")
+	require.NoError(t, err)
+	assert.True(t, doc.IsOpenAPI31OrLater())
+	for _, p := range []string{"/v1/session", "/v1/catalog", "/v1/pages/product/{id}", "/v1/pages/account", "/v1/me",
+		"/v1/cart", "/v1/cart/items/{productId}", "/v1/orders", "/v1/orders/{id}"} {
+		assert.NotNil(t, doc.Paths.Value(p), p)
+	}
+	tests := []struct {
+		desc   string
+		schema string
+		given  map[string]any
+		ok     bool
+	}{
+		{desc: "ok, credentials", schema: "Credentials", given: map[string]any{"username": "alice", "password": "x"}, ok: true},
+		{desc: "nok, credentials without password", schema: "Credentials", given: map[string]any{"username": "alice"}},
+		{desc: "ok, card with its optional sources missing", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": nil}, ok: true},
+		{desc: "nok, card price as a decimal string", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": "19.99"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			s := doc.Components.Schemas[tt.schema]
+			require.NotNil(t, s)
+			err := s.Value.VisitJSON(tt.given, openapi3.EnableJSONSchema2020())
+			if tt.ok {
+				assert.NoError(t, err)
+			} else {
+				assert.Error(t, err)
+			}
+		})
+	}
+}
