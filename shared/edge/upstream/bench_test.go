@@ -42,3 +42,28 @@ func BenchmarkClient_Get(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClient_GetParallel is BenchmarkClient_Get from many goroutines
+// sharing the client, its breaker, budget and connection pool.
+func BenchmarkClient_GetParallel(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(productJSON))
+	}))
+	b.Cleanup(srv.Close)
+	c, err := upstream.New("catalog", upstream.Config{BaseURL: srv.URL}, upstream.Options{Registerer: prometheus.NewRegistry()})
+	require.NoError(b, err)
+	ctx := requestid.WithID(context.Background(), "bench-1")
+	path := upstream.Path("products", "p-0001")
+
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var p domain.Product
+			if err := c.Get(ctx, path, nil, &p); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -688,3 +688,34 @@ func TestClient_LogsFailuresWithoutSecrets(t *testing.T) {
 		assert.NotContains(t, fmt.Sprint(e.ContextMap()), "s3cr3t")
 	}
 }
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func TestRetry_BudgetRefillsAsTheWindowMoves(t *testing.T) {
+	t.Parallel()
+	f := newFailingServer(t, http.StatusServiceUnavailable)
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := newClient(t, f.url, upstream.Config{
+		Breaker: upstream.BreakerConfig{ConsecutiveFailures: 1 << 30, MinRequests: 1 << 30},
+		Retry:   upstream.RetryConfig{Backoff: time.Millisecond, BudgetMinRetries: 1, BudgetWindow: 10 * time.Second},
+	}, upstream.Options{Now: clock.Now})
+	call := func() { _ = c.Do(context.Background(), upstream.Request{Path: "/x"}, nil) }
+
+	call()
+	assert.Equal(t, int64(2), f.hits.Load(), "the minimum allows one retry at start-up")
+	call()
+	call()
+	assert.Equal(t, int64(4), f.hits.Load(), "1 + 10 % of 3 calls allows no second retry")
+
+	clock.Add(11 * time.Second)
+	call()
+	assert.Equal(t, int64(6), f.hits.Load(), "a new window allows a retry again")
+}
