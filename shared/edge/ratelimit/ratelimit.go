@@ -202,25 +202,45 @@ func (l *Limiter) Close() error {
 // Status reports, for /readyz's body, whether decisions are shared:
 // ErrRedisUnavailable while the limiter falls back to per-instance limits.
 // It is informational; a gateway must not fail readiness on it.
-func (l *Limiter) Status(context.Context) error {
-	if l.client != nil && l.failing.Load() {
-		return ErrRedisUnavailable
+// While failing, it pings Redis (at most once per RetryRedisAfter) so that
+// the report recovers even when no request has tried Redis yet.
+func (l *Limiter) Status(ctx context.Context) error {
+	if l.client == nil || !l.failing.Load() {
+		return nil
 	}
-	return nil
+	if l.cfg.Now().UnixNano() >= l.retryAt.Load() {
+		pctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
+		err := l.client.Ping(pctx).Err()
+		cancel()
+		if err == nil {
+			l.recovered()
+			return nil
+		}
+		l.retryAt.Store(l.cfg.Now().Add(l.cfg.RetryRedisAfter).UnixNano())
+	}
+	return ErrRedisUnavailable
+}
+
+func (l *Limiter) recovered() {
+	if l.failing.CompareAndSwap(true, false) {
+		l.retryAt.Store(0)
+		l.cfg.Logger.Info("rate limiting shared through redis again")
+	}
 }
 
 // Allow decides one request of the bucket against its limit, in Redis when
 // configured and healthy, else in the per-instance store. It never fails.
+// A bucket with an invalid limit (a plan of zero) is decided against the
+// anonymous limit rather than admitting everything or nothing.
 func (l *Limiter) Allow(ctx context.Context, b Bucket) Result {
+	b = l.sanitize(b)
 	key := l.cfg.Prefix + b.Policy + ":" + b.Key
 	if l.shared != nil && l.cfg.Now().UnixNano() >= l.retryAt.Load() {
 		rctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 		res, err := l.shared.Allow(rctx, key, b.Limit)
 		cancel()
 		if err == nil {
-			if l.failing.CompareAndSwap(true, false) {
-				l.cfg.Logger.Info("rate limiting shared through redis again")
-			}
+			l.recovered()
 			return l.count(b, res)
 		}
 		if ctx.Err() == nil { // a caller that went away says nothing about Redis
@@ -235,6 +255,13 @@ func (l *Limiter) Allow(ctx context.Context, b Bucket) Result {
 	}
 	res, _ := l.local.Allow(ctx, key, b.Limit) // the memory store cannot fail
 	return l.count(b, res)
+}
+
+func (l *Limiter) sanitize(b Bucket) Bucket {
+	if b.Limit.Validate() != nil {
+		b.Limit = l.cfg.Anonymous
+	}
+	return b
 }
 
 func (l *Limiter) count(b Bucket, r Result) Result {
@@ -369,6 +396,7 @@ func (cfg Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if !ok {
 				b = l.anonymous(c)
 			}
+			b = l.sanitize(b)
 			if err := l.apply(c, b, l.Allow(c.Request().Context(), b)); err != nil {
 				return err
 			}

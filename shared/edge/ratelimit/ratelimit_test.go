@@ -251,6 +251,11 @@ func TestPartnerPolicyUsesPlanPerCredential(t *testing.T) {
 	assert.Equal(t, 200, r.status)
 	assert.Equal(t, "100", r.header.Get("X-RateLimit-Limit"), "default plan")
 	assert.Equal(t, "19", r.header.Get("X-RateLimit-Remaining"))
+
+	plans["broken"] = ratelimit.Limit{}
+	r = get(t, url, map[string]string{"X-Test-User": "b", "X-Test-Partner": "broken"})
+	assert.Equal(t, 200, r.status)
+	assert.Equal(t, "120", r.header.Get("X-RateLimit-Limit"), "a zero plan falls back to the anonymous limit")
 }
 
 func TestChargeFailureLimitsFailedAuthentication(t *testing.T) {

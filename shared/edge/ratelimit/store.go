@@ -85,7 +85,7 @@ type memoryStore struct {
 var _ Store = (*memoryStore)(nil)
 
 func (s *memoryStore) Allow(_ context.Context, key string, l Limit) (Result, error) {
-	emission := int64(Period) / int64(l.Rate)
+	emission := max(int64(Period)/int64(max(l.Rate, 1)), 1)
 	burstOffset := emission * int64(l.Burst)
 	now := s.now().UnixNano()
 	sh := &s.shards[maphash.String(s.seed, key)%uint64(len(s.shards))]
