@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/problem"
@@ -85,6 +86,9 @@ type Config struct {
 	// NearbyRadiusKm is the radius of nearbyStores. Optional. Default 0:
 	// the inventory service's own default.
 	NearbyRadiusKm float64
+	// Registry receives shopfront_degraded_sections_total{route,source}.
+	// Optional. Default: counted but not exported.
+	Registry prometheus.Registerer
 }
 
 // Defaults of Config.
@@ -100,6 +104,7 @@ type API struct {
 	currency string
 	pageSize int
 	radiusKm float64
+	degraded *prometheus.CounterVec
 }
 
 // New validates cfg and returns the API.
@@ -126,21 +131,38 @@ func New(cfg Config) (*API, error) {
 	if cfg.NearbyRadiusKm < 0 {
 		return nil, fmt.Errorf("api: NearbyRadiusKm %g must not be negative", cfg.NearbyRadiusKm)
 	}
+	degraded := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopfront_degraded_sections_total",
+		Help: "Sections of aggregate responses left empty because their optional source failed, by route and source.",
+	}, []string{"route", "source"})
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(degraded); err != nil {
+			return nil, fmt.Errorf("api: registering metrics: %w", err)
+		}
+	}
 	return &API{c: cfg.Clients, budgets: cfg.Budgets, currency: cfg.Currency,
-		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm}, nil
+		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: degraded}, nil
 }
 
-// Register adds the routes of SPEC §5 to g, which carries authentication
-// and the other route middleware.
-func (a *API) Register(g *echo.Group) {
-	g.GET("/v1/home", a.home)
-	g.GET("/v1/products/:id", a.product)
-	g.GET("/v1/search", a.search)
-	g.GET("/v1/cart", a.cart)
-	g.PUT("/v1/cart/items/:productId", a.setCartItem)
-	g.DELETE("/v1/cart/items/:productId", a.removeCartItem)
-	g.POST("/v1/orders", a.createOrder)
-	g.GET("/v1/orders/:id", a.order)
+// Router is where routes are added; *echo.Echo and *echo.Group are both
+// one.
+type Router interface {
+	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// Register adds the routes of SPEC §5 to r, each behind mw (authentication
+// and the other route middleware). The middleware is attached per route
+// rather than to a group, so that a path no route matches is a plain 404
+// instead of passing through authentication.
+func (a *API) Register(r Router, mw ...echo.MiddlewareFunc) {
+	r.Add(http.MethodGet, "/v1/home", a.home, mw...)
+	r.Add(http.MethodGet, "/v1/products/:id", a.product, mw...)
+	r.Add(http.MethodGet, "/v1/search", a.search, mw...)
+	r.Add(http.MethodGet, "/v1/cart", a.cart, mw...)
+	r.Add(http.MethodPut, "/v1/cart/items/:productId", a.setCartItem, mw...)
+	r.Add(http.MethodDelete, "/v1/cart/items/:productId", a.removeCartItem, mw...)
+	r.Add(http.MethodPost, "/v1/orders", a.createOrder, mw...)
+	r.Add(http.MethodGet, "/v1/orders/:id", a.order, mw...)
 }
 
 // userID returns the verified caller's id. The authentication middleware
@@ -157,7 +179,10 @@ func userID(c echo.Context) (string, error) {
 // writeView writes a GET answer. A degraded view must not be reused by any
 // cache (SPEC §4), so it says no-store; otherwise the conditional
 // middleware adds the mobile caching policy and the ETag.
-func writeView(c echo.Context, degraded []string, v any) error {
+func (a *API) writeView(c echo.Context, degraded []string, v any) error {
+	for _, s := range degraded {
+		a.degraded.WithLabelValues(c.Path(), s).Inc()
+	}
 	if len(degraded) > 0 {
 		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	}

@@ -24,7 +24,7 @@ func (a *API) cart(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeView(c, degraded, v)
+	return a.writeView(c, degraded, v)
 }
 
 // setQuantity is the body of PUT /v1/cart/items/{productId}. Quantity is a

@@ -70,7 +70,7 @@ func startWith(t *testing.T, f *fakes.Fakes, base string, cfg services.Config) *
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{})
 	e.Use(rid)
-	a.Register(e.Group("", gz, authn, cond))
+	a.Register(e, gz, authn, cond)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &gateway{fakes: f, base: base, url: srv.URL}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -38,17 +39,10 @@ func (a *API) home(c echo.Context) error {
 		prices                []domain.Price
 		gotUnread, gotBalance bool
 	)
+	var lists []string // degraded sources of the orders and recommendations chain
 	degraded, err := aggregate.Run(c.Request().Context(), a.budgets.Home,
 		aggregate.Critical(domain.ServiceUsers, func(ctx context.Context) (err error) {
 			user, err = a.c.Users.Get(ctx, id)
-			return
-		}),
-		aggregate.Optional(domain.ServiceOrders, func(ctx context.Context) (err error) {
-			orders, err = a.c.Orders.ForUser(ctx, id, homeOrders)
-			return
-		}),
-		aggregate.Optional(domain.ServiceRecommendations, func(ctx context.Context) (err error) {
-			recs, err = a.c.Recommendations.ForUser(ctx, id, homeRecommendations)
 			return
 		}),
 		aggregate.Optional(domain.ServiceNotifications, func(ctx context.Context) (err error) {
@@ -61,17 +55,28 @@ func (a *API) home(c echo.Context) error {
 			gotBalance = err == nil
 			return
 		}),
-		aggregate.Then(
-			aggregate.Optional(domain.ServiceCatalog, func(ctx context.Context) (err error) {
-				products, err = a.c.Catalog.Products(ctx, view.ProductIDs(firstOrders(orders), firstRecs(recs), nil))
+		chain(&lists,
+			aggregate.Optional(domain.ServiceOrders, func(ctx context.Context) (err error) {
+				orders, err = a.c.Orders.ForUser(ctx, id, homeOrders)
 				return
 			}),
-			aggregate.Optional(domain.ServicePricing, func(ctx context.Context) (err error) {
-				prices, err = a.c.Pricing.Prices(ctx, view.RecommendedIDs(recs, homeRecommendations), a.currency)
+			aggregate.Optional(domain.ServiceRecommendations, func(ctx context.Context) (err error) {
+				recs, err = a.c.Recommendations.ForUser(ctx, id, homeRecommendations)
 				return
 			}),
+			aggregate.Then(
+				aggregate.Optional(domain.ServiceCatalog, func(ctx context.Context) (err error) {
+					products, err = a.c.Catalog.Products(ctx, view.ProductIDs(firstOrders(orders), firstRecs(recs), nil))
+					return
+				}),
+				aggregate.Optional(domain.ServicePricing, func(ctx context.Context) (err error) {
+					prices, err = a.c.Pricing.Prices(ctx, view.RecommendedIDs(recs, homeRecommendations), a.currency)
+					return
+				}),
+			),
 		),
 	)
+	degraded = merge(degraded, lists)
 	if err != nil {
 		return err
 	}
@@ -88,7 +93,30 @@ func (a *API) home(c echo.Context) error {
 	if gotBalance {
 		v.Balance = &view.Money{Amount: balance.Amount, Currency: balance.Currency}
 	}
-	return writeView(c, degraded, v)
+	return a.writeView(c, degraded, v)
+}
+
+// chain runs a dependent pair of stages as one source of the screen's
+// first stage: its second stage (names and prices of the products found)
+// starts as soon as its own first stage is done, not when the slowest source
+// of the whole screen is, so a slow balance never starves the product
+// lookups of their budget. Its parts are optional; their failures are
+// written to *degraded.
+func chain(degraded *[]string, parts ...aggregate.Part) aggregate.Source {
+	return aggregate.Optional("chain", func(ctx context.Context) error {
+		d, err := aggregate.Run(ctx, 0, parts...)
+		*degraded = d
+		// Only a cancelled request fails the chain; then the screen fails
+		// anyway, so the source's name is never shown.
+		return err
+	})
+}
+
+// merge returns the sorted union of two degraded lists.
+func merge(a, b []string) []string {
+	out := append(append([]string{}, a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func firstOrders(o []domain.Order) []domain.Order { return o[:min(homeOrders, len(o))] }
@@ -124,6 +152,7 @@ func (a *API) product(c echo.Context) error {
 		prices   []domain.Price
 
 		gotPrice, gotStock, gotStores, gotReviews bool
+		lists                                     []string // degraded sources of the similar chain
 	)
 	parts := []aggregate.Part{
 		aggregate.Critical(domain.ServiceCatalog, func(ctx context.Context) (err error) {
@@ -145,19 +174,21 @@ func (a *API) product(c echo.Context) error {
 			gotReviews = err == nil
 			return
 		}),
-		aggregate.Optional(domain.ServiceRecommendations, func(ctx context.Context) (err error) {
-			similar, err = a.c.Recommendations.Similar(ctx, id, productSimilar)
-			return
-		}),
-		aggregate.Then(
-			aggregate.Optional(domain.ServiceCatalog, func(ctx context.Context) (err error) {
-				products, err = a.c.Catalog.Products(ctx, view.RecommendedIDs(similar, productSimilar))
+		chain(&lists,
+			aggregate.Optional(domain.ServiceRecommendations, func(ctx context.Context) (err error) {
+				similar, err = a.c.Recommendations.Similar(ctx, id, productSimilar)
 				return
 			}),
-			aggregate.Optional(domain.ServicePricing, func(ctx context.Context) (err error) {
-				prices, err = a.c.Pricing.Prices(ctx, view.RecommendedIDs(similar, productSimilar), a.currency)
-				return
-			}),
+			aggregate.Then(
+				aggregate.Optional(domain.ServiceCatalog, func(ctx context.Context) (err error) {
+					products, err = a.c.Catalog.Products(ctx, view.RecommendedIDs(similar, productSimilar))
+					return
+				}),
+				aggregate.Optional(domain.ServicePricing, func(ctx context.Context) (err error) {
+					prices, err = a.c.Pricing.Prices(ctx, view.RecommendedIDs(similar, productSimilar), a.currency)
+					return
+				}),
+			),
 		),
 	}
 	if point != nil {
@@ -171,6 +202,7 @@ func (a *API) product(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	degraded = merge(degraded, lists)
 	l := view.NewLookup(products, prices)
 	v := view.ProductScreen{
 		Product:    view.Compact(product),
@@ -196,7 +228,7 @@ func (a *API) product(c echo.Context) error {
 		}
 		v.NearbyStores = &s
 	}
-	return writeView(c, degraded, v)
+	return a.writeView(c, degraded, v)
 }
 
 // search is GET /v1/search?q=&page=: one page of the catalog's matches
@@ -236,5 +268,5 @@ func (a *API) search(c echo.Context) error {
 		return err
 	}
 	l := view.NewLookup(found.Items, prices)
-	return writeView(c, degraded, view.SearchPage{Items: l.Cards(ids()), Page: page, Total: found.Total, Degraded: degraded})
+	return a.writeView(c, degraded, view.SearchPage{Items: l.Cards(ids()), Page: page, Total: found.Total, Degraded: degraded})
 }

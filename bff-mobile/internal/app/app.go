@@ -1,19 +1,29 @@
-// Package app is bff-mobile's composition root: it builds the metrics registry,
-// the server with the shared edge chain, the JWT verifier and the readiness
-// checks, and runs them until the context ends.
+// Package app is bff-mobile's composition root: it builds the metrics
+// registry, the server with the shared edge chain, the JWT verifier, the rate
+// limiter, the domain-service clients and the mobile routes with their
+// policies, and runs them until the context ends.
 package app
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/shopfront/bff-mobile/internal/api"
+	"github.com/shopfront/bff-mobile/internal/compress"
+	"github.com/shopfront/bff-mobile/internal/conditional"
 	"github.com/shopfront/bff-mobile/internal/config"
+	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/metrics"
+	"github.com/shopfront/shared/edge/ratelimit"
 	"github.com/shopfront/shared/edge/server"
+	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/edge/upstream"
 )
 
 // Name is the gateway's name in logs, metrics and traces.
@@ -35,20 +45,93 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) 
 	if err != nil {
 		return nil, fmt.Errorf("building server: %w", err)
 	}
+	a := &App{cfg: cfg, log: log, srv: srv}
+	if err := a.wire(ctx, reg); err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// wire builds the collaborators and the routes. Every mobile route passes,
+// after the server's edge chain, through:
+//
+//	gzip (> 256 B) -> JWT (aud shopfront-mobile; failures charged to the
+//	client IP) -> per-user rate limit -> ETag/304 and Cache-Control -> handler
+//
+// gzip is outermost so that it compresses what revalidation lets through and
+// the ETag is the tag of the uncompressed body.
+func (a *App) wire(ctx context.Context, reg *prometheus.Registry) error {
+	cfg := a.cfg
 	verifier, err := jwtauth.NewVerifier(ctx, jwtauth.VerifierConfig{
 		JWKSURL:  cfg.JWT.JWKSURL,
 		Issuer:   cfg.JWT.Issuer,
 		Audience: cfg.JWT.Audience,
 		Client:   auth.ClientMobile,
-		Logger:   log,
+		Logger:   a.log,
 	})
 	if err != nil {
-		_ = srv.Close()
-		return nil, fmt.Errorf("building JWT verifier: %w", err)
+		return fmt.Errorf("building JWT verifier: %w", err)
 	}
+	a.verifier = verifier
 	// Ready once the JWKS was fetched: before that no token can be checked.
-	srv.AddCheck("jwks", true, verifier.Ready)
-	return &App{cfg: cfg, log: log, srv: srv, verifier: verifier}, nil
+	a.srv.AddCheck("jwks", true, verifier.Ready)
+
+	limiter, err := ratelimit.New(ratelimit.LimiterConfig{
+		RedisURL: cfg.RedisURL, Prefix: Name + ":", Logger: a.log, Registry: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("building rate limiter: %w", err)
+	}
+	// A Redis outage is reported but does not make the gateway unready: the
+	// limiter falls back to per-instance counters (SPEC §4).
+	a.srv.AddCheck("redis", false, limiter.Status)
+	a.srv.OnShutdown(func(context.Context) error { return limiter.Close() })
+
+	clients, err := services.New(servicesConfig(cfg), upstream.Options{Logger: a.log, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("building domain-service clients: %w", err)
+	}
+	routes, err := api.New(api.Config{
+		Clients: clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Mobile.Currency,
+		SearchPageSize: cfg.Mobile.SearchPageSize, NearbyRadiusKm: cfg.Mobile.NearbyRadiusKm, Registry: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("building routes: %w", err)
+	}
+
+	gz, err := compress.Config{MinLength: cfg.Mobile.GzipMinLength, Level: cfg.Mobile.GzipLevel}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("building compression: %w", err)
+	}
+	authn, err := jwtauth.Config{Verifier: verifier, ErrorHandler: limiter.ChargeFailure}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("building authentication: %w", err)
+	}
+	limit, err := ratelimit.Config{Limiter: limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("building rate limit: %w", err)
+	}
+	cond, err := conditional.Config{CacheControl: cfg.Mobile.CacheControl}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("building revalidation: %w", err)
+	}
+	routes.Register(a.srv.Echo(), []echo.MiddlewareFunc{gz, authn, limit, cond}...)
+	return nil
+}
+
+// servicesConfig points every domain-service client at its configured URL
+// with the configured per-call timeout.
+func servicesConfig(cfg config.Config) services.Config {
+	u := func(name string) upstream.Config {
+		return upstream.Config{BaseURL: cfg.Upstreams.URL(name), Timeout: cfg.Upstreams.Timeout}
+	}
+	return services.Config{
+		Catalog: u(domain.ServiceCatalog), Inventory: u(domain.ServiceInventory), Pricing: u(domain.ServicePricing),
+		Reviews: u(domain.ServiceReviews), Recommendations: u(domain.ServiceRecommendations), Users: u(domain.ServiceUsers),
+		Orders: u(domain.ServiceOrders), Cart: u(domain.ServiceCart), Payments: u(domain.ServicePayments),
+		Notifications: u(domain.ServiceNotifications), Identity: u(domain.ServiceIdentity),
+	}
 }
 
 // Run serves until ctx is done, then drains (SPEC §4) and returns nil.

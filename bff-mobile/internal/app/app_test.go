@@ -17,6 +17,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/app"
 	"github.com/shopfront/bff-mobile/internal/config"
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/contracts/fakes"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
@@ -26,7 +27,15 @@ import (
 // the way main does it (environment through config.Load).
 func boot(t *testing.T, env map[string]string) *app.App {
 	t.Helper()
-	_, base := fakestest.Start(t)
+	a, _ := bootWithFakes(t, env)
+	return a
+}
+
+// bootWithFakes is boot that also returns the fakes, to mint tokens and
+// inject faults.
+func bootWithFakes(t *testing.T, env map[string]string) (*app.App, *fakes.Fakes) {
+	t.Helper()
+	f, base := fakestest.Start(t)
 	vars := map[string]string{
 		"BFF_ADDR":       "127.0.0.1:0",
 		"BFF_ADMIN_ADDR": "127.0.0.1:0",
@@ -50,7 +59,7 @@ func boot(t *testing.T, env map[string]string) *app.App {
 		cancel()
 		assert.NoError(t, <-done)
 	})
-	return a
+	return a, f
 }
 
 func get(t *testing.T, url string, hdr map[string]string) (*http.Response, map[string]any) {

@@ -4,8 +4,15 @@
 package config
 
 import (
+	"compress/gzip"
+	"errors"
+	"regexp"
+	"strconv"
 	"time"
 
+	"github.com/shopfront/bff-mobile/internal/api"
+	"github.com/shopfront/bff-mobile/internal/compress"
+	"github.com/shopfront/bff-mobile/internal/conditional"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 )
 
@@ -16,8 +23,36 @@ type Config struct {
 	Mobile Mobile `yaml:"mobile"`
 }
 
-// Mobile is the mobile-only section of the YAML file.
-type Mobile struct{}
+// Mobile holds the policies bff-mobile owns (SPEC §5, issue 5): compression,
+// caching, currency, list sizes and per-route upstream budgets. They are
+// mobile's own knobs, not the shared edge's. The zero value of every field
+// means its default.
+type Mobile struct {
+	// GzipMinLength is the smallest body in bytes that is gzipped
+	// (BFF_MOBILE_GZIP_MIN_LENGTH). Optional. Default 257: bodies larger
+	// than 256 bytes (SPEC §5).
+	GzipMinLength int `yaml:"gzip_min_length"`
+	// GzipLevel is the gzip level, 1 (fastest) to 9 (smallest), or -1 for
+	// the library's default (BFF_MOBILE_GZIP_LEVEL). Optional. Default -1.
+	GzipLevel int `yaml:"gzip_level"`
+	// CacheControl is sent on successful GETs that are not degraded.
+	// Optional. Default "private, max-age=60" (SPEC §5).
+	CacheControl string `yaml:"cache_control"`
+	// Currency prices are asked in (BFF_MOBILE_CURRENCY). Optional.
+	// Default "USD".
+	Currency string `yaml:"currency"`
+	// SearchPageSize is the number of results per search page. Optional.
+	// Default 20.
+	SearchPageSize int `yaml:"search_page_size"`
+	// NearbyRadiusKm is the radius of a product's nearbyStores. Optional.
+	// Default 0: the inventory service's own default.
+	NearbyRadiusKm float64 `yaml:"nearby_radius_km"`
+	// Budgets bound each route's upstream work
+	// (BFF_MOBILE_BUDGET_HOME, _PRODUCT, _SEARCH, _CART, _ORDERS). Optional.
+	// Default: the aggregate routes (home, product, search, cart) get
+	// BFF_ROUTE_BUDGET (2.5 s), the order routes BFF_UPSTREAM_TIMEOUT (2 s).
+	Budgets api.Budgets `yaml:"budgets"`
+}
 
 // Listener defaults of bff-mobile (SPEC §3, §5). Cellular clients are slow
 // and reconnect expensively, hence the long read/write timeouts and the
@@ -31,12 +66,31 @@ const (
 	DefaultIdleTimeout  = 120 * time.Second
 )
 
+// The environment variables of the mobile section.
+const (
+	VarGzipMinLength = "BFF_MOBILE_GZIP_MIN_LENGTH"
+	VarGzipLevel     = "BFF_MOBILE_GZIP_LEVEL"
+	VarCurrency      = "BFF_MOBILE_CURRENCY"
+	VarBudgetHome    = "BFF_MOBILE_BUDGET_HOME"
+	VarBudgetProduct = "BFF_MOBILE_BUDGET_PRODUCT"
+	VarBudgetSearch  = "BFF_MOBILE_BUDGET_SEARCH"
+	VarBudgetCart    = "BFF_MOBILE_BUDGET_CART"
+	VarBudgetOrders  = "BFF_MOBILE_BUDGET_ORDERS"
+)
+
 // Defaults returns the embedded defaults `make run` uses.
 func Defaults() Config {
 	c := Config{Common: edgeconfig.Defaults(DefaultAddr, DefaultAdminAddr, DefaultAudience)}
 	c.Server.ReadTimeout = DefaultReadTimeout
 	c.Server.WriteTimeout = DefaultWriteTimeout
 	c.Server.IdleTimeout = DefaultIdleTimeout
+	c.Mobile = Mobile{
+		GzipMinLength:  compress.DefaultMinLength,
+		GzipLevel:      gzip.DefaultCompression,
+		CacheControl:   conditional.DefaultCacheControl,
+		Currency:       api.DefaultCurrency,
+		SearchPageSize: api.DefaultSearchPageSize,
+	}
 	return c
 }
 
@@ -48,14 +102,88 @@ func Load(lookup edgeconfig.Lookup) (Config, error) {
 	return c, err
 }
 
-// ReadEnv reads the variables of SPEC §3 that bff-mobile uses.
+// ReadEnv reads the variables of SPEC §3 and of the mobile section.
 func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	c.Common.ReadEnv(env)
+	m := &c.Mobile
+	env.Int(VarGzipMinLength, &m.GzipMinLength)
+	readLevel(env, VarGzipLevel, &m.GzipLevel)
+	env.String(VarCurrency, &m.Currency)
+	env.Duration(VarBudgetHome, &m.Budgets.Home)
+	env.Duration(VarBudgetProduct, &m.Budgets.Product)
+	env.Duration(VarBudgetSearch, &m.Budgets.Search)
+	env.Duration(VarBudgetCart, &m.Budgets.Cart)
+	env.Duration(VarBudgetOrders, &m.Budgets.Orders)
 }
+
+// readLevel reads the gzip level, which may be -1 (env.Int refuses
+// negatives); Validate checks the range.
+func readLevel(env *edgeconfig.Env, name string, dst *int) {
+	var s string
+	env.String(name, &s)
+	if s == "" {
+		return
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		env.Fail(name, "%q is not an integer", s)
+		return
+	}
+	*dst = n
+}
+
+var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Validate reports every problem, one line each.
 func (c Config) Validate() error {
-	return c.Common.Validate()
+	errs := []error{c.Common.Validate()}
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, edgeconfig.Errorf(name, format, args...))
+	}
+	m := c.Mobile
+	if m.GzipMinLength < 0 {
+		fail(VarGzipMinLength, "must not be negative, got %d", m.GzipMinLength)
+	}
+	if m.GzipLevel < gzip.DefaultCompression || m.GzipLevel > gzip.BestCompression {
+		fail(VarGzipLevel, "must be -1 or 1..9, got %d", m.GzipLevel)
+	}
+	if m.Currency != "" && !currencyPattern.MatchString(m.Currency) {
+		fail(VarCurrency, "%q is not an ISO 4217 code such as USD", m.Currency)
+	}
+	if m.SearchPageSize < 0 || m.SearchPageSize > 100 {
+		fail("mobile.search_page_size", "must be within 1..100, got %d", m.SearchPageSize)
+	}
+	if m.NearbyRadiusKm < 0 {
+		fail("mobile.nearby_radius_km", "must not be negative, got %g", m.NearbyRadiusKm)
+	}
+	for _, b := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{VarBudgetHome, m.Budgets.Home}, {VarBudgetProduct, m.Budgets.Product}, {VarBudgetSearch, m.Budgets.Search},
+		{VarBudgetCart, m.Budgets.Cart}, {VarBudgetOrders, m.Budgets.Orders},
+	} {
+		if b.d < 0 {
+			fail(b.name, "must not be negative, got %s", b.d)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RouteBudgets returns the per-route budgets with unset ones derived from
+// the common settings: aggregate routes get the route budget, order routes
+// (single calls) the upstream call timeout.
+func (c Config) RouteBudgets() api.Budgets {
+	b := c.Mobile.Budgets
+	for _, d := range []*time.Duration{&b.Home, &b.Product, &b.Search, &b.Cart} {
+		if *d == 0 {
+			*d = c.Upstreams.RouteBudget
+		}
+	}
+	if b.Orders == 0 {
+		b.Orders = c.Upstreams.Timeout
+	}
+	return b
 }
 
 var _ edgeconfig.Loadable = (*Config)(nil)
