@@ -74,7 +74,8 @@ type Tracing struct {
 	// Endpoint is the OTLP collector (OTEL_EXPORTER_OTLP_ENDPOINT).
 	// Optional. Default "" (no export).
 	Endpoint string `yaml:"endpoint"`
-	// Protocol is "http/protobuf" or "grpc" (OTEL_EXPORTER_OTLP_PROTOCOL).
+	// Protocol is "http/protobuf", "http/json" or "grpc"
+	// (OTEL_EXPORTER_OTLP_PROTOCOL).
 	// Optional. Default "http/protobuf".
 	Protocol string `yaml:"protocol"`
 }
@@ -87,6 +88,7 @@ const (
 	DefaultUpstreamTimeout = 2 * time.Second
 	DefaultRouteBudget     = 2500 * time.Millisecond
 	ProtocolHTTP           = "http/protobuf"
+	ProtocolHTTPJSON       = "http/json"
 	ProtocolGRPC           = "grpc"
 )
 
@@ -194,7 +196,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.String(VarRedisURL, &c.RedisURL)
 	env.OneOf(VarLogLevel, &c.LogLevel, "debug", "info", "warn", "error")
 	env.URL(VarOTLPEndpoint, &c.Tracing.Endpoint)
-	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, ProtocolHTTP, ProtocolGRPC)
+	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, ProtocolHTTP, ProtocolHTTPJSON, ProtocolGRPC)
 
 	if c.JWT.JWKSURL == "" && c.Upstreams.Identity != "" {
 		c.JWT.JWKSURL = c.Upstreams.Identity + "/.well-known/jwks.json"
@@ -282,8 +284,10 @@ func (c Common) Validate() error {
 			fail(VarOTLPEndpoint, "%q %v", c.Tracing.Endpoint, err)
 		}
 	}
-	if c.Tracing.Protocol != ProtocolHTTP && c.Tracing.Protocol != ProtocolGRPC {
-		fail(VarOTLPProtocol, "%q is not one of %s, %s", c.Tracing.Protocol, ProtocolHTTP, ProtocolGRPC)
+	switch c.Tracing.Protocol {
+	case ProtocolHTTP, ProtocolHTTPJSON, ProtocolGRPC:
+	default:
+		fail(VarOTLPProtocol, "%q is not one of %s, %s, %s", c.Tracing.Protocol, ProtocolHTTP, ProtocolHTTPJSON, ProtocolGRPC)
 	}
 	// Map iteration above is random; sorted lines keep the report stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

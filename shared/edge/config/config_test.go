@@ -145,8 +145,8 @@ func TestEnvErrors(t *testing.T) {
 			lines: []string{`BFF_TLS_KEY_FILE: must be set together with BFF_TLS_CERT_FILE`}},
 		{name: "nok, unreadable TLS file", env: map[string]string{"BFF_TLS_CERT_FILE": cert, "BFF_TLS_KEY_FILE": "/nonexistent/key.pem"},
 			lines: []string{`BFF_TLS_KEY_FILE: reading /nonexistent/key.pem: no such file or directory`}},
-		{name: "nok, OTLP protocol", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
-			lines: []string{`OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" is not one of http/protobuf, grpc`}},
+		{name: "nok, OTLP protocol", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"},
+			lines: []string{`OTEL_EXPORTER_OTLP_PROTOCOL: "thrift" is not one of http/protobuf, http/json, grpc`}},
 		{name: "nok, several problems give one line each", env: map[string]string{"BFF_ADDR": "nonsense", "BFF_UPSTREAM_CATALOG_URL": "::bad", "BFF_LOG_LEVEL": "loud"},
 			lines: []string{
 				`BFF_ADDR: "nonsense" is not a host:port address`,
