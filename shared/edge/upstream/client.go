@@ -129,12 +129,10 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 		m:       m,
 		obs:     m.duration.WithLabelValues(service),
 	}
-	gauge := m.breakerState.WithLabelValues(service)
-	gauge.Set(0)
 	c.breaker = newBreaker(service, cfg.Breaker, func(from, to gobreaker.State) {
-		gauge.Set(float64(to))
 		c.log.Warn("upstream breaker changed state", zap.String("from", from.String()), zap.String("to", to.String()))
 	})
+	m.breakerState.add(service, c.breaker.State)
 	getSpan := service + " GET"
 	c.http = &http.Client{
 		Transport: otelhttp.NewTransport(&breakerTransport{cb: c.breaker, next: opts.Transport},
@@ -161,8 +159,7 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 func (c *Client) Service() string { return c.service }
 
 // BreakerState returns the state of the service's breaker: "closed",
-// "half-open" or "open", for /readyz detail. Reading it also refreshes the
-// state gauge, since gobreaker moves from open to half-open lazily.
+// "half-open" or "open", for /readyz detail.
 func (c *Client) BreakerState() string {
 	return c.breaker.State().String()
 }

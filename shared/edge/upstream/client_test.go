@@ -334,8 +334,9 @@ func TestBreaker_OpensFailsFastHalfOpensAndCloses(t *testing.T) {
 	}
 	assert.Equal(t, int64(5), f.hits.Load(), "an open breaker makes no call")
 
-	require.Eventually(t, func() bool { return c.BreakerState() == "half-open" }, 2*time.Second, 10*time.Millisecond)
-	assert.Equal(t, 1.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
+	require.Eventually(t, func() bool { return gauge(t, reg, "shopfront_upstream_breaker_state") == 1 }, 2*time.Second, 10*time.Millisecond,
+		"a scrape sees the breaker half-open without any call")
+	assert.Equal(t, "half-open", c.BreakerState())
 	f.status.Store(http.StatusOK)
 	require.NoError(t, call())
 	assert.Equal(t, int64(6), f.hits.Load())

@@ -3,8 +3,10 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
 )
 
 // metrics are the per-service collectors of SPEC §4's /metrics. Clients of
@@ -14,7 +16,46 @@ type metrics struct {
 	duration        *prometheus.HistogramVec
 	retries         *prometheus.CounterVec
 	budgetExhausted *prometheus.CounterVec
-	breakerState    *prometheus.GaugeVec
+	breakerState    *breakerCollector
+}
+
+// breakerCollector exports the state of every client's breaker, read at
+// scrape time: gobreaker moves from open to half-open lazily, on the next
+// call, so a gauge set on state changes would show "open" long after the
+// breaker let probes through.
+type breakerCollector struct {
+	desc *prometheus.Desc
+
+	mu     sync.Mutex
+	states map[string]func() gobreaker.State
+}
+
+func newBreakerCollector() *breakerCollector {
+	return &breakerCollector{
+		desc: prometheus.NewDesc("shopfront_upstream_breaker_state",
+			"Circuit breaker state by domain service: 0 closed, 1 half-open, 2 open.", []string{"service"}, nil),
+		states: map[string]func() gobreaker.State{},
+	}
+}
+
+// add exports the breaker of service; a later client of the same service
+// replaces the earlier one.
+func (b *breakerCollector) add(service string, state func() gobreaker.State) {
+	b.mu.Lock()
+	b.states[service] = state
+	b.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (b *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+
+// Collect implements prometheus.Collector.
+func (b *breakerCollector) Collect(ch chan<- prometheus.Metric) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for service, state := range b.states {
+		ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, float64(state()), service)
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -36,10 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "shopfront_upstream_retry_budget_exhausted_total",
 			Help: "Retries refused because the service's retry budget was spent.",
 		}, []string{"service"}),
-		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "shopfront_upstream_breaker_state",
-			Help: "Circuit breaker state by domain service: 0 closed, 1 half-open, 2 open.",
-		}, []string{"service"}),
+		breakerState: newBreakerCollector(),
 	}
 	if reg == nil {
 		return m, nil
