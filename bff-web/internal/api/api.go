@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -149,14 +150,26 @@ func New(cfg Config) (*API, error) {
 		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize}, nil
 }
 
-// Routes are the groups and route middleware Register installs on.
+// Router is where routes are added; *echo.Echo is one. Routes go on the
+// echo instance with per-route middleware rather than on groups, because an
+// echo group with middleware adds catch-all routes that would answer an
+// unknown path with the group's 401 instead of 404.
+type Router interface {
+	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// Routes are the router and the route middleware Register installs.
 type Routes struct {
-	// Optional carries optional authentication: the catalog pages.
-	Optional *echo.Group
-	// Required carries required authentication and CSRF.
-	Required *echo.Group
+	// Router receives the routes. Required.
+	Router Router
+	// Optional is the chain of the catalog pages (optional authentication,
+	// rate limit).
+	Optional []echo.MiddlewareFunc
+	// Required is the chain of the personal routes (required
+	// authentication, rate limit, CSRF).
+	Required []echo.MiddlewareFunc
 	// CatalogCache and ProductCache are the response cache of the two
-	// cached routes. Optional. Default none.
+	// cached routes, innermost. Optional. Default none.
 	CatalogCache, ProductCache echo.MiddlewareFunc
 }
 
@@ -166,22 +179,23 @@ var CatalogQuery = []string{"q", "category", "page", "pageSize"}
 
 // Register adds the routes of SPEC §6 (but the session's) to r.
 func (a *API) Register(r Routes) {
-	var catalogMW, productMW []echo.MiddlewareFunc
-	if r.CatalogCache != nil {
-		catalogMW = append(catalogMW, r.CatalogCache)
+	with := func(chain []echo.MiddlewareFunc, last echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		out := slices.Clone(chain)
+		if last != nil {
+			out = append(out, last)
+		}
+		return out
 	}
-	if r.ProductCache != nil {
-		productMW = append(productMW, r.ProductCache)
-	}
-	r.Optional.GET("/v1/catalog", a.catalog, catalogMW...)
-	r.Optional.GET("/v1/pages/product/:id", a.productPage, productMW...)
-	r.Required.GET("/v1/pages/account", a.accountPage)
-	r.Required.GET("/v1/me", a.me)
-	r.Required.GET("/v1/cart", a.cart)
-	r.Required.PUT("/v1/cart/items/:productId", a.setCartItem)
-	r.Required.DELETE("/v1/cart/items/:productId", a.removeCartItem)
-	r.Required.POST("/v1/orders", a.createOrder)
-	r.Required.GET("/v1/orders/:id", a.order)
+	add := func(method, path string, h echo.HandlerFunc, m []echo.MiddlewareFunc) { r.Router.Add(method, path, h, m...) }
+	add(http.MethodGet, "/v1/catalog", a.catalog, with(r.Optional, r.CatalogCache))
+	add(http.MethodGet, "/v1/pages/product/:id", a.productPage, with(r.Optional, r.ProductCache))
+	add(http.MethodGet, "/v1/pages/account", a.accountPage, r.Required)
+	add(http.MethodGet, "/v1/me", a.me, r.Required)
+	add(http.MethodGet, "/v1/cart", a.cart, r.Required)
+	add(http.MethodPut, "/v1/cart/items/:productId", a.setCartItem, r.Required)
+	add(http.MethodDelete, "/v1/cart/items/:productId", a.removeCartItem, r.Required)
+	add(http.MethodPost, "/v1/orders", a.createOrder, r.Required)
+	add(http.MethodGet, "/v1/orders/:id", a.order, r.Required)
 }
 
 // userID returns the verified caller's id. The authentication middleware

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopfront/bff-web/internal/api"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 )
 
@@ -27,12 +28,53 @@ type Web struct {
 	// CookieInsecure drops Secure from the session cookies for local http
 	// (BFF_COOKIE_INSECURE). Optional. Default false.
 	CookieInsecure bool `yaml:"cookie_insecure"`
+	// Cache is the shared response cache of the anonymous catalog pages.
+	Cache Cache `yaml:"cache"`
+	// CompressMinSize is the smallest body compressed, in bytes
+	// (BFF_WEB_COMPRESS_MIN_SIZE). Optional. Default 1024 (SPEC §6).
+	CompressMinSize int `yaml:"compress_min_size"`
+	// Currency is the currency prices are asked in. Optional. Default "USD".
+	Currency string `yaml:"currency"`
+	// Budgets bound each route's upstream work. Optional. Default each
+	// aggregate route BFF_ROUTE_BUDGET (2.5 s), single calls 2 s.
+	Budgets api.Budgets `yaml:"budgets"`
+}
+
+// Cache configures the response cache (SPEC §6).
+type Cache struct {
+	// Fresh is how long an entry is served as a HIT (BFF_WEB_CACHE_FRESH).
+	// Optional. Default 30s.
+	Fresh time.Duration `yaml:"fresh"`
+	// Stale is how long after Fresh an entry is still served while one
+	// background refresh runs (BFF_WEB_CACHE_STALE). Optional. Default 60s.
+	Stale time.Duration `yaml:"stale"`
+	// MaxEntries bounds the in-process store (BFF_WEB_CACHE_MAX_ENTRIES).
+	// Optional. Default 10000.
+	MaxEntries int `yaml:"max_entries"`
+	// MaxBytes bounds the in-process store's bodies and keys
+	// (BFF_WEB_CACHE_MAX_BYTES). Optional. Default 67108864 (64 MiB).
+	MaxBytes int `yaml:"max_bytes"`
 }
 
 // Environment variables only bff-web reads.
 const (
-	VarCORSOrigins    = "BFF_CORS_ORIGINS"
-	VarCookieInsecure = "BFF_COOKIE_INSECURE"
+	VarCORSOrigins     = "BFF_CORS_ORIGINS"
+	VarCookieInsecure  = "BFF_COOKIE_INSECURE"
+	VarCacheFresh      = "BFF_WEB_CACHE_FRESH"
+	VarCacheStale      = "BFF_WEB_CACHE_STALE"
+	VarCacheMaxEntries = "BFF_WEB_CACHE_MAX_ENTRIES"
+	VarCacheMaxBytes   = "BFF_WEB_CACHE_MAX_BYTES"
+	VarCompressMinSize = "BFF_WEB_COMPRESS_MIN_SIZE"
+)
+
+// Defaults of the web section.
+const (
+	DefaultCacheFresh      = 30 * time.Second
+	DefaultCacheStale      = 60 * time.Second
+	DefaultCacheMaxEntries = 10000
+	DefaultCacheMaxBytes   = 64 << 20
+	DefaultCompressMinSize = 1024
+	DefaultCurrency        = "USD"
 )
 
 // Listener defaults of bff-web (SPEC §3). Browsers on broadband send small
@@ -58,7 +100,24 @@ func Defaults() Config {
 	c.Server.WriteTimeout = DefaultWriteTimeout
 	c.Server.IdleTimeout = DefaultIdleTimeout
 	c.Server.BodyLimit = DefaultBodyLimit
+	c.Web = Web{
+		Cache:           Cache{Fresh: DefaultCacheFresh, Stale: DefaultCacheStale, MaxEntries: DefaultCacheMaxEntries, MaxBytes: DefaultCacheMaxBytes},
+		CompressMinSize: DefaultCompressMinSize,
+		Currency:        DefaultCurrency,
+	}
 	return c
+}
+
+// RouteBudgets returns the web budgets with BFF_ROUTE_BUDGET as the default
+// of every aggregate route.
+func (c Config) RouteBudgets() api.Budgets {
+	b := c.Web.Budgets
+	for _, d := range []*time.Duration{&b.Catalog, &b.Product, &b.Account, &b.Cart} {
+		if *d == 0 {
+			*d = c.Upstreams.RouteBudget
+		}
+	}
+	return b.WithDefaults()
 }
 
 // Load reads the configuration; lookup is os.LookupEnv in main. The error
@@ -74,6 +133,11 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	c.Common.ReadEnv(env)
 	env.List(VarCORSOrigins, &c.Web.CORSOrigins)
 	env.Bool(VarCookieInsecure, &c.Web.CookieInsecure)
+	env.Duration(VarCacheFresh, &c.Web.Cache.Fresh)
+	env.Duration(VarCacheStale, &c.Web.Cache.Stale)
+	env.Int(VarCacheMaxEntries, &c.Web.Cache.MaxEntries)
+	env.Int(VarCacheMaxBytes, &c.Web.Cache.MaxBytes)
+	env.Int(VarCompressMinSize, &c.Web.CompressMinSize)
 }
 
 // Validate reports every problem, one line each.
@@ -83,6 +147,23 @@ func (c Config) Validate() error {
 		if err := checkOrigin(o); err != nil {
 			errs = append(errs, edgeconfig.Errorf(VarCORSOrigins, "%q %v", o, err))
 		}
+	}
+	w := c.Web
+	for name, d := range map[string]time.Duration{VarCacheFresh: w.Cache.Fresh, VarCacheStale: w.Cache.Stale} {
+		if d <= 0 {
+			errs = append(errs, edgeconfig.Errorf(name, "must be a positive duration, got %s", d))
+		}
+	}
+	for name, n := range map[string]int{VarCacheMaxEntries: w.Cache.MaxEntries, VarCacheMaxBytes: w.Cache.MaxBytes, VarCompressMinSize: w.CompressMinSize} {
+		if n <= 0 {
+			errs = append(errs, edgeconfig.Errorf(name, "must be a positive integer, got %d", n))
+		}
+	}
+	if len(w.Currency) != 3 || strings.ToUpper(w.Currency) != w.Currency {
+		errs = append(errs, edgeconfig.Errorf("web.currency", "%q is not an ISO 4217 code such as USD", w.Currency))
+	}
+	if err := w.Budgets.Validate(); err != nil {
+		errs = append(errs, edgeconfig.Errorf("web.budgets", "%v", err))
 	}
 	return errors.Join(errs...)
 }
