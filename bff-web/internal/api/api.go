@@ -186,7 +186,9 @@ func (a *API) Register(r Routes) {
 		}
 		return out
 	}
-	add := func(method, path string, h echo.HandlerFunc, m []echo.MiddlewareFunc) { r.Router.Add(method, path, h, m...) }
+	add := func(method, path string, h echo.HandlerFunc, m []echo.MiddlewareFunc) {
+		r.Router.Add(method, path, h, m...)
+	}
 	add(http.MethodGet, "/v1/catalog", a.catalog, with(r.Optional, r.CatalogCache))
 	add(http.MethodGet, "/v1/pages/product/:id", a.productPage, with(r.Optional, r.ProductCache))
 	add(http.MethodGet, "/v1/pages/account", a.accountPage, r.Required)
