@@ -113,7 +113,13 @@ func TestLookupAndPlans(t *testing.T) {
 
 func TestOpenRejectsInvalidFile(t *testing.T) {
 	t.Parallel()
-	_, err := apikey.Open(apikey.StoreConfig{Path: edgetest.TempFile(t, "keys.yaml", "partners:\n  - keys: [{id: a, sha256: b}]\n")})
+	_, err := apikey.Open(apikey.StoreConfig{Path: edgetest.TempFile(t, "keys.yaml", " \n")})
+	assert.ErrorContains(t, err, "keys file is empty")
+	none, err := apikey.Open(apikey.StoreConfig{Path: edgetest.TempFile(t, "keys.yaml", "partners: []\n")})
+	require.NoError(t, err)
+	assert.Zero(t, none.Keys().Len())
+
+	_, err = apikey.Open(apikey.StoreConfig{Path: edgetest.TempFile(t, "keys.yaml", "partners:\n  - keys: [{id: a, sha256: b}]\n")})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "partners[0].id: required")
 	_, err = apikey.Open(apikey.StoreConfig{Path: "/nonexistent/keys.yaml"})

@@ -26,7 +26,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -137,11 +136,17 @@ type keyDoc struct {
 
 // Parse decodes and validates a keys file strictly (unknown fields are
 // errors), reporting every problem, one per line, with its location.
+// An empty file is an error, not "no partners": it is far more often a file
+// caught mid-write than an intent to revoke every key (write `partners: []`
+// for that).
 func Parse(data []byte) (*Keys, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("keys file is empty (write `partners: []` for no partners)")
+	}
 	var doc fileDoc
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("decoding keys file: %w", err)
 	}
 	var errs []error

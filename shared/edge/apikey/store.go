@@ -17,8 +17,9 @@ import (
 type StoreConfig struct {
 	// Path is the keys file (BFF_PARTNER_KEYS_FILE). Required.
 	Path string
-	// PollInterval is how often Watch checks the file's content for changes.
-	// Optional. Default 2 s; negative disables polling (signals only).
+	// PollInterval is how often Watch checks the file's content for changes;
+	// a change is loaded once two polls saw the same content. Optional.
+	// Default 2 s; negative disables polling (signals only).
 	PollInterval time.Duration
 	// Logger receives one line per reload and one per rejected file.
 	// Optional. Default zap.NewNop().
@@ -33,6 +34,7 @@ type Store struct {
 	current  atomic.Pointer[Keys]
 	mu       sync.Mutex // serialises reloads
 	lastSeen [sha256.Size]byte
+	pending  [sha256.Size]byte
 }
 
 // Open loads and validates the keys file; an invalid file is an error here,
@@ -103,7 +105,9 @@ func (s *Store) apply(data []byte) error {
 }
 
 // reloadIfChanged reloads when the file's content differs from the last one
-// seen, so a bad file is reported once, not at every poll.
+// seen and has stayed the same for two polls in a row: a file being written
+// in place (truncated, then filled) is never loaded half-written, and a bad
+// file is reported once, not at every poll.
 func (s *Store) reloadIfChanged() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -111,7 +115,12 @@ func (s *Store) reloadIfChanged() {
 	if err != nil {
 		return // a file being replaced; the next poll or a signal retries
 	}
-	if sha256.Sum256(data) == s.lastSeen {
+	sum := sha256.Sum256(data)
+	if sum == s.lastSeen {
+		return
+	}
+	if sum != s.pending {
+		s.pending = sum
 		return
 	}
 	_ = s.apply(data)
