@@ -5,7 +5,9 @@ package config
 
 import (
 	"errors"
+	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	edgeconfig "github.com/shopfront/shared/edge/config"
@@ -21,12 +23,44 @@ type Config struct {
 // Partner is the partner-only section.
 type Partner struct {
 	// KeysFile is the YAML of partners and hashed API keys (SPEC §7,
-	// BFF_PARTNER_KEYS_FILE). Optional. Default "" (no API keys; client
-	// credentials JWTs only).
+	// BFF_PARTNER_KEYS_FILE). Optional. Default: the development keys file
+	// deploy/dev/partner-keys.yaml, looked for in the working directory and
+	// its parents (so `make run` and `go run` from anywhere in the
+	// repository find it); start-up fails when it is not found.
 	KeysFile string `yaml:"keys_file"`
 	// AuditDir receives audit-YYYY-MM-DD.jsonl (BFF_AUDIT_DIR). Optional.
 	// Default "audit" (relative to the working directory).
 	AuditDir string `yaml:"audit_dir"`
+	// AuditRetention is how long audit files are kept. Optional. Default
+	// 90 days (SPEC §7).
+	AuditRetention time.Duration `yaml:"audit_retention"`
+	// Currency is the currency of the prices partners see. Optional.
+	// Default "USD".
+	Currency string `yaml:"currency"`
+	// DocsURL is the `docs` link of invalid_api_key problems. Optional.
+	// Default "/docs#section/Authentication".
+	DocsURL string `yaml:"docs_url"`
+	// IdempotencyTTL is how long an order's response is kept for replay.
+	// Optional. Default 24 h (SPEC §7).
+	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
+	// IdempotencyWait bounds how long a concurrent retry waits for the
+	// first request with its key. Optional. Default 10 s.
+	IdempotencyWait time.Duration `yaml:"idempotency_wait"`
+	// V1 is the deprecation of /v1 (RFC 9745, RFC 8594).
+	V1 Deprecation `yaml:"v1"`
+}
+
+// Deprecation dates an API version's end.
+type Deprecation struct {
+	// Deprecated is when the version was deprecated (Deprecation header).
+	// Optional. Default 2026-06-01T00:00:00Z.
+	Deprecated time.Time `yaml:"deprecated"`
+	// Sunset is when it may stop answering (Sunset header). Optional.
+	// Default 2027-06-01T00:00:00Z.
+	Sunset time.Time `yaml:"sunset"`
+	// Link explains the deprecation and the migration (Link header,
+	// rel="deprecation"). Optional. Default "/docs#tag/Deprecated-v1".
+	Link string `yaml:"link"`
 }
 
 // Environment variables only bff-partner reads (BFF_TLS_CLIENT_CA_FILE lands
@@ -48,6 +82,20 @@ const (
 	DefaultIdleTimeout  = 60 * time.Second
 	DefaultBodyLimit    = 1 << 20
 	DefaultAuditDir     = "audit"
+	DefaultCurrency     = "USD"
+	DefaultDocsURL      = "/docs#section/Authentication"
+	DefaultV1Link       = "/docs#tag/Deprecated-v1"
+	DefaultIdemTTL      = 24 * time.Hour
+	DefaultIdemWait     = 10 * time.Second
+	DefaultRetention    = 90 * 24 * time.Hour
+	// DevKeysFile is the development keys file, relative to the repository.
+	DevKeysFile = "deploy/dev/partner-keys.yaml"
+)
+
+// Default /v1 deprecation dates.
+var (
+	DefaultV1Deprecated = time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC)
+	DefaultV1Sunset     = time.Date(2027, time.June, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // Defaults returns the embedded defaults `make run` uses.
@@ -58,6 +106,12 @@ func Defaults() Config {
 	c.Server.IdleTimeout = DefaultIdleTimeout
 	c.Server.BodyLimit = DefaultBodyLimit
 	c.Partner.AuditDir = DefaultAuditDir
+	c.Partner.AuditRetention = DefaultRetention
+	c.Partner.Currency = DefaultCurrency
+	c.Partner.DocsURL = DefaultDocsURL
+	c.Partner.IdempotencyTTL = DefaultIdemTTL
+	c.Partner.IdempotencyWait = DefaultIdemWait
+	c.Partner.V1 = Deprecation{Deprecated: DefaultV1Deprecated, Sunset: DefaultV1Sunset, Link: DefaultV1Link}
 	return c
 }
 
@@ -69,18 +123,42 @@ func Load(lookup edgeconfig.Lookup) (Config, error) {
 	return c, err
 }
 
+// FindDevKeysFile looks for DevKeysFile in dir and its parents and returns
+// its path, or "" when there is none.
+func FindDevKeysFile(dir string) string {
+	for {
+		p := filepath.Join(dir, DevKeysFile)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
 // ReadEnv reads the variables of SPEC §3 that bff-partner uses.
 func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	c.Common.ReadEnv(env)
 	env.String(edgeconfig.VarTLSClientCAFile, &c.Server.TLSClientCAFile)
 	env.String(VarKeysFile, &c.Partner.KeysFile)
 	env.String(VarAuditDir, &c.Partner.AuditDir)
+	if c.Partner.KeysFile == "" {
+		// Neither the environment nor BFF_CONFIG names one: the dev default.
+		if wd, err := os.Getwd(); err == nil {
+			c.Partner.KeysFile = FindDevKeysFile(wd)
+		}
+	}
 }
 
 // Validate reports every problem, one line each.
 func (c Config) Validate() error {
 	errs := []error{c.Common.Validate()}
-	if c.Partner.KeysFile != "" {
+	if c.Partner.KeysFile == "" {
+		errs = append(errs, edgeconfig.Errorf(VarKeysFile, "not set, and no %s in the working directory or its parents", DevKeysFile))
+	} else {
 		if f, err := os.Open(c.Partner.KeysFile); err != nil {
 			errs = append(errs, edgeconfig.Errorf(VarKeysFile, "reading %s: %v", c.Partner.KeysFile, unwrapPath(err)))
 		} else {
@@ -91,6 +169,24 @@ func (c Config) Validate() error {
 		errs = append(errs, edgeconfig.Errorf(VarAuditDir, "must not be empty"))
 	} else if fi, err := os.Stat(c.Partner.AuditDir); err == nil && !fi.IsDir() {
 		errs = append(errs, edgeconfig.Errorf(VarAuditDir, "%s is not a directory", c.Partner.AuditDir))
+	}
+	p := c.Partner
+	if p.AuditRetention <= 0 {
+		errs = append(errs, errors.New("partner.audit_retention: must be positive"))
+	}
+	if len(p.Currency) != 3 {
+		errs = append(errs, errors.New("partner.currency: must be an ISO 4217 code such as USD"))
+	}
+	if p.IdempotencyTTL <= 0 || p.IdempotencyWait <= 0 {
+		errs = append(errs, errors.New("partner.idempotency_ttl, partner.idempotency_wait: must be positive"))
+	}
+	if p.V1.Deprecated.IsZero() || p.V1.Sunset.Before(p.V1.Deprecated) {
+		errs = append(errs, errors.New("partner.v1: deprecated must be set and sunset not before it"))
+	}
+	for name, link := range map[string]string{"partner.v1.link": p.V1.Link, "partner.docs_url": p.DocsURL} {
+		if _, err := url.Parse(link); err != nil || link == "" {
+			errs = append(errs, errors.New(name+": must be a URL"))
+		}
 	}
 	return errors.Join(errs...)
 }
