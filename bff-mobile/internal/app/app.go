@@ -108,7 +108,9 @@ func (a *App) wire(ctx context.Context, reg *prometheus.Registry) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	limit, err := ratelimit.Config{Limiter: limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: limiter, Policy: ratelimit.PerUser(ratelimit.Limit{
+		Rate: cfg.Mobile.RateLimit.PerMinute, Burst: cfg.Mobile.RateLimit.Burst,
+	})}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}

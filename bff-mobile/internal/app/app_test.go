@@ -33,7 +33,7 @@ func boot(t *testing.T, env map[string]string) *app.App {
 
 // bootWithFakes is boot that also returns the fakes, to mint tokens and
 // inject faults.
-func bootWithFakes(t *testing.T, env map[string]string) (*app.App, *fakes.Fakes) {
+func bootWithFakes(t testing.TB, env map[string]string) (*app.App, *fakes.Fakes) {
 	t.Helper()
 	f, base := fakestest.Start(t)
 	vars := map[string]string{

@@ -32,11 +32,7 @@ type started struct {
 
 func bootReady(t testing.TB, env map[string]string) started {
 	t.Helper()
-	tt, ok := t.(*testing.T)
-	if !ok {
-		panic("bootReady needs a *testing.T")
-	}
-	a, f := bootWithFakes(tt, env)
+	a, f := bootWithFakes(t, env)
 	waitReady(t, "http://"+a.AdminAddr())
 	return started{app: a, fakes: f, url: "http://" + a.Addr()}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/compress"
 	"github.com/shopfront/bff-mobile/internal/conditional"
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/ratelimit"
 )
 
 // Config is the whole bff-mobile configuration.
@@ -47,11 +48,23 @@ type Mobile struct {
 	// NearbyRadiusKm is the radius of a product's nearbyStores. Optional.
 	// Default 0: the inventory service's own default.
 	NearbyRadiusKm float64 `yaml:"nearby_radius_km"`
+	// RateLimit is the per-user limit of authenticated requests. Optional.
+	// Default 600 per minute, burst 100 (SPEC §4).
+	RateLimit RateLimit `yaml:"rate_limit"`
 	// Budgets bound each route's upstream work
 	// (BFF_MOBILE_BUDGET_HOME, _PRODUCT, _SEARCH, _CART, _ORDERS). Optional.
 	// Default: the aggregate routes (home, product, search, cart) get
 	// BFF_ROUTE_BUDGET (2.5 s), the order routes BFF_UPSTREAM_TIMEOUT (2 s).
 	Budgets api.Budgets `yaml:"budgets"`
+}
+
+// RateLimit is a GCRA limit.
+type RateLimit struct {
+	// PerMinute is the sustained rate. Optional. Default 600.
+	PerMinute int `yaml:"per_minute"`
+	// Burst is the number of requests allowed back to back. Optional.
+	// Default 100.
+	Burst int `yaml:"burst"`
 }
 
 // Listener defaults of bff-mobile (SPEC §3, §5). Cellular clients are slow
@@ -90,6 +103,7 @@ func Defaults() Config {
 		CacheControl:   conditional.DefaultCacheControl,
 		Currency:       api.DefaultCurrency,
 		SearchPageSize: api.DefaultSearchPageSize,
+		RateLimit:      RateLimit{PerMinute: ratelimit.UserLimit.Rate, Burst: ratelimit.UserLimit.Burst},
 	}
 	return c
 }
@@ -152,6 +166,9 @@ func (c Config) Validate() error {
 	}
 	if m.SearchPageSize < 0 || m.SearchPageSize > 100 {
 		fail("mobile.search_page_size", "must be within 1..100, got %d", m.SearchPageSize)
+	}
+	if m.RateLimit.PerMinute < 1 || m.RateLimit.Burst < 1 {
+		fail("mobile.rate_limit", "per_minute and burst must be positive, got %d and %d", m.RateLimit.PerMinute, m.RateLimit.Burst)
 	}
 	if m.NearbyRadiusKm < 0 {
 		fail("mobile.nearby_radius_km", "must not be negative, got %g", m.NearbyRadiusKm)

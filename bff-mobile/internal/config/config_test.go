@@ -95,6 +95,7 @@ mobile:
   cache_control: "private, max-age=30"
   search_page_size: 10
   nearby_radius_km: 5
+  rate_limit: {per_minute: 60, burst: 5}
   budgets:
     product: 1500ms
     orders: 1s
@@ -105,11 +106,17 @@ mobile:
 	assert.Equal(t, "private, max-age=30", c.Mobile.CacheControl)
 	assert.Equal(t, 10, c.Mobile.SearchPageSize)
 	assert.InDelta(t, 5.0, c.Mobile.NearbyRadiusKm, 0)
+	assert.Equal(t, config.RateLimit{PerMinute: 60, Burst: 5}, c.Mobile.RateLimit)
 	assert.Equal(t, 1500*time.Millisecond, c.RouteBudgets().Product)
 	assert.Equal(t, 750*time.Millisecond, c.RouteBudgets().Orders, "the environment wins over the file")
 
 	bad := edgetest.TempFile(t, "bad.yaml", "mobile:\n  gzip_min: 1\n")
 	_, err = config.Load(edgeconfig.MapLookup(map[string]string{"BFF_CONFIG": bad}))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "BFF_CONFIG")
+	assert.Contains(t, err.Error(), "BFF_CONFIG", "an unknown key is an error, not a silent default")
+
+	zero := edgetest.TempFile(t, "zero.yaml", "mobile:\n  rate_limit: {per_minute: 0, burst: 1}\n")
+	_, err = config.Load(edgeconfig.MapLookup(map[string]string{"BFF_CONFIG": zero}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "mobile.rate_limit")
 }
