@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -86,6 +87,9 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				bw.ResponseWriter.WriteHeader(http.StatusNotModified)
 				return nil
 			}
+			// The length is known, so the client gets it instead of a
+			// chunked body; compression outside drops it when it encodes.
+			h.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
 			bw.flush()
 			return nil
 		}

@@ -103,6 +103,9 @@ func TestConditional(t *testing.T) {
 			assert.Equal(t, tt.expectCC, res.Header.Get("Cache-Control"))
 			if tt.expectBody {
 				assert.NotEmpty(t, b)
+				if tt.expectETag != "" {
+					assert.Equal(t, int64(len(b)), res.ContentLength)
+				}
 			} else {
 				assert.Empty(t, b)
 				assert.Empty(t, res.Header.Get("Content-Encoding"))
