@@ -207,3 +207,31 @@ func TestMobileBudgetsFromEnvironment(t *testing.T) {
 	assert.Contains(t, string(r.body), `"degraded":["payments"]`, "the slow optional source is cut off by the route budget")
 	assert.Less(t, took, 900*time.Millisecond)
 }
+
+// TestMobileIdentityFromTokenOnly sends forged identity headers in every
+// spelling and count: upstream sees only what the token says.
+func TestMobileIdentityFromTokenOnly(t *testing.T) {
+	t.Parallel()
+	s := bootReady(t, nil)
+	tok := fakestest.UserToken(t, s.fakes, "u-004", "mobile")
+	req, err := http.NewRequest(http.MethodGet, s.url+"/v1/cart", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header["X-User-Id"] = []string{"u-001", "u-002"}
+	req.Header["x-user-id"] = []string{"u-003"}
+	req.Header.Set("X-Partner-Id", "acme")
+	req.Header.Set("X-Client", "partner")
+	req.Header.Set("X-User-Roles", "admin")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+
+	h := s.fakes.LastHeaders(domain.ServiceCart)
+	assert.Equal(t, []string{"u-004"}, h.Values("X-User-Id"))
+	assert.Equal(t, []string{"mobile"}, h.Values("X-Client"))
+	assert.Equal(t, []string{"customer"}, h.Values("X-User-Roles"))
+	assert.Empty(t, h.Values("X-Partner-Id"))
+	assert.Empty(t, h.Values("Authorization"))
+	assert.Equal(t, res.Header.Get("X-Request-Id"), h.Get("X-Request-Id"))
+}
