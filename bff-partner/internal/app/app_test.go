@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,15 @@ import (
 func boot(t *testing.T, env map[string]string) *app.App {
 	t.Helper()
 	_, base := fakestest.Start(t)
+	a, _ := bootWith(t, base, env)
+	return a
+}
+
+// bootWith starts bff-partner against the given fakes and returns it with
+// a stop function that drains it and waits for Run to return (it is also
+// called when the test ends).
+func bootWith(t *testing.T, base string, env map[string]string) (*app.App, func()) {
+	t.Helper()
 	vars := map[string]string{
 		"BFF_ADDR":       "127.0.0.1:0",
 		"BFF_ADMIN_ADDR": "127.0.0.1:0",
@@ -46,11 +56,15 @@ func boot(t *testing.T, env map[string]string) *app.App {
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
-	return a
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			assert.NoError(t, <-done)
+		})
+	}
+	t.Cleanup(stop)
+	return a, stop
 }
 
 func get(t *testing.T, url string, hdr map[string]string) (*http.Response, map[string]any) {
