@@ -379,7 +379,9 @@ func TestPartnerIdempotency(t *testing.T) {
 	replies := make([]reply, 20)
 	var wg sync.WaitGroup
 	for i := range replies {
-		wg.Go(func() { replies[i] = g.do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order, header: h}) })
+		wg.Go(func() {
+			replies[i] = g.do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order, header: h})
+		})
 	}
 	wg.Wait()
 	assert.Equal(t, 1, g.f.Requests(domain.ServiceOrders), "exactly one POST reached the orders service")
