@@ -11,11 +11,14 @@ pids=()
 
 # start NAME PROGRAM [ENV=VALUE...]: runs PROGRAM with its output prefixed.
 # Process substitution keeps $! the program's own pid (not sed's), so the
-# signal reaches the program and its drain runs.
+# signal reaches the program and its drain runs. The prefixer ignores Ctrl-C
+# and ends when the program closes its output: were it to die first, the
+# program's shutdown logs would be lost and its next write would kill it
+# with SIGPIPE in the middle of draining.
 start() {
 	local name="$1" prog="$2"
 	shift 2
-	env "$@" "$prog" > >(sed -u "s/^/[$name] /") 2>&1 &
+	env "$@" "$prog" > >(trap '' INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
 	pids+=("$!")
 }
 
