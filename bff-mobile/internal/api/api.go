@@ -63,9 +63,12 @@ func (b Budgets) WithDefaults() Budgets {
 // Validate rejects negative budgets.
 func (b Budgets) Validate() error {
 	var errs []error
-	for name, d := range map[string]time.Duration{"home": b.Home, "product": b.Product, "search": b.Search, "cart": b.Cart, "orders": b.Orders} {
-		if d < 0 {
-			errs = append(errs, fmt.Errorf("budget %s %s must not be negative", name, d))
+	for _, r := range []struct {
+		name string
+		d    time.Duration
+	}{{"home", b.Home}, {"product", b.Product}, {"search", b.Search}, {"cart", b.Cart}, {"orders", b.Orders}} {
+		if r.d < 0 {
+			errs = append(errs, fmt.Errorf("budget %s %s must not be negative", r.name, r.d))
 		}
 	}
 	return errors.Join(errs...)

@@ -9,10 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/bff-mobile/internal/api"
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/edge/upstream"
 )
 
 func TestHome(t *testing.T) {
@@ -280,4 +282,34 @@ func TestSearchWithoutPricing(t *testing.T) {
 	assert.Equal(t, []any{"pricing"}, m["degraded"])
 	assert.Nil(t, m["items"].([]any)[0].(map[string]any)["price"])
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	_, base := fakestest.Start(t)
+	clients, err := services.New(services.DefaultConfig(base), upstream.Options{})
+	require.NoError(t, err)
+	tests := []struct {
+		desc  string
+		given api.Config
+		ok    bool
+	}{
+		{desc: "ok, defaults", given: api.Config{Clients: clients}, ok: true},
+		{desc: "nok, no clients", given: api.Config{}},
+		{desc: "nok, negative budget", given: api.Config{Clients: clients, Budgets: api.Budgets{Cart: -time.Second}}},
+		{desc: "nok, currency not ISO", given: api.Config{Clients: clients, Currency: "usd"}},
+		{desc: "nok, page size too large", given: api.Config{Clients: clients, SearchPageSize: 500}},
+		{desc: "nok, negative radius", given: api.Config{Clients: clients, NearbyRadiusKm: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			_, err := api.New(tt.given)
+			if tt.ok {
+				assert.NoError(t, err)
+			} else {
+				assert.Error(t, err)
+			}
+		})
+	}
 }
