@@ -142,7 +142,8 @@ func TestSIGTERMExitsZero(t *testing.T) {
 
 // TestSIGTERMDrainsInFlight sends a real SIGTERM to the built binary while a
 // request waits on a slow upstream: /readyz turns 503, the request still
-// gets its full answer, and the process exits 0.
+// gets its full answer, and the process exits 0. The request also forges
+// identity headers, which must not reach the upstream.
 func TestSIGTERMDrainsInFlight(t *testing.T) {
 	t.Parallel()
 	bin := build(t)
@@ -165,6 +166,9 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 			return
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header["x-user-id"] = []string{"admin"}
+		req.Header.Add("X-User-Id", "root")
+		req.Header.Set("X-Partner-Id", "acme")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			got <- result{err: err}
@@ -191,5 +195,10 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 	require.NoError(t, r.err)
 	assert.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	assert.Contains(t, r.body, `"items"`)
+	// The forged identity never reached the upstream; the verified one did.
+	h := f.LastHeaders(domain.ServiceCatalog)
+	assert.Equal(t, []string{"u-001"}, h.Values("X-User-Id"))
+	assert.Empty(t, h.Values("X-Partner-Id"))
+	assert.Empty(t, h.Get("Authorization"), "credentials are not forwarded")
 	assert.Equal(t, 0, g.wait(t), "output:\n%s", g.stdout)
 }
