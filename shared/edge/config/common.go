@@ -314,8 +314,8 @@ func unwrapPath(err error) error {
 
 var _ Loadable = (*Common)(nil)
 
-// String is never used for logging secrets: RedisURL may carry a password, so
-// it is masked.
+// String summarises c for a start-up log line. RedisURL may carry a
+// password, so only its presence is shown.
 func (c Common) String() string {
 	redis := ""
 	if c.RedisURL != "" {
