@@ -17,9 +17,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
+	"github.com/shopfront/shared/edge/aggregate"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/services"
 )
 
@@ -89,6 +92,9 @@ type Config struct {
 	// NearbyRadiusKm is the radius of nearbyStores. Optional. Default 0:
 	// the inventory service's own default.
 	NearbyRadiusKm float64
+	// Logger receives one warning per failed optional source, with its
+	// cause. Optional. Default zap.NewNop().
+	Logger *zap.Logger
 	// Registry receives shopfront_degraded_sections_total{route,source}.
 	// Optional. Default: counted but not exported.
 	Registry prometheus.Registerer
@@ -108,6 +114,7 @@ type API struct {
 	pageSize int
 	radiusKm float64
 	degraded *prometheus.CounterVec
+	log      *zap.Logger
 }
 
 // New validates cfg and returns the API.
@@ -143,8 +150,11 @@ func New(cfg Config) (*API, error) {
 			return nil, fmt.Errorf("api: registering metrics: %w", err)
 		}
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
 	return &API{c: cfg.Clients, budgets: cfg.Budgets, currency: cfg.Currency,
-		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: degraded}, nil
+		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: degraded, log: cfg.Logger}, nil
 }
 
 // Router is where routes are added; *echo.Echo and *echo.Group are both
@@ -190,6 +200,20 @@ func (a *API) writeView(c echo.Context, degraded []string, v any) error {
 		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	}
 	return c.JSON(http.StatusOK, v)
+}
+
+// observe logs the failures of optional sources: the client only learns
+// the source's name from degraded, the operator needs the cause. Critical
+// failures are logged by the error renderer.
+func (a *API) observe(c echo.Context) aggregate.Part {
+	id, route := requestid.FromContext(c.Request().Context()), c.Path()
+	return aggregate.Observe(func(r aggregate.Result) {
+		if r.Err == nil || r.Critical || r.Name == chainName {
+			return
+		}
+		a.log.Warn("optional source failed", zap.String("requestId", id), zap.String("route", route),
+			zap.String("source", r.Name), zap.Duration("took", r.Duration), zap.Error(r.Err))
+	})
 }
 
 // writeChange writes the answer of a change, which no cache may keep.

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/shopfront/bff-mobile/internal/api"
 	"github.com/shopfront/contracts/domain"
@@ -312,4 +315,23 @@ func TestNew(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDegradedIsLogged(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.WarnLevel)
+	f, base := fakestest.Start(t)
+	g := startLogged(t, f, base, services.DefaultConfig(base), zap.New(core))
+	require.NoError(t, f.SetFault(domain.ServicePayments, domain.Fault{ErrorRate: 1, Status: 500}))
+	tok := g.token(t, "u-001")
+	r := g.do(t, http.MethodGet, "/v1/home", tok, "", map[string]string{"X-Request-Id": "degraded-1"})
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	entries := logs.FilterMessage("optional source failed").All()
+	require.Len(t, entries, 1)
+	fields := entries[0].ContextMap()
+	assert.Equal(t, "payments", fields["source"])
+	assert.Equal(t, "degraded-1", fields["requestId"])
+	assert.Equal(t, "/v1/home", fields["route"])
+	assert.Contains(t, fields["error"], "server_error")
+	assert.NotContains(t, fmt.Sprint(fields), tok, "the token never reaches a log")
 }

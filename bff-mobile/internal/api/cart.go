@@ -18,7 +18,7 @@ func (a *API) cart(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, degraded, err := a.cartView(c.Request().Context(), func(ctx context.Context) (domain.Cart, error) {
+	v, degraded, err := a.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return a.c.Cart.Get(ctx, id)
 	})
 	if err != nil {
@@ -51,7 +51,7 @@ func (a *API) setCartItem(c echo.Context) error {
 	if body.Quantity == nil || *body.Quantity < 0 || *body.Quantity > maxQuantity {
 		return invalid(fieldError{Path: "$.quantity", Message: fmt.Sprintf("must be an integer within 0..%d", maxQuantity)})
 	}
-	v, degraded, err := a.cartView(c.Request().Context(), func(ctx context.Context) (domain.Cart, error) {
+	v, degraded, err := a.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return a.c.Cart.SetItem(ctx, id, productID, *body.Quantity)
 	})
 	if err != nil {
@@ -71,7 +71,7 @@ func (a *API) removeCartItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, _, err := a.cartView(c.Request().Context(), func(ctx context.Context) (domain.Cart, error) {
+	v, _, err := a.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return a.c.Cart.RemoveItem(ctx, id, productID)
 	})
 	if err != nil {
@@ -82,14 +82,14 @@ func (a *API) removeCartItem(c echo.Context) error {
 
 // cartView runs load (the cart service, critical), then the names and
 // prices of its products (optional).
-func (a *API) cartView(ctx context.Context, load func(context.Context) (domain.Cart, error)) (view.Cart, []string, error) {
+func (a *API) cartView(c echo.Context, load func(context.Context) (domain.Cart, error)) (view.Cart, []string, error) {
 	var (
 		cart     domain.Cart
 		products []domain.Product
 		prices   []domain.Price
 	)
 	ids := func() []string { return view.ProductIDs(nil, nil, cart.Items) }
-	degraded, err := aggregate.Run(ctx, a.budgets.Cart,
+	degraded, err := aggregate.Run(c.Request().Context(), a.budgets.Cart, a.observe(c),
 		aggregate.Critical(domain.ServiceCart, func(ctx context.Context) (err error) {
 			cart, err = load(ctx)
 			return

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
 	"github.com/shopfront/bff-mobile/internal/api"
 	"github.com/shopfront/bff-mobile/internal/compress"
@@ -49,9 +50,14 @@ func start(t *testing.T) *gateway {
 
 func startWith(t *testing.T, f *fakes.Fakes, base string, cfg services.Config) *gateway {
 	t.Helper()
+	return startLogged(t, f, base, cfg, zap.NewNop())
+}
+
+func startLogged(t *testing.T, f *fakes.Fakes, base string, cfg services.Config, log *zap.Logger) *gateway {
+	t.Helper()
 	clients, err := services.New(cfg, upstream.Options{})
 	require.NoError(t, err)
-	a, err := api.New(api.Config{Clients: clients})
+	a, err := api.New(api.Config{Clients: clients, Logger: log})
 	require.NoError(t, err)
 	v, err := jwtauth.NewVerifier(context.Background(), jwtauth.VerifierConfig{
 		JWKSURL: base + "/identity/.well-known/jwks.json", Issuer: "shopfront-identity",

@@ -40,7 +40,7 @@ func (a *API) home(c echo.Context) error {
 		gotUnread, gotBalance bool
 	)
 	var lists []string // degraded sources of the orders and recommendations chain
-	degraded, err := aggregate.Run(c.Request().Context(), a.budgets.Home,
+	degraded, err := aggregate.Run(c.Request().Context(), a.budgets.Home, a.observe(c),
 		aggregate.Critical(domain.ServiceUsers, func(ctx context.Context) (err error) {
 			user, err = a.c.Users.Get(ctx, id)
 			return
@@ -55,7 +55,7 @@ func (a *API) home(c echo.Context) error {
 			gotBalance = err == nil
 			return
 		}),
-		chain(&lists,
+		chain(&lists, a.observe(c),
 			aggregate.Optional(domain.ServiceOrders, func(ctx context.Context) (err error) {
 				orders, err = a.c.Orders.ForUser(ctx, id, homeOrders)
 				return
@@ -103,7 +103,7 @@ func (a *API) home(c echo.Context) error {
 // lookups of their budget. Its parts are optional; their failures are
 // written to *degraded.
 func chain(degraded *[]string, parts ...aggregate.Part) aggregate.Source {
-	return aggregate.Optional("chain", func(ctx context.Context) error {
+	return aggregate.Optional(chainName, func(ctx context.Context) error {
 		d, err := aggregate.Run(ctx, 0, parts...)
 		*degraded = d
 		// Only a cancelled request fails the chain; then the screen fails
@@ -111,6 +111,9 @@ func chain(degraded *[]string, parts ...aggregate.Part) aggregate.Source {
 		return err
 	})
 }
+
+// chainName names chain sources; they never show in degraded.
+const chainName = "chain"
 
 // merge returns the sorted union of two degraded lists.
 func merge(a, b []string) []string {
@@ -155,6 +158,7 @@ func (a *API) product(c echo.Context) error {
 		lists                                     []string // degraded sources of the similar chain
 	)
 	parts := []aggregate.Part{
+		a.observe(c),
 		aggregate.Critical(domain.ServiceCatalog, func(ctx context.Context) (err error) {
 			product, err = a.c.Catalog.Product(ctx, id)
 			return
@@ -174,7 +178,7 @@ func (a *API) product(c echo.Context) error {
 			gotReviews = err == nil
 			return
 		}),
-		chain(&lists,
+		chain(&lists, a.observe(c),
 			aggregate.Optional(domain.ServiceRecommendations, func(ctx context.Context) (err error) {
 				similar, err = a.c.Recommendations.Similar(ctx, id, productSimilar)
 				return
@@ -254,7 +258,7 @@ func (a *API) search(c echo.Context) error {
 		}
 		return out
 	}
-	degraded, err := aggregate.Run(c.Request().Context(), a.budgets.Search,
+	degraded, err := aggregate.Run(c.Request().Context(), a.budgets.Search, a.observe(c),
 		aggregate.Critical(domain.ServiceCatalog, func(ctx context.Context) (err error) {
 			found, err = a.c.Catalog.Search(ctx, services.Search{Q: q, Page: page, PageSize: a.pageSize})
 			return

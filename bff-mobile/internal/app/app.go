@@ -94,7 +94,8 @@ func (a *App) wire(ctx context.Context, reg *prometheus.Registry) error {
 	}
 	routes, err := api.New(api.Config{
 		Clients: clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Mobile.Currency,
-		SearchPageSize: cfg.Mobile.SearchPageSize, NearbyRadiusKm: cfg.Mobile.NearbyRadiusKm, Registry: reg,
+		SearchPageSize: cfg.Mobile.SearchPageSize, NearbyRadiusKm: cfg.Mobile.NearbyRadiusKm,
+		Logger: a.log, Registry: reg,
 	})
 	if err != nil {
 		return fmt.Errorf("building routes: %w", err)
