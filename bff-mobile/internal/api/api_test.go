@@ -335,3 +335,21 @@ func TestDegradedIsLogged(t *testing.T) {
 	assert.Contains(t, fields["error"], "server_error")
 	assert.NotContains(t, fmt.Sprint(fields), tok, "the token never reaches a log")
 }
+
+// TestHomeUsersBreakerOpens: after five consecutive failures of users, its
+// breaker opens and /v1/home answers 503 without calling it.
+func TestHomeUsersBreakerOpens(t *testing.T) {
+	t.Parallel()
+	g := start(t)
+	require.NoError(t, g.fakes.SetFault(domain.ServiceUsers, domain.Fault{ErrorRate: 1, Status: http.StatusInternalServerError}))
+	tok := g.token(t, "u-001")
+	for range 5 {
+		r := g.do(t, http.MethodGet, "/v1/home", tok, "", nil)
+		require.Equal(t, http.StatusBadGateway, r.StatusCode)
+	}
+	calls := g.fakes.Requests(domain.ServiceUsers)
+	r := g.do(t, http.MethodGet, "/v1/home", tok, "", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, "upstream_unavailable", r.json(t)["error"])
+	assert.Equal(t, calls, g.fakes.Requests(domain.ServiceUsers), "an open breaker makes no call")
+}
