@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/problem"
@@ -87,6 +88,9 @@ type Config struct {
 	// MaxPageSize bounds pageSize; each card costs one inventory call.
 	// Optional. Default 50.
 	MaxPageSize int
+	// Registry receives shopfront_degraded_sections_total{route,source}.
+	// Optional. Default none (counted but not exported).
+	Registry prometheus.Registerer
 }
 
 // Defaults of Config.
@@ -117,6 +121,7 @@ type API struct {
 	publicCC    string
 	pageSize    int
 	maxPageSize int
+	degraded    *prometheus.CounterVec
 }
 
 // New validates cfg and returns the API.
@@ -146,8 +151,17 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxPageSize < 1 || cfg.MaxPageSize > 100 || cfg.DefaultPageSize < 1 || cfg.DefaultPageSize > cfg.MaxPageSize {
 		return nil, fmt.Errorf("api: page sizes must satisfy 1 <= DefaultPageSize (%d) <= MaxPageSize (%d) <= 100", cfg.DefaultPageSize, cfg.MaxPageSize)
 	}
+	degraded := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopfront_degraded_sections_total",
+		Help: "Sections of aggregate responses left empty because their optional source failed, by route and source.",
+	}, []string{"route", "source"})
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(degraded); err != nil {
+			return nil, fmt.Errorf("api: registering metrics: %w", err)
+		}
+	}
 	return &API{c: cfg.Clients, budgets: cfg.Budgets, currency: cfg.Currency, publicCC: cfg.PublicCacheControl,
-		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize}, nil
+		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize, degraded: degraded}, nil
 }
 
 // Router is where routes are added; *echo.Echo is one. Routes go on the
@@ -211,6 +225,13 @@ func userID(c echo.Context) (string, error) {
 	return p.Subject, nil
 }
 
+// countDegraded counts the sections an answer had to leave empty.
+func (a *API) countDegraded(c echo.Context, parts []string) {
+	for _, p := range parts {
+		a.degraded.WithLabelValues(c.Path(), p).Inc()
+	}
+}
+
 // writePage writes a catalog or product page: shareable when anonymous and
 // complete, private when signed in, never stored when degraded.
 func (a *API) writePage(c echo.Context, degradedParts []string, v any) error {
@@ -220,6 +241,7 @@ func (a *API) writePage(c echo.Context, degradedParts []string, v any) error {
 	}
 	if len(degradedParts) > 0 {
 		cc = degraded
+		a.countDegraded(c, degradedParts)
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, cc)
 	return c.JSON(http.StatusOK, v)

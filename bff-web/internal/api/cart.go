@@ -17,7 +17,7 @@ func (a *API) cart(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.cartView(c.Request().Context(), func(ctx context.Context) (domain.Cart, error) {
+	v, err := a.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return a.c.Cart.Get(ctx, id)
 	})
 	if err != nil {
@@ -49,7 +49,7 @@ func (a *API) setCartItem(c echo.Context) error {
 	if body.Quantity == nil || *body.Quantity < 0 || *body.Quantity > maxQuantity {
 		return invalid(fieldError{Path: "$.quantity", Message: fmt.Sprintf("must be an integer within 0..%d", maxQuantity)})
 	}
-	v, err := a.cartView(c.Request().Context(), func(ctx context.Context) (domain.Cart, error) {
+	v, err := a.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return a.c.Cart.SetItem(ctx, id, productID, *body.Quantity)
 	})
 	if err != nil {
@@ -68,7 +68,7 @@ func (a *API) removeCartItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.cartView(c.Request().Context(), func(ctx context.Context) (domain.Cart, error) {
+	v, err := a.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return a.c.Cart.RemoveItem(ctx, id, productID)
 	})
 	if err != nil {
@@ -79,7 +79,7 @@ func (a *API) removeCartItem(c echo.Context) error {
 
 // cartView runs load (the cart service, critical), then the names and
 // prices of its products (optional).
-func (a *API) cartView(ctx context.Context, load func(context.Context) (domain.Cart, error)) (Cart, error) {
+func (a *API) cartView(c echo.Context, load func(context.Context) (domain.Cart, error)) (Cart, error) {
 	var (
 		cart     domain.Cart
 		products []domain.Product
@@ -92,7 +92,7 @@ func (a *API) cartView(ctx context.Context, load func(context.Context) (domain.C
 		}
 		return out
 	}
-	degradedParts, err := aggregate.Run(ctx, a.budgets.Cart,
+	degradedParts, err := aggregate.Run(c.Request().Context(), a.budgets.Cart,
 		aggregate.Critical(domain.ServiceCart, func(ctx context.Context) (err error) {
 			cart, err = load(ctx)
 			return
@@ -119,5 +119,6 @@ func (a *API) cartView(ctx context.Context, load func(context.Context) (domain.C
 	}
 	v := newLookup(products, prices, nil).cart(cart)
 	v.Degraded = degradedParts
+	a.countDegraded(c, degradedParts)
 	return v, nil
 }

@@ -252,6 +252,7 @@ func (a *API) accountPage(c echo.Context) error {
 	if gotUnread {
 		v.UnreadNotifications = &unread
 	}
+	a.countDegraded(c, degradedParts)
 	return writePersonal(c, http.StatusOK, v)
 }
 

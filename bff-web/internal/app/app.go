@@ -138,7 +138,7 @@ func (a *App) wire(ctx context.Context, reg *prometheus.Registry, opts Options) 
 	a.srv.OnShutdown(a.cache.Wait)
 
 	routes, err := api.New(api.Config{
-		Clients: clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Web.Currency,
+		Clients: clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Web.Currency, Registry: reg,
 		PublicCacheControl: fmt.Sprintf("public, max-age=%d, stale-while-revalidate=%d",
 			int(cfg.Web.Cache.Fresh/time.Second), int(cfg.Web.Cache.Stale/time.Second)),
 	})

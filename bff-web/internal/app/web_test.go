@@ -49,6 +49,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.n
 // web is one bff-web booted against fakes.
 type web struct {
 	url   string
+	admin string
 	fakes *fakes.Fakes
 	base  string
 	clock *clock
@@ -108,7 +109,7 @@ func bootWeb(t *testing.T, o webOptions) *web {
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	}, 10*time.Second, 20*time.Millisecond)
-	return &web{url: "http://" + a.Addr(), fakes: o.fakes, base: o.base, clock: o.clock, logs: logs}
+	return &web{url: "http://" + a.Addr(), admin: "http://" + a.AdminAddr(), fakes: o.fakes, base: o.base, clock: o.clock, logs: logs}
 }
 
 // contract validates answers against contracts/public/web.yaml.
@@ -397,6 +398,13 @@ func TestDegradedIsNotCached(t *testing.T) {
 		assert.Equal(t, "MISS", a.header.Get("X-Cache"))
 	}
 	assert.Equal(t, 2, w.fakes.Requests(domain.ServiceRecommendations), "each degraded answer was a new fan-out")
+	res, err := http.Get(w.admin + "/metrics")
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	assert.Contains(t, string(metrics), `shopfront_degraded_sections_total{route="/v1/pages/product/:id",source="reviews"} 2`)
+	assert.Contains(t, string(metrics), `shopfront_cache_requests_total{result="miss"} 2`)
 
 	// Critical source down: the mapped error, nothing cached.
 	require.NoError(t, w.fakes.SetFault(domain.ServiceCatalog, domain.Fault{Status: 500, ErrorRate: 1}))
