@@ -149,7 +149,11 @@ func (c Config) handle(ec echo.Context, next echo.HandlerFunc) error {
 		mine := Record{Fingerprint: fp, Token: newToken()}
 		existing, err := c.Store.Claim(ctx, storeKey, mine, c.LockTTL)
 		if err != nil {
-			return fmt.Errorf("claiming idempotency key: %w", err)
+			// Fail closed: without the store no duplicate can be detected,
+			// and a retryable 503 is better than a second order.
+			c.Logger.Error("idempotency store unavailable", zap.Error(err))
+			return problem.New(http.StatusServiceUnavailable, problem.CodeUpstreamUnavailable, "").
+				WithHeader("Retry-After", "1").Wrap(fmt.Errorf("claiming idempotency key: %w", err))
 		}
 		if existing == nil {
 			return c.run(ec, next, storeKey, mine)

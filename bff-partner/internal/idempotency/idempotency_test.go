@@ -292,3 +292,25 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisDownFailsClosed refuses orders while the shared store is
+// unreachable rather than risk a duplicate, and recovers with it.
+func TestRedisDownFailsClosed(t *testing.T) {
+	t.Parallel()
+	r := edgetest.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	up := newOrders(t, 0)
+	gw := gateway(t, idempotency.NewRedisStore(rdb, "down:"), up, 0)
+
+	r.Stop()
+	down := post(t, gw.URL, "acme", "k-down", order)
+	assert.Equal(t, http.StatusServiceUnavailable, down.status)
+	assert.Equal(t, problem.CodeUpstreamUnavailable, down.code)
+	assert.Zero(t, up.posts.Load(), "nothing reaches the orders service unprotected")
+
+	r.Restart(t)
+	back := post(t, gw.URL, "acme", "k-down", order)
+	assert.Equal(t, http.StatusCreated, back.status)
+	assert.EqualValues(t, 1, up.posts.Load())
+}
