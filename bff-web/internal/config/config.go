@@ -5,11 +5,11 @@ package config
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/shopfront/bff-web/internal/api"
+	"github.com/shopfront/bff-web/internal/cors"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 )
 
@@ -144,8 +144,8 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 func (c Config) Validate() error {
 	errs := []error{c.Common.Validate()}
 	for _, o := range c.Web.CORSOrigins {
-		if err := checkOrigin(o); err != nil {
-			errs = append(errs, edgeconfig.Errorf(VarCORSOrigins, "%q %v", o, err))
+		if err := cors.CheckOrigin(o); err != nil {
+			errs = append(errs, edgeconfig.Errorf(VarCORSOrigins, "%v", err))
 		}
 	}
 	w := c.Web
@@ -166,18 +166,6 @@ func (c Config) Validate() error {
 		errs = append(errs, edgeconfig.Errorf("web.budgets", "%v", err))
 	}
 	return errors.Join(errs...)
-}
-
-// checkOrigin accepts an origin as browsers send it (RFC 6454):
-// scheme://host[:port], nothing more. "*" is refused: with credentials the
-// allowed origin must be echoed, never a wildcard.
-func checkOrigin(o string) error {
-	u, err := url.Parse(o)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.HasSuffix(o, "/") {
-		return errors.New("is not an origin such as https://shop.example.com")
-	}
-	return nil
 }
 
 var _ edgeconfig.Loadable = (*Config)(nil)
