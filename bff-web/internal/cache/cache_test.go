@@ -276,7 +276,9 @@ func TestMemoryBound(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func redisClient(t *testing.T, url string) *redis.Client {
+func redisClient(t *testing.T, url string) *redis.Client { return redisClientB(t, url) }
+
+func redisClientB(t testing.TB, url string) *redis.Client {
 	t.Helper()
 	opt, err := redis.ParseURL(url)
 	require.NoError(t, err)
