@@ -1,0 +1,36 @@
+package audit_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/shopfront/bff-partner/internal/audit"
+)
+
+// BenchmarkAudit measures recording one request with a small JSON body to
+// a buffered file.
+func BenchmarkAudit(b *testing.B) {
+	w, err := audit.Open(audit.WriterConfig{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	mw, err := audit.Config{Sink: w}.ToMiddleware()
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := echo.New()
+	e.POST("/v2/orders", func(c echo.Context) error { return c.NoContent(http.StatusCreated) }, mw)
+	const body = `{"items":[{"productId":"p-0001","quantity":2}],"currency":"USD","payment":{"cardNumber":"4111111111111111"}}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/v2/orders?x=1", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		e.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
