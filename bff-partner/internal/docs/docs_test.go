@@ -159,6 +159,11 @@ func TestPageRendersOffline(t *testing.T) {
 		"Place an order", "Get one of your orders", "List products (deprecated)"} {
 		assert.Contains(t, text, op)
 	}
+	// The anchors that problems (docs) and the v1 Link header point at.
+	anchors, err := chromedp.Run(ctx, chromedp.Evaluate[[]bool](
+		`["section/Authentication", "tag/Deprecated-v1"].map(id => document.getElementById(id) !== null)`))
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, true}, anchors)
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Empty(t, blocked, "the page loads nothing from another origin")
