@@ -540,3 +540,24 @@ func TestPartnerAudit(t *testing.T) {
 	}
 	assert.Contains(t, queries, "pageSize=2")
 }
+
+// TestPartnerUpstreamFailures maps domain-service failures by kind (SPEC §4).
+func TestPartnerUpstreamFailures(t *testing.T) {
+	t.Parallel()
+	g := startPartner(t, nil)
+	// Down: the fake closes the connection, a reset: 502.
+	require.NoError(t, g.f.SetFault(domain.ServicePricing, domain.Fault{Down: true}))
+	r := g.do(call{method: "GET", path: "/v2/products/p-0001", route: "/v2/products/:id", header: key(keyFull)})
+	assert.Equal(t, http.StatusBadGateway, r.status, string(r.body))
+	assert.Equal(t, problem.CodeUpstreamUnavailable, r.code())
+	assert.Nil(t, r.json["detail"], "no upstream detail leaks")
+	r = g.do(call{method: "GET", path: "/v1/products/p-0001", route: "/v1/products/:id", header: key(keyFull)})
+	assert.Equal(t, http.StatusBadGateway, r.status)
+	assertDeprecated(t, r)
+	g.f.ClearFaults()
+
+	r = g.do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", header: with(key(keyFull), "Idempotency-Key", "unknown-product"),
+		body: `{"items":[{"productId":"p-9999","quantity":1}],"currency":"USD"}`})
+	assert.Equal(t, http.StatusBadRequest, r.status, "the orders service refuses an unknown product")
+	assert.Equal(t, problem.CodeBadRequest, r.code())
+}
