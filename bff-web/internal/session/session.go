@@ -145,7 +145,7 @@ func (s *Sessions) cookie(name, value string, maxAge time.Duration, httpOnly boo
 	if maxAge < 0 {
 		age = -1
 	}
-	return &http.Cookie{
+	c := &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     "/",
@@ -154,6 +154,12 @@ func (s *Sessions) cookie(name, value string, maxAge time.Duration, httpOnly boo
 		Secure:   !s.cfg.Insecure,
 		SameSite: http.SameSiteLaxMode,
 	}
+	if maxAge < 0 {
+		// An Expires in the past beside Max-Age=0 for clients that read
+		// only Expires (RFC 6265 §5.3 lets Max-Age win where both exist).
+		c.Expires = time.Unix(0, 0)
+	}
+	return c
 }
 
 func noStore(c echo.Context) {

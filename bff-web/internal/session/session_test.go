@@ -190,6 +190,6 @@ func TestLogoutClearsCookies(t *testing.T) {
 	res, _ := do(t, http.MethodDelete, url+"/v1/session", "", "", nil)
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
 	raw := strings.Join(res.Header.Values("Set-Cookie"), "\n")
-	assert.Contains(t, raw, "sf_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
-	assert.Contains(t, raw, "sf_csrf=; Path=/; Max-Age=0; Secure; SameSite=Lax")
+	assert.Contains(t, raw, "sf_session=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
+	assert.Contains(t, raw, "sf_csrf=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Secure; SameSite=Lax")
 }
