@@ -232,6 +232,11 @@ func TestSessionFlow(t *testing.T) {
 	a = c.do(http.MethodGet, w.url+"/v1/me", "", nil)
 	require.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, "u-001", a.json["id"])
+	up := w.fakes.LastHeaders(domain.ServiceUsers)
+	assert.Equal(t, "u-001", up.Get("X-User-Id"), "identity upstream comes from the verified cookie")
+	assert.Equal(t, "web", up.Get("X-Client"))
+	assert.Empty(t, up.Get("Cookie"), "cookies never go upstream")
+	assert.Empty(t, up.Get("Authorization"))
 
 	// CSRF: cookie-authenticated unsafe requests need the header.
 	a = c.do(http.MethodPut, w.url+"/v1/cart/items/p-0003", `{"quantity":2}`, nil)
@@ -266,6 +271,7 @@ func TestSessionFlow(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, a.status)
 
 	// The session token never reaches a log line.
+	require.NotEmpty(t, w.logs.FilterMessage("request").All(), "access lines were logged")
 	for _, e := range w.logs.All() {
 		line, _ := json.Marshal(e.ContextMap())
 		assert.NotContains(t, string(line)+e.Message, sessionValue)
