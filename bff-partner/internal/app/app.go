@@ -222,6 +222,9 @@ func (a *App) idempotencyStore() (idempotency.Store, func(context.Context) error
 		return nil, nil, fmt.Errorf("parsing %s: %w", "BFF_REDIS_URL", err)
 	}
 	rdb := redis.NewClient(opts)
+	// Reported in /readyz, not required: only POST /v2/orders needs it, and
+	// it fails closed (503) while Redis is away.
+	a.srv.AddCheck("idempotency", false, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	return idempotency.NewRedisStore(rdb, Name+":idem:"), func(context.Context) error { return rdb.Close() }, nil
 }
 

@@ -83,6 +83,7 @@ type gw struct {
 	audit string
 	stop  func()
 	doc   *openapi3.T
+	admin string
 }
 
 func startPartner(t *testing.T, env map[string]string) *gw {
@@ -101,7 +102,8 @@ func startPartnerWith(t *testing.T, f *fakes.Fakes, base string, env map[string]
 	a, stop := bootWith(t, base, vars)
 	doc, err := public.Load(context.Background(), "partner.yaml")
 	require.NoError(t, err)
-	g := &gw{t: t, url: "http://" + a.Addr(), f: f, fbase: base, audit: dir, stop: stop, doc: doc}
+	g := &gw{t: t, url: "http://" + a.Addr(), f: f, fbase: base, audit: dir, stop: stop, doc: doc,
+		admin: "http://" + a.AdminAddr()}
 	// Ready once the JWKS was fetched, so bearer tokens can be checked.
 	require.Eventually(t, func() bool {
 		res, err := http.Get("http://" + a.AdminAddr() + "/readyz")
@@ -448,6 +450,21 @@ func TestPartnerIdempotencyAcrossInstances(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, r.status, string(r.body))
 		assert.Equal(t, replies[0].json["id"], r.json["id"])
 	}
+
+	// Redis away: orders fail closed, readiness reports it but stays 200.
+	rds.Stop()
+	r := gws[0].do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
+		header: with(key(keyFull), "Idempotency-Key", "while-down")})
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, string(r.body))
+	assert.Equal(t, "1", r.header.Get("Retry-After"))
+	assert.Equal(t, 1, f.Requests(domain.ServiceOrders), "no unprotected order")
+	res, err := http.Get(gws[0].admin + "/readyz")
+	require.NoError(t, err)
+	var ready map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&ready))
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode, "a Redis outage alone keeps the gateway ready")
+	assert.NotEqual(t, "ok", ready["checks"].(map[string]any)["idempotency"].(map[string]any)["status"])
 }
 
 // TestPartnerClientCredentials gets a real token from the identity fake, as
