@@ -1,0 +1,138 @@
+package app_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/contracts/fakes/fakestest"
+)
+
+// TestErrorClasses checks one answer of each error class bff-web produces:
+// status, problem+json body with the stable code, the request id as
+// instance, and no detail on 5xx.
+func TestErrorClasses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc       string
+		env        map[string]string
+		fault      map[string]domain.Fault
+		method     string
+		path       string
+		body       string
+		header     map[string]string
+		bearer     bool
+		session    bool
+		wantStatus int
+		wantCode   string
+	}{
+		{desc: "nok, missing credentials", method: http.MethodGet, path: "/v1/me", wantStatus: 401, wantCode: "unauthorized"},
+		{desc: "nok, forged token", method: http.MethodGet, path: "/v1/me", header: map[string]string{"Authorization": "Bearer a.b.c"}, wantStatus: 401, wantCode: "invalid_token"},
+		{desc: "nok, forged session cookie on an optional route", method: http.MethodGet, path: "/v1/catalog", header: map[string]string{"Cookie": "sf_session=a.b.c"}, wantStatus: 401, wantCode: "invalid_token"},
+		{desc: "nok, bad page", method: http.MethodGet, path: "/v1/catalog?page=x", wantStatus: 400, wantCode: "validation_failed"},
+		{desc: "nok, bad product id", method: http.MethodGet, path: "/v1/pages/product/" + "%20bad", wantStatus: 400, wantCode: "validation_failed"},
+		{desc: "nok, unknown product", method: http.MethodGet, path: "/v1/pages/product/p-9999", wantStatus: 404, wantCode: "not_found"},
+		{desc: "nok, bad quantity", method: http.MethodPut, path: "/v1/cart/items/p-0001", body: `{"quantity":-1}`, bearer: true, wantStatus: 400, wantCode: "validation_failed"},
+		{desc: "nok, not JSON", method: http.MethodPost, path: "/v1/orders", body: `x`, header: map[string]string{"Content-Type": "text/plain"}, bearer: true, wantStatus: 415, wantCode: "unsupported_media_type"},
+		{desc: "nok, forged session cookie on a personal route", method: http.MethodDelete, path: "/v1/cart/items/p-0001", header: map[string]string{"Cookie": "sf_session=x; sf_csrf=y"}, wantStatus: 401, wantCode: "invalid_token"},
+		{desc: "nok, session cookie without CSRF header", method: http.MethodDelete, path: "/v1/cart/items/p-0001", session: true, wantStatus: 403, wantCode: "csrf_failed"},
+		{desc: "nok, preflight from another origin", method: http.MethodOptions, path: "/v1/cart",
+			header: map[string]string{"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"}, wantStatus: 403, wantCode: "forbidden"},
+		{desc: "nok, critical source failing", fault: map[string]domain.Fault{domain.ServiceCatalog: {Status: 500, ErrorRate: 1}},
+			method: http.MethodGet, path: "/v1/catalog", wantStatus: 502, wantCode: "upstream_unavailable"},
+		{desc: "nok, critical source slow", env: map[string]string{"BFF_UPSTREAM_TIMEOUT": "150ms"}, fault: map[string]domain.Fault{domain.ServiceUsers: {LatencyMs: 1000}},
+			method: http.MethodGet, path: "/v1/me", bearer: true, wantStatus: 504, wantCode: "upstream_timeout"},
+		{desc: "nok, unknown route", method: http.MethodGet, path: "/v2/catalog", wantStatus: 404, wantCode: "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			w := bootWeb(t, webOptions{env: tt.env})
+			for s, f := range tt.fault {
+				require.NoError(t, w.fakes.SetFault(s, f))
+			}
+			header := map[string]string{"X-Request-Id": "err-" + strconv.Itoa(tt.wantStatus)}
+			for k, v := range tt.header {
+				header[k] = v
+			}
+			if tt.session {
+				header["Cookie"] = "sf_session=" + fakestest.UserToken(t, w.fakes, "u-001", "web") + "; sf_csrf=y"
+			}
+			if tt.bearer {
+				header["Authorization"] = "Bearer " + fakestest.UserToken(t, w.fakes, "u-001", "web")
+			}
+			a := newClient(t, nil).do(tt.method, w.url+tt.path, tt.body, header)
+			assert.Equal(t, tt.wantStatus, a.status, string(a.body))
+			assert.Equal(t, "application/problem+json", a.header.Get("Content-Type"))
+			assert.Equal(t, tt.wantCode, a.json["error"])
+			assert.EqualValues(t, tt.wantStatus, a.json["status"])
+			assert.Equal(t, header["X-Request-Id"], a.json["requestId"])
+			assert.Equal(t, "urn:request:"+header["X-Request-Id"], a.json["instance"])
+			assert.NotEmpty(t, a.json["title"])
+			if tt.wantStatus >= 500 {
+				assert.NotContains(t, a.json, "detail", "no detail on 5xx")
+			}
+		})
+	}
+}
+
+// TestRateLimited drains an anonymous client's burst: the 429 carries the
+// SPEC's headers, and failed authentication counts against the same IP.
+func TestRateLimited(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{})
+	c := newClient(t, nil)
+	// Failed logins and forged tokens are charged to the client IP too.
+	for range 10 {
+		a := c.do(http.MethodGet, w.url+"/v1/me", "", map[string]string{"Authorization": "Bearer a.b.c"})
+		require.Equal(t, http.StatusUnauthorized, a.status)
+	}
+	var last answer
+	for range 25 {
+		last = c.do(http.MethodGet, w.url+"/v1/catalog?pageSize=1", "", nil)
+		if last.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	require.Equal(t, http.StatusTooManyRequests, last.status, "burst 30 drained by 10 failures and at most 20 reads")
+	assert.Equal(t, "rate_limited", last.json["error"])
+	assert.NotEmpty(t, last.header.Get("Retry-After"))
+	assert.Equal(t, "120", last.header.Get("X-RateLimit-Limit"))
+	assert.Equal(t, "0", last.header.Get("X-RateLimit-Remaining"))
+	assert.Equal(t, `"anonymous";q=120;w=60`, last.header.Get("RateLimit-Policy"))
+
+	// Another client IP is not affected.
+	a := newClient(t, nil).do(http.MethodGet, w.url+"/v1/catalog?pageSize=1", "", nil)
+	assert.Equal(t, http.StatusOK, a.status)
+}
+
+// TestDegradedPages checks that optional sources degrade their sections and
+// mark the answer no-store.
+func TestDegradedPages(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{})
+	ct := newContract(t)
+	require.NoError(t, w.fakes.SetFault(domain.ServicePricing, domain.Fault{Status: 500, ErrorRate: 1}))
+	require.NoError(t, w.fakes.SetFault(domain.ServicePayments, domain.Fault{Status: 500, ErrorRate: 1}))
+
+	a := newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog?pageSize=3", "", nil)
+	require.Equal(t, http.StatusOK, a.status)
+	assert.Equal(t, []any{"pricing"}, a.json["degraded"])
+	assert.Nil(t, a.json["items"].([]any)[0].(map[string]any)["price"])
+	assert.Equal(t, "no-store", a.header.Get("Cache-Control"))
+
+	tok := map[string]string{"Authorization": "Bearer " + fakestest.UserToken(t, w.fakes, "u-002", "web")}
+	a = newClient(t, ct).do(http.MethodGet, w.url+"/v1/pages/account", "", tok)
+	require.Equal(t, http.StatusOK, a.status)
+	assert.Equal(t, []any{"payments"}, a.json["degraded"])
+	assert.Nil(t, a.json["balance"])
+	assert.Equal(t, "u-002", a.json["user"].(map[string]any)["id"])
+
+	require.NoError(t, w.fakes.SetFault(domain.ServiceUsers, domain.Fault{Status: 500, ErrorRate: 1}))
+	a = newClient(t, ct).do(http.MethodGet, w.url+"/v1/pages/account", "", tok)
+	assert.Equal(t, http.StatusBadGateway, a.status, "users is critical")
+}
