@@ -52,6 +52,9 @@ type Config struct {
 	// LockTTL bounds the claim on a key's background refresh, in case the
 	// instance holding it dies. Optional. Default FillTimeout.
 	LockTTL time.Duration
+	// PollInterval is how often a miss waiting for another instance's fill
+	// of the same key looks for the entry. Optional. Default 20 ms.
+	PollInterval time.Duration
 	// Now is the clock that ages entries. Optional. Default time.Now.
 	Now func() time.Time
 	// Registry receives shopfront_cache_requests_total{result}. Optional.
@@ -64,7 +67,7 @@ type Config struct {
 // Validate reports bad durations.
 func (c Config) Validate() error {
 	var errs []error
-	for name, d := range map[string]time.Duration{"fresh": c.Fresh, "stale": c.Stale, "fill timeout": c.FillTimeout, "lock TTL": c.LockTTL} {
+	for name, d := range map[string]time.Duration{"fresh": c.Fresh, "stale": c.Stale, "fill timeout": c.FillTimeout, "lock TTL": c.LockTTL, "poll interval": c.PollInterval} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("cache %s must not be negative, got %s", name, d))
 		}
@@ -97,6 +100,9 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if cfg.LockTTL == 0 {
 		cfg.LockTTL = cfg.FillTimeout
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 20 * time.Millisecond
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -203,17 +209,38 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 			c.requests.WithLabelValues("miss").Inc()
 			fill := c.filler(ec, next)
 			v, err, _ := c.group.Do(key, func() (any, error) {
-				// Another instance may have filled the key while this one waited.
-				if e, err := c.cfg.Store.Get(req.Context(), key); err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
-					return e, nil
-				}
-				return c.fill(req.Context(), key, fill)
+				return c.fillOnce(req.Context(), key, fill)
 			})
 			if err != nil {
 				return err
 			}
 			return write(ec, v.(*Entry), ResultMiss, 0)
 		}
+	}
+}
+
+// fillOnce fills a missing key. Concurrent misses of one instance are
+// already one call (singleflight); the store's lock makes the instances
+// sharing a Redis store take turns too: the lock holder fills, the others
+// poll until its entry appears or the lock is free again (the holder failed),
+// so a cold key costs one fan-out across instances. If the store cannot lock
+// (Redis down) or the wait exceeds LockTTL, the caller fills without waiting.
+func (c *Cache) fillOnce(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (*Entry, error) {
+	ctx = context.WithoutCancel(ctx)
+	deadline := time.Now().Add(c.cfg.LockTTL)
+	for {
+		if e, err := c.cfg.Store.Get(ctx, key); err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
+			return e, nil
+		}
+		release, ok, err := c.cfg.Store.Lock(ctx, key, c.cfg.LockTTL)
+		if ok {
+			defer release()
+			return c.fill(ctx, key, fill)
+		}
+		if err != nil || time.Now().After(deadline) {
+			return c.fill(ctx, key, fill)
+		}
+		time.Sleep(c.cfg.PollInterval)
 	}
 }
 

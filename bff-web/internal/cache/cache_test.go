@@ -333,6 +333,35 @@ func TestRedisSharedBetweenInstances(t *testing.T) {
 	assert.Equal(t, cache.ResultHit, get(t, a.url+path).xcache)
 }
 
+func TestRedisColdMissAcrossInstances(t *testing.T) {
+	t.Parallel()
+	r := edgetest.StartRedis(t)
+	o := newOrigin()
+	o.block()
+	a := startGateway(t, o, cache.Config{Store: cache.NewRedis(redisClient(t, r.URL()), "")})
+	b := startGateway(t, o, cache.Config{Store: cache.NewRedis(redisClient(t, r.URL()), "")})
+
+	// Ten cold requests on each instance, all in flight before the origin
+	// answers: one fill for both instances.
+	var wg sync.WaitGroup
+	answers := make([]answer, 20)
+	for i := range answers {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		wg.Go(func() { answers[i] = get(t, g.url+"/v1/pages/product/cold") })
+	}
+	require.Eventually(t, func() bool { return results(a, "miss")+results(b, "miss") == 20 }, 10*time.Second, 5*time.Millisecond)
+	o.release()
+	wg.Wait()
+	assert.EqualValues(t, 1, o.calls.Load(), "one fan-out across two instances")
+	for _, ans := range answers {
+		assert.Equal(t, http.StatusOK, ans.status)
+		assert.JSONEq(t, `{"id":"cold","call":1}`, ans.body)
+	}
+}
+
 func TestMetricsRegistered(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, newOrigin(), cache.Config{})

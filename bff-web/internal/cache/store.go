@@ -5,8 +5,10 @@
 //
 // Entries live in a Store: an in-process LRU bounded in entries and bytes by
 // default, or Redis when BFF_REDIS_URL is set so that every instance shares
-// them. A failing store never fails a request: the response is served as if
-// the cache were not there.
+// them. Coalescing is singleflight within an instance plus the store's
+// short lock across instances (one fills, the others wait for its entry).
+// A failing store never fails a request: the response is served as if the
+// cache were not there.
 package cache
 
 import (
