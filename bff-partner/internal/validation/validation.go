@@ -86,7 +86,7 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	}
 	paramsOnly := *opts
 	paramsOnly.ExcludeRequestBody = true
-	bodies, err := compileBodies(c.Document)
+	ops, err := compileOperations(c.Document)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if !ok {
 				return next(ec)
 			}
-			if err := c.check(ec, route, opts, &paramsOnly, bodies[route.Method+" "+route.Path]); err != nil {
+			if err := c.check(ec, route, opts, &paramsOnly, ops[route.Method+" "+route.Path]); err != nil {
 				return err
 			}
 			return next(ec)
@@ -107,13 +107,33 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	}, nil
 }
 
-// compileBodies compiles the JSON body schema of every operation once.
-// kin-openapi compiles a 3.1 schema again on every call (about three
-// quarters of the cost of a valid order, BenchmarkValidate); a valid body,
-// the common case, is confirmed by the compiled schema instead — the same
-// JSON Schema 2020-12 library kin-openapi uses, on the same schema — and
-// only an invalid one goes through kin-openapi for its error list.
-func compileBodies(doc *openapi3.T) (map[string]*jsonschema.Schema, error) {
+// operation holds what is compiled once per operation of the document.
+//
+// kin-openapi compiles a 3.1 schema again on every call (most of the cost
+// of a request, see BenchmarkValidate). A valid request, the common case,
+// is confirmed here by schemas compiled once — with the JSON Schema 2020-12
+// library kin-openapi itself uses, on the same schemas — and only a request
+// this fast path does not accept goes through kin-openapi, which then
+// decides and lists the problems. The fast path may refuse more than
+// kin-openapi (it then defers to it) but never accepts more.
+type operation struct {
+	body   *jsonschema.Schema
+	params []param
+	// fastParams is false when a parameter is not a plain scalar, so every
+	// request of the operation goes through kin-openapi.
+	fastParams bool
+	// query are the names of the query parameters.
+	query map[string]bool
+}
+
+type param struct {
+	in, name string
+	required bool
+	typ      string
+	schema   *jsonschema.Schema
+}
+
+func compileOperations(doc *openapi3.T) (map[string]*operation, error) {
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("validation: encoding the document: %w", err)
@@ -128,55 +148,137 @@ func compileBodies(doc *openapi3.T) (map[string]*jsonschema.Schema, error) {
 	if err := comp.AddResource(base, parsed); err != nil {
 		return nil, fmt.Errorf("validation: adding the document: %w", err)
 	}
-	out := map[string]*jsonschema.Schema{}
+	out := map[string]*operation{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			if op.RequestBody == nil || op.RequestBody.Value == nil {
-				continue
+			o := &operation{fastParams: true, query: map[string]bool{}}
+			opPtr := []string{"paths", path, strings.ToLower(method)}
+			if rb := op.RequestBody; rb != nil && rb.Value != nil {
+				if mt := rb.Value.Content.Get(echo.MIMEApplicationJSON); mt != nil && mt.Schema != nil && rb.Ref == "" {
+					sch, err := comp.Compile(base + "#" + pointer(append(opPtr, "requestBody", "content", echo.MIMEApplicationJSON, "schema")))
+					if err != nil {
+						return nil, fmt.Errorf("validation: compiling the body schema of %s %s: %w", method, path, err)
+					}
+					o.body = sch
+				}
 			}
-			if mt := op.RequestBody.Value.Content.Get(echo.MIMEApplicationJSON); mt == nil || mt.Schema == nil {
-				continue
+			add := func(list openapi3.Parameters, at []string) error {
+				for i, ref := range list {
+					p := ref.Value
+					if p == nil {
+						continue
+					}
+					if p.In == openapi3.ParameterInQuery {
+						o.query[p.Name] = true
+					}
+					typ := ""
+					if p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type != nil && len(*p.Schema.Value.Type) == 1 {
+						typ = (*p.Schema.Value.Type)[0]
+					}
+					if p.Content != nil || (typ != "string" && typ != "integer") || p.In == openapi3.ParameterInCookie {
+						o.fastParams = false
+						continue
+					}
+					loc := append(append([]string{}, at...), strconv.Itoa(i), "schema")
+					if ref.Ref != "" {
+						loc = append(refPointer(ref.Ref), "schema")
+					}
+					sch, err := comp.Compile(base + "#" + pointer(loc))
+					if err != nil {
+						return fmt.Errorf("validation: compiling parameter %s of %s %s: %w", p.Name, method, path, err)
+					}
+					o.params = append(o.params, param{in: p.In, name: p.Name, required: p.Required, typ: typ, schema: sch})
+				}
+				return nil
 			}
-			loc := base + "#" + pointer([]string{"paths", path, strings.ToLower(method), "requestBody", "content",
-				echo.MIMEApplicationJSON, "schema"})
-			sch, err := comp.Compile(loc)
-			if err != nil {
-				return nil, fmt.Errorf("validation: compiling the body schema of %s %s: %w", method, path, err)
+			if err := add(item.Parameters, []string{"paths", path, "parameters"}); err != nil {
+				return nil, err
 			}
-			out[method+" "+path] = sch
+			if err := add(op.Parameters, append(opPtr, "parameters")); err != nil {
+				return nil, err
+			}
+			out[method+" "+path] = o
 		}
 	}
 	return out, nil
 }
 
-func (c Config) check(ec echo.Context, route *routers.Route, opts, paramsOnly *openapi3filter.Options,
-	body *jsonschema.Schema,
-) error {
+// refPointer turns "#/components/parameters/Page" into its tokens.
+func refPointer(ref string) []string {
+	tokens := strings.Split(strings.TrimPrefix(ref, "#/"), "/")
+	for i, t := range tokens {
+		tokens[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+	}
+	return tokens
+}
+
+// paramsValid reports whether the fast path accepts every parameter.
+func (o *operation) paramsValid(ec echo.Context) bool {
+	if !o.fastParams {
+		return false
+	}
+	req := ec.Request()
+	query := req.URL.Query()
+	for _, p := range o.params {
+		var vals []string
+		switch p.in {
+		case openapi3.ParameterInQuery:
+			vals = query[p.name]
+		case openapi3.ParameterInHeader:
+			vals = req.Header.Values(p.name)
+		case openapi3.ParameterInPath:
+			if v := ec.Param(p.name); v != "" {
+				vals = []string{v}
+			}
+		}
+		if len(vals) == 0 {
+			if p.required {
+				return false
+			}
+			continue
+		}
+		if len(vals) > 1 {
+			return false
+		}
+		var v any = vals[0]
+		if p.typ == "integer" {
+			n, err := strconv.ParseInt(vals[0], 10, 64)
+			if err != nil || strconv.FormatInt(n, 10) != vals[0] {
+				return false // not the plain form: kin-openapi decides.
+			}
+			v = json.Number(vals[0])
+		}
+		if p.schema.Validate(v) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (c Config) check(ec echo.Context, route *routers.Route, opts, paramsOnly *openapi3filter.Options, o *operation) error {
 	req := ec.Request()
 	op := route.Operation
-	if op.RequestBody != nil && op.RequestBody.Value != nil {
+	bodyOK := op.RequestBody == nil || op.RequestBody.Value == nil
+	if !bodyOK {
 		raw, err := c.readBody(req)
 		if err != nil {
 			return err
 		}
-		if body != nil && len(raw) > 0 {
-			if v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw)); err == nil && body.Validate(v) == nil {
-				opts = paramsOnly
+		if o != nil && o.body != nil && len(raw) > 0 {
+			if v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw)); err == nil && o.body.Validate(v) == nil {
+				bodyOK, opts = true, paramsOnly
 			}
 		}
 	}
 
 	var list []FieldError
-	known := map[string]bool{}
-	for _, p := range append(route.PathItem.Parameters, op.Parameters...) {
-		if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
-			known[p.Value.Name] = true
-		}
-	}
 	for name := range req.URL.Query() {
-		if !known[name] {
+		if o == nil || !o.query[name] {
 			list = append(list, FieldError{In: openapi3.ParameterInQuery, Path: name, Message: "unknown query parameter"})
 		}
+	}
+	if len(list) == 0 && bodyOK && o != nil && o.paramsValid(ec) {
+		return nil
 	}
 
 	params := map[string]string{}
