@@ -5,11 +5,12 @@
 // JSON path; a body over the cap gives 413 payload_too_large; a body that is
 // not JSON gives 415 unsupported_media_type.
 //
-// The schema checks are kin-openapi's (openapi3filter.ValidateRequest with
-// MultiError); this package only finds the operation from echo's route,
-// enforces what the document cannot say (the media type before parsing, the
-// size cap, unknown query parameters) and turns kin-openapi's errors into
-// problem+json.
+// The verdicts and error lists are kin-openapi's
+// (openapi3filter.ValidateRequest with MultiError), confirmed for valid
+// requests by the same schemas compiled once (see operation); this package
+// finds the operation from echo's route, enforces what the document cannot
+// say (the media type before parsing, the size cap, unknown query
+// parameters) and turns kin-openapi's errors into problem+json.
 package validation
 
 import (
