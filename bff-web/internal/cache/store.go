@@ -9,6 +9,14 @@
 // short lock across instances (one fills, the others wait for its entry).
 // A failing store never fails a request: the response is served as if the
 // cache were not there.
+//
+// The middleware is written here because the maintained Go HTTP caches are
+// either client-side (gregjones/httpcache) or lack what SPEC §6 asks for
+// together: one background refresh per key while stale copies are served,
+// coalesced misses, a lock shared between instances and a store that fails
+// open. The parts that libraries do well are theirs: the LRU
+// (hashicorp/golang-lru), Redis (go-redis) and coalescing
+// (golang.org/x/sync/singleflight).
 package cache
 
 import (
