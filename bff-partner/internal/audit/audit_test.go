@@ -139,6 +139,7 @@ func TestMiddlewareRecordsEveryAnsweredRequest(t *testing.T) {
 
 	raw, err := os.ReadFile(filepath.Join(dir, "audit-2026-03-04.jsonl"))
 	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"query":"page=1&api_key=`, "no HTML escaping")
 	for _, secret := range []string{"hunter2", "4111", "sk_live_x", "sf_dev_secret", "sf_dev_key", "never logged", "o-1"} {
 		assert.NotContains(t, string(raw), secret)
 	}

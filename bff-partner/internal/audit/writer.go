@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,10 +116,14 @@ func (w *Writer) loop() {
 
 // Write appends one entry to the file of its UTC day.
 func (w *Writer) Write(e Entry) error {
-	line, err := json.Marshal(e)
-	if err != nil {
+	var lb bytes.Buffer
+	enc := json.NewEncoder(&lb)
+	// Queries keep their & and bodies their < > as sent, readable by grep.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
 		return fmt.Errorf("encoding audit entry: %w", err)
 	}
+	line := lb.Bytes() // Encode ends it with '\n'.
 	day := e.Time.UTC().Format(time.DateOnly)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -127,7 +132,6 @@ func (w *Writer) Write(e Entry) error {
 			return err
 		}
 	}
-	line = append(line, '\n')
 	if _, err := w.buf.Write(line); err != nil {
 		return fmt.Errorf("writing audit entry: %w", err)
 	}
