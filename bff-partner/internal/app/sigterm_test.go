@@ -105,11 +105,13 @@ partners:
 
 	// Slow requests in flight while SIGTERM arrives: they finish and count.
 	require.NoError(t, f.SetFault(domain.ServiceCatalog, domain.Fault{LatencyMs: 700}))
+	f.ResetStats()
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() { send("/v2/products/p-0003", "sf_test_key") })
 	}
-	time.Sleep(300 * time.Millisecond)
+	// All ten are inside the gateway, waiting on the slowed catalog.
+	require.Eventually(t, func() bool { return f.Requests(domain.ServiceCatalog) == 10 }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	wg.Wait()
 

@@ -214,7 +214,8 @@ func TestWaitIsBounded(t *testing.T) {
 		gw := gateway(t, newStore(), up, 100*time.Millisecond)
 		done := make(chan result)
 		go func() { done <- post(t, gw.URL, "acme", "slow", order) }()
-		time.Sleep(200 * time.Millisecond) // the first request holds the key
+		// Once it reached the upstream, the first request holds the key.
+		require.Eventually(t, func() bool { return up.posts.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 		dup := post(t, gw.URL, "acme", "slow", order)
 		assert.Equal(t, http.StatusConflict, dup.status)
 		assert.Equal(t, idempotency.CodeInFlight, dup.code)
