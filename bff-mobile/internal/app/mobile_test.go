@@ -103,6 +103,10 @@ func conforms(t *testing.T, req *http.Request, a answer) {
 	router, err := legacy.NewRouter(doc)
 	require.NoError(t, err)
 	route, params, err := router.FindRoute(req)
+	if err != nil && (a.StatusCode == http.StatusNotFound || a.StatusCode == http.StatusMethodNotAllowed) {
+		// Not a route of the document, and the gateway agrees.
+		return
+	}
 	require.NoError(t, err)
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},

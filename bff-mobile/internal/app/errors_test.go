@@ -1,0 +1,110 @@
+package app_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/shared/edge/edgetest"
+)
+
+// TestMobileErrorClasses checks one request per error class through the
+// whole gateway: the status, the stable code, the problem+json members and
+// the headers that go with the class.
+func TestMobileErrorClasses(t *testing.T) {
+	t.Parallel()
+	s := bootReady(t, nil)
+	tok := fakestest.UserToken(t, s.fakes, "u-009", "mobile")
+	webTok := fakestest.UserToken(t, s.fakes, "u-009", "web")
+	tests := []struct {
+		desc         string
+		method, path string
+		token, body  string
+		fault        string // service to fail with 500, 503 after drop, ...
+		given        domain.Fault
+		expectStatus int
+		expectCode   string
+		expectHeader map[string]string
+	}{
+		{desc: "nok, no token", method: http.MethodGet, path: "/v1/home",
+			expectStatus: 401, expectCode: "unauthorized", expectHeader: map[string]string{"WWW-Authenticate": "Bearer"}},
+		{desc: "nok, token of another audience", method: http.MethodGet, path: "/v1/home", token: webTok,
+			expectStatus: 401, expectCode: "invalid_token"},
+		{desc: "nok, bad input", method: http.MethodGet, path: "/v1/search?q=", token: tok,
+			expectStatus: 400, expectCode: "validation_failed"},
+		{desc: "nok, unknown product", method: http.MethodGet, path: "/v1/products/p-9999", token: tok,
+			expectStatus: 404, expectCode: "not_found"},
+		{desc: "nok, unknown route", method: http.MethodGet, path: "/v1/nothing", token: tok,
+			expectStatus: 404, expectCode: "not_found"},
+		{desc: "nok, wrong method", method: http.MethodPost, path: "/v1/home", token: tok,
+			expectStatus: 405, expectCode: "method_not_allowed"},
+		{desc: "nok, not JSON", method: http.MethodPut, path: "/v1/cart/items/p-0001", token: tok, body: "<quantity/>",
+			expectStatus: 415, expectCode: "unsupported_media_type"},
+		{desc: "nok, body too large", method: http.MethodPut, path: "/v1/cart/items/p-0001", token: tok,
+			body: `{"quantity":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`, expectStatus: 413, expectCode: "payload_too_large"},
+		{desc: "nok, critical upstream 5xx", method: http.MethodGet, path: "/v1/cart", token: tok,
+			fault: domain.ServiceCart, given: domain.Fault{ErrorRate: 1, Status: 500}, expectStatus: 502, expectCode: "upstream_unavailable"},
+		{desc: "nok, critical upstream too slow", method: http.MethodGet, path: "/v1/orders/o-00001", token: tok,
+			fault: domain.ServiceOrders, given: domain.Fault{LatencyMs: 2500}, expectStatus: 504, expectCode: "upstream_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			if tt.fault != "" {
+				require.NoError(t, s.fakes.SetFault(tt.fault, tt.given))
+				defer func() { require.NoError(t, s.fakes.SetFault(tt.fault, domain.Fault{})) }()
+			}
+			hdr := map[string]string{}
+			if tt.body != "" && tt.expectStatus == 415 {
+				hdr["Content-Type"] = "application/xml"
+			}
+			r := call(t, tt.method, s.url+tt.path, tt.token, tt.body, hdr)
+			assert.Equal(t, tt.expectStatus, r.StatusCode, string(r.body))
+			assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"))
+			var p map[string]any
+			require.NoError(t, json.Unmarshal(r.body, &p))
+			assert.Equal(t, tt.expectCode, p["error"])
+			assert.EqualValues(t, tt.expectStatus, p["status"])
+			assert.Equal(t, r.Header.Get("X-Request-Id"), p["requestId"])
+			assert.Equal(t, "urn:request:"+r.Header.Get("X-Request-Id"), p["instance"])
+			assert.NotEmpty(t, p["type"])
+			assert.NotEmpty(t, p["title"])
+			if tt.expectStatus >= 500 {
+				assert.NotContains(t, p, "detail", "no detail on 5xx")
+			}
+			for k, v := range tt.expectHeader {
+				assert.Contains(t, r.Header.Get(k), v, k)
+			}
+		})
+	}
+}
+
+// TestMobileRateLimited exhausts a user's burst: the next request is 429
+// rate_limited with Retry-After and the limit headers, and another user is
+// unaffected.
+func TestMobileRateLimited(t *testing.T) {
+	t.Parallel()
+	cfg := edgetest.TempFile(t, "limit.yaml", "mobile:\n  rate_limit: {per_minute: 60, burst: 3}\n")
+	s := bootReady(t, map[string]string{"BFF_CONFIG": cfg})
+	tok := fakestest.UserToken(t, s.fakes, "u-010", "mobile")
+	for i := range 3 {
+		r := call(t, http.MethodGet, s.url+"/v1/cart", tok, "", nil)
+		require.Equal(t, http.StatusOK, r.StatusCode)
+		assert.Equal(t, "60", r.Header.Get("X-RateLimit-Limit"))
+		assert.Equal(t, []string{"2", "1", "0"}[i], r.Header.Get("X-RateLimit-Remaining"))
+	}
+	r := call(t, http.MethodGet, s.url+"/v1/cart", tok, "", nil)
+	assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+	assert.Contains(t, string(r.body), `"error":"rate_limited"`)
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	assert.Equal(t, "0", r.Header.Get("X-RateLimit-Remaining"))
+	assert.Regexp(t, `^"user";r=0;t=\d+$`, r.Header.Get("RateLimit"))
+
+	other := call(t, http.MethodGet, s.url+"/v1/cart", fakestest.UserToken(t, s.fakes, "u-011", "mobile"), "", nil)
+	assert.Equal(t, http.StatusOK, other.StatusCode, "limits are per user")
+}
