@@ -1,0 +1,154 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/shopfront/shared/edge/problem"
+)
+
+// ScopeName is the instrumentation scope of the server spans.
+const ScopeName = "github.com/shopfront/shared/edge/tracing"
+
+// MiddlewareConfig configures the server span middleware.
+type MiddlewareConfig struct {
+	// Skipper skips the middleware. Optional. Default: never skip.
+	Skipper middleware.Skipper
+	// TracerProvider creates the server spans. Required.
+	TracerProvider trace.TracerProvider
+	// Propagator extracts the incoming trace context. Optional. Default
+	// NewPropagator().
+	Propagator propagation.TextMapPropagator
+}
+
+// Middleware returns the server span middleware of t.
+func (t *Tracing) Middleware() (echo.MiddlewareFunc, error) {
+	return MiddlewareConfig{TracerProvider: t.Provider, Propagator: t.Propagator}.ToMiddleware()
+}
+
+// ToMiddleware returns the middleware. It continues the trace of an
+// incoming traceparent/tracestate (and baggage), starts a server span named
+// "<METHOD> <route template>" and puts it in the request context, where the
+// access log reads the trace id and the upstream client starts child spans
+// and propagates them.
+//
+// It is written over the otel API rather than taken from otelecho (whose
+// latest release pins an older otel) or otelhttp (which sees neither echo's
+// route template nor the status echo's error handler sends). The status is
+// the committed one, or the one the returned error resolves to; 5xx marks
+// the span as an error, 4xx does not (OpenTelemetry HTTP semantic
+// conventions for server spans).
+//
+// traceparent is not echoed on the response: X-Request-Id is the
+// correlation handle clients get, and the W3C response header
+// (traceresponse) is still a draft.
+func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if c.TracerProvider == nil {
+		return nil, errors.New("tracing: TracerProvider is required")
+	}
+	if c.Skipper == nil {
+		c.Skipper = middleware.DefaultSkipper
+	}
+	if c.Propagator == nil {
+		c.Propagator = NewPropagator()
+	}
+	tracer := c.TracerProvider.Tracer(ScopeName)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.Skipper(ec) {
+				return next(ec)
+			}
+			req := ec.Request()
+			entryCtx := req.Context()
+			ctx := c.Propagator.Extract(entryCtx, propagation.HeaderCarrier(req.Header))
+			method, known := spanMethod(req.Method)
+			name := method
+			if p := ec.Path(); p != "" {
+				name = method + " " + p
+			}
+			attrs := make([]attribute.KeyValue, 0, 8)
+			attrs = append(attrs,
+				semconv.HTTPRequestMethodKey.String(method),
+				semconv.URLPath(req.URL.Path),
+				semconv.URLScheme(ec.Scheme()),
+				semconv.ClientAddress(ec.RealIP()),
+				semconv.NetworkProtocolVersion(protoVersion(req)),
+			)
+			if !known {
+				attrs = append(attrs, semconv.HTTPRequestMethodOriginal(req.Method))
+			}
+			if ua := req.UserAgent(); ua != "" {
+				attrs = append(attrs, semconv.UserAgentOriginal(ua))
+			}
+			ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+			defer span.End()
+			ec.SetRequest(req.WithContext(ctx))
+
+			err := next(ec)
+
+			status := finalStatus(ec, entryCtx, err)
+			if matched(ec, err) {
+				span.SetAttributes(semconv.HTTPRoute(ec.Path()))
+			} else {
+				span.SetName(method)
+			}
+			span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+			if status >= 500 && status != problem.StatusClientClosedRequest {
+				code := problem.Resolve(err).Code
+				if err == nil {
+					code = strconv.Itoa(status)
+				}
+				// The stable code, not err's text: causes may carry URLs or
+				// upstream detail that do not belong in a trace backend.
+				span.SetAttributes(semconv.ErrorTypeKey.String(code))
+				span.SetStatus(codes.Error, code)
+			}
+			return err
+		}
+	}, nil
+}
+
+// spanMethod returns the method as semantic conventions want it: known
+// methods as they are, anything else "_OTHER", so span names stay bounded.
+func spanMethod(m string) (string, bool) {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m, true
+	}
+	return "_OTHER", false
+}
+
+func protoVersion(r *http.Request) string {
+	if r.ProtoMajor >= 2 {
+		return strconv.Itoa(r.ProtoMajor)
+	}
+	return strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor)
+}
+
+// matched reports whether a route (not echo's 404/405 handler) answered.
+func matched(c echo.Context, err error) bool {
+	return c.Path() != "" && !errors.Is(err, echo.ErrNotFound) && !errors.Is(err, echo.ErrMethodNotAllowed)
+}
+
+// finalStatus is the status the client got: 499 when it went away and the
+// handler failed, else the committed status, else what err resolves to.
+func finalStatus(c echo.Context, entryCtx context.Context, err error) int {
+	if err != nil && errors.Is(entryCtx.Err(), context.Canceled) {
+		return problem.StatusClientClosedRequest
+	}
+	if c.Response().Committed || err == nil {
+		return c.Response().Status
+	}
+	return problem.Resolve(err).Status
+}

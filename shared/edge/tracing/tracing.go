@@ -1,0 +1,156 @@
+// Package tracing sets up OpenTelemetry for a gateway (SPEC §4 Tracing):
+// a TracerProvider exporting over OTLP when an endpoint is configured, the
+// W3C TraceContext + Baggage propagator, and the server middleware that
+// continues an incoming traceparent and starts one span per request.
+//
+// Nothing here touches the otel globals (otel.SetTracerProvider and
+// friends): the provider and propagator are handed to the server, the
+// upstream client and anything else that needs them.
+package tracing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+// The OTLP protocols of OTEL_EXPORTER_OTLP_PROTOCOL.
+const (
+	ProtocolHTTPProtobuf = "http/protobuf"
+	ProtocolHTTPJSON     = "http/json"
+	ProtocolGRPC         = "grpc"
+)
+
+// Config configures Setup. Its fields map to the standard OpenTelemetry
+// variables; the gateway's config loader reads them, this package does not.
+type Config struct {
+	// ServiceName is the service.name resource attribute, e.g. bff-mobile.
+	// Required.
+	ServiceName string
+	// ServiceVersion is the service.version resource attribute. Optional.
+	// Default none.
+	ServiceVersion string
+	// Endpoint is OTEL_EXPORTER_OTLP_ENDPOINT: the base URL of the OTLP
+	// receiver (http://collector:4318 for HTTP, http://collector:4317 for
+	// gRPC; https for TLS). For HTTP, /v1/traces is appended to its path as
+	// the OpenTelemetry specification says. Optional. Default empty: spans
+	// (and their trace ids, for logs and propagation) exist but are not
+	// exported.
+	Endpoint string
+	// Protocol is OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf, http/json or
+	// grpc. Optional. Default http/protobuf.
+	Protocol string
+	// SpanProcessors are added to the provider beside the exporter, e.g. a
+	// tracetest.SpanRecorder in tests. Optional. Default none.
+	SpanProcessors []sdktrace.SpanProcessor
+}
+
+// Validate reports every problem of c, one line each.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ServiceName == "" {
+		errs = append(errs, errors.New("tracing: ServiceName is required"))
+	}
+	switch c.Protocol {
+	case "", ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC:
+	default:
+		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL: %q is not one of %s, %s, %s",
+			c.Protocol, ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC))
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: parsing %q: %w", c.Endpoint, err))
+		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %q is not an http(s)://host:port URL", c.Endpoint))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Tracing is a gateway's tracing set-up.
+type Tracing struct {
+	// Provider creates tracers; give it to the middleware and the upstream
+	// client.
+	Provider *sdktrace.TracerProvider
+	// Propagator reads and writes traceparent, tracestate and baggage.
+	Propagator propagation.TextMapPropagator
+}
+
+// Setup builds the provider and the propagator. It does not connect to the
+// endpoint: exporting happens in the background and a receiver that is down
+// costs dropped spans, never a failed request.
+func Setup(ctx context.Context, cfg Config) (*Tracing, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	attrs := []attribute.KeyValue{semconv.ServiceName(cfg.ServiceName)}
+	if cfg.ServiceVersion != "" {
+		attrs = append(attrs, semconv.ServiceVersion(cfg.ServiceVersion))
+	}
+	opts := []sdktrace.TracerProviderOption{
+		// Schemaless: resource.Default() would merge whatever
+		// OTEL_RESOURCE_ATTRIBUTES holds, and the environment is the config
+		// loader's to read.
+		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+	}
+	if cfg.Endpoint != "" {
+		exp, err := newExporter(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating OTLP exporter: %w", err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	for _, sp := range cfg.SpanProcessors {
+		opts = append(opts, sdktrace.WithSpanProcessor(sp))
+	}
+	return &Tracing{
+		Provider:   sdktrace.NewTracerProvider(opts...),
+		Propagator: NewPropagator(),
+	}, nil
+}
+
+// NewPropagator returns the W3C TraceContext + Baggage propagator.
+func NewPropagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+}
+
+// Shutdown flushes the spans still buffered and stops the exporter; call it
+// once while shutting down, with a deadline.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if err := t.Provider.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutting down tracing: %w", err)
+	}
+	return nil
+}
+
+func newExporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, error) {
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Protocol == ProtocolGRPC {
+		// gRPC has no path; the scheme decides TLS.
+		return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(u.Scheme+"://"+u.Host))
+	}
+	// OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the signal path is
+	// appended to it (OpenTelemetry exporter specification).
+	u.Path = strings.TrimRight(u.Path, "/") + "/v1/traces"
+	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(u.String())}
+	if cfg.Protocol == ProtocolHTTPJSON {
+		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
+	}
+	return otlptracehttp.New(ctx, opts...)
+}
