@@ -8,6 +8,7 @@ package accesslog
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -60,69 +61,86 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	log := c.Logger.WithOptions(zap.WithCaller(false))
+	l := &logger{cfg: c, log: c.Logger.WithOptions(zap.WithCaller(false))}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(ec echo.Context) error {
+		return func(ec echo.Context) (err error) {
 			if c.Skipper(ec) {
 				return next(ec)
 			}
 			start := c.Now()
-			req := ec.Request()
-			entryCtx := req.Context()
-			err := next(ec)
+			entryCtx := ec.Request().Context()
+			defer func() {
+				// A panic unwinds past this middleware to the outer recover,
+				// which renders it as a 500; log that 500 and let it go on.
+				if r := recover(); r != nil {
+					l.write(ec, entryCtx, start, http.StatusInternalServerError, errPanic)
+					panic(r)
+				}
+			}()
+			err = next(ec)
 			if err != nil {
 				ec.Error(err)
 			}
-			latency := c.Now().Sub(start)
-			res := ec.Response()
-			status := res.Status
+			status := ec.Response().Status
 			if err != nil && errors.Is(entryCtx.Err(), context.Canceled) {
 				// The client went away before the answer (nginx's 499).
 				status = problem.StatusClientClosedRequest
 			}
-
-			lvl := zapcore.InfoLevel
-			if status >= 500 && status != problem.StatusClientClosedRequest {
-				lvl = zapcore.WarnLevel
-			}
-			ce := log.Check(lvl, c.Message)
-			if ce == nil {
-				return err
-			}
-			fields := make([]zap.Field, 0, 20)
-			fields = append(fields,
-				zap.String("requestId", requestid.FromContext(ec.Request().Context())),
-			)
-			if sc := trace.SpanContextFromContext(entryCtx); sc.IsValid() {
-				fields = append(fields, zap.String("traceId", sc.TraceID().String()), zap.String("spanId", sc.SpanID().String()))
-			}
-			fields = append(fields,
-				zap.String("method", req.Method),
-				zap.String("route", route(ec, err)),
-				zap.String("path", req.URL.Path),
-			)
-			if req.URL.RawQuery != "" {
-				fields = append(fields, zap.String("query", logging.RedactQuery(req.URL.RawQuery)))
-			}
-			fields = append(fields,
-				zap.Int("status", status),
-				zap.Float64("latencyMs", float64(latency.Microseconds())/1000),
-				zap.Int64("bytesIn", max(req.ContentLength, 0)),
-				zap.Int64("bytesOut", res.Size),
-				zap.String("clientIp", ec.RealIP()),
-				zap.String("userAgent", req.UserAgent()),
-				zap.String("proto", req.Proto),
-			)
-			if p, ok := auth.FromContext(ec.Request().Context()); ok {
-				fields = append(fields, principalFields(p)...)
-			}
-			if err != nil {
-				fields = append(fields, zap.String("error", problem.Resolve(err).Code))
-			}
-			ce.Write(fields...)
+			l.write(ec, entryCtx, start, status, err)
 			return err
 		}
 	}, nil
+}
+
+// errPanic stands for a panic in the line's error field.
+var errPanic = problem.New(http.StatusInternalServerError, "panic", "")
+
+type logger struct {
+	cfg Config
+	log *zap.Logger
+}
+
+// write logs the line of one finished request.
+func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Time, status int, err error) {
+	latency := l.cfg.Now().Sub(start)
+	lvl := zapcore.InfoLevel
+	if status >= 500 && status != problem.StatusClientClosedRequest {
+		lvl = zapcore.WarnLevel
+	}
+	ce := l.log.Check(lvl, l.cfg.Message)
+	if ce == nil {
+		return
+	}
+	req, res := ec.Request(), ec.Response()
+	fields := make([]zap.Field, 0, 20)
+	fields = append(fields, zap.String("requestId", requestid.FromContext(req.Context())))
+	if sc := trace.SpanContextFromContext(entryCtx); sc.IsValid() {
+		fields = append(fields, zap.String("traceId", sc.TraceID().String()), zap.String("spanId", sc.SpanID().String()))
+	}
+	fields = append(fields,
+		zap.String("method", req.Method),
+		zap.String("route", route(ec, err)),
+		zap.String("path", req.URL.Path),
+	)
+	if req.URL.RawQuery != "" {
+		fields = append(fields, zap.String("query", logging.RedactQuery(req.URL.RawQuery)))
+	}
+	fields = append(fields,
+		zap.Int("status", status),
+		zap.Float64("latencyMs", float64(latency.Microseconds())/1000),
+		zap.Int64("bytesIn", max(req.ContentLength, 0)),
+		zap.Int64("bytesOut", res.Size),
+		zap.String("clientIp", ec.RealIP()),
+		zap.String("userAgent", req.UserAgent()),
+		zap.String("proto", req.Proto),
+	)
+	if p, ok := auth.FromContext(req.Context()); ok {
+		fields = append(fields, principalFields(p)...)
+	}
+	if err != nil {
+		fields = append(fields, zap.String("error", problem.Resolve(err).Code))
+	}
+	ce.Write(fields...)
 }
 
 // principalFields names the caller by ids only: a partner client's subject

@@ -117,12 +117,20 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			start := c.Now()
 			entryCtx := ec.Request().Context()
+			observe := func(status int, err error) {
+				route, method := Route(ec, err), Method(ec.Request().Method)
+				requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+				duration.WithLabelValues(route, method).Observe(c.Now().Sub(start).Seconds())
+			}
+			defer func() {
+				// A panic goes on to the outer recover, which answers 500.
+				if r := recover(); r != nil {
+					observe(http.StatusInternalServerError, nil)
+					panic(r)
+				}
+			}()
 			err := next(ec)
-			elapsed := c.Now().Sub(start).Seconds()
-			route, method := Route(ec, err), Method(ec.Request().Method)
-			status := Status(ec, entryCtx, err)
-			requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-			duration.WithLabelValues(route, method).Observe(elapsed)
+			observe(Status(ec, entryCtx, err), err)
 			return err
 		}
 	}, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
@@ -37,6 +38,10 @@ func newFixture(t *testing.T, withAccessLog bool) *fixture {
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: zap.NewNop()})
 	mw, err := metrics.Config{Registry: f.reg}.ToMiddleware()
 	require.NoError(t, err)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisablePrintStack: true,
+		LogErrorFunc:      func(_ echo.Context, err error, _ []byte) error { return err },
+	}))
 	e.Use(mw)
 	if withAccessLog {
 		al, err := accesslog.Config{Logger: zap.NewNop()}.ToMiddleware()
@@ -45,6 +50,7 @@ func newFixture(t *testing.T, withAccessLog bool) *fixture {
 	}
 	e.GET("/v1/products/:id", func(c echo.Context) error { return c.String(http.StatusOK, c.Param("id")) })
 	e.GET("/v1/secure", func(c echo.Context) error { return problem.Unauthorized("no credentials") })
+	e.GET("/v1/panic", func(c echo.Context) error { panic("nil map") })
 	e.GET("/v1/boom", func(c echo.Context) error { return errors.New("boom") })
 	e.GET("/v1/slow", func(c echo.Context) error {
 		f.entered <- struct{}{}
@@ -93,6 +99,7 @@ func TestHTTPMetrics(t *testing.T) {
 			}
 			assert.Equal(t, 401, f.do(t, http.MethodGet, "/v1/secure"))
 			assert.Equal(t, 500, f.do(t, http.MethodGet, "/v1/boom"))
+			assert.Equal(t, 500, f.do(t, http.MethodGet, "/v1/panic"))
 			for _, p := range []string{"/x/1", "/x/2", "/x/3"} {
 				assert.Equal(t, 404, f.do(t, http.MethodGet, p))
 			}
@@ -103,6 +110,7 @@ func TestHTTPMetrics(t *testing.T) {
 				`shopfront_http_requests_total{method="GET",route="/v1/products/:id",status="200"} 3`,
 				`shopfront_http_requests_total{method="GET",route="/v1/secure",status="401"} 1`,
 				`shopfront_http_requests_total{method="GET",route="/v1/boom",status="500"} 1`,
+				`shopfront_http_requests_total{method="GET",route="/v1/panic",status="500"} 1`,
 				`shopfront_http_requests_total{method="GET",route="unmatched",status="404"} 3`,
 				`shopfront_http_requests_total{method="OTHER",route="unmatched",status="405"} 1`,
 				`shopfront_http_request_duration_seconds_count{method="GET",route="/v1/products/:id"} 3`,

@@ -93,6 +93,18 @@ func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 			defer span.End()
 			ec.SetRequest(req.WithContext(ctx))
+			defer func() {
+				// A panic goes on to the outer recover, which answers 500.
+				if r := recover(); r != nil {
+					span.SetAttributes(semconv.HTTPResponseStatusCode(http.StatusInternalServerError),
+						semconv.ErrorTypeKey.String("panic"))
+					if p := ec.Path(); p != "" {
+						span.SetAttributes(semconv.HTTPRoute(p))
+					}
+					span.SetStatus(codes.Error, "panic")
+					panic(r) // span.End runs on the way out.
+				}
+			}()
 
 			err := next(ec)
 
