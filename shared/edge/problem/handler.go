@@ -37,7 +37,7 @@ func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
 		p := Resolve(err)
 		if p.Status >= 500 {
 			log.Error("request failed", zap.String("requestId", requestid.FromContext(c.Request().Context())),
-				zap.Int("status", p.Status), zap.String("error", p.Code), zap.Error(err))
+				zap.Int("status", p.Status), zap.String("error", p.Code), zap.NamedError("cause", err))
 		}
 		if p.Status == StatusClientClosedRequest {
 			// Nobody is listening; the access log records the 499.
