@@ -287,6 +287,31 @@ func TestAccessLogNeverLogsSecrets(t *testing.T) {
 	}
 	assert.Contains(t, out, "access_token=[REDACTED]")
 	assert.Contains(t, out, "q=ok")
+	// Every line of the chain (access lines and the renderer's 5xx line)
+	// is a JSON object without duplicate keys, which log pipelines reject.
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		assert.Empty(t, duplicateKeys(t, l), l)
+	}
+}
+
+func duplicateKeys(t *testing.T, line string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	tok, err := dec.Token()
+	require.NoError(t, err)
+	require.Equal(t, json.Delim('{'), tok)
+	seen, dups := map[string]bool{}, []string(nil)
+	for dec.More() {
+		k, err := dec.Token()
+		require.NoError(t, err)
+		if seen[k.(string)] {
+			dups = append(dups, k.(string))
+		}
+		seen[k.(string)] = true
+		var v json.RawMessage
+		require.NoError(t, dec.Decode(&v))
+	}
+	return dups
 }
 
 func TestConfigValidation(t *testing.T) {
