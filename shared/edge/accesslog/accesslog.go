@@ -48,6 +48,9 @@ type Config struct {
 // the status logged is the one actually sent; the error is still returned
 // so that outer middleware (tracing, metrics) see it, and echo's error
 // handler ignores it since the response is committed.
+//
+// Install it with Echo.Use, not Echo.Pre: echo routes before running Use
+// middleware, which is what gives it the route template (c.Path()).
 func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if c.Logger == nil {
 		return nil, errors.New("accesslog: Logger is required")

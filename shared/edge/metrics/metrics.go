@@ -82,6 +82,9 @@ type Config struct {
 // It must run outside the access log (or anything else that renders
 // errors): the status counted is the committed one, else the status the
 // returned error resolves to.
+//
+// Install it with Echo.Use, not Echo.Pre: echo routes before running Use
+// middleware, which is what gives it the route template (c.Path()).
 func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if c.Registry == nil {
 		return nil, errors.New("metrics: Registry is required")

@@ -52,6 +52,9 @@ func (t *Tracing) Middleware() (echo.MiddlewareFunc, error) {
 // traceparent is not echoed on the response: X-Request-Id is the
 // correlation handle clients get, and the W3C response header
 // (traceresponse) is still a draft.
+//
+// Install it with Echo.Use, not Echo.Pre: echo routes before running Use
+// middleware, which is what gives it the route template (c.Path()).
 func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if c.TracerProvider == nil {
 		return nil, errors.New("tracing: TracerProvider is required")
