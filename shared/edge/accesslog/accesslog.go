@@ -76,7 +76,7 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				// A panic unwinds past this middleware to the outer recover,
 				// which renders it as a 500; log that 500 and let it go on.
 				if r := recover(); r != nil {
-					l.write(ec, entryCtx, start, http.StatusInternalServerError, errPanic)
+					l.write(ec, entryCtx, start, http.StatusInternalServerError, nil, "panic")
 					panic(r)
 				}
 			}()
@@ -89,22 +89,24 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				// The client went away before the answer (nginx's 499).
 				status = problem.StatusClientClosedRequest
 			}
-			l.write(ec, entryCtx, start, status, err)
+			code := ""
+			if err != nil {
+				code = problem.Resolve(err).Code
+			}
+			l.write(ec, entryCtx, start, status, err, code)
 			return err
 		}
 	}, nil
 }
-
-// errPanic stands for a panic in the line's error field.
-var errPanic = problem.New(http.StatusInternalServerError, "panic", "")
 
 type logger struct {
 	cfg Config
 	log *zap.Logger
 }
 
-// write logs the line of one finished request.
-func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Time, status int, err error) {
+// write logs the line of one finished request; errCode is the stable
+// error code of a failed one.
+func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Time, status int, err error, errCode string) {
 	latency := l.cfg.Now().Sub(start)
 	lvl := zapcore.InfoLevel
 	if status >= 500 && status != problem.StatusClientClosedRequest {
@@ -140,8 +142,8 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 	if p, ok := auth.FromContext(req.Context()); ok {
 		fields = append(fields, principalFields(p)...)
 	}
-	if err != nil {
-		fields = append(fields, zap.String("error", problem.Resolve(err).Code))
+	if errCode != "" {
+		fields = append(fields, zap.String("error", errCode))
 	}
 	ce.Write(fields...)
 }
