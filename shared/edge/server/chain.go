@@ -13,6 +13,7 @@ import (
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/tracing"
 )
 
 // newEcho builds the public echo instance with the fixed edge chain, the one
@@ -46,6 +47,10 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building identity strip middleware: %w", err)
 	}
+	traces, err := tracing.MiddlewareConfig{TracerProvider: s.opts.TracerProvider, Propagator: s.opts.Propagator}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building tracing middleware: %w", err)
+	}
 	reqMetrics, err := metrics.Config{Registry: s.opts.Registry}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building request metrics middleware: %w", err)
@@ -70,7 +75,7 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 		}),
 		reqID,
 		strip,
-		// TODO(observability): tracing (shared/edge/tracing).
+		traces,
 		reqMetrics,
 		access,
 		limits,

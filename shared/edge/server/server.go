@@ -26,6 +26,7 @@ import (
 
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/readiness"
+	"github.com/shopfront/shared/edge/tracing"
 )
 
 // Options are the collaborators a server is given by its composition root.
@@ -40,8 +41,9 @@ type Options struct {
 	// composition root registers the Go and process collectors on it.
 	// Optional. Default a new empty registry.
 	Registry *prometheus.Registry
-	// TracerProvider makes the request spans. Optional. Default a no-op
-	// provider (no spans).
+	// TracerProvider makes the request spans (tracing.Setup's Provider).
+	// Optional. Default a no-op provider: an incoming traceparent is still
+	// propagated, but no spans or trace ids are made.
 	TracerProvider trace.TracerProvider
 	// Propagator reads and writes traceparent/tracestate. Optional. Default
 	// W3C trace context plus baggage.
@@ -87,7 +89,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		opts.TracerProvider = noop.NewTracerProvider()
 	}
 	if opts.Propagator == nil {
-		opts.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+		opts.Propagator = tracing.NewPropagator()
 	}
 	if opts.HookTimeout <= 0 {
 		opts.HookTimeout = DefaultHookTimeout
