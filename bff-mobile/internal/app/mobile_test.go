@@ -239,3 +239,21 @@ func TestMobileIdentityFromTokenOnly(t *testing.T) {
 	assert.Empty(t, h.Values("Authorization"))
 	assert.Equal(t, res.Header.Get("X-Request-Id"), h.Get("X-Request-Id"))
 }
+
+// TestMobileTracePropagation: an incoming W3C trace continues to the
+// upstream calls of the screen.
+func TestMobileTracePropagation(t *testing.T) {
+	t.Parallel()
+	s := bootReady(t, nil)
+	tok := fakestest.UserToken(t, s.fakes, "u-012", "mobile")
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	r := call(t, http.MethodGet, s.url+"/v1/home", tok, "", map[string]string{
+		"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01",
+	})
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	for _, svc := range []string{domain.ServiceUsers, domain.ServiceCatalog} {
+		tp := s.fakes.LastHeaders(svc).Get("traceparent")
+		assert.Contains(t, tp, traceID, svc)
+		assert.NotContains(t, tp, "00f067aa0ba902b7", "%s gets a child span, not the caller's", svc)
+	}
+}
