@@ -27,6 +27,7 @@ import (
 	"github.com/shopfront/shared/edge/ratelimit"
 	"github.com/shopfront/shared/edge/server"
 	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/edge/tracing"
 	"github.com/shopfront/shared/edge/upstream"
 )
 
@@ -50,6 +51,7 @@ type App struct {
 	srv      *server.Server
 	verifier *jwtauth.Verifier
 	cache    *cache.Cache
+	tracing  *tracing.Tracing
 }
 
 // New builds the gateway and binds its listeners. ctx bounds background
@@ -61,11 +63,20 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) 
 // NewWithOptions is New with test hooks.
 func NewWithOptions(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) (*App, error) {
 	reg := metrics.NewRegistry()
-	srv, err := server.New(cfg.Server, server.Options{Name: Name, Logger: log, Registry: reg})
+	tr, err := tracing.Setup(ctx, tracing.Config{ServiceName: Name, Endpoint: cfg.Tracing.Endpoint, Protocol: cfg.Tracing.Protocol})
 	if err != nil {
+		return nil, fmt.Errorf("setting up tracing: %w", err)
+	}
+	srv, err := server.New(cfg.Server, server.Options{
+		Name: Name, Logger: log, Registry: reg, TracerProvider: tr.Provider, Propagator: tr.Propagator,
+	})
+	if err != nil {
+		_ = tr.Shutdown(ctx)
 		return nil, fmt.Errorf("building server: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, srv: srv}
+	// Spans still buffered are exported before the process exits.
+	srv.OnShutdown(tr.Shutdown)
+	a := &App{cfg: cfg, log: log, srv: srv, tracing: tr}
 	if err := a.wire(ctx, reg, opts); err != nil {
 		_ = srv.Close()
 		return nil, err
@@ -117,7 +128,7 @@ func (a *App) wire(ctx context.Context, reg *prometheus.Registry, opts Options) 
 	a.srv.OnShutdown(func(context.Context) error { return limiter.Close() })
 
 	clients, err := services.New(services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL),
-		upstream.Options{Logger: a.log, Registerer: reg})
+		upstream.Options{Logger: a.log, Registerer: reg, TracerProvider: a.tracing.Provider, Propagator: a.tracing.Propagator})
 	if err != nil {
 		return fmt.Errorf("building domain-service clients: %w", err)
 	}
