@@ -34,6 +34,7 @@ import (
 	"github.com/shopfront/shared/edge/ratelimit"
 	"github.com/shopfront/shared/edge/server"
 	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/edge/tracing"
 	"github.com/shopfront/shared/edge/upstream"
 )
 
@@ -46,17 +47,27 @@ type App struct {
 	log      *zap.Logger
 	srv      *server.Server
 	verifier *jwtauth.Verifier
+	tracing  *tracing.Tracing
 }
 
 // New builds the gateway and binds its listeners. ctx bounds background
 // work such as JWKS refreshes and keys-file reloads; cancel it to stop them.
 func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) {
 	reg := metrics.NewRegistry()
-	srv, err := server.New(cfg.Server, server.Options{Name: Name, Logger: log, Registry: reg})
+	tr, err := tracing.Setup(ctx, tracing.Config{ServiceName: Name, Endpoint: cfg.Tracing.Endpoint, Protocol: cfg.Tracing.Protocol})
 	if err != nil {
+		return nil, fmt.Errorf("setting up tracing: %w", err)
+	}
+	srv, err := server.New(cfg.Server, server.Options{
+		Name: Name, Logger: log, Registry: reg, TracerProvider: tr.Provider, Propagator: tr.Propagator,
+	})
+	if err != nil {
+		_ = tr.Shutdown(ctx)
 		return nil, fmt.Errorf("building server: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, srv: srv}
+	// Spans still buffered are exported before the process exits.
+	srv.OnShutdown(tr.Shutdown)
+	a := &App{cfg: cfg, log: log, srv: srv, tracing: tr}
 	if err := a.wire(ctx, reg); err != nil {
 		_ = srv.Close()
 		return nil, err
@@ -167,7 +178,9 @@ func (a *App) wire(ctx context.Context, reg *prometheus.Registry) error {
 		return fmt.Errorf("building idempotency: %w", err)
 	}
 
-	clients, err := services.New(servicesConfig(cfg), upstream.Options{Logger: a.log, Registerer: reg})
+	clients, err := services.New(servicesConfig(cfg), upstream.Options{
+		Logger: a.log, Registerer: reg, TracerProvider: a.tracing.Provider, Propagator: a.tracing.Propagator,
+	})
 	if err != nil {
 		return fmt.Errorf("building domain-service clients: %w", err)
 	}
