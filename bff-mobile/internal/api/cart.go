@@ -51,13 +51,12 @@ func (a *API) setCartItem(c echo.Context) error {
 	if body.Quantity == nil || *body.Quantity < 0 || *body.Quantity > maxQuantity {
 		return invalid(fieldError{Path: "$.quantity", Message: fmt.Sprintf("must be an integer within 0..%d", maxQuantity)})
 	}
-	v, degraded, err := a.cartView(c, func(ctx context.Context) (domain.Cart, error) {
+	v, _, err := a.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return a.c.Cart.SetItem(ctx, id, productID, *body.Quantity)
 	})
 	if err != nil {
 		return err
 	}
-	v.Degraded = degraded
 	return writeChange(c, http.StatusOK, v)
 }
 
