@@ -165,6 +165,9 @@ func TestErrorsAreProblems(t *testing.T) {
 			if tt.status >= 500 {
 				assert.NotContains(t, body, "detail")
 			}
+			if tt.status == http.StatusMethodNotAllowed {
+				assert.Contains(t, resp.Header.Get("Allow"), http.MethodGet)
+			}
 		})
 	}
 
