@@ -8,7 +8,7 @@ GATEWAYS := bff-mobile bff-web bff-partner
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all build run test bench vet fmt tidy clean
+.PHONY: all build run test bench vet fmt tidy tidy-check clean
 
 all: vet test
 
@@ -41,6 +41,10 @@ fmt:
 ## tidy: go mod tidy in each module
 tidy:
 	@for m in $(MODULES); do echo "tidy $$m"; (cd $$m && $(GO) mod tidy) || exit 1; done
+
+## tidy-check: fail if go mod tidy would change any module
+tidy-check:
+	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: run make tidy"; exit 1; }; done
 
 clean:
 	rm -rf $(BIN)
