@@ -79,7 +79,7 @@ type gateway struct {
 	done   chan error
 }
 
-func startGateway(t *testing.T, bin, upstreamBase string) *gateway {
+func startGateway(t *testing.T, bin, upstreamBase string, env ...string) *gateway {
 	t.Helper()
 	g := &gateway{
 		addr:   "127.0.0.1:" + strconv.Itoa(edgetest.FreePort(t)),
@@ -92,6 +92,7 @@ func startGateway(t *testing.T, bin, upstreamBase string) *gateway {
 	for _, s := range domain.ServiceNames() {
 		g.cmd.Env = append(g.cmd.Env, edgeconfig.UpstreamVar(s)+"="+upstreamBase+"/"+s)
 	}
+	g.cmd.Env = append(g.cmd.Env, env...)
 	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stdout
 	require.NoError(t, g.cmd.Start())
 	go func() { g.done <- g.cmd.Wait() }()
@@ -148,8 +149,10 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 	t.Parallel()
 	bin := build(t)
 	f, base := fakestest.Start(t)
-	g := startGateway(t, bin, base)
-	require.NoError(t, f.SetFault(domain.ServiceCatalog, domain.Fault{LatencyMs: 1200}))
+	// The upstream is slow but within budget, so the answer is a full 200;
+	// 2.5 s leaves a loaded machine ample time to act on SIGTERM meanwhile.
+	g := startGateway(t, bin, base, "BFF_UPSTREAM_TIMEOUT=5s", "BFF_ROUTE_BUDGET=6s")
+	require.NoError(t, f.SetFault(domain.ServiceCatalog, domain.Fault{LatencyMs: 2500}))
 	token := fakestest.UserToken(t, f, "u-001", "mobile")
 
 	before := f.Requests(domain.ServiceCatalog)
@@ -190,6 +193,11 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusServiceUnavailable
 	}, 2*time.Second, 5*time.Millisecond, "readyz turns 503 while draining")
+	select {
+	case <-got:
+		t.Fatal("the request finished before the drain was observed; the test proves nothing")
+	default:
+	}
 
 	r := <-got
 	require.NoError(t, r.err)
