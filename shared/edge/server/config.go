@@ -1,7 +1,11 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -98,3 +102,33 @@ func (c Config) WithDefaults() Config {
 
 // TLS reports whether the public listener serves HTTPS.
 func (c Config) TLS() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }
+
+// Validate reports every problem of c (after WithDefaults), one line each,
+// naming the field. config.Common.Validate checks the same values naming
+// their environment variables; this guards callers that build a Config in
+// code.
+func (c Config) Validate() error {
+	var errs []error
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": c.ReadHeaderTimeout, "ReadTimeout": c.ReadTimeout, "WriteTimeout": c.WriteTimeout,
+		"IdleTimeout": c.IdleTimeout, "ShutdownTimeout": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("server: %s must be positive, got %s", name, d))
+		}
+	}
+	if c.DrainDelay < 0 {
+		errs = append(errs, fmt.Errorf("server: DrainDelay must not be negative, got %s", c.DrainDelay))
+	}
+	if c.MaxHeaderBytes <= 0 || c.BodyLimit <= 0 {
+		errs = append(errs, errors.New("server: MaxHeaderBytes and BodyLimit must be positive"))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("server: TLSCertFile and TLSKeyFile must be set together"))
+	}
+	if c.TLSClientCAFile != "" && !c.TLS() {
+		errs = append(errs, errors.New("server: TLSClientCAFile needs TLSCertFile and TLSKeyFile"))
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}

@@ -76,6 +76,9 @@ type Server struct {
 // to release the listeners without serving.
 func New(cfg Config, opts Options) (*Server, error) {
 	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if opts.Name == "" {
 		return nil, errors.New("server: Options.Name is required")
 	}

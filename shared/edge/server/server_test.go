@@ -428,3 +428,26 @@ func TestAccessLogLinePerRequest(t *testing.T) {
 		assert.NotContains(t, fmt.Sprint(l.ContextMap()), "s3cret")
 	}
 }
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  server.Config
+		want string
+	}{
+		{name: "nok, certificate without key", cfg: server.Config{TLSCertFile: "cert.pem"}, want: "TLSCertFile and TLSKeyFile must be set together"},
+		{name: "nok, client CA without TLS", cfg: server.Config{TLSClientCAFile: "ca.pem"}, want: "TLSClientCAFile needs TLSCertFile and TLSKeyFile"},
+		{name: "nok, negative timeout", cfg: server.Config{ReadTimeout: -time.Second}, want: "ReadTimeout must be positive"},
+		{name: "nok, unreadable certificate", cfg: server.Config{TLSCertFile: "/nonexistent/c.pem", TLSKeyFile: "/nonexistent/k.pem"}, want: "loading TLS certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.cfg.Addr, tt.cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+			_, err := server.New(tt.cfg, server.Options{Name: "bff-test"})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
