@@ -23,7 +23,10 @@ import (
 //  1. recover: a panic becomes a 500 problem, never a dropped connection;
 //  2. request id: keep a valid X-Request-Id, replace any other (SPEC §4);
 //  3. strip identity headers: X-User-Id & co. are deleted before anything
-//     else reads them (SPEC §4);
+//     else reads them (SPEC §4). It is installed with Echo.Pre, so it runs
+//     even before routing and before any Pre middleware a gateway adds
+//     (bff-partner's audit, for one); it only deletes headers, so running
+//     ahead of recover and request id changes nothing else;
 //  4. tracing: a span per request, W3C traceparent honoured;
 //  5. request metrics, then the access log: counts, latency and one line
 //     per request, seeing the final status of everything inside (metrics
@@ -64,6 +67,7 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 		return nil, fmt.Errorf("building limits middleware: %w", err)
 	}
 
+	e.Pre(strip)
 	e.Use(
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			DisablePrintStack: true,
@@ -74,7 +78,6 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 			},
 		}),
 		reqID,
-		strip,
 		traces,
 		reqMetrics,
 		access,
