@@ -5,6 +5,8 @@ GO      ?= go
 BIN     ?= bin
 MODULES := shared contracts bff-mobile bff-web bff-partner
 GATEWAYS := bff-mobile bff-web bff-partner
+# Extra flags for make bench, e.g. BENCHFLAGS='-count=5 -benchtime=2s'.
+BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
@@ -28,7 +30,7 @@ test:
 
 ## bench: every benchmark, with allocations
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) $(PKGS)
 
 ## vet: go vet over every module
 vet:
