@@ -31,13 +31,20 @@ func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
 		log = zap.NewNop()
 	}
 	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
 		p := Resolve(err)
+		if p.Status < 400 || p.Status > 599 {
+			// A problem must be an error status; anything else is a bug in
+			// whoever built it, and net/http would panic on a status < 100.
+			p = New(http.StatusInternalServerError, CodeInternal, "").Wrap(err)
+		}
+		// Logged before the committed check: an error returned after the
+		// response started (a broken stream, say) is still worth a line.
 		if p.Status >= 500 {
 			log.Error("request failed", zap.String("requestId", requestid.FromContext(c.Request().Context())),
 				zap.Int("status", p.Status), zap.String("error", p.Code), zap.NamedError("cause", err))
+		}
+		if c.Response().Committed {
+			return
 		}
 		if p.Status == StatusClientClosedRequest {
 			// Nobody is listening; the access log records the 499.
@@ -77,7 +84,13 @@ func Write(c echo.Context, p *Problem, typeBase string) {
 			c.Response().Header().Add(k, v)
 		}
 	}
-	body, _ := json.Marshal(out.members())
+	body, err := json.Marshal(out.members())
+	if err != nil {
+		// An extension that cannot be encoded must not cost the client its
+		// error: the standard members always encode.
+		out.Extensions = nil
+		body, _ = json.Marshal(out.members())
+	}
 	c.Response().Header().Set(echo.HeaderContentType, ContentType)
 	c.Response().WriteHeader(out.Status)
 	if c.Request().Method != http.MethodHead {
@@ -92,6 +105,9 @@ func (p *Problem) members() map[string]any {
 	}
 	m["type"], m["title"], m["status"], m["error"] = p.Type, p.Title, p.Status, p.Code
 	m["instance"], m["requestId"] = p.Instance, p.RequestID
+	// An extension never stands in for a standard member, so one named
+	// "detail" cannot bring a detail back onto a 5xx.
+	delete(m, "detail")
 	if p.Detail != "" {
 		m["detail"] = p.Detail
 	}
@@ -123,15 +139,18 @@ func fromHTTPError(he *echo.HTTPError) *Problem {
 		detail = s
 	}
 	code := map[int]string{
-		http.StatusBadRequest:                  CodeBadRequest,
-		http.StatusUnauthorized:                CodeUnauthorized,
-		http.StatusForbidden:                   CodeForbidden,
-		http.StatusNotFound:                    CodeNotFound,
-		http.StatusMethodNotAllowed:            CodeMethodNotAllowed,
-		http.StatusRequestEntityTooLarge:       CodePayloadTooLarge,
-		http.StatusUnsupportedMediaType:        CodeUnsupportedMediaType,
+		http.StatusBadRequest:            CodeBadRequest,
+		http.StatusUnauthorized:          CodeUnauthorized,
+		http.StatusForbidden:             CodeForbidden,
+		http.StatusNotFound:              CodeNotFound,
+		http.StatusMethodNotAllowed:      CodeMethodNotAllowed,
+		http.StatusRequestEntityTooLarge: CodePayloadTooLarge,
+		http.StatusUnsupportedMediaType:  CodeUnsupportedMediaType,
+		// RFC 9110 renamed 422; the upstream client uses the new name too.
+		http.StatusUnprocessableEntity:         "unprocessable_content",
 		http.StatusTooManyRequests:             CodeRateLimited,
 		http.StatusRequestHeaderFieldsTooLarge: CodeHeadersTooLarge,
+		http.StatusBadGateway:                  CodeUpstreamUnavailable,
 		http.StatusServiceUnavailable:          CodeUpstreamUnavailable,
 		http.StatusGatewayTimeout:              CodeUpstreamTimeout,
 	}[he.Code]

@@ -70,10 +70,14 @@ func New(status int, code, detail string) *Problem {
 
 // Error implements error.
 func (p *Problem) Error() string {
-	if p.Err != nil {
-		return fmt.Sprintf("%d %s: %s: %v", p.Status, p.Code, p.Detail, p.Err)
+	msg := fmt.Sprintf("%d %s", p.Status, p.Code)
+	if p.Detail != "" {
+		msg += ": " + p.Detail
 	}
-	return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail)
+	if p.Err != nil {
+		msg += ": " + p.Err.Error()
+	}
+	return msg
 }
 
 // Unwrap returns the cause.
