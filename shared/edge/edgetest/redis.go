@@ -1,5 +1,6 @@
 // Package edgetest holds the fakes and fixtures the tests of every module
-// share: a real redis-server on a free port, free and dead addresses.
+// share: a real redis-server on a free port, a Chromium for browser tests,
+// free and dead addresses.
 package edgetest
 
 import (
@@ -32,10 +33,7 @@ func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not on PATH (apt-get install -y redis-server): %v", err)
-		}
-		t.Skip("redis-server not on PATH; install it (apt-get install -y redis-server) to run this test")
+		missing(t, "redis-server not on PATH (apt-get install -y redis-server)")
 	}
 	r := &Redis{dir: t.TempDir(), port: FreePort(t)}
 	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
