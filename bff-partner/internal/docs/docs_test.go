@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/shopfront/bff-partner/internal/docs"
 	"github.com/shopfront/contracts/public"
+	"github.com/shopfront/shared/edge/edgetest"
 )
 
 func newServer(t *testing.T) (*httptest.Server, *docs.Docs) {
@@ -102,7 +101,7 @@ func TestPageAssetsAreServedByTheBinary(t *testing.T) {
 // to another origin failed, and waits for Redoc to render the operations.
 func TestPageRendersOffline(t *testing.T) {
 	t.Parallel()
-	browser := chromium(t)
+	browser := edgetest.Chromium(t)
 	srv, _ := newServer(t)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -169,20 +168,4 @@ func TestPageRendersOffline(t *testing.T) {
 	assert.Empty(t, blocked, "the page loads nothing from another origin")
 	assert.Contains(t, served, srv.URL+docs.AssetPath)
 	assert.Contains(t, served, srv.URL+"/openapi.json")
-}
-
-// chromium finds the browser; without one the test is skipped locally and
-// fails under CI (CI=true), whose machine has it installed.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Chromium on PATH (apt-get install -y chromium)")
-	}
-	t.Skip("no Chromium on PATH; install chromium to run this test")
-	return ""
 }

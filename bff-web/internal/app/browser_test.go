@@ -6,31 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// chromiumPath finds Debian's headless-capable Chromium. Without it the test
-// is skipped locally and fails under CI (CI=true), where .ci/run installs it.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not on PATH (apt-get install -y chromium chromium-driver)")
-	}
-	t.Skip("chromium not on PATH; install it (apt-get install -y chromium) to run the browser test")
-	return ""
-}
+	"github.com/shopfront/shared/edge/edgetest"
+)
 
 // spaPage is a minimal single-page app: run(gateway) signs in with
 // credentials:'include', reads the account page, edits the cart with the
@@ -87,7 +71,7 @@ func servePage(t *testing.T) string {
 
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	path := chromiumPath(t)
+	path := edgetest.Chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	actx, acancel := chromedp.NewExecAllocator(ctx,
