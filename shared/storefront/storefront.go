@@ -1,0 +1,225 @@
+// Package storefront is the customer-facing cart and order routes that
+// bff-mobile and bff-web both serve under the same paths (SPEC §5, §6):
+//
+//	GET    /v1/cart                        the caller's cart with names, thumbnails and prices
+//	PUT    /v1/cart/items/{productId}      {quantity}; 0 removes, as the cart service decides
+//	DELETE /v1/cart/items/{productId}
+//	POST   /v1/orders                      201; Idempotency-Key forwarded
+//	GET    /v1/orders/{id}                 404 unless the order is the caller's
+//
+// with their strict input checks (DecodeJSON, PathID, Invalid) and the
+// product lookup that decorates carts and lists (Lookup), which the
+// gateways' own screens use as well.
+//
+// The handlers act for the verified principal only, route, check input and
+// shape; every business decision stays in the domain services. Each
+// gateway keeps its own policies: authentication, CSRF, rate limits and
+// compression are its route middleware, budgets and currency come in
+// Config, and its caching policy is the small CacheControl of Config, so
+// one handler serves mobile's revalidated reads and web's no-store ones.
+package storefront
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/aggregate"
+	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/services"
+)
+
+// Defaults of Config.
+const (
+	DefaultCartBudget  = 2500 * time.Millisecond
+	DefaultOrderBudget = 2 * time.Second
+	DefaultCurrency    = "USD"
+	// NoStore is SPEC §4's Cache-Control of degraded answers, and the
+	// default of changes.
+	NoStore = "no-store"
+)
+
+// CacheControl is a gateway's caching policy for the answers of these
+// routes. The handler knows which kind of answer it wrote; the gateway
+// decides what each kind says.
+type CacheControl struct {
+	// Read is set on complete answers of GET /v1/cart and GET
+	// /v1/orders/{id}. Optional. Default "": the handler sets none, and the
+	// gateway's middleware decides (bff-mobile's adds its ETag and
+	// `private, max-age=60`).
+	Read string
+	// Change is set on complete answers of PUT, DELETE and POST. Optional.
+	// Default "no-store". It must hold the no-store directive: the answer of
+	// a change is personal and outdated by the next one.
+	Change string
+	// Degraded is set on any answer whose degraded list is not empty.
+	// Optional. Default "no-store". It must hold the no-store directive
+	// (SPEC §4: a degraded answer is never cached).
+	Degraded string
+}
+
+// Config configures the routes.
+type Config struct {
+	// Clients are the domain services. Required.
+	Clients *services.Clients
+	// CartBudget bounds each cart route: the cart service, then catalog and
+	// pricing. Optional. Default 2.5 s (SPEC §4).
+	CartBudget time.Duration
+	// OrderBudget bounds each order route, one call. Optional. Default 2 s.
+	OrderBudget time.Duration
+	// Currency is the currency cart prices are asked in. Optional. Default
+	// "USD" (SPEC §5).
+	Currency string
+	// CacheControl is the gateway's caching policy. Optional. Default
+	// CacheControl{}: no header on complete reads, no-store on the rest.
+	CacheControl CacheControl
+	// Degraded counts the sections a cart answer had to leave empty, by
+	// route and source; DegradedSections makes one, which the gateway shares
+	// with its own aggregate routes. Optional. Default: not counted.
+	Degraded *prometheus.CounterVec
+	// Logger receives one warning per failed optional source, with its
+	// cause (the client only learns the source's name). Optional. Default
+	// zap.NewNop().
+	Logger *zap.Logger
+}
+
+// DegradedSections returns the counter
+// shopfront_degraded_sections_total{route,source}, unregistered: the
+// gateway registers it once and hands it to Config and its own screens.
+func DegradedSections() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopfront_degraded_sections_total",
+		Help: "Sections of aggregate responses left empty because their optional source failed, by route and source.",
+	}, []string{"route", "source"})
+}
+
+// Routes serves the cart and order routes.
+type Routes struct {
+	c        *services.Clients
+	cart     time.Duration
+	order    time.Duration
+	currency string
+	cc       CacheControl
+	degraded *prometheus.CounterVec
+	log      *zap.Logger
+}
+
+// New validates cfg and returns the routes.
+func New(cfg Config) (*Routes, error) {
+	var errs []error
+	if cfg.Clients == nil {
+		errs = append(errs, errors.New("storefront: Clients is required"))
+	}
+	if cfg.CartBudget == 0 {
+		cfg.CartBudget = DefaultCartBudget
+	}
+	if cfg.OrderBudget == 0 {
+		cfg.OrderBudget = DefaultOrderBudget
+	}
+	if cfg.CartBudget < 0 || cfg.OrderBudget < 0 {
+		errs = append(errs, fmt.Errorf("storefront: budgets (cart %s, orders %s) must not be negative", cfg.CartBudget, cfg.OrderBudget))
+	}
+	if cfg.Currency == "" {
+		cfg.Currency = DefaultCurrency
+	}
+	if !ValidCurrency(cfg.Currency) {
+		errs = append(errs, fmt.Errorf("storefront: Currency %q is not an ISO 4217 code", cfg.Currency))
+	}
+	if cfg.CacheControl.Change == "" {
+		cfg.CacheControl.Change = NoStore
+	}
+	if cfg.CacheControl.Degraded == "" {
+		cfg.CacheControl.Degraded = NoStore
+	}
+	for name, v := range map[string]string{"Change": cfg.CacheControl.Change, "Degraded": cfg.CacheControl.Degraded} {
+		if !hasNoStore(v) {
+			errs = append(errs, fmt.Errorf("storefront: CacheControl.%s %q must hold no-store", name, v))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Routes{c: cfg.Clients, cart: cfg.CartBudget, order: cfg.OrderBudget, currency: cfg.Currency,
+		cc: cfg.CacheControl, degraded: cfg.Degraded, log: cfg.Logger}, nil
+}
+
+// hasNoStore reports whether a Cache-Control value holds the no-store
+// directive (RFC 9111 §5.2.2.5; directive names are case-insensitive).
+func hasNoStore(v string) bool {
+	for d := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(d), NoStore) {
+			return true
+		}
+	}
+	return false
+}
+
+// Router is where routes are added; *echo.Echo and *echo.Group are both
+// one.
+type Router interface {
+	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// Register adds the five routes to r, each behind mw (the gateway's
+// authentication, rate limit, CSRF, ...). The middleware is attached per
+// route rather than to a group, so that a path no route matches stays a
+// plain 404 instead of passing through authentication.
+func (s *Routes) Register(r Router, mw ...echo.MiddlewareFunc) {
+	r.Add(http.MethodGet, "/v1/cart", s.Cart, mw...)
+	r.Add(http.MethodPut, "/v1/cart/items/:productId", s.SetCartItem, mw...)
+	r.Add(http.MethodDelete, "/v1/cart/items/:productId", s.RemoveCartItem, mw...)
+	r.Add(http.MethodPost, "/v1/orders", s.CreateOrder, mw...)
+	r.Add(http.MethodGet, "/v1/orders/:id", s.Order, mw...)
+}
+
+// answer is the kind of an answer, which picks its Cache-Control.
+type answer int
+
+const (
+	read answer = iota
+	change
+)
+
+// write counts the degraded sections and writes v with the Cache-Control
+// the gateway's policy gives an answer of this kind.
+func (s *Routes) write(c echo.Context, status int, kind answer, degraded []string, v any) error {
+	cc := s.cc.Read
+	if kind == change {
+		cc = s.cc.Change
+	}
+	if len(degraded) > 0 {
+		cc = s.cc.Degraded
+		if s.degraded != nil {
+			for _, d := range degraded {
+				s.degraded.WithLabelValues(c.Path(), d).Inc()
+			}
+		}
+	}
+	if cc != "" {
+		c.Response().Header().Set(echo.HeaderCacheControl, cc)
+	}
+	return c.JSON(status, v)
+}
+
+// observe logs the failures of optional sources: the client only learns
+// the source's name from degraded, the operator needs the cause. Critical
+// failures are logged by the error renderer.
+func (s *Routes) observe(c echo.Context) aggregate.Part {
+	id, route := requestid.FromContext(c.Request().Context()), c.Path()
+	return aggregate.Observe(func(r aggregate.Result) {
+		if r.Err == nil || r.Critical {
+			return
+		}
+		s.log.Warn("optional source failed", zap.String("requestId", id), zap.String("route", route),
+			zap.String("source", r.Name), zap.Duration("took", r.Duration), zap.Error(r.Err))
+	})
+}
