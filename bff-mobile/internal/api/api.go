@@ -1,15 +1,15 @@
 // Package api is bff-mobile's public API (SPEC §5): the handlers of the
-// mobile routes. Each screen is declared as an aggregate of domain-service
+// mobile screens. Each screen is declared as an aggregate of domain-service
 // sources and shaped into the compact views of package view; the handlers
 // route, check input and shape, and leave every business decision to the
-// domain services.
+// domain services. The cart and order routes are shared/storefront's, which
+// bff-web serves too, under mobile's budgets and caching policy.
 //
 // Authentication, rate limiting, compression and revalidation are
 // middleware installed by the composition root around Register's routes.
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,10 +20,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/aggregate"
-	"github.com/shopfront/shared/edge/auth"
-	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/storefront"
 )
 
 // Budgets bound each route's upstream work, stages included (SPEC §4: 2.5 s
@@ -102,13 +101,14 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultCurrency       = "USD"
+	DefaultCurrency       = storefront.DefaultCurrency
 	DefaultSearchPageSize = 20
 )
 
 // API serves the mobile routes.
 type API struct {
 	c        *services.Clients
+	store    *storefront.Routes
 	budgets  Budgets
 	currency string
 	pageSize int
@@ -129,9 +129,6 @@ func New(cfg Config) (*API, error) {
 	if cfg.Currency == "" {
 		cfg.Currency = DefaultCurrency
 	}
-	if !currencyPattern.MatchString(cfg.Currency) {
-		return nil, fmt.Errorf("api: Currency %q is not an ISO 4217 code", cfg.Currency)
-	}
 	if cfg.SearchPageSize == 0 {
 		cfg.SearchPageSize = DefaultSearchPageSize
 	}
@@ -141,19 +138,27 @@ func New(cfg Config) (*API, error) {
 	if cfg.NearbyRadiusKm < 0 {
 		return nil, fmt.Errorf("api: NearbyRadiusKm %g must not be negative", cfg.NearbyRadiusKm)
 	}
-	degraded := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "shopfront_degraded_sections_total",
-		Help: "Sections of aggregate responses left empty because their optional source failed, by route and source.",
-	}, []string{"route", "source"})
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	degraded := storefront.DegradedSections()
+	store, err := storefront.New(storefront.Config{
+		Clients: cfg.Clients, CartBudget: cfg.Budgets.Cart, OrderBudget: cfg.Budgets.Orders, Currency: cfg.Currency,
+		// Complete reads get no Cache-Control from the handler: the
+		// conditional middleware adds the ETag and `private, max-age=60`
+		// (SPEC §5). Changes and degraded carts are no-store, the default.
+		CacheControl: storefront.CacheControl{},
+		Degraded:     degraded, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	if cfg.Registry != nil {
 		if err := cfg.Registry.Register(degraded); err != nil {
 			return nil, fmt.Errorf("api: registering metrics: %w", err)
 		}
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
-	return &API{c: cfg.Clients, budgets: cfg.Budgets, currency: cfg.Currency,
+	return &API{c: cfg.Clients, store: store, budgets: cfg.Budgets, currency: cfg.Currency,
 		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: degraded, log: cfg.Logger}, nil
 }
 
@@ -171,22 +176,7 @@ func (a *API) Register(r Router, mw ...echo.MiddlewareFunc) {
 	r.Add(http.MethodGet, "/v1/home", a.home, mw...)
 	r.Add(http.MethodGet, "/v1/products/:id", a.product, mw...)
 	r.Add(http.MethodGet, "/v1/search", a.search, mw...)
-	r.Add(http.MethodGet, "/v1/cart", a.cart, mw...)
-	r.Add(http.MethodPut, "/v1/cart/items/:productId", a.setCartItem, mw...)
-	r.Add(http.MethodDelete, "/v1/cart/items/:productId", a.removeCartItem, mw...)
-	r.Add(http.MethodPost, "/v1/orders", a.createOrder, mw...)
-	r.Add(http.MethodGet, "/v1/orders/:id", a.order, mw...)
-}
-
-// userID returns the verified caller's id. The authentication middleware
-// guarantees a principal; its absence is a wiring bug, answered 401 rather
-// than trusting anything else.
-func userID(c echo.Context) (string, error) {
-	p, ok := auth.FromContext(c.Request().Context())
-	if !ok || p.Subject == "" {
-		return "", problem.Unauthorized("A bearer token is required.")
-	}
-	return p.Subject, nil
+	a.store.Register(r, mw...)
 }
 
 // writeView writes a GET answer. A degraded view must not be reused by any
@@ -214,15 +204,4 @@ func (a *API) observe(c echo.Context) aggregate.Part {
 		a.log.Warn("optional source failed", zap.String("requestId", id), zap.String("route", route),
 			zap.String("source", r.Name), zap.Duration("took", r.Duration), zap.Error(r.Err))
 	})
-}
-
-// writeChange writes the answer of a change, which no cache may keep.
-func writeChange(c echo.Context, status int, v any) error {
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return c.JSON(status, v)
-}
-
-// within bounds ctx by budget for routes made of single calls.
-func within(ctx context.Context, budget time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, budget)
 }

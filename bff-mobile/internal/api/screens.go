@@ -10,6 +10,7 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/aggregate"
 	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/storefront"
 )
 
 // Sizes of the screens' lists (SPEC §5).
@@ -25,7 +26,7 @@ const (
 // names, thumbnails and prices of the products found, in one batch call
 // per service.
 func (a *API) home(c echo.Context) error {
-	id, err := userID(c)
+	id, err := storefront.UserID(c)
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (a *API) home(c echo.Context) error {
 			}),
 			aggregate.Then(
 				aggregate.Optional(domain.ServiceCatalog, func(ctx context.Context) (err error) {
-					products, err = a.c.Catalog.Products(ctx, view.ProductIDs(firstOrders(orders), firstRecs(recs), nil))
+					products, err = a.c.Catalog.Products(ctx, view.ProductIDs(firstOrders(orders), firstRecs(recs)))
 					return
 				}),
 				aggregate.Optional(domain.ServicePricing, func(ctx context.Context) (err error) {
@@ -91,7 +92,7 @@ func (a *API) home(c echo.Context) error {
 		v.UnreadNotifications = &unread
 	}
 	if gotBalance {
-		v.Balance = &view.Money{Amount: balance.Amount, Currency: balance.Currency}
+		v.Balance = &storefront.Money{Amount: balance.Amount, Currency: balance.Currency}
 	}
 	return a.writeView(c, degraded, v)
 }
@@ -133,10 +134,10 @@ func firstRecs(r []domain.Recommendation) []domain.Recommendation {
 // products in parallel, then the names, thumbnails and prices of the
 // similar products.
 func (a *API) product(c echo.Context) error {
-	if _, err := userID(c); err != nil {
+	if _, err := storefront.UserID(c); err != nil {
 		return err
 	}
-	id, err := pathID(c, "id")
+	id, err := storefront.PathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -215,7 +216,7 @@ func (a *API) product(c echo.Context) error {
 		Degraded:   degraded,
 	}
 	if gotPrice {
-		m := view.PriceOf(price)
+		m := storefront.MoneyOf(price)
 		v.Price = &m
 	}
 	if gotStock {
@@ -240,7 +241,7 @@ func (a *API) product(c echo.Context) error {
 // without prices is still useful to browse, and the client learns from
 // degraded that prices are missing.
 func (a *API) search(c echo.Context) error {
-	if _, err := userID(c); err != nil {
+	if _, err := storefront.UserID(c); err != nil {
 		return err
 	}
 	q, page, err := parseSearch(c)

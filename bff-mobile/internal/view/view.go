@@ -1,8 +1,10 @@
-// Package view holds bff-mobile's response payloads and the mapping from the
+// Package view holds bff-mobile's screen payloads and the mapping from the
 // domain services' payloads to them. Mobile payloads are compact (SPEC §5):
 // one thumbnail instead of an image list, descriptions cut to 280 characters,
-// money as {amount, currency}. Mapping only shapes data; it never computes
-// prices, stock or anything else a domain service owns.
+// money as {amount, currency}. The cart and order payloads, the product
+// lookup and Money are shared/storefront's, as bff-web serves them too.
+// Mapping only shapes data; it never computes prices, stock or anything else
+// a domain service owns.
 package view
 
 import (
@@ -10,17 +12,12 @@ import (
 	"time"
 
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/storefront"
 )
 
 // MaxText is the longest description or review body sent to the app, in
 // characters (runes), per SPEC §5.
 const MaxText = 280
-
-// Money is an amount in minor units of an ISO 4217 currency.
-type Money struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-}
 
 // User is the signed-in user as the home screen shows it.
 type User struct {
@@ -32,10 +29,10 @@ type User struct {
 // Card is a product in a list. Name, ThumbnailURL and Price are null when
 // their source (catalog or pricing) failed or did not know the product.
 type Card struct {
-	ProductID    string  `json:"productId"`
-	Name         *string `json:"name"`
-	ThumbnailURL *string `json:"thumbnailUrl"`
-	Price        *Money  `json:"price"`
+	ProductID    string            `json:"productId"`
+	Name         *string           `json:"name"`
+	ThumbnailURL *string           `json:"thumbnailUrl"`
+	Price        *storefront.Money `json:"price"`
 }
 
 // OrderSummary is an order on the home screen.
@@ -43,7 +40,7 @@ type OrderSummary struct {
 	ID        string             `json:"id"`
 	Status    string             `json:"status"`
 	CreatedAt time.Time          `json:"createdAt"`
-	Total     Money              `json:"total"`
+	Total     storefront.Money   `json:"total"`
 	Items     []OrderSummaryItem `json:"items"`
 }
 
@@ -57,12 +54,12 @@ type OrderSummaryItem struct {
 
 // Home is GET /v1/home.
 type Home struct {
-	User                User           `json:"user"`
-	RecentOrders        []OrderSummary `json:"recentOrders"`
-	Recommendations     []Card         `json:"recommendations"`
-	UnreadNotifications *int           `json:"unreadNotifications"`
-	Balance             *Money         `json:"balance"`
-	Degraded            []string       `json:"degraded"`
+	User                User              `json:"user"`
+	RecentOrders        []OrderSummary    `json:"recentOrders"`
+	Recommendations     []Card            `json:"recommendations"`
+	UnreadNotifications *int              `json:"unreadNotifications"`
+	Balance             *storefront.Money `json:"balance"`
+	Degraded            []string          `json:"degraded"`
 }
 
 // Product is the compact product of the product screen.
@@ -109,14 +106,14 @@ type Store struct {
 // ProductScreen is GET /v1/products/{id}. NearbyStores is left out unless
 // the caller sent lat and lon.
 type ProductScreen struct {
-	Product      Product       `json:"product"`
-	Price        *Money        `json:"price"`
-	Availability *Availability `json:"availability"`
-	Rating       *Rating       `json:"rating"`
-	TopReviews   []Review      `json:"topReviews"`
-	Similar      []Card        `json:"similar"`
-	NearbyStores *[]Store      `json:"nearbyStores,omitempty"`
-	Degraded     []string      `json:"degraded"`
+	Product      Product           `json:"product"`
+	Price        *storefront.Money `json:"price"`
+	Availability *Availability     `json:"availability"`
+	Rating       *Rating           `json:"rating"`
+	TopReviews   []Review          `json:"topReviews"`
+	Similar      []Card            `json:"similar"`
+	NearbyStores *[]Store          `json:"nearbyStores,omitempty"`
+	Degraded     []string          `json:"degraded"`
 }
 
 // SearchPage is GET /v1/search.
@@ -125,38 +122,6 @@ type SearchPage struct {
 	Page     int      `json:"page"`
 	Total    int      `json:"total"`
 	Degraded []string `json:"degraded"`
-}
-
-// CartLine is one line of the cart with its product's name and unit price.
-type CartLine struct {
-	ProductID    string  `json:"productId"`
-	Quantity     int     `json:"quantity"`
-	Name         *string `json:"name"`
-	ThumbnailURL *string `json:"thumbnailUrl"`
-	Price        *Money  `json:"price"`
-}
-
-// Cart is GET /v1/cart and the answer of its changes.
-type Cart struct {
-	Items     []CartLine `json:"items"`
-	UpdatedAt time.Time  `json:"updatedAt"`
-	Degraded  []string   `json:"degraded"`
-}
-
-// Order is an order of the caller (GET /v1/orders/{id}, POST /v1/orders).
-type Order struct {
-	ID        string      `json:"id"`
-	Status    string      `json:"status"`
-	Items     []OrderLine `json:"items"`
-	Total     Money       `json:"total"`
-	CreatedAt time.Time   `json:"createdAt"`
-}
-
-// OrderLine is one line of an order.
-type OrderLine struct {
-	ProductID string `json:"productId"`
-	Quantity  int    `json:"quantity"`
-	UnitPrice Money  `json:"unitPrice"`
 }
 
 // Cut returns s cut to at most n runes, never splitting a UTF-8 sequence.
@@ -175,78 +140,22 @@ func Cut(s string, n int) string {
 	return s
 }
 
-// Thumbnail returns the URL of the smallest image (by area, the first on a
-// tie), or nil without images.
-func Thumbnail(images []domain.Image) *string {
-	if len(images) == 0 {
-		return nil
-	}
-	best := 0
-	for i, im := range images[1:] {
-		if im.Width*im.Height < images[best].Width*images[best].Height {
-			best = i + 1
-		}
-	}
-	return &images[best].URL
-}
-
-// PriceOf returns the price of a product as Money.
-func PriceOf(p domain.Price) Money { return Money{Amount: p.Amount, Currency: p.Currency} }
-
 // Compact returns the mobile product of p.
 func Compact(p domain.Product) Product {
 	return Product{
 		ID: p.ID, SKU: p.SKU, Name: p.Name, Description: Cut(p.Description, MaxText),
-		Brand: p.Brand, Category: p.Category, ThumbnailURL: Thumbnail(p.Images),
+		Brand: p.Brand, Category: p.Category, ThumbnailURL: storefront.Thumbnail(p.Images),
 	}
 }
 
-// Lookup indexes the second-stage answers (catalog products and prices) by
-// product id so that lists can be filled in one pass.
-type Lookup struct {
-	products map[string]domain.Product
-	prices   map[string]domain.Price
-}
+// Lookup is the product lookup of shared/storefront with the mobile lists
+// it fills.
+type Lookup struct{ storefront.Lookup }
 
 // NewLookup indexes products and prices; either may be empty when its
 // source failed.
 func NewLookup(products []domain.Product, prices []domain.Price) Lookup {
-	l := Lookup{products: make(map[string]domain.Product, len(products)), prices: make(map[string]domain.Price, len(prices))}
-	for _, p := range products {
-		l.products[p.ID] = p
-	}
-	for _, p := range prices {
-		l.prices[p.ProductID] = p
-	}
-	return l
-}
-
-// Name returns the product's name, or nil when the catalog did not say.
-func (l Lookup) Name(id string) *string {
-	p, ok := l.products[id]
-	if !ok {
-		return nil
-	}
-	return &p.Name
-}
-
-// Thumbnail returns the product's thumbnail, or nil.
-func (l Lookup) Thumbnail(id string) *string {
-	p, ok := l.products[id]
-	if !ok {
-		return nil
-	}
-	return Thumbnail(p.Images)
-}
-
-// Price returns the product's price, or nil when pricing did not say.
-func (l Lookup) Price(id string) *Money {
-	p, ok := l.prices[id]
-	if !ok {
-		return nil
-	}
-	m := PriceOf(p)
-	return &m
+	return Lookup{storefront.NewLookup(products, prices)}
 }
 
 // Card returns the card of product id.
@@ -269,33 +178,12 @@ func (l Lookup) OrderSummaries(orders []domain.Order) []OrderSummary {
 	out := make([]OrderSummary, 0, len(orders))
 	for _, o := range orders {
 		s := OrderSummary{ID: o.ID, Status: o.Status, CreatedAt: o.CreatedAt,
-			Total: Money{Amount: o.TotalAmount, Currency: o.Currency}, Items: make([]OrderSummaryItem, 0, len(o.Items))}
+			Total: storefront.Money{Amount: o.TotalAmount, Currency: o.Currency}, Items: make([]OrderSummaryItem, 0, len(o.Items))}
 		for _, it := range o.Items {
 			s.Items = append(s.Items, OrderSummaryItem{ProductID: it.ProductID, Quantity: it.Quantity,
 				Name: l.Name(it.ProductID), ThumbnailURL: l.Thumbnail(it.ProductID)})
 		}
 		out = append(out, s)
-	}
-	return out
-}
-
-// CartOf returns the cart with names and prices.
-func (l Lookup) CartOf(c domain.Cart) Cart {
-	out := Cart{Items: make([]CartLine, 0, len(c.Items)), UpdatedAt: c.UpdatedAt}
-	for _, it := range c.Items {
-		out.Items = append(out.Items, CartLine{ProductID: it.ProductID, Quantity: it.Quantity,
-			Name: l.Name(it.ProductID), ThumbnailURL: l.Thumbnail(it.ProductID), Price: l.Price(it.ProductID)})
-	}
-	return out
-}
-
-// OrderOf returns the caller's view of an order.
-func OrderOf(o domain.Order) Order {
-	out := Order{ID: o.ID, Status: o.Status, CreatedAt: o.CreatedAt,
-		Total: Money{Amount: o.TotalAmount, Currency: o.Currency}, Items: make([]OrderLine, 0, len(o.Items))}
-	for _, it := range o.Items {
-		out.Items = append(out.Items, OrderLine{ProductID: it.ProductID, Quantity: it.Quantity,
-			UnitPrice: Money{Amount: it.UnitAmount, Currency: o.Currency}})
 	}
 	return out
 }
@@ -323,7 +211,7 @@ func Stores(ss []domain.StoreStock) []Store {
 
 // ProductIDs returns the distinct product ids of the lists, in first-seen
 // order, for one second-stage call per service.
-func ProductIDs(orders []domain.Order, recs []domain.Recommendation, cart []domain.CartItem) []string {
+func ProductIDs(orders []domain.Order, recs []domain.Recommendation) []string {
 	var ids []string
 	add := func(id string) {
 		if id != "" && !slices.Contains(ids, id) {
@@ -337,9 +225,6 @@ func ProductIDs(orders []domain.Order, recs []domain.Recommendation, cart []doma
 	}
 	for _, r := range recs {
 		add(r.ProductID)
-	}
-	for _, it := range cart {
-		add(it.ProductID)
 	}
 	return ids
 }

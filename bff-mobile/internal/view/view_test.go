@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopfront/bff-mobile/internal/view"
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/storefront"
 )
 
 func TestCut(t *testing.T) {
@@ -38,31 +39,6 @@ func TestCut(t *testing.T) {
 	}
 }
 
-func TestThumbnail(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		desc   string
-		given  []domain.Image
-		expect string
-	}{
-		{desc: "ok, smallest image", given: []domain.Image{{URL: "big", Width: 1200, Height: 1200}, {URL: "small", Width: 200, Height: 200}, {URL: "mid", Width: 600, Height: 600}}, expect: "small"},
-		{desc: "ok, first on a tie", given: []domain.Image{{URL: "a", Width: 100, Height: 100}, {URL: "b", Width: 100, Height: 100}}, expect: "a"},
-		{desc: "ok, no images", given: nil, expect: ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
-			t.Parallel()
-			got := view.Thumbnail(tt.given)
-			if tt.expect == "" {
-				assert.Nil(t, got)
-				return
-			}
-			require.NotNil(t, got)
-			assert.Equal(t, tt.expect, *got)
-		})
-	}
-}
-
 func TestCompact(t *testing.T) {
 	t.Parallel()
 	p := domain.Product{ID: "p1", SKU: "S1", Name: "Phone", Description: strings.Repeat("x", 1000), Brand: "B", Category: "c",
@@ -84,7 +60,7 @@ func TestLookup(t *testing.T) {
 	require.Len(t, cards, 2)
 	assert.Equal(t, "One", *cards[0].Name)
 	assert.Equal(t, "u1", *cards[0].ThumbnailURL)
-	assert.Equal(t, view.Money{Amount: 1999, Currency: "USD"}, *cards[0].Price)
+	assert.Equal(t, storefront.Money{Amount: 1999, Currency: "USD"}, *cards[0].Price)
 	assert.Equal(t, view.Card{ProductID: "p2"}, cards[1], "an unknown product keeps its id and nothing else")
 }
 
@@ -102,14 +78,6 @@ func TestProductIDs(t *testing.T) {
 	t.Parallel()
 	orders := []domain.Order{{Items: []domain.OrderItem{{ProductID: "a"}, {ProductID: "b"}}}, {Items: []domain.OrderItem{{ProductID: "a"}}}}
 	recs := []domain.Recommendation{{ProductID: "c"}, {ProductID: "b"}}
-	assert.Equal(t, []string{"a", "b", "c"}, view.ProductIDs(orders, recs, nil))
+	assert.Equal(t, []string{"a", "b", "c"}, view.ProductIDs(orders, recs))
 	assert.Equal(t, []string{"c"}, view.RecommendedIDs(recs, 1))
-}
-
-func TestOrderOf(t *testing.T) {
-	t.Parallel()
-	got := view.OrderOf(domain.Order{ID: "o1", UserID: "u1", Status: "placed", Currency: "USD", TotalAmount: 300,
-		Items: []domain.OrderItem{{ProductID: "p1", Quantity: 3, UnitAmount: 100}}})
-	assert.Equal(t, view.Money{Amount: 300, Currency: "USD"}, got.Total)
-	assert.Equal(t, []view.OrderLine{{ProductID: "p1", Quantity: 3, UnitPrice: view.Money{Amount: 100, Currency: "USD"}}}, got.Items)
 }
