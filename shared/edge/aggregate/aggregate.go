@@ -136,9 +136,12 @@ func (o observe) apply(p *plan) { p.hooks = append(p.hooks, o) }
 
 // PanicError is the failure of a source that panicked.
 type PanicError struct {
+	// Source is the name of the source that panicked.
 	Source string
-	Value  any
-	Stack  []byte
+	// Value is what it panicked with.
+	Value any
+	// Stack is the goroutine's stack at the panic, for the log.
+	Stack []byte
 }
 
 // Error implements error.

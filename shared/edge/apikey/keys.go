@@ -38,8 +38,10 @@ import (
 // Plan is a partner's rate limit: PerMinute requests per minute, bursts of
 // at most Burst.
 type Plan struct {
+	// PerMinute is the sustained rate.
 	PerMinute int `yaml:"per_minute"`
-	Burst     int `yaml:"burst"`
+	// Burst is how many requests may come at once.
+	Burst int `yaml:"burst"`
 }
 
 // DefaultPlan applies to partners without a plan (SPEC §4).
@@ -50,8 +52,11 @@ var Scopes = []auth.Scope{auth.ScopeCatalogRead, auth.ScopeInventoryRead, auth.S
 
 // Partner is one partner of the keys file.
 type Partner struct {
-	ID   string
+	// ID is sent upstream as X-Partner-Id.
+	ID string
+	// Name is the partner's display name.
 	Name string
+	// Plan is the partner's rate limit, DefaultPlan when the file has none.
 	Plan Plan
 	// AllowedCIDRs limits the source addresses of the partner's requests;
 	// empty allows any address.
@@ -78,9 +83,13 @@ func (p *Partner) Allows(ip string) bool {
 
 // Key is one API key; the key itself is never held, only its digest.
 type Key struct {
-	ID      string
+	// ID names the key in logs and the audit trail instead of the key.
+	ID string
+	// Partner owns the key.
 	Partner *Partner
-	Scopes  []auth.Scope
+	// Scopes are what the key may do.
+	Scopes []auth.Scope
+	// Revoked keys are refused as invalid_api_key.
 	Revoked bool
 	digest  [sha256.Size]byte
 }

@@ -21,6 +21,8 @@ const DefaultDocsURL = "/docs#section/Authentication"
 
 // TokenVerifier verifies client-credentials JWTs; *jwtauth.Verifier is one.
 type TokenVerifier interface {
+	// Verify returns the principal of a valid token, or an error that
+	// resolves to a 401 problem.
 	Verify(ctx context.Context, token string) (*auth.Principal, error)
 }
 

@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 
@@ -40,7 +39,7 @@ func oneLine(err error) string {
 	b := []byte(err.Error())
 	b = bytes.ReplaceAll(b, []byte(":\n  "), []byte(": "))
 	b = bytes.ReplaceAll(b, []byte("\n  "), []byte("; "))
-	return fmt.Sprintf("%s", bytes.ReplaceAll(b, []byte("\n"), []byte("; ")))
+	return string(bytes.ReplaceAll(b, []byte("\n"), []byte("; ")))
 }
 
 // Loadable is a whole gateway configuration: it reads its variables from the

@@ -29,8 +29,11 @@ const (
 
 // Key is a signing key with its JWKS metadata, for minting test tokens.
 type Key struct {
-	ID      string
-	Alg     string
+	// ID is the kid, unique per process.
+	ID string
+	// Alg is RS256, ES256 or EdDSA.
+	Alg string
+	// Private signs the tokens; its public half goes into the JWKS.
 	Private crypto.Signer
 }
 

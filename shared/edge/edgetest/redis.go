@@ -17,6 +17,7 @@ import (
 
 // Redis is a redis-server process started for one test.
 type Redis struct {
+	// Addr is the server's host:port on 127.0.0.1.
 	Addr string
 	cmd  *exec.Cmd
 	dir  string

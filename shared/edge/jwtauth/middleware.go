@@ -13,6 +13,8 @@ import (
 
 // TokenVerifier turns a bearer token into a principal; *Verifier is one.
 type TokenVerifier interface {
+	// Verify returns the principal of a valid token, or an error that
+	// resolves to a 401 problem.
 	Verify(ctx context.Context, token string) (*auth.Principal, error)
 }
 

@@ -43,12 +43,20 @@ const StatusClientClosedRequest = 499
 // Problem is an RFC 9457 problem detail. The zero Type means about:blank.
 // Instance and RequestID are filled by the renderer from the request id.
 type Problem struct {
-	Type      string `json:"type"`
-	Title     string `json:"title"`
-	Status    int    `json:"status"`
-	Detail    string `json:"detail,omitempty"`
-	Instance  string `json:"instance,omitempty"`
-	Code      string `json:"error"`
+	// Type is a URI naming the problem class; "" renders as about:blank, or
+	// as HandlerConfig.TypeBase followed by Code.
+	Type string `json:"type"`
+	// Title is a short summary of the class; "" renders as the status text.
+	Title string `json:"title"`
+	// Status is the HTTP status, 4xx or 5xx.
+	Status int `json:"status"`
+	// Detail explains this occurrence to the client; never rendered on 5xx.
+	Detail string `json:"detail,omitempty"`
+	// Instance identifies this occurrence: urn:request:<request id>.
+	Instance string `json:"instance,omitempty"`
+	// Code is the stable snake_case `error` member clients switch on.
+	Code string `json:"error"`
+	// RequestID is the request's X-Request-Id.
 	RequestID string `json:"requestId,omitempty"`
 
 	// Extensions are extra members rendered beside the standard ones, such
@@ -110,6 +118,8 @@ func (p *Problem) WithHeader(name, value string) *Problem {
 // Problemer is implemented by errors that know their problem, such as the
 // upstream client's errors. The renderer finds them with errors.As.
 type Problemer interface {
+	// Problem returns a problem the renderer may not modify; nil means
+	// the error is resolved by the next rule.
 	Problem() *Problem
 }
 

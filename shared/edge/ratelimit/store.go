@@ -46,6 +46,8 @@ type Result struct {
 
 // Store decides one request against the bucket of key.
 type Store interface {
+	// Allow charges one request to key's bucket under l and returns the
+	// decision; an error means the store could not decide.
 	Allow(ctx context.Context, key string, l Limit) (Result, error)
 }
 

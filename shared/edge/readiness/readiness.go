@@ -86,9 +86,13 @@ type Report struct {
 
 // Result is one check's outcome.
 type Result struct {
-	Status   string `json:"status"`
-	Required bool   `json:"required"`
-	Detail   string `json:"detail,omitempty"`
+	// Status is CheckOK or CheckFailing.
+	Status string `json:"status"`
+	// Required tells whether a failure makes the instance not ready;
+	// optional checks (Redis, breakers) are only reported.
+	Required bool `json:"required"`
+	// Detail is the check's error, when it failed.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Ready reports whether the report means 200.

@@ -43,9 +43,13 @@ func (s *Catalog) Products(ctx context.Context, ids []string) ([]domain.Product,
 
 // Search is a catalog query; zero fields are left out of the call.
 type Search struct {
-	Q        string
+	// Q is the free-text query.
+	Q string
+	// Category narrows the search to one category.
 	Category string
-	Page     int
+	// Page is the 1-based page number.
+	Page int
+	// PageSize is the number of products per page.
 	PageSize int
 }
 

@@ -96,7 +96,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Clients are the typed clients of all domain services.
+// Clients are the typed clients of all domain services, one field per
+// service of SPEC §8.
 type Clients struct {
 	Catalog         *Catalog
 	Inventory       *Inventory

@@ -82,7 +82,7 @@ func (t *breakerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			_ = r.Body.Close()
 		}
-		return nil, fmt.Errorf("%s breaker: %w", t.cb.Name(), err)
+		return nil, fmt.Errorf("passing the %s breaker: %w", t.cb.Name(), err)
 	}
 	resp, err := t.next.RoundTrip(r)
 	switch {
