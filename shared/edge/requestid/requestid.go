@@ -51,7 +51,8 @@ func New() string {
 type Config struct {
 	// Skipper skips the middleware. Optional. Default: never skip.
 	Skipper middleware.Skipper
-	// Generator makes new ids. Optional. Default New.
+	// Generator makes new ids, which must satisfy Valid since they are
+	// echoed and sent upstream as they are. Optional. Default New.
 	Generator func() string
 }
 
