@@ -1,41 +1,12 @@
-// Command bff-web is Shopfront's web gateway (SPEC §6).
+// Command bff-web is Shopfront's web gateway (SPEC §6). Its configuration
+// comes from the environment (SPEC §3); SIGINT or SIGTERM drain it and it
+// exits 0, invalid configuration prints one line per problem and exits 2.
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-
-	"go.uber.org/zap"
-
 	"github.com/shopfront/bff-web/internal/app"
 	"github.com/shopfront/bff-web/internal/config"
-	"github.com/shopfront/shared/edge/logging"
+	"github.com/shopfront/shared/edge/gateway"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	cfg, err := config.Load(os.LookupEnv)
-	if err != nil {
-		// One line per problem, each naming its variable; 2 = usage error.
-		fmt.Fprintln(os.Stderr, app.Name+": "+strings.ReplaceAll(err.Error(), "\n", "\n"+app.Name+": "))
-		os.Exit(2)
-	}
-	log, err := logging.New(cfg.LogLevel, os.Stdout)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, app.Name+": making logger:", err)
-		os.Exit(2)
-	}
-	a, err := app.New(ctx, cfg, log)
-	if err == nil {
-		err = a.Run(ctx)
-	}
-	if err != nil {
-		log.Error("exiting", zap.Error(err))
-		os.Exit(1)
-	}
-}
+func main() { gateway.Main(app.Name, config.Load, app.New) }

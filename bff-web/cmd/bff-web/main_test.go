@@ -1,140 +1,20 @@
 package main_test
 
 import (
-	"bytes"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/shopfront/contracts/domain"
-	"github.com/shopfront/contracts/fakes/fakestest"
-	edgeconfig "github.com/shopfront/shared/edge/config"
-	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
-const name = "bff-web"
-
-// build compiles this command into a temp dir, as `make build` does.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
-
-func TestBadConfigStopsStartup(t *testing.T) {
+// TestCommand checks the binary: bad config stops start-up with one line
+// per problem and exit 2; SIGTERM drains an in-flight catalog page and
+// exits 0.
+func TestCommand(t *testing.T) {
 	t.Parallel()
-	bin := build(t)
-	tests := []struct {
-		name string
-		env  []string
-		want []string
-	}{
-		{name: "nok, BFF_ADDR nonsense", env: []string{"BFF_ADDR=nonsense"},
-			want: []string{name + `: BFF_ADDR: "nonsense" is not a host:port address`}},
-		{name: "nok, malformed upstream URL", env: []string{"BFF_UPSTREAM_CATALOG_URL=::bad"},
-			want: []string{name + `: BFF_UPSTREAM_CATALOG_URL: "::bad" is not an absolute http(s) URL`}},
-		{name: "nok, two problems, two lines", env: []string{"BFF_ADMIN_ADDR=:99999", "BFF_LOG_LEVEL=chatty"},
-			want: []string{
-				name + `: BFF_ADMIN_ADDR: ":99999" has a port outside 0-65535`,
-				name + `: BFF_LOG_LEVEL: "chatty" is not one of debug, info, warn, error`,
-			}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.Command(bin)
-			cmd.Env = append(os.Environ(), tt.env...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit)
-			assert.Equal(t, 2, exit.ExitCode())
-			assert.Equal(t, tt.want, strings.Split(strings.TrimSpace(stderr.String()), "\n"))
-			assert.Empty(t, stdout.String(), "nothing starts")
-		})
-	}
-}
-
-// gateway is a running binary against fakes.
-type gateway struct {
-	cmd    *exec.Cmd
-	addr   string
-	admin  string
-	stdout *bytes.Buffer
-	done   chan error
-}
-
-func startGateway(t *testing.T, bin, upstreamBase string) *gateway {
-	t.Helper()
-	g := &gateway{
-		addr:   "127.0.0.1:" + strconv.Itoa(edgetest.FreePort(t)),
-		admin:  "127.0.0.1:" + strconv.Itoa(edgetest.FreePort(t)),
-		stdout: &bytes.Buffer{},
-		done:   make(chan error, 1),
-	}
-	g.cmd = exec.Command(bin)
-	g.cmd.Env = append(os.Environ(), "BFF_ADDR="+g.addr, "BFF_ADMIN_ADDR="+g.admin, "BFF_AUDIT_DIR="+t.TempDir())
-	for _, s := range domain.ServiceNames() {
-		g.cmd.Env = append(g.cmd.Env, edgeconfig.UpstreamVar(s)+"="+upstreamBase+"/"+s)
-	}
-	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stdout
-	require.NoError(t, g.cmd.Start())
-	go func() { g.done <- g.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = g.cmd.Process.Kill()
-		<-g.done
-	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + g.admin + "/readyz")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "gateway never got ready")
-	return g
-}
-
-// wait returns the exit code after a signal.
-func (g *gateway) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case err := <-g.done:
-		g.done <- err
-		var exit *exec.ExitError
-		if err != nil {
-			require.ErrorAs(t, err, &exit)
-			return exit.ExitCode()
-		}
-		return 0
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gateway did not exit; output:\n%s", g.stdout)
-		return -1
-	}
-}
-
-func TestSIGTERMExitsZero(t *testing.T) {
-	t.Parallel()
-	bin := build(t)
-	_, base := fakestest.Start(t)
-	g := startGateway(t, bin, base)
-
-	require.NoError(t, g.cmd.Process.Signal(syscall.SIGTERM))
-	assert.Equal(t, 0, g.wait(t))
-	_, err := http.Get("http://" + g.addr + "/")
-	assert.Error(t, err, "nothing listens after exit")
+	gatewaytest.Command{Name: "bff-web", InFlight: gatewaytest.InFlight{
+		Path:        "/v1/catalog?q=a",
+		Credentials: gatewaytest.UserBearer("u-001", "web"),
+		Identity:    http.Header{"X-User-Id": {"u-001"}, "X-Client": {"web"}},
+	}}.Test(t)
 }

@@ -203,6 +203,10 @@ func (c *Common) ReadEnv(env *Env) {
 	}
 }
 
+// Shared returns c. Through embedding every gateway's Config has it, which
+// lets code shared by the gateways (gateway.Main) take any of their configs.
+func (c Common) Shared() Common { return c }
+
 // Validate checks the values wherever they came from (defaults, YAML or
 // environment) and reports every problem, one line each, naming the
 // environment variable an operator would set.

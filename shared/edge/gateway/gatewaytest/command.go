@@ -1,0 +1,212 @@
+package gatewaytest
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/contracts/fakes"
+	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/shared/edge/gateway"
+	"github.com/shopfront/shared/edge/upstream"
+)
+
+// Command checks, on the real binary, what a gateway's main must do
+// (SPEC §3 and §4): bad configuration stops start-up with one line per
+// problem and exit code 2; SIGTERM turns /readyz 503, lets an in-flight
+// request finish with its full answer, and exits 0.
+type Command struct {
+	// Name is the binary's name and the prefix of its problem lines, e.g.
+	// "bff-mobile". Required.
+	Name string
+	// Dir is the command's package directory relative to the test's.
+	// Optional. Default "." (the test sits beside main.go).
+	Dir string
+	// Env holds extra NAME=value variables of every run that starts.
+	// Optional. Default none.
+	Env []string
+	// InFlight is the request that is in flight when SIGTERM arrives.
+	// Required.
+	InFlight InFlight
+}
+
+// InFlight is a request a gateway answers 200 after calling the catalog
+// service, which the test slows down so that the request is still in
+// flight when SIGTERM arrives.
+type InFlight struct {
+	// Path is the route with its query, e.g. "/v1/search?q=a". Required.
+	Path string
+	// Credentials returns the headers that authenticate the request, given
+	// the fakes to mint tokens with. Optional. Default none.
+	Credentials func(t testing.TB, f *fakes.Fakes) http.Header
+	// Identity holds the identity headers the catalog service must see for
+	// these credentials; those not in it must be absent. Forged identity
+	// headers sent by the caller never arrive. Optional. Default none.
+	Identity http.Header
+}
+
+// checkedIdentity are the identity headers the drain test forges and
+// checks upstream (SPEC §4).
+var checkedIdentity = []string{upstream.HeaderUserID, upstream.HeaderPartnerID, upstream.HeaderClient}
+
+// UserBearer returns Credentials of a user's JWT as issued to client
+// ("mobile" or "web") by the fake identity service.
+func UserBearer(id, client string) func(testing.TB, *fakes.Fakes) http.Header {
+	return func(t testing.TB, f *fakes.Fakes) http.Header {
+		return http.Header{"Authorization": {"Bearer " + fakestest.UserToken(t, f, id, client)}}
+	}
+}
+
+// PartnerBearer returns Credentials of a partner's client-credentials JWT.
+func PartnerBearer(partner string, scopes ...string) func(testing.TB, *fakes.Fakes) http.Header {
+	return func(t testing.TB, f *fakes.Fakes) http.Header {
+		return http.Header{"Authorization": {"Bearer " + fakestest.PartnerToken(t, f, partner, scopes...)}}
+	}
+}
+
+// Test builds the binary once and runs every check as a parallel subtest.
+func (c Command) Test(t *testing.T) {
+	t.Helper()
+	require.NotEmpty(t, c.Name, "Command.Name")
+	require.NotEmpty(t, c.InFlight.Path, "Command.InFlight.Path")
+	dir := c.Dir
+	if dir == "" {
+		dir = "."
+	}
+	bin := Build(t, c.Name, dir)
+	t.Run("bad config", func(t *testing.T) {
+		t.Parallel()
+		c.testBadConfig(t, bin)
+	})
+	t.Run("ok, SIGTERM exits 0", func(t *testing.T) {
+		t.Parallel()
+		_, base := fakestest.Start(t)
+		p := Start(t, bin, base, c.Env...)
+		p.Signal(t, syscall.SIGTERM)
+		assert.Equal(t, gateway.ExitOK, p.Wait(t), "output:\n%s", p.Output())
+		_, err := http.Get("http://" + p.Addr + "/")
+		assert.Error(t, err, "nothing listens after exit")
+	})
+	t.Run("ok, SIGTERM drains in-flight requests", func(t *testing.T) {
+		t.Parallel()
+		c.testDrain(t, bin)
+	})
+}
+
+func (c Command) testBadConfig(t *testing.T, bin string) {
+	tests := []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{name: "nok, BFF_ADDR nonsense", env: []string{"BFF_ADDR=nonsense"},
+			want: []string{`BFF_ADDR: "nonsense" is not a host:port address`}},
+		{name: "nok, malformed upstream URL", env: []string{"BFF_UPSTREAM_CATALOG_URL=::bad"},
+			want: []string{`BFF_UPSTREAM_CATALOG_URL: "::bad" is not an absolute http(s) URL`}},
+		{name: "nok, two problems, two lines", env: []string{"BFF_ADMIN_ADDR=:99999", "BFF_LOG_LEVEL=chatty"},
+			want: []string{
+				`BFF_ADMIN_ADDR: ":99999" has a port outside 0-65535`,
+				`BFF_LOG_LEVEL: "chatty" is not one of debug, info, warn, error`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(bin)
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(os.Environ(), tt.env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit)
+			assert.Equal(t, gateway.ExitUsage, exit.ExitCode())
+			want := make([]string, len(tt.want))
+			for i, w := range tt.want {
+				want[i] = c.Name + ": " + w
+			}
+			assert.Equal(t, want, strings.Split(strings.TrimSpace(stderr.String()), "\n"))
+			assert.Empty(t, stdout.String(), "nothing starts")
+		})
+	}
+}
+
+// testDrain sends a real SIGTERM while the request waits on a slow
+// upstream: /readyz turns 503, the request still gets its full answer, and
+// the process exits 0. The request also forges identity headers, which
+// must not reach the upstream.
+func (c Command) testDrain(t *testing.T, bin string) {
+	f, base := fakestest.Start(t)
+	// The upstream is slow but within budget, so the answer is a full 200;
+	// 2.5 s leaves a loaded machine ample time to act on SIGTERM meanwhile.
+	p := Start(t, bin, base, append([]string{"BFF_UPSTREAM_TIMEOUT=5s", "BFF_ROUTE_BUDGET=6s"}, c.Env...)...)
+	require.NoError(t, f.SetFault(domain.ServiceCatalog, domain.Fault{LatencyMs: 2500}))
+
+	req, err := http.NewRequest(http.MethodGet, "http://"+p.Addr+c.InFlight.Path, nil)
+	require.NoError(t, err)
+	if c.InFlight.Credentials != nil {
+		for k, vs := range c.InFlight.Credentials(t, f) {
+			req.Header[k] = vs
+		}
+	}
+	req.Header["x-user-id"] = []string{"admin"}
+	req.Header.Add(upstream.HeaderUserID, "root")
+	req.Header.Set(upstream.HeaderPartnerID, "forged-partner")
+	req.Header.Set(upstream.HeaderClient, "forged-client")
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	got := make(chan result, 1)
+	before := f.Requests(domain.ServiceCatalog)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		got <- result{resp.StatusCode, string(b), err}
+	}()
+	require.Eventually(t, func() bool { return f.Requests(domain.ServiceCatalog) > before },
+		5*time.Second, 5*time.Millisecond, "the request reached the slow upstream")
+
+	p.Signal(t, syscall.SIGTERM)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + p.AdminAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 2*time.Second, 5*time.Millisecond, "readyz turns 503 while draining")
+	select {
+	case <-got:
+		t.Fatal("the request finished before the drain was observed; the test proves nothing")
+	default:
+	}
+
+	r := <-got
+	require.NoError(t, r.err)
+	assert.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	// The forged identity never reached the upstream; the verified one did.
+	h := f.LastHeaders(domain.ServiceCatalog)
+	for _, name := range checkedIdentity {
+		assert.Equal(t, c.InFlight.Identity.Values(name), h.Values(name), name)
+	}
+	assert.Empty(t, h.Get("Authorization"), "credentials are not forwarded")
+	assert.Equal(t, gateway.ExitOK, p.Wait(t), "output:\n%s", p.Output())
+}

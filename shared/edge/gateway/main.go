@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/logging"
+)
+
+// Exit codes of a gateway process.
+const (
+	// ExitOK follows a shutdown asked for by SIGINT or SIGTERM, after the
+	// drain (SPEC §4).
+	ExitOK = 0
+	// ExitFailed follows a gateway that could not be built or whose
+	// listener failed.
+	ExitFailed = 1
+	// ExitUsage follows invalid configuration: nothing was started.
+	ExitUsage = 2
+)
+
+// Config is a gateway's loaded configuration: anything that embeds
+// config.Common, which gives Shared.
+type Config interface {
+	Shared() config.Common
+}
+
+// Runner is a built gateway: Run serves until ctx is done, drains and
+// returns nil, or returns the error of a listener that failed.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Command is one gateway process: how it loads its configuration and how it
+// builds its app from it.
+type Command[C Config, A Runner] struct {
+	// Name prefixes every line of a configuration problem, e.g.
+	// "bff-mobile". Required.
+	Name string
+	// Load reads the configuration through lookup and validates it; its
+	// error holds one line per problem. Required.
+	Load func(lookup config.Lookup) (C, error)
+	// New builds the gateway and binds its listeners. Required.
+	New func(ctx context.Context, cfg C, log *zap.Logger) (A, error)
+}
+
+// Run is the process without its process-wide parts (environment, signals,
+// exit): it loads the configuration through lookup, writes JSON logs to
+// stdout, builds the gateway and serves until ctx is done. It returns the
+// exit code. Invalid configuration is ExitUsage, with one line
+// "<name>: <problem>" per problem on stderr and nothing on stdout.
+func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, stderr io.Writer) int {
+	cfg, err := c.Load(lookup)
+	if err != nil {
+		// One line per problem, each naming its variable (SPEC §3).
+		prefix := c.Name + ": "
+		_, _ = fmt.Fprintln(stderr, prefix+strings.ReplaceAll(err.Error(), "\n", "\n"+prefix))
+		return ExitUsage
+	}
+	log, err := logging.New(cfg.Shared().LogLevel, stdout)
+	if err != nil {
+		_, _ = fmt.Fprintln(stderr, c.Name+": making logger:", err)
+		return ExitUsage
+	}
+	defer func() { _ = log.Sync() }()
+	a, err := c.New(ctx, cfg, log)
+	if err == nil {
+		err = a.Run(ctx)
+	}
+	if err != nil {
+		log.Error("exiting", zap.Error(err))
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// Main is the whole of a gateway's main function:
+//
+//	func main() { gateway.Main(app.Name, config.Load, app.New) }
+//
+// It runs the Command with the process environment until SIGINT or
+// SIGTERM, which start the graceful drain, and exits with Run's code. A
+// second signal during the drain is not caught: it ends the process at once.
+func Main[C Config, A Runner](name string, load func(config.Lookup) (C, error), build func(context.Context, C, *zap.Logger) (A, error)) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	code := Command[C, A]{Name: name, Load: load, New: build}.Run(ctx, os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
