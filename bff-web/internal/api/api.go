@@ -1,8 +1,10 @@
 // Package api is bff-web's public API (SPEC §6): the handlers of the page
-// aggregates, the catalog, the user, cart and order routes. Each page is an
-// aggregate of domain-service sources shaped into the payloads of view.go;
-// the handlers route, check input and shape, and leave every business
-// decision to the domain services.
+// aggregates, the catalog and the user. Each page is an aggregate of
+// domain-service sources shaped into the payloads of view.go; the handlers
+// route, check input and shape, and leave every business decision to the
+// domain services. The cart and order routes are shared/storefront's, "as in
+// bff-mobile, under the same paths", under web's budgets and its personal
+// no-store policy.
 //
 // Authentication, CSRF, rate limiting, caching and compression are
 // middleware installed by the composition root around Register's routes.
@@ -19,8 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopfront/shared/edge/auth"
-	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/storefront"
 )
 
 // Budgets bound each route's upstream work, stages included (SPEC §4: 2.5 s
@@ -95,7 +97,7 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultCurrency           = "USD"
+	DefaultCurrency           = storefront.DefaultCurrency
 	DefaultPublicCacheControl = "public, max-age=30, stale-while-revalidate=60"
 	DefaultPageSize           = 20
 	DefaultMaxPageSize        = 50
@@ -116,6 +118,7 @@ const (
 // API serves the web routes.
 type API struct {
 	c           *services.Clients
+	store       *storefront.Routes
 	budgets     Budgets
 	currency    string
 	publicCC    string
@@ -136,9 +139,6 @@ func New(cfg Config) (*API, error) {
 	if cfg.Currency == "" {
 		cfg.Currency = DefaultCurrency
 	}
-	if !currencyPattern.MatchString(cfg.Currency) {
-		return nil, fmt.Errorf("api: Currency %q is not an ISO 4217 code", cfg.Currency)
-	}
 	if cfg.PublicCacheControl == "" {
 		cfg.PublicCacheControl = DefaultPublicCacheControl
 	}
@@ -151,16 +151,23 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxPageSize < 1 || cfg.MaxPageSize > 100 || cfg.DefaultPageSize < 1 || cfg.DefaultPageSize > cfg.MaxPageSize {
 		return nil, fmt.Errorf("api: page sizes must satisfy 1 <= DefaultPageSize (%d) <= MaxPageSize (%d) <= 100", cfg.DefaultPageSize, cfg.MaxPageSize)
 	}
-	degraded := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "shopfront_degraded_sections_total",
-		Help: "Sections of aggregate responses left empty because their optional source failed, by route and source.",
-	}, []string{"route", "source"})
+	degraded := storefront.DegradedSections()
+	// Carts and orders are personal data: no cache keeps them, complete,
+	// changed or degraded alike.
+	store, err := storefront.New(storefront.Config{
+		Clients: cfg.Clients, CartBudget: cfg.Budgets.Cart, OrderBudget: cfg.Budgets.Single, Currency: cfg.Currency,
+		CacheControl: storefront.CacheControl{Read: personal, Change: personal, Degraded: personal},
+		Degraded:     degraded,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	if cfg.Registry != nil {
 		if err := cfg.Registry.Register(degraded); err != nil {
 			return nil, fmt.Errorf("api: registering metrics: %w", err)
 		}
 	}
-	return &API{c: cfg.Clients, budgets: cfg.Budgets, currency: cfg.Currency, publicCC: cfg.PublicCacheControl,
+	return &API{c: cfg.Clients, store: store, budgets: cfg.Budgets, currency: cfg.Currency, publicCC: cfg.PublicCacheControl,
 		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize, degraded: degraded}, nil
 }
 
@@ -207,22 +214,7 @@ func (a *API) Register(r Routes) {
 	add(http.MethodGet, "/v1/pages/product/:id", a.productPage, with(r.Optional, r.ProductCache))
 	add(http.MethodGet, "/v1/pages/account", a.accountPage, r.Required)
 	add(http.MethodGet, "/v1/me", a.me, r.Required)
-	add(http.MethodGet, "/v1/cart", a.cart, r.Required)
-	add(http.MethodPut, "/v1/cart/items/:productId", a.setCartItem, r.Required)
-	add(http.MethodDelete, "/v1/cart/items/:productId", a.removeCartItem, r.Required)
-	add(http.MethodPost, "/v1/orders", a.createOrder, r.Required)
-	add(http.MethodGet, "/v1/orders/:id", a.order, r.Required)
-}
-
-// userID returns the verified caller's id. The authentication middleware
-// guarantees a principal on required routes; its absence is answered 401
-// rather than trusting anything else.
-func userID(c echo.Context) (string, error) {
-	p, ok := auth.FromContext(c.Request().Context())
-	if !ok || p.Subject == "" {
-		return "", problem.Unauthorized("Sign in or send a bearer token.")
-	}
-	return p.Subject, nil
+	a.store.Register(r.Router, r.Required...)
 }
 
 // countDegraded counts the sections an answer had to leave empty.

@@ -11,6 +11,7 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/aggregate"
 	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/storefront"
 )
 
 // Sizes of the pages' lists (SPEC §6).
@@ -108,7 +109,7 @@ func (a *API) stockOf(ctx context.Context, ids []string) (map[string]domain.Stoc
 // price, availability, first reviews page and similar products in
 // parallel, then the names and prices of the similar products.
 func (a *API) productPage(c echo.Context) error {
-	id, err := pathID(c, "id")
+	id, err := storefront.PathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (a *API) productPage(c echo.Context) error {
 // accountPage is GET /v1/pages/account: the user (critical), their last
 // orders, balance and unread notifications in parallel.
 func (a *API) accountPage(c echo.Context) error {
-	id, err := userID(c)
+	id, err := storefront.UserID(c)
 	if err != nil {
 		return err
 	}
@@ -239,15 +240,15 @@ func (a *API) accountPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := AccountPage{User: userOf(user), Orders: make([]Order, 0, len(orders)), Degraded: degradedParts}
+	v := AccountPage{User: userOf(user), Orders: make([]storefront.Order, 0, len(orders)), Degraded: degradedParts}
 	for i, o := range orders {
 		if i == accountOrders {
 			break
 		}
-		v.Orders = append(v.Orders, orderOf(o))
+		v.Orders = append(v.Orders, storefront.OrderOf(o))
 	}
 	if gotBalance {
-		v.Balance = &Money{Amount: balance.Amount, Currency: balance.Currency}
+		v.Balance = &storefront.Money{Amount: balance.Amount, Currency: balance.Currency}
 	}
 	if gotUnread {
 		v.UnreadNotifications = &unread
@@ -258,7 +259,7 @@ func (a *API) accountPage(c echo.Context) error {
 
 // me is GET /v1/me.
 func (a *API) me(c echo.Context) error {
-	id, err := userID(c)
+	id, err := storefront.UserID(c)
 	if err != nil {
 		return err
 	}

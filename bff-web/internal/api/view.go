@@ -4,17 +4,14 @@ import (
 	"time"
 
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/storefront"
 )
 
 // The web payloads. Web pages are richer than mobile screens (SPEC §6):
-// every image and the whole description. Mapping only shapes data; prices,
-// stock and ratings are the domain services' answers as they are.
-
-// Money is an amount in minor units of an ISO 4217 currency.
-type Money struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-}
+// every image and the whole description. The cart and order payloads and
+// Money are shared/storefront's, as bff-mobile serves them too. Mapping only
+// shapes data; prices, stock and ratings are the domain services' answers as
+// they are.
 
 // Price is a product's price and its list price before any reduction.
 type Price struct {
@@ -94,45 +91,13 @@ type User struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-// Order is an order of the caller.
-type Order struct {
-	ID        string      `json:"id"`
-	Status    string      `json:"status"`
-	Items     []OrderLine `json:"items"`
-	Total     Money       `json:"total"`
-	CreatedAt time.Time   `json:"createdAt"`
-}
-
-// OrderLine is one line of an order.
-type OrderLine struct {
-	ProductID string `json:"productId"`
-	Quantity  int    `json:"quantity"`
-	UnitPrice Money  `json:"unitPrice"`
-}
-
 // AccountPage is GET /v1/pages/account.
 type AccountPage struct {
-	User                User     `json:"user"`
-	Orders              []Order  `json:"orders"`
-	Balance             *Money   `json:"balance"`
-	UnreadNotifications *int     `json:"unreadNotifications"`
-	Degraded            []string `json:"degraded"`
-}
-
-// CartLine is one line of the cart with its product's name and price.
-type CartLine struct {
-	ProductID string  `json:"productId"`
-	Quantity  int     `json:"quantity"`
-	Name      *string `json:"name"`
-	ImageURL  *string `json:"imageUrl"`
-	Price     *Money  `json:"price"`
-}
-
-// Cart is GET /v1/cart and the answer of its changes.
-type Cart struct {
-	Items     []CartLine `json:"items"`
-	UpdatedAt time.Time  `json:"updatedAt"`
-	Degraded  []string   `json:"degraded"`
+	User                User               `json:"user"`
+	Orders              []storefront.Order `json:"orders"`
+	Balance             *storefront.Money  `json:"balance"`
+	UnreadNotifications *int               `json:"unreadNotifications"`
+	Degraded            []string           `json:"degraded"`
 }
 
 func userOf(u domain.User) User {
@@ -152,16 +117,6 @@ func priceOf(p domain.Price) *Price {
 	return &Price{Amount: p.Amount, ListAmount: p.ListAmount, Currency: p.Currency}
 }
 
-func orderOf(o domain.Order) Order {
-	out := Order{ID: o.ID, Status: o.Status, CreatedAt: o.CreatedAt,
-		Total: Money{Amount: o.TotalAmount, Currency: o.Currency}, Items: make([]OrderLine, 0, len(o.Items))}
-	for _, it := range o.Items {
-		out.Items = append(out.Items, OrderLine{ProductID: it.ProductID, Quantity: it.Quantity,
-			UnitPrice: Money{Amount: it.UnitAmount, Currency: o.Currency}})
-	}
-	return out
-}
-
 // image returns the first image's URL, the one a list shows, or nil.
 func image(images []domain.Image) *string {
 	if len(images) == 0 {
@@ -170,52 +125,32 @@ func image(images []domain.Image) *string {
 	return &images[0].URL
 }
 
-// lookup indexes second-stage answers by product id.
+// lookup is the product lookup of shared/storefront with the stock of the
+// catalog page's products.
 type lookup struct {
-	products map[string]domain.Product
-	prices   map[string]domain.Price
-	stock    map[string]domain.StockStatus
+	storefront.Lookup
+	stock map[string]domain.StockStatus
 }
 
 func newLookup(products []domain.Product, prices []domain.Price, stock map[string]domain.StockStatus) lookup {
-	l := lookup{products: make(map[string]domain.Product, len(products)), prices: make(map[string]domain.Price, len(prices)), stock: stock}
-	for _, p := range products {
-		l.products[p.ID] = p
-	}
-	for _, p := range prices {
-		l.prices[p.ProductID] = p
-	}
-	return l
+	return lookup{Lookup: storefront.NewLookup(products, prices), stock: stock}
 }
 
+// card is product id in a list: its name, first image and price, and with
+// full its brand, category and availability.
 func (l lookup) card(id string, full bool) Card {
 	c := Card{ProductID: id}
-	if p, ok := l.products[id]; ok {
+	if p, ok := l.Product(id); ok {
 		c.Name, c.ImageURL = &p.Name, image(p.Images)
 		if full {
 			c.Brand, c.Category = &p.Brand, &p.Category
 		}
 	}
-	if p, ok := l.prices[id]; ok {
+	if p, ok := l.Pricing(id); ok {
 		c.Price = priceOf(p)
 	}
 	if s, ok := l.stock[id]; ok {
 		c.Availability = &s
 	}
 	return c
-}
-
-func (l lookup) cart(c domain.Cart) Cart {
-	out := Cart{Items: make([]CartLine, 0, len(c.Items)), UpdatedAt: c.UpdatedAt}
-	for _, it := range c.Items {
-		line := CartLine{ProductID: it.ProductID, Quantity: it.Quantity}
-		if p, ok := l.products[it.ProductID]; ok {
-			line.Name, line.ImageURL = &p.Name, image(p.Images)
-		}
-		if p, ok := l.prices[it.ProductID]; ok {
-			line.Price = &Money{Amount: p.Amount, Currency: p.Currency}
-		}
-		out.Items = append(out.Items, line)
-	}
-	return out
 }
