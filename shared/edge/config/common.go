@@ -38,6 +38,9 @@ type Common struct {
 // Upstreams are the base URLs of the eleven domain services (SPEC §8), each
 // without a trailing slash, and the call budgets.
 type Upstreams struct {
+	// Catalog to Identity are each service's base URL, read from
+	// BFF_UPSTREAM_<SERVICE>_URL. Optional. Default
+	// http://127.0.0.1:9000/<service>, the fakes of `make run`.
 	Catalog         string `yaml:"catalog"`
 	Inventory       string `yaml:"inventory"`
 	Pricing         string `yaml:"pricing"`
