@@ -16,11 +16,12 @@ import (
 
 	"github.com/shopfront/bff-mobile/internal/app"
 	"github.com/shopfront/bff-mobile/internal/config"
-	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/gateway"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
 // boot starts bff-mobile on free loopback ports against fresh fakes, configured
@@ -36,29 +37,9 @@ func boot(t *testing.T, env map[string]string) *app.App {
 func bootWithFakes(t testing.TB, env map[string]string) (*app.App, *fakes.Fakes) {
 	t.Helper()
 	f, base := fakestest.Start(t)
-	vars := map[string]string{
-		"BFF_ADDR":       "127.0.0.1:0",
-		"BFF_ADMIN_ADDR": "127.0.0.1:0",
-		"BFF_AUDIT_DIR":  t.TempDir(),
-	}
-	for _, s := range domain.ServiceNames() {
-		vars[edgeconfig.UpstreamVar(s)] = base + "/" + s
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(edgeconfig.MapLookup(vars))
+	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(base, env)))
 	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, zap.NewNop())
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
+	a, _ := gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, cfg, zap.NewNop()) })
 	return a, f
 }
 
@@ -92,6 +73,8 @@ func TestWiring(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	_, ready := get(t, admin+"/readyz", nil)
 	assert.Equal(t, "ok", ready["checks"].(map[string]any)["jwks"].(map[string]any)["status"])
+	assert.Equal(t, "ok", ready["checks"].(map[string]any)[gateway.BreakerCheck("catalog")].(map[string]any)["status"],
+		"breaker states are in the body")
 
 	resp, body := get(t, public+"/definitely/not/a/route", map[string]string{"X-Request-Id": "wiring-1"})
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)

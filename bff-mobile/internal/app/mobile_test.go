@@ -21,6 +21,7 @@ import (
 	"github.com/shopfront/contracts/fakes"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/contracts/public"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
 // started is a booted bff-mobile, ready, with its fakes.
@@ -33,24 +34,8 @@ type started struct {
 func bootReady(t testing.TB, env map[string]string) started {
 	t.Helper()
 	a, f := bootWithFakes(t, env)
-	waitReady(t, "http://"+a.AdminAddr())
+	gatewaytest.WaitReady(t, a.AdminAddr())
 	return started{app: a, fakes: f, url: "http://" + a.Addr()}
-}
-
-func waitReady(t testing.TB, admin string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		res, err := http.Get(admin + "/readyz")
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("bff-mobile did not become ready")
 }
 
 type answer struct {
