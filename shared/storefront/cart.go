@@ -33,13 +33,18 @@ type setQuantity struct {
 	Quantity *int `json:"quantity"`
 }
 
+// cartItem returns the caller and the product of a cart item route.
+func cartItem(c echo.Context) (userID, productID string, err error) {
+	if userID, err = UserID(c); err != nil {
+		return "", "", err
+	}
+	productID, err = PathID(c, "productId")
+	return userID, productID, err
+}
+
 // SetCartItem is PUT /v1/cart/items/{productId} {quantity}.
 func (s *Routes) SetCartItem(c echo.Context) error {
-	id, err := UserID(c)
-	if err != nil {
-		return err
-	}
-	productID, err := PathID(c, "productId")
+	id, productID, err := cartItem(c)
 	if err != nil {
 		return err
 	}
@@ -61,11 +66,7 @@ func (s *Routes) SetCartItem(c echo.Context) error {
 
 // RemoveCartItem is DELETE /v1/cart/items/{productId}.
 func (s *Routes) RemoveCartItem(c echo.Context) error {
-	id, err := UserID(c)
-	if err != nil {
-		return err
-	}
-	productID, err := PathID(c, "productId")
+	id, productID, err := cartItem(c)
 	if err != nil {
 		return err
 	}

@@ -62,14 +62,14 @@ func boot(t *testing.T, cfg storefront.Config) *shop {
 		Audience: "shopfront-web", Client: auth.ClientWeb,
 	})
 	require.NoError(t, err)
-	authn, err := jwtauth.Config{Verifier: verifier}.ToMiddleware()
-	require.NoError(t, err)
-	rid, err := requestid.Config{}.ToMiddleware()
-	require.NoError(t, err)
+	built := func(mw echo.MiddlewareFunc, err error) echo.MiddlewareFunc {
+		require.NoError(t, err)
+		return mw
+	}
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{})
-	e.Use(rid)
-	routes.Register(e, authn)
+	e.Use(built(requestid.Config{}.ToMiddleware()))
+	routes.Register(e, built(jwtauth.Config{Verifier: verifier}.ToMiddleware()))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &shop{fakes: f, clients: clients, url: srv.URL, logs: logs, degraded: cfg.Degraded}

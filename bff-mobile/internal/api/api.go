@@ -162,17 +162,11 @@ func New(cfg Config) (*API, error) {
 		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: degraded, log: cfg.Logger}, nil
 }
 
-// Router is where routes are added; *echo.Echo and *echo.Group are both
-// one.
-type Router interface {
-	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-}
-
 // Register adds the routes of SPEC §5 to r, each behind mw (authentication
 // and the other route middleware). The middleware is attached per route
 // rather than to a group, so that a path no route matches is a plain 404
 // instead of passing through authentication.
-func (a *API) Register(r Router, mw ...echo.MiddlewareFunc) {
+func (a *API) Register(r storefront.Router, mw ...echo.MiddlewareFunc) {
 	r.Add(http.MethodGet, "/v1/home", a.home, mw...)
 	r.Add(http.MethodGet, "/v1/products/:id", a.product, mw...)
 	r.Add(http.MethodGet, "/v1/search", a.search, mw...)
