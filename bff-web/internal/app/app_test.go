@@ -16,10 +16,10 @@ import (
 
 	"github.com/shopfront/bff-web/internal/app"
 	"github.com/shopfront/bff-web/internal/config"
-	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
 // boot starts bff-web on free loopback ports against fresh fakes, configured
@@ -27,29 +27,9 @@ import (
 func boot(t *testing.T, env map[string]string) *app.App {
 	t.Helper()
 	_, base := fakestest.Start(t)
-	vars := map[string]string{
-		"BFF_ADDR":       "127.0.0.1:0",
-		"BFF_ADMIN_ADDR": "127.0.0.1:0",
-		"BFF_AUDIT_DIR":  t.TempDir(),
-	}
-	for _, s := range domain.ServiceNames() {
-		vars[edgeconfig.UpstreamVar(s)] = base + "/" + s
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(edgeconfig.MapLookup(vars))
+	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(base, env)))
 	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, zap.NewNop())
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
+	a, _ := gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, cfg, zap.NewNop()) })
 	return a
 }
 

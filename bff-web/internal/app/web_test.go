@@ -34,6 +34,7 @@ import (
 	"github.com/shopfront/contracts/public"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
 // clock is the settable clock of the response cache.
@@ -75,40 +76,22 @@ func bootWeb(t *testing.T, o webOptions) *web {
 		o.clock = &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	}
 	vars := map[string]string{
-		"BFF_ADDR":            "127.0.0.1:0",
-		"BFF_ADMIN_ADDR":      "127.0.0.1:0",
 		"BFF_COOKIE_INSECURE": "true",
 		// Each test client sends its own X-Forwarded-For, so that the
 		// per-IP anonymous limit (burst 30) applies per client.
 		"BFF_TRUSTED_PROXIES": "127.0.0.1/32",
 	}
-	for _, s := range domain.ServiceNames() {
-		vars[edgeconfig.UpstreamVar(s)] = o.base + "/" + s
-	}
 	for k, v := range o.env {
 		vars[k] = v
 	}
-	cfg, err := config.Load(edgeconfig.MapLookup(vars))
+	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(o.base, vars)))
 	require.NoError(t, err)
 
 	core, logs := observer.New(zapcore.DebugLevel)
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.NewWithOptions(ctx, cfg, zap.New(core), app.Options{Now: o.clock.Now})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
+	a, _ := gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) {
+		return app.NewWithOptions(ctx, cfg, zap.New(core), app.Options{Now: o.clock.Now})
 	})
-	require.Eventually(t, func() bool {
-		res, err := http.Get("http://" + a.AdminAddr() + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
+	gatewaytest.WaitReady(t, a.AdminAddr())
 	return &web{url: "http://" + a.Addr(), admin: "http://" + a.AdminAddr(), fakes: o.fakes, base: o.base, clock: o.clock, logs: logs}
 }
 
