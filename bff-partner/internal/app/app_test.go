@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,10 +16,10 @@ import (
 
 	"github.com/shopfront/bff-partner/internal/app"
 	"github.com/shopfront/bff-partner/internal/config"
-	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
 // boot starts bff-partner on free loopback ports against fresh fakes, configured
@@ -37,34 +36,13 @@ func boot(t *testing.T, env map[string]string) *app.App {
 // called when the test ends).
 func bootWith(t *testing.T, base string, env map[string]string) (*app.App, func()) {
 	t.Helper()
-	vars := map[string]string{
-		"BFF_ADDR":       "127.0.0.1:0",
-		"BFF_ADMIN_ADDR": "127.0.0.1:0",
-		"BFF_AUDIT_DIR":  t.TempDir(),
-	}
-	for _, s := range domain.ServiceNames() {
-		vars[edgeconfig.UpstreamVar(s)] = base + "/" + s
-	}
+	vars := map[string]string{"BFF_AUDIT_DIR": t.TempDir()}
 	for k, v := range env {
 		vars[k] = v
 	}
-	cfg, err := config.Load(edgeconfig.MapLookup(vars))
+	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(base, vars)))
 	require.NoError(t, err)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, zap.NewNop())
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			assert.NoError(t, <-done)
-		})
-	}
-	t.Cleanup(stop)
-	return a, stop
+	return gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, cfg, zap.NewNop()) })
 }
 
 func get(t *testing.T, url string, hdr map[string]string) (*http.Response, map[string]any) {

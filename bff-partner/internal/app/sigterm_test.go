@@ -2,12 +2,9 @@ package app_test
 
 import (
 	"bufio"
-	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,8 +17,8 @@ import (
 
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
-	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
 // TestAuditSurvivesSIGTERM builds the real binary, sends it requests (some
@@ -29,15 +26,9 @@ import (
 // that it exits 0 with exactly one audit line per answered request.
 func TestAuditSurvivesSIGTERM(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "bff-partner")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "../../cmd/bff-partner")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run(), "building bff-partner")
-
+	bin := gatewaytest.Build(t, "bff-partner", "../../cmd/bff-partner")
 	f, base := fakestest.Start(t)
 	auditDir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", edgetest.FreePort(t))
-	admin := fmt.Sprintf("127.0.0.1:%d", edgetest.FreePort(t))
 	// The key "sf_test_key" with every scope.
 	keys := edgetest.TempFile(t, "keys.yaml", `
 partners:
@@ -47,27 +38,8 @@ partners:
     keys:
       - {id: acme-1, sha256: be7e5be466ed673ef610cc77290e28d049a43dc2ad5ad47a60c83fecb5eca17c, scopes: [catalog:read, inventory:read, orders:read, orders:write]}
 `)
-	env := append(os.Environ(), "BFF_ADDR="+addr, "BFF_ADMIN_ADDR="+admin, "BFF_AUDIT_DIR="+auditDir,
-		"BFF_PARTNER_KEYS_FILE="+keys, "BFF_LOG_LEVEL=error")
-	for _, s := range domain.ServiceNames() {
-		env = append(env, edgeconfig.UpstreamVar(s)+"="+base+"/"+s)
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = env
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-	require.Eventually(t, func() bool {
-		res, err := http.Get("http://" + admin + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, 20*time.Second, 50*time.Millisecond, "the binary becomes ready")
+	p := gatewaytest.Start(t, bin, base, "BFF_AUDIT_DIR="+auditDir, "BFF_PARTNER_KEYS_FILE="+keys, "BFF_LOG_LEVEL=error")
+	addr := p.Addr
 
 	var answered, ok atomic.Int64
 	send := func(path, key string) {
@@ -112,15 +84,9 @@ partners:
 	}
 	// All ten are inside the gateway, waiting on the slowed catalog.
 	require.Eventually(t, func() bool { return f.Requests(domain.ServiceCatalog) == 10 }, 10*time.Second, 5*time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	p.Signal(t, syscall.SIGTERM)
 	wg.Wait()
-
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "exit status 0 after draining")
-	case <-time.After(30 * time.Second):
-		t.Fatal("bff-partner did not exit after SIGTERM")
-	}
+	require.Equal(t, 0, p.Wait(t), "exit status 0 after draining; output:\n%s", p.Output())
 
 	files, err := filepath.Glob(filepath.Join(auditDir, "audit-*.jsonl"))
 	require.NoError(t, err)
