@@ -76,8 +76,10 @@ func Write(c echo.Context, p *Problem, typeBase string) {
 		}
 	}
 	if out.Status >= 500 {
-		// RFC 9457 §5: details of server errors help attackers, not clients.
-		out.Detail = ""
+		// RFC 9457 §5: details of server errors help attackers, not clients,
+		// so a 5xx carries a fixed sentence chosen by its code, never the
+		// detail it was raised with (which may name hosts or upstream text).
+		out.Detail = ServerDetail(out.Code)
 	}
 	for k, vs := range out.Header {
 		for _, v := range vs {
@@ -98,6 +100,18 @@ func Write(c echo.Context, p *Problem, typeBase string) {
 	}
 }
 
+// ServerDetail is the client-safe detail every 5xx with this code carries.
+func ServerDetail(code string) string {
+	switch code {
+	case CodeUpstreamUnavailable:
+		return "A service this request depends on is unavailable. Retry later."
+	case CodeUpstreamTimeout:
+		return "A service this request depends on did not answer in time. Retry later."
+	default:
+		return "The gateway could not handle the request."
+	}
+}
+
 func (p *Problem) members() map[string]any {
 	m := make(map[string]any, 7+len(p.Extensions))
 	for k, v := range p.Extensions {
@@ -106,7 +120,7 @@ func (p *Problem) members() map[string]any {
 	m["type"], m["title"], m["status"], m["error"] = p.Type, p.Title, p.Status, p.Code
 	m["instance"], m["requestId"] = p.Instance, p.RequestID
 	// An extension never stands in for a standard member, so one named
-	// "detail" cannot bring a detail back onto a 5xx.
+	// "detail" cannot bring a raw detail back onto a 5xx.
 	delete(m, "detail")
 	if p.Detail != "" {
 		m["detail"] = p.Detail

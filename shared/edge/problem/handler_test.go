@@ -116,7 +116,13 @@ func assertShape(t *testing.T, a answer, id string) map[string]any {
 	assert.Equal(t, float64(a.status), status, "status member equals the HTTP status")
 	if d, present := m["detail"]; present {
 		assert.IsType(t, "", d)
-		assert.Less(t, a.status, 500, "no detail on a 5xx")
+		if a.status >= 500 {
+			assert.Contains(t, []string{
+				"A service this request depends on is unavailable. Retry later.",
+				"A service this request depends on did not answer in time. Retry later.",
+				"The gateway could not handle the request.",
+			}, d, "a 5xx carries only a fixed sentence")
+		}
 	}
 	assert.Equal(t, id, m["requestId"])
 	assert.Equal(t, "urn:request:"+id, m["instance"])
@@ -209,16 +215,16 @@ func TestHandlerGolden(t *testing.T) {
 			golden: `{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"slow down","instance":"urn:request:$ID","error":"rate_limited","requestId":"$ID"}`,
 		},
 		{
-			name:   "ok, upstream unavailable drops its detail",
+			name:   "ok, upstream unavailable replaces its detail",
 			err:    problem.New(http.StatusServiceUnavailable, problem.CodeUpstreamUnavailable, "catalog at 10.0.0.7 refused"),
 			status: 503,
-			golden: `{"type":"about:blank","title":"Service Unavailable","status":503,"instance":"urn:request:$ID","error":"upstream_unavailable","requestId":"$ID"}`,
+			golden: `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"A service this request depends on is unavailable. Retry later.","instance":"urn:request:$ID","error":"upstream_unavailable","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, upstream timeout",
 			err:    problem.New(http.StatusGatewayTimeout, problem.CodeUpstreamTimeout, ""),
 			status: 504,
-			golden: `{"type":"about:blank","title":"Gateway Timeout","status":504,"instance":"urn:request:$ID","error":"upstream_timeout","requestId":"$ID"}`,
+			golden: `{"type":"about:blank","title":"Gateway Timeout","status":504,"detail":"A service this request depends on did not answer in time. Retry later.","instance":"urn:request:$ID","error":"upstream_timeout","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, a custom title and type are kept",
@@ -242,7 +248,7 @@ func TestHandlerGolden(t *testing.T) {
 			name:   "ok, an extension named detail never brings a detail onto a 5xx",
 			err:    problem.New(http.StatusBadGateway, problem.CodeUpstreamUnavailable, "").With("detail", "pricing said: pq: password authentication failed"),
 			status: 502,
-			golden: `{"type":"about:blank","title":"Bad Gateway","status":502,"instance":"urn:request:$ID","error":"upstream_unavailable","requestId":"$ID"}`,
+			golden: `{"type":"about:blank","title":"Bad Gateway","status":502,"detail":"A service this request depends on is unavailable. Retry later.","instance":"urn:request:$ID","error":"upstream_unavailable","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, an extension that cannot be encoded leaves the standard members",
@@ -254,7 +260,7 @@ func TestHandlerGolden(t *testing.T) {
 			name:   "nok, a problem without an error status is a 500",
 			err:    &problem.Problem{Code: "oops", Detail: "status forgotten"},
 			status: 500,
-			golden: `{"type":"about:blank","title":"Internal Server Error","status":500,"instance":"urn:request:$ID","error":"internal_error","requestId":"$ID"}`,
+			golden: `{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"The gateway could not handle the request.","instance":"urn:request:$ID","error":"internal_error","requestId":"$ID"}`,
 		},
 	}
 	for i, tc := range tests {
@@ -311,11 +317,11 @@ func TestHandlerEchoHTTPError(t *testing.T) {
 		{name: "ok, 429", err: echo.ErrTooManyRequests, status: 429, code: "rate_limited", detail: "Too Many Requests"},
 		{name: "ok, 431", err: echo.ErrRequestHeaderFieldsTooLarge, status: 431, code: "request_header_fields_too_large", detail: "Request Header Fields Too Large"},
 		{name: "ok, non-string message gives no detail", err: echo.NewHTTPError(400, map[string]string{"why": "x"}), status: 400, code: "bad_request"},
-		{name: "ok, 500 hides its message", err: echo.NewHTTPError(500, "db at 10.0.0.7 down"), status: 500, code: "internal_error"},
-		{name: "ok, 501 is internal", err: echo.NewHTTPError(501, "not built"), status: 501, code: "internal_error"},
-		{name: "ok, 502 is upstream unavailable", err: echo.ErrBadGateway, status: 502, code: "upstream_unavailable"},
-		{name: "ok, 503 is upstream unavailable", err: echo.ErrServiceUnavailable, status: 503, code: "upstream_unavailable"},
-		{name: "ok, 504 is upstream timeout", err: echo.ErrGatewayTimeout, status: 504, code: "upstream_timeout"},
+		{name: "ok, 500 hides its message", err: echo.NewHTTPError(500, "db at 10.0.0.7 down"), status: 500, code: "internal_error", detail: "The gateway could not handle the request."},
+		{name: "ok, 501 is internal", err: echo.NewHTTPError(501, "not built"), status: 501, code: "internal_error", detail: "The gateway could not handle the request."},
+		{name: "ok, 502 is upstream unavailable", err: echo.ErrBadGateway, status: 502, code: "upstream_unavailable", detail: "A service this request depends on is unavailable. Retry later."},
+		{name: "ok, 503 is upstream unavailable", err: echo.ErrServiceUnavailable, status: 503, code: "upstream_unavailable", detail: "A service this request depends on is unavailable. Retry later."},
+		{name: "ok, 504 is upstream timeout", err: echo.ErrGatewayTimeout, status: 504, code: "upstream_timeout", detail: "A service this request depends on did not answer in time. Retry later."},
 		{name: "ok, wrapped HTTPError", err: fmt.Errorf("binding body: %w", echo.NewHTTPError(415, "want JSON")), status: 415, code: "unsupported_media_type", detail: "want JSON"},
 	}
 	for i, tc := range tests {
@@ -391,7 +397,7 @@ func TestHandlerUnknownErrorIsLoggedNotShown(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, a.status)
 	m := assertShape(t, a, "boom-1")
 	assert.Equal(t, "internal_error", m["error"])
-	assert.NotContains(t, m, "detail")
+	assert.Equal(t, "The gateway could not handle the request.", m["detail"])
 	assert.NotContains(t, string(a.body), "hunter2")
 	assert.NotContains(t, string(a.body), "connection refused")
 

@@ -130,7 +130,7 @@ func TestWiring_HomeScreenThroughAGateway(t *testing.T) {
 				assert.Equal(t, problem.ContentType, resp.Header.Get("Content-Type"))
 				assert.Equal(t, tt.expectCode, body["error"])
 				assert.Equal(t, "home-1", body["requestId"])
-				assert.NotContains(t, body, "detail", "no upstream detail on a 5xx")
+				assert.Equal(t, problem.ServerDetail(tt.expectCode), body["detail"], "no upstream detail on a 5xx")
 			} else {
 				degraded := []string{}
 				for _, d := range body["degraded"].([]any) {
