@@ -10,7 +10,7 @@ BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all build run test bench vet fmt tidy tidy-check clean
+.PHONY: all build run test bench vet fmt tidy tidy-check images clean
 
 all: vet test
 
@@ -47,6 +47,16 @@ tidy:
 ## tidy-check: fail if go mod tidy would change any module
 tidy-check:
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: run make tidy"; exit 1; }; done
+
+## images: the three gateway images from deploy/gateway/Dockerfile (needs docker);
+## public ports 8081, 8082, 8083 in GATEWAYS order, admin ports 1 + that
+images:
+	@port=8081; for g in $(GATEWAYS); do \
+		echo "docker build $$g (:$$port, admin :1$$port)"; \
+		docker build -f deploy/gateway/Dockerfile --build-arg GATEWAY=$$g \
+			--build-arg PORT=$$port --build-arg ADMIN_PORT=1$$port -t shopfront/$$g . || exit 1; \
+		port=$$((port + 1)); \
+	done
 
 clean:
 	rm -rf $(BIN)

@@ -87,14 +87,12 @@ func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, st
 //	func main() { gateway.Main(app.Name, config.Load, app.New) }
 //
 // It runs the Command with the process environment until SIGINT or
-// SIGTERM, which start the graceful drain, and exits with Run's code. A
-// second signal during the drain is not caught: it ends the process at once.
+// SIGTERM, which start the graceful drain, and exits with Run's code.
+// Signals stay caught during the drain: under `make run` a Ctrl-C reaches a
+// gateway twice (the terminal's SIGINT, then run.sh's SIGTERM), and the
+// second must not cut the drain short.
 func Main[C Config, A Runner](name string, load func(config.Lookup) (C, error), build func(context.Context, C, *zap.Logger) (A, error)) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
 	code := Command[C, A]{Name: name, Load: load, New: build}.Run(ctx, os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
