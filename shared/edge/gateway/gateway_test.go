@@ -180,12 +180,7 @@ func TestNewRejects(t *testing.T) {
 			g, err := gateway.New(context.Background(), cfg, tt.opts)
 			assert.Nil(t, g)
 			assert.ErrorContains(t, err, tt.wantErr)
-			for _, addr := range []string{cfg.Server.Addr, cfg.Server.AdminAddr} {
-				ln, err := net.Listen("tcp", addr)
-				if assert.NoError(t, err, "%s is free again", addr) {
-					_ = ln.Close()
-				}
-			}
+			assertFree(t, cfg.Server.Addr, cfg.Server.AdminAddr)
 		})
 	}
 }
@@ -197,8 +192,14 @@ func TestCloseReleasesListeners(t *testing.T) {
 	_, base := fakestest.Start(t)
 	g, err := gateway.New(context.Background(), common(t, base, nil), gateway.Options{Name: "bff-test", Client: auth.ClientPartner})
 	require.NoError(t, err)
-	addrs := []string{g.Addr(), g.AdminAddr()}
+	addr, admin := g.Addr(), g.AdminAddr()
 	require.NoError(t, g.Close(context.Background()))
+	assertFree(t, addr, admin)
+}
+
+// assertFree asserts that each address can be listened on again.
+func assertFree(t *testing.T, addrs ...string) {
+	t.Helper()
 	for _, addr := range addrs {
 		ln, err := net.Listen("tcp", addr)
 		if assert.NoError(t, err, "%s is free again", addr) {

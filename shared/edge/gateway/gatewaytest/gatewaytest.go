@@ -5,7 +5,6 @@
 package gatewaytest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -104,7 +103,7 @@ type Process struct {
 	Addr, AdminAddr string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  string // file of stdout and stderr
 	done chan struct{}
 	err  error
 }
@@ -119,7 +118,7 @@ func Start(t testing.TB, bin, base string, env ...string) *Process {
 	p := &Process{
 		Addr:      "127.0.0.1:" + strconv.Itoa(edgetest.FreePort(t)),
 		AdminAddr: "127.0.0.1:" + strconv.Itoa(edgetest.FreePort(t)),
-		out:       &syncBuffer{},
+		out:       filepath.Join(t.TempDir(), "output"),
 		done:      make(chan struct{}),
 	}
 	vars := Env(base, map[string]string{config.VarAddr: p.Addr, config.VarAdminAddr: p.AdminAddr})
@@ -130,7 +129,12 @@ func Start(t testing.TB, bin, base string, env ...string) *Process {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
 	p.cmd.Env = append(p.cmd.Env, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	// A file, not a buffer: the process writes it directly, and the test
+	// may read it at any time without racing a copying goroutine.
+	out, err := os.Create(p.out)
+	require.NoError(t, err)
+	defer out.Close()
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	require.NoError(t, p.cmd.Start())
 	go func() {
 		p.err = p.cmd.Wait()
@@ -170,22 +174,10 @@ func (p *Process) Wait(t testing.TB) int {
 }
 
 // Output is what the process wrote to stdout and stderr so far.
-func (p *Process) Output() string { return p.out.String() }
-
-// syncBuffer is a bytes.Buffer the test may read while the process writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+func (p *Process) Output() string {
+	b, err := os.ReadFile(p.out)
+	if err != nil {
+		return "reading the output: " + err.Error()
+	}
+	return string(b)
 }
