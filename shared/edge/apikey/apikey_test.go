@@ -111,6 +111,36 @@ func TestLookupAndPlans(t *testing.T) {
 	assert.Equal(t, apikey.DefaultPlan, s.Plan("client-credentials-only"))
 }
 
+func TestIdentify(t *testing.T) {
+	t.Parallel()
+	s, err := apikey.Open(apikey.StoreConfig{Path: edgetest.TempFile(t, "keys.yaml", keysFile(false))})
+	require.NoError(t, err)
+	tests := []struct {
+		name        string
+		presented   string
+		wantPartner string
+		wantKey     string
+		wantOK      bool
+	}{
+		{name: "ok, valid key", presented: "acme-secret-key", wantPartner: "acme", wantKey: "acme-prod-1", wantOK: true},
+		{name: "ok, revoked key is still named", presented: "acme-old-key", wantPartner: "acme", wantKey: "acme-old", wantOK: true},
+		{name: "ok, key of a walled partner is named whatever the address", presented: "globex-secret-key",
+			wantPartner: "globex", wantKey: "globex-1", wantOK: true},
+		{name: "nok, unknown key", presented: "nope"},
+		{name: "nok, the digest itself is not a key", presented: digest("acme-secret-key")},
+		{name: "nok, no key", presented: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			partner, key, ok := s.Identify(tt.presented)
+			assert.Equal(t, tt.wantOK, ok)
+			assert.Equal(t, tt.wantPartner, partner)
+			assert.Equal(t, tt.wantKey, key)
+		})
+	}
+}
+
 func TestOpenRejectsInvalidFile(t *testing.T) {
 	t.Parallel()
 	_, err := apikey.Open(apikey.StoreConfig{Path: edgetest.TempFile(t, "keys.yaml", " \n")})

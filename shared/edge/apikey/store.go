@@ -75,6 +75,23 @@ func (s *Store) Plan(id string) Plan {
 	return DefaultPlan
 }
 
+// Identify names the partner and key of a presented API key without
+// authorising it: revoked keys and keys refused by their partner's
+// allow-list are named too. It is for records such as the audit log, which
+// must say whose key a rejected request carried (SPEC §7: keyId is empty
+// only when unknown); it never admits a request. The look-up is Lookup's,
+// constant-time over every stored digest.
+func (s *Store) Identify(presented string) (partnerID, keyID string, ok bool) {
+	if presented == "" {
+		return "", "", false
+	}
+	k, ok := s.Keys().Lookup(presented)
+	if !ok {
+		return "", "", false
+	}
+	return k.Partner.ID, k.ID, true
+}
+
 // Reload reads the file again and swaps it in when valid. An invalid or
 // unreadable file leaves the current keys in force, logs one error and is
 // returned.
