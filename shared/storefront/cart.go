@@ -53,7 +53,7 @@ func (s *Routes) SetCartItem(c echo.Context) error {
 		return err
 	}
 	if body.Quantity == nil || *body.Quantity < 0 || *body.Quantity > MaxQuantity {
-		return Invalid(FieldError{Path: "$.quantity", Message: fmt.Sprintf("must be an integer within 0..%d", MaxQuantity)})
+		return Invalid(BodyError("/quantity", fmt.Sprintf("must be an integer within 0..%d", MaxQuantity)))
 	}
 	v, err := s.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return s.c.Cart.SetItem(ctx, id, productID, *body.Quantity)

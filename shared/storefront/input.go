@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -38,19 +42,46 @@ var (
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
-// FieldError is one problem of a request, with the JSON path or parameter
-// it concerns; validation_failed lists them under `errors`.
+// Where a FieldError is, as in bff-partner's validation errors.
+const (
+	InBody   = "body"
+	InQuery  = "query"
+	InPath   = "path"
+	InHeader = "header"
+)
+
+// FieldError is one problem of a request; validation_failed lists them
+// under `errors`. It has the shape of bff-partner's, so that every gateway
+// answers bad input alike (SPEC §7: each problem with its JSON path).
 type FieldError struct {
-	Path    string `json:"path"`
+	// In is where the problem is: body, query, path or header.
+	In string `json:"in"`
+	// Path is a JSON Pointer (RFC 6901) into the body such as
+	// /items/0/quantity ("" for the whole body), or the name of the
+	// parameter or header.
+	Path string `json:"path"`
+	// Message says what is wrong, without echoing the value.
 	Message string `json:"message"`
 }
 
+// BodyError returns the FieldError of the body member at the JSON Pointer
+// ptr.
+func BodyError(ptr, message string) FieldError {
+	return FieldError{In: InBody, Path: ptr, Message: message}
+}
+
+// QueryError returns the FieldError of the query parameter name.
+func QueryError(name, message string) FieldError {
+	return FieldError{In: InQuery, Path: name, Message: message}
+}
+
 // Invalid returns the 400 validation_failed problem listing errs, each also
-// summed up in the detail.
+// summed up in the detail ("body /quantity: must be ...").
 func Invalid(errs ...FieldError) *problem.Problem {
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
-		msgs = append(msgs, e.Path+": "+e.Message)
+		where := strings.TrimSpace(e.In + " " + e.Path)
+		msgs = append(msgs, where+": "+e.Message)
 	}
 	return problem.ValidationFailed(strings.Join(msgs, "; ")).With("errors", errs)
 }
@@ -63,7 +94,7 @@ func ValidCurrency(s string) bool { return currencyPattern.MatchString(s) }
 func PathID(c echo.Context, name string) (string, error) {
 	id := c.Param(name)
 	if !idPattern.MatchString(id) {
-		return "", Invalid(FieldError{Path: name, Message: fmt.Sprintf("must be 1-%d characters of A-Z a-z 0-9 . _ ~ -", MaxIDLength)})
+		return "", Invalid(FieldError{In: InPath, Path: name, Message: fmt.Sprintf("must be 1-%d characters of A-Z a-z 0-9 . _ ~ -", MaxIDLength)})
 	}
 	return id, nil
 }
@@ -95,47 +126,188 @@ func DecodeJSON(c echo.Context, dst any) error {
 		// The body limit middleware's error (413) or a broken connection.
 		return err
 	}
+	return Unmarshal(body, dst)
+}
+
+// Unmarshal decodes body into dst strictly: exactly one JSON value whose
+// members all exist in dst with the right types, else 400 validation_failed
+// listing each offending member by its JSON Pointer. Nothing of the body is
+// echoed back but member names.
+func Unmarshal(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return Invalid(FieldError{Path: "$", Message: jsonMessage(err)})
+		return Invalid(decodeErrors(body, dst, err)...)
 	}
 	if dec.More() {
-		return Invalid(FieldError{Path: "$", Message: "must hold a single JSON value"})
+		return Invalid(BodyError("", "must hold a single JSON value"))
 	}
 	return nil
 }
 
-// jsonMessage describes a decoding error without echoing the body back.
-func jsonMessage(err error) string {
-	var typeErr *json.UnmarshalTypeError
+// maxFieldErrors bounds the list of one answer: a hostile body of many bad
+// members gets a short answer.
+const maxFieldErrors = 20
+
+// decodeErrors explains a failed decode member by member. encoding/json
+// names neither the array indices of a wrong type ("items.quantity") nor
+// where an unknown member sits, so the body is decoded again into generic
+// values and walked beside dst's type to find each offending member's JSON
+// Pointer. Hand-written because no library in the module graph maps Go
+// types onto JSON Pointers without a schema document.
+func decodeErrors(body []byte, dst any, err error) []FieldError {
 	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		path := "$"
-		if typeErr.Field != "" {
-			path = "$." + typeErr.Field
+	if errors.As(err, &syntaxErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return []FieldError{BodyError("", "is not valid JSON")}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return []FieldError{BodyError("", "is not valid JSON")}
+	}
+	var out []FieldError
+	walk(v, reflect.TypeOf(dst), "", &out)
+	if len(out) == 0 {
+		// A case the walk does not model (a custom unmarshaler, say).
+		return []FieldError{BodyError("", "does not match the expected shape")}
+	}
+	return out
+}
+
+// walk appends to out a FieldError for each member of v, at JSON Pointer
+// ptr, that decoding into t refuses, in document order (object members by
+// name).
+func walk(v any, t reflect.Type, ptr string, out *[]FieldError) {
+	if len(*out) >= maxFieldErrors {
+		return
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v == nil {
+		return // encoding/json leaves the target alone on null.
+	}
+	wrong := func() { *out = append(*out, BodyError(ptr, "must be "+jsonType(t))) }
+	switch t.Kind() {
+	case reflect.Interface:
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			wrong()
+			return
 		}
-		return fmt.Sprintf("%s must be %s", path, jsonType(typeErr.Type.Kind().String()))
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "is not valid JSON"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		// encoding/json has no typed error for an unknown member.
-		return "has the unknown member " + strings.TrimPrefix(err.Error(), "json: unknown field ")
-	default:
-		return "is not valid JSON"
+		for _, name := range slices.Sorted(maps.Keys(obj)) {
+			f, ok := field(t, name)
+			if !ok {
+				*out = append(*out, BodyError(ptr+"/"+escapePointer(name), "is not a known member"))
+				continue
+			}
+			walk(obj[name], f.Type, ptr+"/"+escapePointer(name), out)
+		}
+	case reflect.Map:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			wrong()
+			return
+		}
+		for _, name := range slices.Sorted(maps.Keys(obj)) {
+			walk(obj[name], t.Elem(), ptr+"/"+escapePointer(name), out)
+		}
+	case reflect.Slice, reflect.Array:
+		arr, ok := v.([]any)
+		if !ok {
+			wrong()
+			return
+		}
+		for i, e := range arr {
+			walk(e, t.Elem(), ptr+"/"+strconv.Itoa(i), out)
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			wrong()
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			wrong()
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := v.(json.Number)
+		if !ok {
+			wrong()
+			return
+		}
+		if i, err := strconv.ParseInt(n.String(), 10, 64); err != nil || reflect.New(t).Elem().OverflowInt(i) {
+			wrong()
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, ok := v.(json.Number)
+		if !ok {
+			wrong()
+			return
+		}
+		if u, err := strconv.ParseUint(n.String(), 10, 64); err != nil || reflect.New(t).Elem().OverflowUint(u) {
+			wrong()
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, ok := v.(json.Number); !ok {
+			wrong()
+		}
 	}
 }
 
-func jsonType(kind string) string {
-	switch kind {
-	case "int", "int64", "int32":
+// field finds the struct field that decodes the member name, as
+// encoding/json does: by the tag's name or the field's, exact match first,
+// then ignoring case. Embedded structs are not used by the request bodies
+// and are not modelled.
+func field(t reflect.Type, name string) (reflect.StructField, bool) {
+	var folded *reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+		if folded == nil && strings.EqualFold(tag, name) {
+			folded = &f
+		}
+	}
+	if folded != nil {
+		return *folded, true
+	}
+	return reflect.StructField{}, false
+}
+
+// escapePointer escapes a member name as a JSON Pointer reference token
+// (RFC 6901 §3).
+func escapePointer(name string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1")
+}
+
+// jsonType names the JSON type that decodes into t.
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "an integer"
-	case "string":
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
 		return "a string"
-	case "slice":
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "an object"
 	default:
 		return "of another type"

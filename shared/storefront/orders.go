@@ -29,21 +29,21 @@ func (b createOrder) validate() (domain.CreateOrder, error) {
 	var errs []FieldError
 	out := domain.CreateOrder{Items: make([]domain.LineItem, 0, len(b.Items))}
 	if len(b.Items) < 1 || len(b.Items) > MaxOrderLines {
-		errs = append(errs, FieldError{Path: "$.items", Message: fmt.Sprintf("must hold 1-%d lines", MaxOrderLines)})
+		errs = append(errs, BodyError("/items", fmt.Sprintf("must hold 1-%d lines", MaxOrderLines)))
 	}
 	for i, it := range b.Items {
 		if it.ProductID == nil || !idPattern.MatchString(*it.ProductID) {
-			errs = append(errs, FieldError{Path: fmt.Sprintf("$.items[%d].productId", i), Message: "must be a product id"})
+			errs = append(errs, BodyError(fmt.Sprintf("/items/%d/productId", i), "must be a product id"))
 		}
 		if it.Quantity == nil || *it.Quantity < 1 || *it.Quantity > MaxQuantity {
-			errs = append(errs, FieldError{Path: fmt.Sprintf("$.items[%d].quantity", i), Message: fmt.Sprintf("must be an integer within 1..%d", MaxQuantity)})
+			errs = append(errs, BodyError(fmt.Sprintf("/items/%d/quantity", i), fmt.Sprintf("must be an integer within 1..%d", MaxQuantity)))
 		}
 		if len(errs) == 0 {
 			out.Items = append(out.Items, domain.LineItem{ProductID: *it.ProductID, Quantity: *it.Quantity})
 		}
 	}
 	if b.Currency == nil || !ValidCurrency(*b.Currency) {
-		errs = append(errs, FieldError{Path: "$.currency", Message: "must be an ISO 4217 code such as USD"})
+		errs = append(errs, BodyError("/currency", "must be an ISO 4217 code such as USD"))
 	} else {
 		out.Currency = *b.Currency
 	}
@@ -63,7 +63,7 @@ func (s *Routes) CreateOrder(c echo.Context) error {
 	}
 	key := c.Request().Header.Get(services.HeaderIdempotencyKey)
 	if len(c.Request().Header.Values(services.HeaderIdempotencyKey)) > 1 || !validIdempotencyKey(key) {
-		return Invalid(FieldError{Path: services.HeaderIdempotencyKey,
+		return Invalid(FieldError{In: InHeader, Path: services.HeaderIdempotencyKey,
 			Message: fmt.Sprintf("must be one value of 1-%d visible ASCII characters", MaxIdempotencyKey)})
 	}
 	var body createOrder

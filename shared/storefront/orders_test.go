@@ -49,17 +49,22 @@ func TestCreateOrderValidation(t *testing.T) {
 		desc       string
 		body       string
 		key        []string
+		expectIn   string
 		expectPath string
 	}{
-		{desc: "nok, no items", body: `{"items":[],"currency":"USD"}`, expectPath: "$.items"},
-		{desc: "nok, too many lines", body: `{"items":[` + strings.Repeat(`{"productId":"p-0001","quantity":1},`, 100) + `{"productId":"p-0001","quantity":1}],"currency":"USD"}`, expectPath: "$.items"},
-		{desc: "nok, quantity zero", body: `{"items":[{"productId":"p-0001","quantity":0}],"currency":"USD"}`, expectPath: "$.items[0].quantity"},
-		{desc: "nok, product id missing", body: `{"items":[{"quantity":1}],"currency":"USD"}`, expectPath: "$.items[0].productId"},
-		{desc: "nok, currency lower case", body: `{"items":[{"productId":"p-0001","quantity":1}],"currency":"usd"}`, expectPath: "$.currency"},
-		{desc: "nok, user id in the body", body: `{"userId":"u-001","items":[{"productId":"p-0001","quantity":1}],"currency":"USD"}`, expectPath: "$"},
-		{desc: "nok, idempotency key with a space", body: oneLine, key: []string{"a b"}, expectPath: "Idempotency-Key"},
-		{desc: "nok, idempotency key too long", body: oneLine, key: []string{strings.Repeat("k", 256)}, expectPath: "Idempotency-Key"},
-		{desc: "nok, two idempotency keys", body: oneLine, key: []string{"k1", "k2"}, expectPath: "Idempotency-Key"},
+		{desc: "nok, no items", body: `{"items":[],"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
+		{desc: "nok, too many lines", body: `{"items":[` + strings.Repeat(`{"productId":"p-0001","quantity":1},`, 100) + `{"productId":"p-0001","quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
+		{desc: "nok, quantity zero", body: `{"items":[{"productId":"p-0001","quantity":0}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/quantity"},
+		{desc: "nok, product id missing", body: `{"items":[{"quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/productId"},
+		{desc: "nok, currency lower case", body: `{"items":[{"productId":"p-0001","quantity":1}],"currency":"usd"}`, expectIn: "body", expectPath: "/currency"},
+		{desc: "nok, user id in the body", body: `{"userId":"u-001","items":[{"productId":"p-0001","quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/userId"},
+		{desc: "nok, quantity of the second line as a string", body: `{"items":[{"productId":"p-0001","quantity":1},{"productId":"p-0002","quantity":"2"}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/1/quantity"},
+		{desc: "nok, unknown member of a line", body: `{"items":[{"productId":"p-0001","quantity":1,"price":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/price"},
+		{desc: "nok, items not an array", body: `{"items":{},"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
+		{desc: "nok, body not an object", body: `[1]`, expectIn: "body", expectPath: ""},
+		{desc: "nok, idempotency key with a space", body: oneLine, key: []string{"a b"}, expectIn: "header", expectPath: "Idempotency-Key"},
+		{desc: "nok, idempotency key too long", body: oneLine, key: []string{strings.Repeat("k", 256)}, expectIn: "header", expectPath: "Idempotency-Key"},
+		{desc: "nok, two idempotency keys", body: oneLine, key: []string{"k1", "k2"}, expectIn: "header", expectPath: "Idempotency-Key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -72,7 +77,10 @@ func TestCreateOrderValidation(t *testing.T) {
 			errs, ok := m["errors"].([]any)
 			require.True(t, ok, "errors lists each problem: %v", m)
 			require.NotEmpty(t, errs)
+			require.Len(t, errs, 1, "one problem, one entry: %v", errs)
+			assert.Equal(t, tt.expectIn, errs[0].(map[string]any)["in"])
 			assert.Equal(t, tt.expectPath, errs[0].(map[string]any)["path"])
+			assert.NotEmpty(t, errs[0].(map[string]any)["message"])
 		})
 	}
 	t.Cleanup(func() { assert.Zero(t, s.fakes.Requests(domain.ServiceOrders), "bad input never reaches orders") })
