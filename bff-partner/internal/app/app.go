@@ -156,18 +156,23 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building validation: %w", err)
 	}
-	scope := apikey.RequireScope
+	// guard is the per-route chain. It is given to each route, not to a
+	// group: echo's Group with middleware registers a catch-all 404 route
+	// for its prefix, which the router prefers to its 405 handler, so a
+	// known path asked with another method (DELETE /v2/products) was
+	// answered 404 instead of 405 with Allow (RFC 9110 §15.5.6). Unknown
+	// paths are 404 before authentication, as in bff-mobile and bff-web.
+	guard := func(scope auth.Scope, extra ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
+		return append([]echo.MiddlewareFunc{authn, limit, apikey.RequireScope(scope), validate}, extra...)
+	}
+	e.GET("/v2/products", routes.ListProducts, guard(auth.ScopeCatalogRead)...)
+	e.GET("/v2/products/:id", routes.GetProduct, guard(auth.ScopeCatalogRead)...)
+	e.GET("/v2/inventory/:productId", routes.GetInventory, guard(auth.ScopeInventoryRead)...)
+	e.POST("/v2/orders", routes.CreateOrder, guard(auth.ScopeOrdersWrite, idem)...)
+	e.GET("/v2/orders/:id", routes.GetOrder, guard(auth.ScopeOrdersRead)...)
 
-	v2 := e.Group("/v2", authn, limit)
-	v2.GET("/products", routes.ListProducts, scope(auth.ScopeCatalogRead), validate)
-	v2.GET("/products/:id", routes.GetProduct, scope(auth.ScopeCatalogRead), validate)
-	v2.GET("/inventory/:productId", routes.GetInventory, scope(auth.ScopeInventoryRead), validate)
-	v2.POST("/orders", routes.CreateOrder, scope(auth.ScopeOrdersWrite), validate, idem)
-	v2.GET("/orders/:id", routes.GetOrder, scope(auth.ScopeOrdersRead), validate)
-
-	v1 := e.Group("/v1", authn, limit)
-	v1.GET("/products", routes.ListProductsV1, scope(auth.ScopeCatalogRead), validate)
-	v1.GET("/products/:id", routes.GetProductV1, scope(auth.ScopeCatalogRead), validate)
+	e.GET("/v1/products", routes.ListProductsV1, guard(auth.ScopeCatalogRead)...)
+	e.GET("/v1/products/:id", routes.GetProductV1, guard(auth.ScopeCatalogRead)...)
 	return nil
 }
 
