@@ -32,11 +32,11 @@ func parsePoint(c echo.Context) (*point, error) {
 	var errs []storefront.FieldError
 	lat, err := coordinate(q.Get("lat"), 90)
 	if err != nil {
-		errs = append(errs, storefront.FieldError{Path: "lat", Message: err.Error()})
+		errs = append(errs, storefront.QueryError("lat", err.Error()))
 	}
 	lon, err := coordinate(q.Get("lon"), 180)
 	if err != nil {
-		errs = append(errs, storefront.FieldError{Path: "lon", Message: err.Error()})
+		errs = append(errs, storefront.QueryError("lon", err.Error()))
 	}
 	if len(errs) > 0 {
 		return nil, storefront.Invalid(errs...)
@@ -60,15 +60,15 @@ func parseSearch(c echo.Context) (string, int, error) {
 	q := strings.TrimSpace(c.QueryParam("q"))
 	switch n := utf8.RuneCountInString(q); {
 	case n == 0:
-		errs = append(errs, storefront.FieldError{Path: "q", Message: "is required"})
+		errs = append(errs, storefront.QueryError("q", "is required"))
 	case n > maxQueryLength || !utf8.ValidString(q):
-		errs = append(errs, storefront.FieldError{Path: "q", Message: fmt.Sprintf("must be at most %d characters of text", maxQueryLength)})
+		errs = append(errs, storefront.QueryError("q", fmt.Sprintf("must be at most %d characters of text", maxQueryLength)))
 	}
 	page := 1
 	if s := c.QueryParam("page"); s != "" || c.QueryParams().Has("page") {
 		p, err := strconv.Atoi(s)
 		if err != nil || p < 1 || p > maxPage {
-			errs = append(errs, storefront.FieldError{Path: "page", Message: fmt.Sprintf("must be an integer within 1..%d", maxPage)})
+			errs = append(errs, storefront.QueryError("page", fmt.Sprintf("must be an integer within 1..%d", maxPage)))
 		}
 		page = p
 	}

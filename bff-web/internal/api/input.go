@@ -34,26 +34,26 @@ func (a *API) parseCatalog(c echo.Context) (catalogQuery, error) {
 	out := catalogQuery{q: strings.TrimSpace(qs.Get("q")), category: qs.Get("category"), page: 1, pageSize: a.pageSize}
 	for _, name := range CatalogQuery {
 		if len(qs[name]) > 1 {
-			errs = append(errs, storefront.FieldError{Path: name, Message: "must be given at most once"})
+			errs = append(errs, storefront.QueryError(name, "must be given at most once"))
 		}
 	}
 	if utf8.RuneCountInString(out.q) > maxQueryLength || !utf8.ValidString(out.q) {
-		errs = append(errs, storefront.FieldError{Path: "q", Message: fmt.Sprintf("must be at most %d characters of text", maxQueryLength)})
+		errs = append(errs, storefront.QueryError("q", fmt.Sprintf("must be at most %d characters of text", maxQueryLength)))
 	}
 	if out.category != "" && !categoryPattern.MatchString(out.category) {
-		errs = append(errs, storefront.FieldError{Path: "category", Message: "must be 1-64 characters of A-Z a-z 0-9 . _ -"})
+		errs = append(errs, storefront.QueryError("category", "must be 1-64 characters of A-Z a-z 0-9 . _ -"))
 	}
 	if qs.Has("page") {
 		p, err := strconv.Atoi(qs.Get("page"))
 		if err != nil || p < 1 || p > maxPage {
-			errs = append(errs, storefront.FieldError{Path: "page", Message: fmt.Sprintf("must be an integer within 1..%d", maxPage)})
+			errs = append(errs, storefront.QueryError("page", fmt.Sprintf("must be an integer within 1..%d", maxPage)))
 		}
 		out.page = p
 	}
 	if qs.Has("pageSize") {
 		n, err := strconv.Atoi(qs.Get("pageSize"))
 		if err != nil || n < 1 || n > a.maxPageSize {
-			errs = append(errs, storefront.FieldError{Path: "pageSize", Message: fmt.Sprintf("must be an integer within 1..%d", a.maxPageSize)})
+			errs = append(errs, storefront.QueryError("pageSize", fmt.Sprintf("must be an integer within 1..%d", a.maxPageSize)))
 		}
 		out.pageSize = n
 	}

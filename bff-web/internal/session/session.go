@@ -9,11 +9,9 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +26,7 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/storefront"
 )
 
 // Cookie names (SPEC §6).
@@ -196,34 +195,18 @@ func readCredentials(c echo.Context) (string, string, error) {
 			fmt.Sprintf("The login body must be at most %d bytes.", maxBody))
 	}
 	var cr credentials
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cr); err != nil || dec.More() {
-		return "", "", invalid(fieldError{Path: "$", Message: "must be a JSON object with exactly the members username and password"})
+	if err := storefront.Unmarshal(body, &cr); err != nil {
+		return "", "", err
 	}
-	var errs []fieldError
+	var errs []storefront.FieldError
 	if cr.Username == nil || *cr.Username == "" || len(*cr.Username) > maxUsername || !utf8.ValidString(*cr.Username) {
-		errs = append(errs, fieldError{Path: "$.username", Message: fmt.Sprintf("is required: 1-%d bytes of text", maxUsername)})
+		errs = append(errs, storefront.BodyError("/username", fmt.Sprintf("is required: 1-%d bytes of text", maxUsername)))
 	}
 	if cr.Password == nil || *cr.Password == "" || len(*cr.Password) > maxPassword {
-		errs = append(errs, fieldError{Path: "$.password", Message: fmt.Sprintf("is required: 1-%d bytes", maxPassword)})
+		errs = append(errs, storefront.BodyError("/password", fmt.Sprintf("is required: 1-%d bytes", maxPassword)))
 	}
 	if len(errs) > 0 {
-		return "", "", invalid(errs...)
+		return "", "", storefront.Invalid(errs...)
 	}
 	return *cr.Username, *cr.Password, nil
-}
-
-// fieldError is one problem of the body, listed under `errors`.
-type fieldError struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-}
-
-func invalid(errs ...fieldError) *problem.Problem {
-	msgs := make([]string, 0, len(errs))
-	for _, e := range errs {
-		msgs = append(msgs, e.Path+" "+e.Message)
-	}
-	return problem.ValidationFailed(strings.Join(msgs, "; ")).With("errors", errs)
 }

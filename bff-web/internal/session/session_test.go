@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -116,15 +117,20 @@ func TestLoginRejected(t *testing.T) {
 		body        string
 		wantStatus  int
 		wantCode    string
+		wantErrors  string // the `errors` member, when given
 	}{
 		{desc: "nok, wrong password is 401, not 502", contentType: "application/json", body: `{"username":"alice","password":"nope"}`, wantStatus: 401, wantCode: "unauthorized"},
 		{desc: "nok, unknown user is 401", contentType: "application/json", body: `{"username":"no-such-user","password":"shopfront"}`, wantStatus: 401, wantCode: "unauthorized"},
 		{desc: "nok, form body is 415", contentType: "application/x-www-form-urlencoded", body: `username=alice&password=shopfront`, wantStatus: 415, wantCode: "unsupported_media_type"},
 		{desc: "nok, no content type is 415", body: `{"username":"alice","password":"shopfront"}`, wantStatus: 415, wantCode: "unsupported_media_type"},
-		{desc: "nok, missing password", contentType: "application/json", body: `{"username":"alice"}`, wantStatus: 400, wantCode: "validation_failed"},
-		{desc: "nok, wrong type", contentType: "application/json", body: `{"username":1,"password":"x"}`, wantStatus: 400, wantCode: "validation_failed"},
-		{desc: "nok, unknown member", contentType: "application/json", body: `{"username":"alice","password":"shopfront","admin":true}`, wantStatus: 400, wantCode: "validation_failed"},
-		{desc: "nok, not JSON", contentType: "application/json", body: `{`, wantStatus: 400, wantCode: "validation_failed"},
+		{desc: "nok, missing password", contentType: "application/json", body: `{"username":"alice"}`, wantStatus: 400, wantCode: "validation_failed",
+			wantErrors: `[{"in":"body","path":"/password","message":"is required: 1-256 bytes"}]`},
+		{desc: "nok, wrong type", contentType: "application/json", body: `{"username":1,"password":"x"}`, wantStatus: 400, wantCode: "validation_failed",
+			wantErrors: `[{"in":"body","path":"/username","message":"must be a string"}]`},
+		{desc: "nok, unknown member", contentType: "application/json", body: `{"username":"alice","password":"shopfront","admin":true}`, wantStatus: 400, wantCode: "validation_failed",
+			wantErrors: `[{"in":"body","path":"/admin","message":"is not a known member"}]`},
+		{desc: "nok, not JSON", contentType: "application/json", body: `{`, wantStatus: 400, wantCode: "validation_failed",
+			wantErrors: `[{"in":"body","path":"","message":"is not valid JSON"}]`},
 		{desc: "nok, huge body", contentType: "application/json", body: `{"username":"` + strings.Repeat("a", 5000) + `","password":"x"}`, wantStatus: 413, wantCode: "payload_too_large"},
 	}
 	for _, tt := range tests {
@@ -136,6 +142,13 @@ func TestLoginRejected(t *testing.T) {
 			assert.Contains(t, body, `"error":"`+tt.wantCode+`"`)
 			assert.NotContains(t, body, "shopfront", "the password is never echoed")
 			assert.Empty(t, res.Cookies())
+			if tt.wantErrors != "" {
+				var p struct {
+					Errors json.RawMessage `json:"errors"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(body), &p))
+				assert.JSONEq(t, tt.wantErrors, string(p.Errors))
+			}
 		})
 	}
 }
