@@ -75,6 +75,17 @@ func (a *App) wire(ctx context.Context) error {
 	cfg := a.cfg
 	p := cfg.Partner
 
+	keys, err := apikey.Open(apikey.StoreConfig{Path: p.KeysFile, Logger: a.Logger})
+	if err != nil {
+		return fmt.Errorf("opening partner keys: %w", err)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		keys.Watch(ctx, hup)
+	}()
+
 	// Audit first: it must see every request, rejected ones included.
 	aw, err := audit.Open(audit.WriterConfig{Dir: p.AuditDir, Retention: p.AuditRetention, Logger: a.Logger})
 	if err != nil {
@@ -82,7 +93,10 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	// Shutdown hooks run after in-flight requests finished: no line is lost.
 	a.OnShutdown(aw.Close)
-	auditMW, err := audit.Config{Sink: aw, Logger: a.Logger, MaxBodyBytes: cfg.Server.BodyLimit}.ToMiddleware()
+	// Keys names the partner and key of requests refused before or by
+	// authentication (revoked key, allow-list, 413, 405).
+	auditMW, err := audit.Config{Sink: aw, Logger: a.Logger, MaxBodyBytes: cfg.Server.BodyLimit, Keys: keys,
+		KeyHeader: apikey.HeaderAPIKey}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building audit: %w", err)
 	}
@@ -103,17 +117,6 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("building docs: %w", err)
 	}
 	pages.Register(e)
-
-	keys, err := apikey.Open(apikey.StoreConfig{Path: p.KeysFile, Logger: a.Logger})
-	if err != nil {
-		return fmt.Errorf("opening partner keys: %w", err)
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		keys.Watch(ctx, hup)
-	}()
 
 	idemStore, closeStore, err := a.idempotencyStore()
 	if err != nil {

@@ -64,6 +64,15 @@ type Sink interface {
 	Write(e Entry) error
 }
 
+// Identifier names the partner and key of a presented API key without
+// authorising it; *apikey.Store is one.
+type Identifier interface {
+	Identify(presented string) (partnerID, keyID string, ok bool)
+}
+
+// DefaultKeyHeader is the API key header of SPEC §7.
+const DefaultKeyHeader = "X-API-Key"
+
 // Config configures the audit middleware.
 type Config struct {
 	// Skipper skips the middleware. Optional. Default: never skip.
@@ -78,6 +87,15 @@ type Config struct {
 	// Logger reports entries that could not be written. Optional. Default
 	// no logs.
 	Logger *zap.Logger
+	// Keys names the partner and key of requests that carry a known API
+	// key but no authenticated principal: a revoked key, a key refused by
+	// its partner's allow-list, or a request refused before authentication
+	// ran (413, 405). SPEC §7 leaves keyId empty only when it is unknown.
+	// The key itself is never recorded. Optional. Default nil: only
+	// authenticated requests are named.
+	Keys Identifier
+	// KeyHeader is the API key header. Optional. Default X-API-Key.
+	KeyHeader string
 }
 
 // ToMiddleware returns the middleware.
@@ -100,6 +118,9 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+	if c.KeyHeader == "" {
+		c.KeyHeader = DefaultKeyHeader
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) error {
 			if c.Skipper(ec) {
@@ -108,6 +129,9 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			start := c.Now()
 			req := ec.Request()
 			body, note := c.peekBody(req)
+			// Read before the chain runs, whatever later layers do to the
+			// request's headers.
+			presented := req.Header.Get(c.KeyHeader)
 			if err := next(ec); err != nil {
 				// Render now: the status is only known once it is sent.
 				ec.Error(err)
@@ -132,6 +156,8 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 					// OAuth clients have no key; their client id names them.
 					e.KeyID = p.Subject
 				}
+			} else if c.Keys != nil && presented != "" {
+				e.PartnerID, e.KeyID, _ = c.Keys.Identify(presented)
 			}
 			e.RequestBody, e.RequestBodyNote = RedactBody(body, note)
 			if err := c.Sink.Write(e); err != nil {

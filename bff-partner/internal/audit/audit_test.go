@@ -3,6 +3,8 @@ package audit_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +21,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shopfront/bff-partner/internal/audit"
+	"github.com/shopfront/shared/edge/apikey"
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
 )
@@ -236,4 +240,82 @@ func TestBodyOverCapIsNotedNotRead(t *testing.T) {
 	require.Len(t, lines, 1)
 	assert.Equal(t, audit.NoteTooLarge, lines[0]["requestBodyNote"])
 	assert.EqualValues(t, 204, lines[0]["status"])
+}
+
+// TestMiddlewareNamesPresentedKeys checks the audit names a known key
+// from the keys file when no principal was set (the request was refused
+// by or before authentication), leaves unknown keys unnamed, and prefers
+// the authenticated principal.
+func TestMiddlewareNamesPresentedKeys(t *testing.T) {
+	t.Parallel()
+	sum := sha256.Sum256([]byte("sf_known_key"))
+	keys, err := apikey.Open(apikey.StoreConfig{Path: edgetest.TempFile(t, "keys.yaml", `partners:
+  - id: acme
+    name: Acme
+    keys:
+      - {id: acme-1, sha256: `+hex.EncodeToString(sum[:])+`, scopes: [catalog:read], revoked: true}
+`)})
+	require.NoError(t, err)
+	tests := []struct {
+		name        string
+		header      string
+		key         string
+		principal   bool
+		wantPartner string
+		wantKey     string
+	}{
+		{name: "ok, known key without a principal is named", key: "sf_known_key", wantPartner: "acme", wantKey: "acme-1"},
+		{name: "ok, key in a custom header", header: "X-Partner-Key", key: "sf_known_key", wantPartner: "acme", wantKey: "acme-1"},
+		{name: "ok, the principal wins", key: "sf_known_key", principal: true, wantPartner: "globex", wantKey: "globex-1"},
+		{name: "nok, unknown key stays unnamed", key: "sf_unknown"},
+		{name: "nok, no key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			w, err := audit.Open(audit.WriterConfig{Dir: dir, FlushInterval: time.Hour})
+			require.NoError(t, err)
+			mw, err := audit.Config{Sink: w, Keys: keys, KeyHeader: tt.header}.ToMiddleware()
+			require.NoError(t, err)
+			e := echo.New()
+			e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: zap.NewNop()})
+			e.Pre(mw)
+			e.GET("/v2/products", func(c echo.Context) error {
+				if !tt.principal {
+					return problem.Forbidden("refused")
+				}
+				r := c.Request()
+				c.SetRequest(r.WithContext(auth.WithPrincipal(r.Context(),
+					&auth.Principal{Partner: "globex", KeyID: "globex-1", Client: auth.ClientPartner})))
+				return c.NoContent(http.StatusNoContent)
+			})
+			srv := httptest.NewServer(e)
+			t.Cleanup(srv.Close)
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/v2/products", nil)
+			require.NoError(t, err)
+			header := tt.header
+			if header == "" {
+				header = audit.DefaultKeyHeader
+			}
+			if tt.key != "" {
+				req.Header.Set(header, tt.key)
+			}
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			res.Body.Close()
+			require.NoError(t, w.Close(context.Background()))
+
+			files, err := filepath.Glob(filepath.Join(dir, "audit-*.jsonl"))
+			require.NoError(t, err)
+			require.Len(t, files, 1)
+			lines := readLines(t, files[0])
+			require.Len(t, lines, 1)
+			assert.Equal(t, tt.wantPartner, lines[0]["partnerId"])
+			assert.Equal(t, tt.wantKey, lines[0]["keyId"])
+			raw, err := os.ReadFile(files[0])
+			require.NoError(t, err)
+			assert.NotContains(t, string(raw), "sf_known_key")
+		})
+	}
 }

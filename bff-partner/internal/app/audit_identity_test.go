@@ -1,0 +1,86 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// auditLines stops g and returns its audit lines by request id.
+func auditLines(t *testing.T, g *gw) (map[string]map[string]any, string) {
+	t.Helper()
+	g.stop()
+	files, err := filepath.Glob(filepath.Join(g.audit, "audit-*.jsonl"))
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	raw, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	out := map[string]map[string]any{}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+		out[m["requestId"].(string)] = m
+	}
+	require.NoError(t, sc.Err())
+	return out, string(raw)
+}
+
+// TestPartnerAuditNamesKnownKeys checks that the audit names the partner
+// and key of every request carrying a key the gateway knows, also when the
+// request is refused by authentication (revoked key, allow-list) or before
+// it runs (413 by Content-Length, 405), and never records the key itself.
+func TestPartnerAuditNamesKnownKeys(t *testing.T) {
+	t.Parallel()
+	g := startPartner(t, nil)
+	huge := `{"items":[{"productId":"p-0001","quantity":1}],"currency":"USD","pad":"` + strings.Repeat("x", 1<<20) + `"}`
+	tests := []struct {
+		name        string
+		given       call
+		wantStatus  int
+		wantPartner string
+		wantKey     string
+	}{
+		{name: "ok, accepted request", given: call{method: "GET", path: "/v2/products/p-0001", header: key(keyFull)},
+			wantStatus: 200, wantPartner: "acme", wantKey: "acme-full"},
+		{name: "nok, revoked key", given: call{method: "GET", path: "/v2/products", header: key(keyRevoked)},
+			wantStatus: 401, wantPartner: "acme", wantKey: "acme-revoked"},
+		{name: "nok, address outside the partner's allow-list", given: call{method: "GET", path: "/v2/products", header: key(keyGlobex)},
+			wantStatus: 403, wantPartner: "globex", wantKey: "globex-1"},
+		{name: "nok, body over 1 MiB refused before authentication", given: call{method: "POST", path: "/v2/orders", body: huge,
+			header: with(key(keyFull), "Idempotency-Key", "big")}, wantStatus: 413, wantPartner: "acme", wantKey: "acme-full"},
+		{name: "nok, wrong method", given: call{method: "DELETE", path: "/v2/products", header: key(keyReadOnly)},
+			wantStatus: 405, wantPartner: "acme", wantKey: "acme-readonly"},
+		{name: "nok, unknown key stays unnamed", given: call{method: "GET", path: "/v2/products", header: key("sf_nope")},
+			wantStatus: 401},
+		{name: "nok, no credential", given: call{method: "GET", path: "/v2/products"}, wantStatus: 401},
+	}
+	ids := make([]string, len(tests))
+	for i, tt := range tests {
+		ids[i] = "audit-identity-" + string(rune('a'+i))
+		r := g.do(call{method: tt.given.method, path: tt.given.path, body: tt.given.body,
+			header: with(tt.given.header, "X-Request-Id", ids[i])})
+		require.Equal(t, tt.wantStatus, r.status, "%s: %s", tt.name, r.body)
+	}
+	lines, raw := auditLines(t, g)
+	for _, secret := range []string{keyFull, keyRevoked, keyGlobex, keyReadOnly, "sf_nope"} {
+		assert.NotContains(t, raw, secret, "no key in the audit log")
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := lines[ids[i]]
+			require.NotNil(t, l, "one line for the request")
+			assert.EqualValues(t, tt.wantStatus, l["status"])
+			assert.Equal(t, tt.wantPartner, l["partnerId"])
+			assert.Equal(t, tt.wantKey, l["keyId"])
+		})
+	}
+}
