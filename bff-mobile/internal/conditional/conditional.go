@@ -1,11 +1,16 @@
 // Package conditional makes bff-mobile's GET responses cheap to revalidate
 // (SPEC §5): a strong ETag over the uncompressed body of every 200,
-// `Cache-Control: private, max-age=60` unless the handler chose otherwise
-// (a degraded screen says no-store), and 304 Not Modified without a body
-// when If-None-Match names the current representation (RFC 9110 §13.1.2).
+// `Cache-Control: private, max-age=60` unless the handler chose otherwise,
+// and 304 Not Modified without a body when If-None-Match names the current
+// representation (RFC 9110 §13.1.2). A response the handler marked
+// `no-store` (a degraded screen, SPEC §4) gets neither tag nor 304: nothing
+// may be revalidated into a cache that must not hold it.
 //
-// It sits inside compression, so the tag is the same whichever encoding the
-// client accepts, and a 304 is never compressed.
+// It sits inside compression, which appends compress.ETagSuffix to the tag
+// of a gzipped body (RFC 9110 §8.8.3: strong tags differ per content
+// coding). If-None-Match therefore matches the tag of either representation
+// of the current content, and a 304 carries the tag the client named, the
+// one its cache stores. A 304 is never compressed.
 package conditional
 
 import (
@@ -19,6 +24,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/shopfront/bff-mobile/internal/compress"
 )
 
 // Config configures the middleware.
@@ -63,11 +70,11 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				// Nothing was written: the error handler renders err.
 				return err
 			}
-			if err != nil || bw.code != http.StatusOK {
+			h := res.Header()
+			if err != nil || bw.code != http.StatusOK || noStore(h.Values(echo.HeaderCacheControl)) {
 				bw.flush()
 				return err
 			}
-			h := res.Header()
 			tag := h.Get(headerETag)
 			if tag == "" {
 				tag = ETag(buf.Bytes())
@@ -76,9 +83,14 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if h.Get(echo.HeaderCacheControl) == "" {
 				h.Set(echo.HeaderCacheControl, c.CacheControl)
 			}
-			if inm := req.Header.Get("If-None-Match"); inm != "" && NoneMatchFails(inm, tag) {
+			if matched, ok := Match(req.Header.Get("If-None-Match"), tag); ok {
 				// RFC 9110 §15.4.5: a 304 has no content and keeps the
-				// validators and caching headers of the 200.
+				// validators and caching headers of the 200. Its tag is
+				// the representation the client holds (RFC 9111 §4.3.4
+				// picks the stored response to freshen by it).
+				if matched != strings.TrimPrefix(tag, "W/") {
+					h.Set(headerETag, matched)
+				}
 				h.Del(echo.HeaderContentType)
 				h.Del(echo.HeaderContentLength)
 				// The access log reads the status and size from echo's
@@ -107,33 +119,62 @@ func ETag(body []byte) string {
 
 // NoneMatchFails reports whether the If-None-Match field value names the
 // current entity tag, i.e. whether the condition fails and the answer is
-// 304. It uses the weak comparison that RFC 9110 §13.1.2 prescribes for
-// If-None-Match: `*` matches any current representation, and "x" matches
-// W/"x". A malformed list matches nothing past the point where it breaks.
+// 304. See Match.
 func NoneMatchFails(field, current string) bool {
+	_, ok := Match(field, current)
+	return ok
+}
+
+// Match reports whether the If-None-Match field value names a
+// representation of the current content, and which: the tag current (with
+// any W/ removed), or current with compress.ETagSuffix (the tag of its
+// gzipped body). It uses the weak comparison that RFC 9110 §13.1.2
+// prescribes for If-None-Match: `*` matches any current representation
+// (answered with current), and "x" matches W/"x". A malformed list matches
+// nothing past the point where it breaks.
+func Match(field, current string) (string, bool) {
 	cur := strings.TrimPrefix(current, "W/")
+	gz := ""
+	if strings.HasSuffix(cur, `"`) && len(cur) >= 2 {
+		gz = cur[:len(cur)-1] + compress.ETagSuffix + `"`
+	}
 	s := field
 	for {
 		s = strings.TrimLeft(s, " \t,")
 		if s == "" {
-			return false
+			return "", false
 		}
 		if s[0] == '*' {
-			return true
+			return cur, true
 		}
 		s = strings.TrimPrefix(s, "W/")
 		if s == "" || s[0] != '"' {
-			return false
+			return "", false
 		}
 		end := strings.IndexByte(s[1:], '"')
 		if end < 0 {
-			return false
+			return "", false
 		}
-		if s[:end+2] == cur {
-			return true
+		switch tag := s[:end+2]; tag {
+		case cur, gz:
+			return tag, true
 		}
 		s = s[end+2:]
 	}
+}
+
+// noStore reports whether the Cache-Control field values hold the no-store
+// directive (RFC 9111 §5.2.2.5).
+func noStore(values []string) bool {
+	for _, v := range values {
+		for d := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(d, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "no-store") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // bufferedWriter holds the status and body of a GET until the tag is known.

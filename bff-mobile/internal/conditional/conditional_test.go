@@ -87,8 +87,12 @@ func TestConditional(t *testing.T) {
 			given: map[string]string{"If-None-Match": `"other"`}, expectStatus: 200, expectETag: tag, expectCC: "private, max-age=60", expectBody: true},
 		{desc: "nok, unquoted tag is malformed and matches nothing", method: http.MethodGet, path: "/screen",
 			given: map[string]string{"If-None-Match": strings.Trim(tag, `"`)}, expectStatus: 200, expectETag: tag, expectCC: "private, max-age=60", expectBody: true},
-		{desc: "ok, handler's no-store is kept", method: http.MethodGet, path: "/degraded",
-			expectStatus: 200, expectETag: conditional.ETag([]byte(`{"degraded":["recommendations"]}`)), expectCC: "no-store", expectBody: true},
+		{desc: "ok, handler's no-store is kept and carries no tag", method: http.MethodGet, path: "/degraded",
+			expectStatus: 200, expectCC: "no-store", expectBody: true},
+		{desc: "nok, no-store is never revalidated by star", method: http.MethodGet, path: "/degraded",
+			given: map[string]string{"If-None-Match": "*"}, expectStatus: 200, expectCC: "no-store", expectBody: true},
+		{desc: "nok, no-store is never revalidated by its content's tag", method: http.MethodGet, path: "/degraded",
+			given: map[string]string{"If-None-Match": conditional.ETag([]byte(`{"degraded":["recommendations"]}`))}, expectStatus: 200, expectCC: "no-store", expectBody: true},
 		{desc: "nok, errors carry no tag", method: http.MethodGet, path: "/missing", expectStatus: 404, expectBody: true},
 		{desc: "nok, other successes carry no tag", method: http.MethodGet, path: "/accepted", expectStatus: 202, expectBody: true},
 		{desc: "nok, POST is untouched", method: http.MethodPost, path: "/screen",
@@ -115,19 +119,57 @@ func TestConditional(t *testing.T) {
 	}
 }
 
-func TestTagIgnoresEncoding(t *testing.T) {
+// TestTagPerCoding gives the gzipped and the identity body of one content
+// different strong tags (RFC 9110 §8.8.3), and revalidates either tag to a
+// 304 that carries the tag the client named.
+func TestTagPerCoding(t *testing.T) {
 	t.Parallel()
 	srv := server(t)
 	plain, plainBody := do(t, srv, http.MethodGet, "/screen", nil)
 	gz, gzBody := do(t, srv, http.MethodGet, "/screen", map[string]string{"Accept-Encoding": "gzip"})
 	require.Equal(t, "gzip", gz.Header.Get("Content-Encoding"))
-	assert.Equal(t, plain.Header.Get("ETag"), gz.Header.Get("ETag"), "the tag is of the uncompressed body")
 	zr, err := gzip.NewReader(strings.NewReader(string(gzBody)))
 	require.NoError(t, err)
 	unzipped, err := io.ReadAll(zr)
 	require.NoError(t, err)
 	assert.Equal(t, string(plainBody), string(unzipped))
-	assert.Equal(t, conditional.ETag(unzipped), gz.Header.Get("ETag"))
+
+	identityTag := conditional.ETag(unzipped)
+	gzipTag := strings.TrimSuffix(identityTag, `"`) + compress.ETagSuffix + `"`
+	assert.Equal(t, identityTag, plain.Header.Get("ETag"))
+	assert.Equal(t, gzipTag, gz.Header.Get("ETag"))
+
+	tests := []struct {
+		desc           string
+		given          string
+		acceptEncoding string
+		expectETag     string
+	}{
+		{desc: "ok, gzip tag revalidates a gzip client", given: gzipTag, acceptEncoding: "gzip", expectETag: gzipTag},
+		{desc: "ok, identity tag revalidates a gzip client", given: identityTag, acceptEncoding: "gzip", expectETag: identityTag},
+		{desc: "ok, gzip tag revalidates an identity client", given: gzipTag, expectETag: gzipTag},
+		{desc: "ok, identity tag revalidates an identity client", given: identityTag, expectETag: identityTag},
+		{desc: "ok, weak gzip tag matches under weak comparison", given: "W/" + gzipTag, acceptEncoding: "gzip", expectETag: gzipTag},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			hdr := map[string]string{"If-None-Match": tt.given}
+			if tt.acceptEncoding != "" {
+				hdr["Accept-Encoding"] = tt.acceptEncoding
+			}
+			res, b := do(t, srv, http.MethodGet, "/screen", hdr)
+			assert.Equal(t, http.StatusNotModified, res.StatusCode)
+			assert.Empty(t, b)
+			assert.Equal(t, tt.expectETag, res.Header.Get("ETag"))
+		})
+	}
+	t.Run("nok, another content's gzip tag answers the body", func(t *testing.T) {
+		t.Parallel()
+		res, _ := do(t, srv, http.MethodGet, "/screen", map[string]string{"If-None-Match": `"other-gzip"`, "Accept-Encoding": "gzip"})
+		assert.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Equal(t, gzipTag, res.Header.Get("ETag"))
+	})
 }
 
 func TestNoneMatchFails(t *testing.T) {
@@ -142,6 +184,9 @@ func TestNoneMatchFails(t *testing.T) {
 		{desc: "ok, in a list", given: `"a","x"`, expect: true},
 		{desc: "ok, star", given: `*`, expect: true},
 		{desc: "ok, tag holding a comma", given: `"a,b", "x"`, expect: true},
+		{desc: "ok, tag of the gzipped body", given: `"x-gzip"`, expect: true},
+		{desc: "nok, other coding suffix", given: `"x-br"`},
+		{desc: "nok, suffix alone", given: `"-gzip"`},
 		{desc: "nok, other", given: `"y"`},
 		{desc: "nok, prefix of the tag", given: `"x`},
 		{desc: "nok, empty", given: ``},
