@@ -27,11 +27,16 @@ import (
 //     even before routing and before any Pre middleware a gateway adds
 //     (bff-partner's audit, for one); it only deletes headers, so running
 //     ahead of recover and request id changes nothing else;
-//  4. tracing: a span per request, W3C traceparent honoured;
-//  5. request metrics, then the access log: counts, latency and one line
+//  4. HEAD as GET: every GET route also answers HEAD (mirrorGET), and a
+//     HEAD request is handed on as a GET whose body net/http drops
+//     (headAsGet, the first middleware after routing, ahead of recover as
+//     it cannot fail), so its status and headers are the GET's;
+//  5. tracing: a span per request, W3C traceparent honoured;
+//  6. request metrics, then the access log: counts, latency and one line
 //     per request, seeing the final status of everything inside (metrics
 //     sit outside the access log, which renders errors, per their docs);
-//  6. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413.
+//  7. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413
+//     (net/http itself only stops headers beyond HardMaxHeaderBytes).
 //
 // The gateway then adds, per route or group: auth -> rate limit -> route
 // timeout -> handler. Errors from anywhere are returned, not written, and
@@ -67,8 +72,10 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 		return nil, fmt.Errorf("building limits middleware: %w", err)
 	}
 
+	e.OnAddRouteHandler = mirrorGET(e)
 	e.Pre(strip)
 	e.Use(
+		headAsGet,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			DisablePrintStack: true,
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -139,4 +146,48 @@ func headerSize(r *http.Request) int {
 		}
 	}
 	return n + 2
+}
+
+// mirrorGET is the echo instance's OnAddRouteHandler: every GET route,
+// whether added on the instance, a group or a host, gets a HEAD route with
+// the same handler and middleware, so that HEAD is answered wherever GET is
+// (RFC 9110 §9.3.2) instead of 405 or a group's 404. Routing then happens
+// with the request's true method: gateway Pre middleware such as an audit
+// log sees HEAD. A HEAD route a gateway adds after its GET replaces the
+// mirrored one.
+func mirrorGET(e *echo.Echo) func(host string, route echo.Route, h echo.HandlerFunc, mw []echo.MiddlewareFunc) {
+	return func(host string, route echo.Route, h echo.HandlerFunc, mw []echo.MiddlewareFunc) {
+		if route.Method != http.MethodGet {
+			return
+		}
+		if host == "" {
+			e.Add(http.MethodHead, route.Path, h, mw...)
+			return
+		}
+		e.Host(host).Add(http.MethodHead, route.Path, h, mw...)
+	}
+}
+
+// headAsGet, the outermost middleware after routing, hands HEAD requests on
+// as a shallow copy whose Method is GET: the edge chain, the gateway's
+// middleware and the handler then treat them exactly as the GET, which is
+// what keeps ETag, Cache-Control, Content-Type, Content-Encoding, X-Cache,
+// the rate-limit headers and the rest equal to the GET's (a response cache
+// or compressor that skips HEAD would otherwise answer differently).
+// net/http's response writer keeps its own *http.Request, whose Method stays
+// HEAD, so it discards every body byte written, error bodies included, and
+// still derives Content-Length from a body written whole, as it does for
+// the GET. The access log, metrics and spans therefore record such a
+// request as GET.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r := c.Request(); r.Method == http.MethodHead {
+			// WithContext copies the request; setting Method on r itself
+			// would change the method net/http's response writer checks.
+			g := r.WithContext(r.Context())
+			g.Method = http.MethodGet
+			c.SetRequest(g)
+		}
+		return next(c)
+	}
 }

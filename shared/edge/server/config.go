@@ -39,7 +39,9 @@ type Config struct {
 	DrainDelay time.Duration `yaml:"drain_delay"`
 
 	// MaxHeaderBytes caps the request line plus headers; larger requests get
-	// 431 (SPEC §4). Optional. Default 16384 (16 KiB).
+	// a problem+json 431 from the edge chain (SPEC §4) up to
+	// HardMaxHeaderBytes, beyond which net/http answers a plain 431 itself.
+	// Optional. Default 16384 (16 KiB).
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// BodyLimit caps request bodies in bytes; larger ones get 413.
 	// Optional. Default 1048576 (1 MiB).

@@ -55,6 +55,17 @@ type Options struct {
 // DefaultHookTimeout bounds the shutdown hooks.
 const DefaultHookTimeout = 5 * time.Second
 
+// HardMaxHeaderBytes is the public http.Server's MaxHeaderBytes: the most
+// header bytes net/http reads (plus its own 4 KiB of slack) before it
+// answers a plain-text 431 by itself, without problem+json or X-Request-Id.
+// Config.MaxHeaderBytes (16 KiB by default, SPEC §4) is enforced inside the
+// edge chain with a problem+json 431 instead. The gap between the two is a
+// trade: every connection may hold up to this much header memory while its
+// request is read, in exchange for one consistent answer to everything a
+// client is likely to send; 64 KiB bounds that memory at a few times the
+// usual 8-16 KiB proxies allow. Beyond it net/http answers on its own.
+const HardMaxHeaderBytes = 64 << 10
+
 // Server is one gateway process's pair of listeners.
 type Server struct {
 	cfg   Config
@@ -122,10 +133,10 @@ func New(cfg Config, opts Options) (*Server, error) {
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		// net/http allows 4 KiB of slack above MaxHeaderBytes before its own
-		// plain-text 431; the edge chain's header limit answers the band in
-		// between with problem+json, so the cap is exact either way.
-		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		// The hard cap sits well above Config.MaxHeaderBytes so that the
+		// edge chain, not net/http, answers oversized headers: net/http's own
+		// 431 is plain text without X-Request-Id. See HardMaxHeaderBytes.
+		MaxHeaderBytes: max(cfg.MaxHeaderBytes, HardMaxHeaderBytes),
 		TLSConfig:      tlsCfg,
 		ErrorLog:       errLog,
 	}

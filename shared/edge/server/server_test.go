@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -279,6 +282,10 @@ func TestRequestID(t *testing.T) {
 	})
 }
 
+// TestHeaderLimit sends oversized headers over a real socket: everything
+// from just over the 16 KiB SPEC cap up to the 64 KiB hard cap is the edge
+// chain's problem+json 431 with the request id; only beyond the hard cap
+// (plus net/http's 4 KiB of slack) does net/http answer by itself.
 func TestHeaderLimit(t *testing.T) {
 	t.Parallel()
 	s := start(t, server.Config{}, server.Options{}, func(e *echo.Echo) {
@@ -292,20 +299,127 @@ func TestHeaderLimit(t *testing.T) {
 	}{
 		{name: "ok, 15 KiB of headers pass", size: 15 << 10, status: http.StatusNoContent},
 		{name: "nok, just over 16 KiB is 431 problem+json", size: 16<<10 + 100, status: http.StatusRequestHeaderFieldsTooLarge, problem: true},
-		{name: "nok, 64 KiB is 431 from net/http", size: 64 << 10, status: http.StatusRequestHeaderFieldsTooLarge},
+		{name: "nok, 17 KiB is 431 problem+json", size: 17 << 10, status: http.StatusRequestHeaderFieldsTooLarge, problem: true},
+		{name: "nok, 30 KiB is 431 problem+json", size: 30 << 10, status: http.StatusRequestHeaderFieldsTooLarge, problem: true},
+		{name: "nok, 60 KiB is 431 problem+json", size: 60 << 10, status: http.StatusRequestHeaderFieldsTooLarge, problem: true},
+		{name: "nok, 100 KiB is net/http's plain 431", size: 100 << 10, status: http.StatusRequestHeaderFieldsTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp := rawRequest(t, s.Addr(), "/ok", "X-Big: "+strings.Repeat("b", tt.size))
+			resp := rawRequest(t, s.Addr(), "/ok", "X-Request-Id: big-"+strconv.Itoa(tt.size), "X-Big: "+strings.Repeat("b", tt.size))
 			defer resp.Body.Close()
 			assert.Equal(t, tt.status, resp.StatusCode)
-			if tt.problem {
-				var body map[string]any
-				require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-				assert.Equal(t, "request_header_fields_too_large", body["error"])
-				assert.NotEmpty(t, resp.Header.Get("X-Request-Id"))
+			if !tt.problem {
+				return
 			}
+			var body map[string]any
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			assertProblem(t, resp, body, http.StatusRequestHeaderFieldsTooLarge, "request_header_fields_too_large")
+			assert.Equal(t, "big-"+strconv.Itoa(tt.size), resp.Header.Get("X-Request-Id"), "the request id is kept")
+		})
+	}
+}
+
+// exchange is one raw HTTP/1.1 request and everything the server sent back
+// before closing the connection.
+type exchange struct {
+	status int
+	header http.Header
+	body   []byte // the bytes after the header block, exactly as sent
+}
+
+// rawExchange sends method path with Connection: close and reads the
+// connection to its end, so that a body the server should not have sent
+// cannot hide behind a client that ignores it.
+func rawExchange(t *testing.T, addr, method, path string) exchange {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = conn.Write([]byte(method + " " + path + " HTTP/1.1\r\nHost: shopfront.test\r\nConnection: close\r\n\r\n"))
+	require.NoError(t, err)
+	raw, err := io.ReadAll(conn)
+	require.NoError(t, err)
+	head, body, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
+	require.True(t, ok, "a complete header block: %q", raw)
+	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(head, "\r\n\r\n"...))))
+	line, err := tp.ReadLine()
+	require.NoError(t, err)
+	var ex exchange
+	_, err = fmt.Sscanf(line, "HTTP/1.1 %d", &ex.status)
+	require.NoError(t, err, line)
+	mime, err := tp.ReadMIMEHeader()
+	require.NoError(t, err)
+	ex.header, ex.body = http.Header(mime), body
+	return ex
+}
+
+// TestHeadAnswersLikeGet checks RFC 9110 §9.3.2 over a real socket: HEAD on
+// any GET route gets the GET's status and header fields, Content-Length and
+// ETag included, and not one byte of body; errors too.
+func TestHeadAnswersLikeGet(t *testing.T) {
+	t.Parallel()
+	large := strings.Repeat("x", 10<<10)
+	s := start(t, server.Config{}, server.Options{}, func(e *echo.Echo) {
+		e.GET("/products/:id", func(c echo.Context) error {
+			c.Response().Header().Set("ETag", `"v1-`+c.Param("id")+`"`)
+			c.Response().Header().Set("Cache-Control", "private, max-age=60")
+			return c.JSON(http.StatusOK, map[string]string{"id": c.Param("id"), "name": "Kettle"})
+		})
+		e.GET("/large", func(c echo.Context) error { return c.String(http.StatusOK, large) })
+		e.GET("/sized", func(c echo.Context) error {
+			c.Response().Header().Set("Content-Length", strconv.Itoa(len(large)))
+			return c.String(http.StatusOK, large)
+		})
+		e.POST("/orders", func(c echo.Context) error { return c.NoContent(http.StatusCreated) })
+	})
+	tests := []struct {
+		name       string
+		path       string
+		wantStatus int
+		wantHeader map[string]string
+	}{
+		{name: "ok, JSON route with ETag", path: "/products/p-1", wantStatus: http.StatusOK,
+			wantHeader: map[string]string{"Etag": `"v1-p-1"`, "Cache-Control": "private, max-age=60",
+				"Content-Type": "application/json"}},
+		{name: "ok, body larger than net/http's buffer", path: "/large", wantStatus: http.StatusOK},
+		{name: "ok, handler-set Content-Length", path: "/sized", wantStatus: http.StatusOK,
+			wantHeader: map[string]string{"Content-Length": strconv.Itoa(len(large))}},
+		{name: "nok, unknown route is the 404 problem", path: "/missing", wantStatus: http.StatusNotFound,
+			wantHeader: map[string]string{"Content-Type": problem.ContentType}},
+		{name: "nok, route without GET is 405", path: "/orders", wantStatus: http.StatusMethodNotAllowed,
+			wantHeader: map[string]string{"Allow": "OPTIONS, POST"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			get := rawExchange(t, s.Addr(), http.MethodGet, tt.path)
+			head := rawExchange(t, s.Addr(), http.MethodHead, tt.path)
+			assert.Equal(t, tt.wantStatus, get.status)
+			assert.Equal(t, get.status, head.status)
+			assert.NotEmpty(t, get.body, "the GET has a body")
+			assert.Empty(t, head.body, "HEAD sends no body")
+			for k, v := range tt.wantHeader {
+				assert.Equal(t, v, head.header.Get(k), k)
+			}
+			if get.header.Get("Transfer-Encoding") == "" {
+				assert.Equal(t, strconv.Itoa(len(get.body)), head.header.Get("Content-Length"),
+					"Content-Length is the GET body's")
+			} else {
+				// A chunked GET has no length to repeat; HEAD does not make
+				// one up (RFC 9110 §9.3.2 lets it omit what only generating
+				// the content determines), and chunked framing is moot.
+				assert.Empty(t, head.header.Get("Content-Length"))
+				get.header.Del("Transfer-Encoding")
+			}
+			// Every other header field but the per-request ones is the GET's.
+			for _, h := range []http.Header{get.header, head.header} {
+				h.Del("Date")
+				h.Del("X-Request-Id")
+			}
+			assert.Equal(t, get.header, head.header)
 		})
 	}
 }
