@@ -112,7 +112,7 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading the partner OpenAPI document: %w", err)
 	}
-	pages, err := docs.New(public.Partner(), doc.Info.Title)
+	pages, err := docs.New(docs.Config{Document: public.Partner(), Title: doc.Info.Title, TokenURL: p.TokenURL})
 	if err != nil {
 		return fmt.Errorf("building docs: %w", err)
 	}

@@ -472,7 +472,13 @@ func TestPartnerIdempotencyAcrossInstances(t *testing.T) {
 func TestPartnerClientCredentials(t *testing.T) {
 	t.Parallel()
 	g := startPartner(t, nil)
-	res, err := http.PostForm(g.fbase+"/identity/oauth/token", url.Values{"grant_type": {"client_credentials"},
+	// The published document names where to get a token: this deployment's
+	// identity service, not an address baked into the document.
+	r := g.do(call{method: "GET", path: "/openapi.json", route: "/openapi.json"})
+	require.Equal(t, http.StatusOK, r.status)
+	tokenURL := tokenURLOf(t, r)
+	require.Equal(t, g.fbase+"/identity/oauth/token", tokenURL)
+	res, err := http.PostForm(tokenURL, url.Values{"grant_type": {"client_credentials"},
 		"client_id": {fakes.DemoClientID}, "client_secret": {fakes.DemoClientSecret}, "scope": {"catalog:read orders:write"}})
 	require.NoError(t, err)
 	var tok domain.Token
@@ -480,7 +486,7 @@ func TestPartnerClientCredentials(t *testing.T) {
 	res.Body.Close()
 	require.NotEmpty(t, tok.AccessToken)
 
-	r := g.do(call{method: "GET", path: "/v2/products?pageSize=2", route: "/v2/products", header: bearer(tok.AccessToken)})
+	r = g.do(call{method: "GET", path: "/v2/products?pageSize=2", route: "/v2/products", header: bearer(tok.AccessToken)})
 	assert.Equal(t, http.StatusOK, r.status, string(r.body))
 	r = g.do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
 		header: with(bearer(tok.AccessToken), "Idempotency-Key", "cc-1")})
@@ -577,4 +583,35 @@ func TestPartnerUpstreamFailures(t *testing.T) {
 		body: `{"items":[{"productId":"p-9999","quantity":1}],"currency":"USD"}`})
 	assert.Equal(t, http.StatusBadRequest, r.status, "the orders service refuses an unknown product")
 	assert.Equal(t, problem.CodeBadRequest, r.code())
+}
+
+// tokenURLOf returns the client-credentials tokenUrl of a served
+// /openapi.json.
+func tokenURLOf(t *testing.T, r reply) string {
+	t.Helper()
+	var doc struct {
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Flows struct {
+					ClientCredentials struct {
+						TokenURL string `json:"tokenUrl"`
+					} `json:"clientCredentials"`
+				} `json:"flows"`
+			} `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &doc))
+	u := doc.Components.SecuritySchemes["oauth2"].Flows.ClientCredentials.TokenURL
+	require.NotEmpty(t, u)
+	return u
+}
+
+// TestPartnerTokenURL checks BFF_PARTNER_TOKEN_URL reaches the published
+// document.
+func TestPartnerTokenURL(t *testing.T) {
+	t.Parallel()
+	g := startPartner(t, map[string]string{"BFF_PARTNER_TOKEN_URL": "https://auth.shopfront.example/oauth/token"})
+	r := g.do(call{method: "GET", path: "/openapi.json", route: "/openapi.json"})
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "https://auth.shopfront.example/oauth/token", tokenURLOf(t, r))
 }

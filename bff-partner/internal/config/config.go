@@ -40,6 +40,13 @@ type Partner struct {
 	// DocsURL is the `docs` link of invalid_api_key problems. Optional.
 	// Default "/docs#section/Authentication".
 	DocsURL string `yaml:"docs_url"`
+	// TokenURL is the OAuth 2.0 token endpoint the published OpenAPI
+	// document (/openapi.json, /docs) gives partners for the
+	// client-credentials flow (BFF_PARTNER_TOKEN_URL): the identity
+	// service's public address, which behind an ingress is not the
+	// gateway's upstream URL. Optional. Default: the identity upstream URL
+	// + /oauth/token.
+	TokenURL string `yaml:"token_url"`
 	// IdempotencyTTL is how long an order's response is kept for replay.
 	// Optional. Default 24 h (SPEC §7).
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
@@ -68,7 +75,12 @@ type Deprecation struct {
 const (
 	VarKeysFile = "BFF_PARTNER_KEYS_FILE"
 	VarAuditDir = "BFF_AUDIT_DIR"
+	VarTokenURL = "BFF_PARTNER_TOKEN_URL"
 )
+
+// TokenPath is the identity service's token endpoint (SPEC §8), appended
+// to its URL for the default TokenURL.
+const TokenPath = "/oauth/token"
 
 // Listener defaults of bff-partner (SPEC §3, §7). Partners are servers on
 // good networks: 10 s to send a request of at most 1 MiB, 15 s to take the
@@ -145,6 +157,12 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	env.String(edgeconfig.VarTLSClientCAFile, &c.Server.TLSClientCAFile)
 	env.String(VarKeysFile, &c.Partner.KeysFile)
 	env.String(VarAuditDir, &c.Partner.AuditDir)
+	env.URL(VarTokenURL, &c.Partner.TokenURL)
+	if c.Partner.TokenURL == "" && c.Upstreams.Identity != "" {
+		// Derived after the environment so that it follows
+		// BFF_UPSTREAM_IDENTITY_URL.
+		c.Partner.TokenURL = c.Upstreams.Identity + TokenPath
+	}
 	if c.Partner.KeysFile == "" {
 		// Neither the environment nor BFF_CONFIG names one: the dev default.
 		if wd, err := os.Getwd(); err == nil {
@@ -182,6 +200,9 @@ func (c Config) Validate() error {
 	}
 	if p.V1.Deprecated.IsZero() || p.V1.Sunset.Before(p.V1.Deprecated) {
 		errs = append(errs, errors.New("partner.v1: deprecated must be set and sunset not before it"))
+	}
+	if _, err := edgeconfig.ParseHTTPURL(p.TokenURL); err != nil {
+		errs = append(errs, edgeconfig.Errorf(VarTokenURL, "%q %v", p.TokenURL, err))
 	}
 	for name, link := range map[string]string{"partner.v1.link": p.V1.Link, "partner.docs_url": p.DocsURL} {
 		if _, err := url.Parse(link); err != nil || link == "" {

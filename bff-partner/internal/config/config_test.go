@@ -28,6 +28,8 @@ partner:
     sunset: 2026-12-31T00:00:00Z
     link: https://docs.shopfront.dev/partners/v1
 `)
+	tokenYAML := edgetest.TempFile(t, "token.yaml", "partner:\n  token_url: https://auth.shopfront.example/oauth/token\n")
+	badTokenYAML := edgetest.TempFile(t, "bad-token.yaml", "partner:\n  token_url: /oauth/token\n")
 	badYAML := edgetest.TempFile(t, "bad.yaml", `
 partner:
   currency: EURO
@@ -49,7 +51,25 @@ partner:
 			assert.Equal(t, 24*time.Hour, c.Partner.IdempotencyTTL)
 			assert.Equal(t, 90*24*time.Hour, c.Partner.AuditRetention)
 			assert.Equal(t, config.DefaultV1Sunset, c.Partner.V1.Sunset)
+			assert.Equal(t, "http://127.0.0.1:9000/identity/oauth/token", c.Partner.TokenURL, "the identity upstream's")
 		}},
+		{name: "ok, token URL follows the identity upstream", env: map[string]string{config.VarKeysFile: keys,
+			"BFF_UPSTREAM_IDENTITY_URL": "https://identity.internal:8443/"}, check: func(t *testing.T, c config.Config) {
+			assert.Equal(t, "https://identity.internal:8443/oauth/token", c.Partner.TokenURL)
+		}},
+		{name: "ok, token URL from the environment", env: map[string]string{config.VarKeysFile: keys,
+			config.VarTokenURL: "https://auth.shopfront.example/oauth/token", "BFF_CONFIG": tokenYAML,
+			"BFF_UPSTREAM_IDENTITY_URL": "https://identity.internal:8443"}, check: func(t *testing.T, c config.Config) {
+			assert.Equal(t, "https://auth.shopfront.example/oauth/token", c.Partner.TokenURL)
+		}},
+		{name: "ok, token URL from BFF_CONFIG", env: map[string]string{config.VarKeysFile: keys, "BFF_CONFIG": tokenYAML},
+			check: func(t *testing.T, c config.Config) {
+				assert.Equal(t, "https://auth.shopfront.example/oauth/token", c.Partner.TokenURL)
+			}},
+		{name: "nok, token URL not absolute", env: map[string]string{config.VarKeysFile: keys, config.VarTokenURL: "/oauth/token"},
+			wantErr: []string{`BFF_PARTNER_TOKEN_URL: "/oauth/token" is not an absolute http(s) URL`}},
+		{name: "nok, token URL in BFF_CONFIG not absolute", env: map[string]string{config.VarKeysFile: keys, "BFF_CONFIG": badTokenYAML},
+			wantErr: []string{`BFF_PARTNER_TOKEN_URL: "/oauth/token" is not an absolute http(s) URL`}},
 		{name: "ok, environment", env: map[string]string{config.VarKeysFile: keys, config.VarAuditDir: auditDir},
 			check: func(t *testing.T, c config.Config) {
 				assert.Equal(t, keys, c.Partner.KeysFile)

@@ -58,12 +58,33 @@ type Docs struct {
 	jsETag   string
 }
 
+// Config configures the documentation.
+type Config struct {
+	// Document is the OpenAPI document as YAML. Required.
+	Document []byte
+	// Title is the page's title. Required.
+	Title string
+	// TokenURL replaces the tokenUrl of every OAuth 2.0 client-credentials
+	// flow of the document, so that partners are sent to the token endpoint
+	// of this deployment, not to the one the document was written with.
+	// Optional. Default: the document's own.
+	TokenURL string
+}
+
 // New converts the YAML document to JSON, keeping its key order (the order
 // of paths is the order of the rendered page), and prepares the page.
-func New(documentYAML []byte, title string) (*Docs, error) {
+func New(cfg Config) (*Docs, error) {
+	if len(cfg.Document) == 0 || cfg.Title == "" {
+		return nil, errors.New("docs: Document and Title are required")
+	}
 	var root yaml.Node
-	if err := yaml.Unmarshal(documentYAML, &root); err != nil {
+	if err := yaml.Unmarshal(cfg.Document, &root); err != nil {
 		return nil, fmt.Errorf("parsing the OpenAPI document: %w", err)
+	}
+	if cfg.TokenURL != "" {
+		if err := setTokenURL(&root, cfg.TokenURL); err != nil {
+			return nil, err
+		}
 	}
 	var buf bytes.Buffer
 	if err := writeJSON(&buf, &root); err != nil {
@@ -78,9 +99,46 @@ func New(documentYAML []byte, title string) (*Docs, error) {
 	}
 	return &Docs{
 		json: buf.Bytes(), jsonETag: etag(buf.Bytes()),
-		html: fmt.Appendf(nil, page, html.EscapeString(title)),
+		html: fmt.Appendf(nil, page, html.EscapeString(cfg.Title)),
 		js:   js, jsETag: etag(js),
 	}, nil
+}
+
+// setTokenURL sets components.securitySchemes.*.flows.clientCredentials.tokenUrl
+// in the node tree, which keeps the document's key order (see writeJSON).
+// A document without such a flow is an error: the setting would be lost.
+func setTokenURL(root *yaml.Node, tokenURL string) error {
+	found := 0
+	schemes := child(child(root, "components"), "securitySchemes")
+	if schemes != nil && schemes.Kind == yaml.MappingNode {
+		for i := 1; i < len(schemes.Content); i += 2 {
+			if u := child(child(child(schemes.Content[i], "flows"), "clientCredentials"), "tokenUrl"); u != nil {
+				u.SetString(tokenURL)
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		return errors.New("setting the token URL: the OpenAPI document has no OAuth 2.0 clientCredentials flow")
+	}
+	return nil
+}
+
+// child returns the value of key in mapping n (or in the document n wraps),
+// or nil.
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // JSON returns the document as JSON.

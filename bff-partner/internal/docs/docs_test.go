@@ -27,7 +27,7 @@ import (
 
 func newServer(t *testing.T) (*httptest.Server, *docs.Docs) {
 	t.Helper()
-	d, err := docs.New(public.Partner(), "Shopfront Partner API")
+	d, err := docs.New(docs.Config{Document: public.Partner(), Title: "Shopfront Partner API"})
 	require.NoError(t, err)
 	e := echo.New()
 	d.Register(e)
@@ -73,6 +73,51 @@ func TestOpenAPIJSONIsValidOpenAPI31(t *testing.T) {
 
 	res, _ = get(t, srv.URL+"/openapi.json", "If-None-Match", res.Header.Get("ETag"))
 	assert.Equal(t, http.StatusNotModified, res.StatusCode)
+}
+
+// TestTokenURL checks that the served document sends OAuth clients to the
+// configured token endpoint, and keeps the document's own by default.
+func TestTokenURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		given   docs.Config
+		want    string
+		wantErr string
+	}{
+		{name: "ok, configured token URL", given: docs.Config{Document: public.Partner(), Title: "T",
+			TokenURL: "https://auth.shopfront.example/oauth/token"}, want: "https://auth.shopfront.example/oauth/token"},
+		{name: "ok, the document's own by default", given: docs.Config{Document: public.Partner(), Title: "T"},
+			want: "http://127.0.0.1:9000/identity/oauth/token"},
+		{name: "nok, document without a client-credentials flow", given: docs.Config{Title: "T", TokenURL: "https://a.example/token",
+			Document: []byte("openapi: 3.1.0\ninfo: {title: T, version: '1'}\npaths: {}\n")},
+			wantErr: "no OAuth 2.0 clientCredentials flow"},
+		{name: "nok, no document", given: docs.Config{Title: "T"}, wantErr: "Document and Title are required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := docs.New(tt.given)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			e := echo.New()
+			d.Register(e)
+			srv := httptest.NewServer(e)
+			t.Cleanup(srv.Close)
+			res, body := get(t, srv.URL+"/openapi.json")
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			assert.True(t, strings.HasPrefix(string(body), `{"openapi":"3.1.0"`), "key order of the YAML is kept")
+			loader := openapi3.NewLoader()
+			doc, err := loader.LoadFromData(body)
+			require.NoError(t, err)
+			require.NoError(t, doc.Validate(loader.Context))
+			assert.Equal(t, tt.want, doc.Components.SecuritySchemes["oauth2"].Value.Flows.ClientCredentials.TokenURL)
+		})
+	}
 }
 
 // TestPageAssetsAreServedByTheBinary checks that every script, style and
