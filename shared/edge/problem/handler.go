@@ -23,6 +23,9 @@ type HandlerConfig struct {
 	TypeBase string
 }
 
+// handledKey marks, in the echo context, a request whose error was handled.
+const handledKey = "shopfront.problem.handled"
+
 // Handler returns echo's HTTPErrorHandler rendering every error as
 // problem+json. It is the only place an error body is written.
 func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
@@ -31,6 +34,13 @@ func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
 		log = zap.NewNop()
 	}
 	return func(err error, c echo.Context) {
+		// The access log renders an error itself (to log the status really
+		// sent) and still returns it, so echo calls this handler a second
+		// time for the same error; it was logged and written the first time.
+		if handled, _ := c.Get(handledKey).(bool); handled {
+			return
+		}
+		c.Set(handledKey, true)
 		p := Resolve(err)
 		if p.Status < 400 || p.Status > 599 {
 			// A problem must be an error status; anything else is a bug in
@@ -140,6 +150,11 @@ func Resolve(err error) *Problem {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return fromHTTPError(he)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A route budget ran out before a source could even start: the
+		// gateway waited on its upstreams, so this is their timeout.
+		return New(http.StatusGatewayTimeout, CodeUpstreamTimeout, "").Wrap(err)
 	}
 	if errors.Is(err, context.Canceled) {
 		return New(StatusClientClosedRequest, CodeClientClosed, "").Wrap(err)

@@ -227,6 +227,12 @@ func TestHandlerGolden(t *testing.T) {
 			golden: `{"type":"about:blank","title":"Gateway Timeout","status":504,"detail":"A service this request depends on did not answer in time. Retry later.","instance":"urn:request:$ID","error":"upstream_timeout","requestId":"$ID"}`,
 		},
 		{
+			name:   "ok, a spent route budget is an upstream timeout",
+			err:    fmt.Errorf("running stage 2: %w", context.DeadlineExceeded),
+			status: 504,
+			golden: `{"type":"about:blank","title":"Gateway Timeout","status":504,"detail":"A service this request depends on did not answer in time. Retry later.","instance":"urn:request:$ID","error":"upstream_timeout","requestId":"$ID"}`,
+		},
+		{
 			name:   "ok, a custom title and type are kept",
 			err:    &problem.Problem{Type: "https://docs.shopfront.dev/errors/teapot", Title: "Out of tea", Status: 418, Code: "teapot"},
 			status: 418,
@@ -456,4 +462,23 @@ func TestHandlerAfterCommitKeepsResponseAndLogs(t *testing.T) {
 	entries := g.logs.FilterMessage("request failed").All()
 	require.Len(t, entries, 1, "the late error is still logged")
 	assert.Equal(t, "stream-1", entries[0].ContextMap()["requestId"])
+}
+
+// TestHandlerRendersAndLogsOnce: the access log renders an error itself and
+// still returns it, so echo calls the handler twice for one request; the
+// cause must be logged once and the body written once.
+func TestHandlerRendersAndLogsOnce(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.DebugLevel)
+	h := problem.Handler(problem.HandlerConfig{Logger: zap.New(core)})
+	rec := httptest.NewRecorder()
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/boom", nil), rec)
+	err := errors.New("boom")
+
+	h(err, c)
+	h(err, c)
+
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.Equal(t, 1, strings.Count(rec.Body.String(), `"error":"internal_error"`), "one body")
+	assert.Equal(t, 1, logs.FilterMessage("request failed").Len(), "one log line")
 }

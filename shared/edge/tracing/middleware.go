@@ -37,7 +37,7 @@ func (t *Tracing) Middleware() (echo.MiddlewareFunc, error) {
 }
 
 // ToMiddleware returns the middleware. It continues the trace of an
-// incoming traceparent/tracestate (and baggage), starts a server span named
+// incoming traceparent/tracestate, starts a server span named
 // "<METHOD> <route template>" and puts it in the request context, where the
 // access log reads the trace id and the upstream client starts child spans
 // and propagates them.

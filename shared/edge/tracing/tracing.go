@@ -1,6 +1,6 @@
 // Package tracing sets up OpenTelemetry for a gateway (SPEC §4 Tracing):
 // a TracerProvider exporting over OTLP when an endpoint is configured, the
-// W3C TraceContext + Baggage propagator, and the server middleware that
+// W3C TraceContext propagator, and the server middleware that
 // continues an incoming traceparent and starts one span per request.
 //
 // Nothing here touches the otel globals (otel.SetTracerProvider and
@@ -84,7 +84,7 @@ type Tracing struct {
 	// Provider creates tracers; give it to the middleware and the upstream
 	// client.
 	Provider *sdktrace.TracerProvider
-	// Propagator reads and writes traceparent, tracestate and baggage.
+	// Propagator reads and writes traceparent and tracestate.
 	Propagator propagation.TextMapPropagator
 }
 
@@ -122,9 +122,12 @@ func Setup(ctx context.Context, cfg Config) (*Tracing, error) {
 	}, nil
 }
 
-// NewPropagator returns the W3C TraceContext + Baggage propagator.
+// NewPropagator returns the W3C TraceContext propagator (traceparent and
+// tracestate, SPEC §4). Baggage is left out on purpose: it is arbitrary
+// client-chosen key/values, and forwarding it would carry untrusted input
+// across the trust boundary into every domain service.
 func NewPropagator() propagation.TextMapPropagator {
-	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	return propagation.TraceContext{}
 }
 
 // Shutdown flushes the spans still buffered and stops the exporter; call it
