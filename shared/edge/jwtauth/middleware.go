@@ -35,7 +35,8 @@ type Config struct {
 	// Skipper skips the middleware. Optional. Default never skip.
 	Skipper middleware.Skipper
 	// ErrorHandler receives every authentication failure (a *problem.Problem,
-	// 401 unauthorized or invalid_token) and returns the error to send. The
+	// 401 unauthorized or invalid_token, or the 503 of KeysUnavailable while
+	// no JWKS was ever fetched) and returns the error to send. The
 	// rate limiter's ChargeFailure plugs in here so failed attempts count
 	// against the client IP's anonymous limit (SPEC §4). Optional. Default
 	// returns err unchanged.
@@ -79,7 +80,8 @@ func FirstOf(lookups ...func(c echo.Context) string) func(c echo.Context) string
 
 // ToMiddleware returns the middleware: no token -> 401 unauthorized with
 // `WWW-Authenticate: Bearer` (unless Optional); a token failing verification
-// -> 401 invalid_token; else the principal is put in the request context.
+// -> 401 invalid_token (503 upstream_unavailable while no JWKS was ever
+// fetched); else the principal is put in the request context.
 func (cfg Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("jwtauth: Verifier is required")

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,10 @@ const DefaultLeeway = 30 * time.Second
 
 // ErrNotReady is returned by Ready until the JWKS was fetched once.
 var ErrNotReady = errors.New("JWKS not fetched yet")
+
+// KeysRetryAfter is the Retry-After, in seconds, of the 503 answered while
+// no JWKS was ever fetched.
+const KeysRetryAfter = 5
 
 // VerifierConfig configures a Verifier.
 type VerifierConfig struct {
@@ -294,9 +299,13 @@ type claims struct {
 	Partner string   `json:"partner,omitempty"`
 }
 
-// Verify checks token and returns its principal. Every failure is a 401
-// invalid_token problem carrying `WWW-Authenticate: Bearer
+// Verify checks token and returns its principal. Every failure of the
+// token is a 401 invalid_token problem carrying `WWW-Authenticate: Bearer
 // error="invalid_token"` (RFC 6750 §3.1); the cause is kept for logs only.
+// A well-formed token with an allowed algorithm that cannot be checked
+// because no JWKS was ever fetched (identity down since start) is instead
+// KeysUnavailable's 503: the client did nothing wrong. Once a key set was
+// fetched, an unknown kid is the token's fault again, 401.
 // The returned principal is the caller's own copy; its Roles and Scopes
 // slices are shared with the cache and must not be modified.
 func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Principal, error) {
@@ -312,8 +321,21 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Principal, e
 		}
 	}
 	var c claims
-	tok, err := v.parser.ParseWithClaims(token, &c, v.keys.KeyfuncCtx(ctx))
+	lookup := v.keys.KeyfuncCtx(ctx)
+	tok, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		key, err := lookup(t)
+		if err != nil && !v.store.fetched.Load() {
+			// The lookup (which itself tries to fetch the set) failed and no
+			// key set was ever fetched: nothing about this token is known to
+			// be wrong, the gateway's own dependency is down.
+			return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		return key, err
+	})
 	if err != nil {
+		if errors.Is(err, ErrNotReady) {
+			return nil, KeysUnavailable(err)
+		}
 		return nil, InvalidToken(err)
 	}
 	if c.Subject == "" {
@@ -357,6 +379,14 @@ func InvalidToken(cause error) *problem.Problem {
 	}
 	return problem.New(http.StatusUnauthorized, problem.CodeInvalidToken, detail).
 		WithHeader("WWW-Authenticate", `Bearer error="invalid_token"`).Wrap(cause)
+}
+
+// KeysUnavailable is the 503 upstream_unavailable problem, with
+// Retry-After, for a token that could not be checked because no JWKS was
+// ever fetched; cause is kept for logs only.
+func KeysUnavailable(cause error) *problem.Problem {
+	return problem.New(http.StatusServiceUnavailable, problem.CodeUpstreamUnavailable, "").
+		WithHeader("Retry-After", strconv.Itoa(KeysRetryAfter)).Wrap(cause)
 }
 
 // Missing is the 401 unauthorized problem for a request without a token.
