@@ -18,6 +18,10 @@ type Config struct {
 	edgeconfig.Common `yaml:",inline"`
 	// Partner holds the partner-only policies.
 	Partner Partner `yaml:"partner"`
+
+	// searchedFrom is where the development keys file was looked for, for
+	// the error that says it was not found.
+	searchedFrom string
 }
 
 // Partner is the partner-only section.
@@ -166,6 +170,7 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	if c.Partner.KeysFile == "" {
 		// Neither the environment nor BFF_CONFIG names one: the dev default.
 		if wd, err := os.Getwd(); err == nil {
+			c.searchedFrom = wd
 			c.Partner.KeysFile = FindDevKeysFile(wd)
 		}
 	}
@@ -175,7 +180,7 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 func (c Config) Validate() error {
 	errs := []error{c.Common.Validate()}
 	if c.Partner.KeysFile == "" {
-		errs = append(errs, edgeconfig.Errorf(VarKeysFile, "not set, and no %s in the working directory or its parents", DevKeysFile))
+		errs = append(errs, MissingKeysFile(c.searchedFrom))
 	} else {
 		if f, err := os.Open(c.Partner.KeysFile); err != nil {
 			errs = append(errs, edgeconfig.Errorf(VarKeysFile, "reading %s: %v", c.Partner.KeysFile, unwrapPath(err)))
@@ -210,6 +215,20 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MissingKeysFile is the start-up error when no keys file is configured
+// and the development one is not found from dir (the working directory):
+// one line saying what to set, since a binary started outside the
+// repository (an installed or copied bff-partner) never finds it.
+func MissingKeysFile(dir string) error {
+	where := "the working directory"
+	if dir != "" {
+		where = dir
+	}
+	return edgeconfig.Errorf(VarKeysFile, "not set, and no %s in %s or its parents; set %s=/path/to/partner-keys.yaml "+
+		"(the partners and hashed keys; for local use the repository's %s) or start bff-partner inside the repository",
+		DevKeysFile, where, VarKeysFile, DevKeysFile)
 }
 
 func unwrapPath(err error) error {
