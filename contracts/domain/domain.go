@@ -196,12 +196,18 @@ type Token struct {
 	ExpiresIn   int    `json:"expires_in"`
 }
 
-// Fault is the body of the fakes' PUT /__faults/{service}.
+// Fault is the body of the fakes' PUT /__faults/{service}. The fakes apply
+// it in field order: wait, drop the connection, fail.
 type Fault struct {
-	LatencyMs int     `json:"latencyMs"`
+	// LatencyMs delays every request. Optional. Default 0.
+	LatencyMs int `json:"latencyMs"`
+	// ErrorRate is the share of requests failed with Status, 0..1.
+	// Optional. Default 0, or 1 when Status is set.
 	ErrorRate float64 `json:"errorRate"`
-	Status    int     `json:"status"`
-	Down      bool    `json:"down"`
+	// Status of failed requests, 400..599. Optional. Default 503.
+	Status int `json:"status"`
+	// Down closes the connection without an answer. Optional. Default false.
+	Down bool `json:"down"`
 }
 
 // Service names, in SPEC order. They are the path prefixes of the fakes,

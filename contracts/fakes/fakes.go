@@ -199,7 +199,10 @@ func (f *Fakes) deleteFault(w http.ResponseWriter, r *http.Request) {
 
 // SetFault makes service misbehave: every request waits LatencyMs, then the
 // connection is closed if Down, else a share ErrorRate of requests fails
-// with Status (default 503). A zero Fault clears it.
+// with Status (default 503). A Status with a zero ErrorRate fails every
+// request: asking for a status says the caller wants failures, and
+// `{"status":503}` silently doing nothing would hide a broken test set-up.
+// A zero Fault clears it.
 func (f *Fakes) SetFault(service string, fault domain.Fault) error {
 	if !slices.Contains(domain.ServiceNames(), service) {
 		return fmt.Errorf("unknown service %q", service)
@@ -211,6 +214,9 @@ func (f *Fakes) SetFault(service string, fault domain.Fault) error {
 		return errors.New("errorRate must be between 0 and 1")
 	case fault.Status != 0 && (fault.Status < 400 || fault.Status > 599):
 		return errors.New("status must be between 400 and 599")
+	}
+	if fault.Status != 0 && fault.ErrorRate == 0 {
+		fault.ErrorRate = 1
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -29,6 +29,10 @@ func TestFaultErrorRate(t *testing.T) {
 			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
 		{name: "ok, chosen status", fault: `{"errorRate":1,"status":500}`, wantStatus: 500,
 			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, a status without errorRate fails every request", fault: `{"status":500}`, wantStatus: 500,
+			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, a status with latency and no errorRate fails every request", fault: `{"latencyMs":1,"status":429}`, wantStatus: 429,
+			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
 		{name: "ok, half fail", fault: `{"errorRate":0.5}`, wantStatus: 503,
 			wantFailed: func(t *testing.T, failed int) { assert.InDelta(t, 50, failed, 20) }},
 		{name: "ok, latency only never fails", fault: `{"latencyMs":1}`, wantStatus: 200,
@@ -59,18 +63,42 @@ func TestFaultErrorRate(t *testing.T) {
 	}
 }
 
+// TestFaultLatency: the faulted service waits at least its latency, and a
+// call to another service made meanwhile is not held up. The bound on the
+// unfaulted call is relative to a large injected latency, not absolute, so
+// a loaded CI machine running -race does not make it flake.
 func TestFaultLatency(t *testing.T) {
 	t.Parallel()
+	const latency = 2 * time.Second
 	f, base := fakestest.Start(t)
-	require.NoError(t, f.SetFault(domain.ServicePricing, domain.Fault{LatencyMs: 300}))
-	start := time.Now()
-	resp := do(t, "GET", base+"/pricing/prices/p-0001", "", nil, nil)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	require.NoError(t, f.SetFault(domain.ServicePricing, domain.Fault{LatencyMs: int(latency / time.Millisecond)}))
 
-	start = time.Now()
-	do(t, "GET", base+"/catalog/products/p-0001", "", nil, nil)
-	assert.Less(t, time.Since(start), 300*time.Millisecond, "only pricing is slow")
+	type result struct {
+		status  int
+		elapsed time.Duration
+	}
+	slow := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		resp, err := http.Get(base + "/pricing/prices/p-0001")
+		if err != nil {
+			slow <- result{}
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		slow <- result{status: resp.StatusCode, elapsed: time.Since(start)}
+	}()
+	require.Eventually(t, func() bool { return f.Requests(domain.ServicePricing) == 1 }, 10*time.Second, time.Millisecond,
+		"the pricing call is waiting out its latency")
+
+	start := time.Now()
+	assert.Equal(t, http.StatusOK, do(t, "GET", base+"/catalog/products/p-0001", "", nil, nil).StatusCode)
+	assert.Less(t, time.Since(start), latency/2, "only pricing is slow, and it does not hold up catalog")
+
+	r := <-slow
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.GreaterOrEqual(t, r.elapsed, latency)
 }
 
 // TestFaultLatencyHonoursCancellation: a caller that gives up frees the
@@ -92,6 +120,20 @@ func TestFaultLatencyHonoursCancellation(t *testing.T) {
 	start := time.Now()
 	srv.Close()
 	assert.Less(t, time.Since(start), 5*time.Second, "the handler stopped waiting when the client left")
+}
+
+// TestFaultStatusOnly: through the Go API as through PUT /__faults, a
+// status without an error rate fails every request with it.
+func TestFaultStatusOnly(t *testing.T) {
+	t.Parallel()
+	f, base := fakestest.Start(t)
+	require.NoError(t, f.SetFault(domain.ServiceCart, domain.Fault{Status: http.StatusBadGateway}))
+	for range 20 {
+		var p problem
+		resp := do(t, "GET", base+"/cart/carts/u-001", "", nil, &p)
+		assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+		assert.Equal(t, "fault_injected", p.Code)
+	}
 }
 
 func TestFaultDown(t *testing.T) {
