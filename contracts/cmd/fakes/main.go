@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: accessLog(log, f.Handler()), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: handler(log, f), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("fakes listening", zap.String("addr", ln.Addr().String()), zap.String("kid", f.KeyID()))
@@ -73,16 +73,26 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	return nil
 }
 
+// handler is the command's whole handler chain: the access log around the
+// fakes.
+func handler(log *zap.Logger, f *fakes.Fakes) http.Handler {
+	return accessLog(log, f.Handler())
+}
+
 // accessLog writes one line per request. Only the path is logged, never
-// headers or bodies, which may hold tokens or passwords.
+// headers or bodies, which may hold tokens or passwords. The line is written
+// in a defer so that a handler aborted with http.ErrAbortHandler (a `down`
+// fault that cannot hijack, as on HTTP/2) still leaves its line.
 func accessLog(log *zap.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			log.Info("request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+				zap.Int("status", rec.status), zap.Duration("latency", time.Since(start)),
+				zap.String("requestId", r.Header.Get("X-Request-Id")))
+		}()
 		next.ServeHTTP(rec, r)
-		log.Info("request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
-			zap.Int("status", rec.status), zap.Duration("latency", time.Since(start)),
-			zap.String("requestId", r.Header.Get("X-Request-Id")))
 	})
 }
 
@@ -107,5 +117,6 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the connection to hijack it.
+// Unwrap lets http.ResponseController reach the connection to hijack it
+// (the `down` fault) and to flush; without it the fakes could only abort.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
