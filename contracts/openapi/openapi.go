@@ -10,6 +10,8 @@ import (
 	"fmt"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/shopfront/contracts/internal/oasdoc"
 )
 
 // FS holds <service>.yaml for every domain service.
@@ -33,14 +35,5 @@ func Load(ctx context.Context, service string) (*openapi3.T, error) {
 	if err != nil {
 		return nil, err
 	}
-	loader := openapi3.NewLoader()
-	loader.Context = ctx
-	doc, err := loader.LoadFromData(b)
-	if err != nil {
-		return nil, fmt.Errorf("parsing document of service %q: %w", service, err)
-	}
-	if err := doc.Validate(ctx); err != nil {
-		return nil, fmt.Errorf("validating document of service %q: %w", service, err)
-	}
-	return doc, nil
+	return oasdoc.Load(ctx, b, fmt.Sprintf("document of service %q", service))
 }

@@ -10,6 +10,8 @@ import (
 	"fmt"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/shopfront/contracts/internal/oasdoc"
 )
 
 //go:embed *.yaml
@@ -32,16 +34,7 @@ func Load(ctx context.Context, name string) (*openapi3.T, error) {
 	if err != nil {
 		return nil, err
 	}
-	loader := openapi3.NewLoader()
-	loader.Context = ctx
-	doc, err := loader.LoadFromData(b)
-	if err != nil {
-		return nil, fmt.Errorf("parsing public document %q: %w", name, err)
-	}
-	if err := doc.Validate(ctx); err != nil {
-		return nil, fmt.Errorf("validating public document %q: %w", name, err)
-	}
-	return doc, nil
+	return oasdoc.Load(ctx, b, fmt.Sprintf("public document %q", name))
 }
 
 // Partner returns the bff-partner OpenAPI 3.1 document (YAML).
