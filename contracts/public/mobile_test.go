@@ -35,6 +35,10 @@ func TestMobileDocumentIsValidOpenAPI31(t *testing.T) {
 			given: map[string]any{"productId": "p1", "name": nil, "thumbnailUrl": nil, "price": nil}, ok: true},
 		{desc: "nok, quantity above 99", schema: "SetQuantity", given: map[string]any{"quantity": 100}},
 		{desc: "ok, quantity zero", schema: "SetQuantity", given: map[string]any{"quantity": 0}, ok: true},
+		{desc: "ok, validation errors", schema: "ValidationProblem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
+			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"in": "body", "path": "/items/0/quantity", "message": "must be an integer"}}}, ok: true},
+		{desc: "nok, validation error without its location", schema: "ValidationProblem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
+			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"path": "$.quantity", "message": "must be an integer"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

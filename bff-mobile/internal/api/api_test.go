@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -149,13 +150,19 @@ func TestProduct(t *testing.T) {
 		path         string
 		expectStatus int
 		expectStores bool
+		expectErrors string // the `errors` member of a 400
 	}{
 		{desc: "ok, without location", path: "/v1/products/p-0001", expectStatus: 200},
 		{desc: "ok, with location", path: "/v1/products/p-0001?lat=52.52&lon=13.40", expectStatus: 200, expectStores: true},
 		{desc: "nok, unknown product", path: "/v1/products/p-9999", expectStatus: 404},
-		{desc: "nok, only lat", path: "/v1/products/p-0001?lat=52.5", expectStatus: 400},
-		{desc: "nok, lat out of range", path: "/v1/products/p-0001?lat=91&lon=0", expectStatus: 400},
-		{desc: "nok, lon not a number", path: "/v1/products/p-0001?lat=1&lon=east", expectStatus: 400},
+		{desc: "nok, only lat", path: "/v1/products/p-0001?lat=52.5", expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"lon","message":"is required with the other coordinate"}]`},
+		{desc: "nok, lat out of range", path: "/v1/products/p-0001?lat=91&lon=0", expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"lat","message":"must be a number within -90..90"}]`},
+		{desc: "nok, lon not a number", path: "/v1/products/p-0001?lat=1&lon=east", expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"lon","message":"must be a number within -180..180"}]`},
+		{desc: "nok, bad product id", path: "/v1/products/p%20x", expectStatus: 400,
+			expectErrors: `[{"in":"path","path":"id","message":"must be 1-128 characters of A-Z a-z 0-9 . _ ~ -"}]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -166,6 +173,9 @@ func TestProduct(t *testing.T) {
 			if tt.expectStatus != 200 {
 				if tt.expectStatus == 400 {
 					assert.Equal(t, "validation_failed", m["error"])
+					b, err := json.Marshal(m["errors"])
+					require.NoError(t, err)
+					assert.JSONEq(t, tt.expectErrors, string(b))
 				}
 				return
 			}
@@ -246,14 +256,22 @@ func TestSearch(t *testing.T) {
 		desc         string
 		path         string
 		expectStatus int
+		expectErrors string // the `errors` member of a 400
 	}{
 		{desc: "ok, first page", path: "/v1/search?q=lamp", expectStatus: 200},
 		{desc: "ok, second page", path: "/v1/search?q=e&page=2", expectStatus: 200},
-		{desc: "nok, no query", path: "/v1/search", expectStatus: 400},
-		{desc: "nok, blank query", path: "/v1/search?q=%20", expectStatus: 400},
-		{desc: "nok, page zero", path: "/v1/search?q=lamp&page=0", expectStatus: 400},
-		{desc: "nok, page not a number", path: "/v1/search?q=lamp&page=two", expectStatus: 400},
-		{desc: "nok, query too long", path: "/v1/search?q=" + strings.Repeat("a", 201), expectStatus: 400},
+		{desc: "nok, no query", path: "/v1/search", expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"q","message":"is required"}]`},
+		{desc: "nok, blank query", path: "/v1/search?q=%20", expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"q","message":"is required"}]`},
+		{desc: "nok, page zero", path: "/v1/search?q=lamp&page=0", expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"page","message":"must be an integer within 1..1000"}]`},
+		{desc: "nok, page not a number", path: "/v1/search?q=lamp&page=two", expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"page","message":"must be an integer within 1..1000"}]`},
+		{desc: "nok, query too long", path: "/v1/search?q=" + strings.Repeat("a", 201), expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"q","message":"must be at most 200 characters of text"}]`},
+		{desc: "nok, every bad parameter is listed", path: "/v1/search?page=0", expectStatus: 400,
+			expectErrors: `[{"in":"query","path":"q","message":"is required"},{"in":"query","path":"page","message":"must be an integer within 1..1000"}]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -263,6 +281,9 @@ func TestSearch(t *testing.T) {
 			m := r.json(t)
 			if tt.expectStatus != 200 {
 				assert.Equal(t, "validation_failed", m["error"])
+				b, err := json.Marshal(m["errors"])
+				require.NoError(t, err)
+				assert.JSONEq(t, tt.expectErrors, string(b))
 				return
 			}
 			items := m["items"].([]any)

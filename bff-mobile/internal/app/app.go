@@ -51,8 +51,12 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) 
 //	gzip (> 256 B) -> JWT (aud shopfront-mobile; failures charged to the
 //	client IP) -> per-user rate limit -> ETag/304 and Cache-Control -> handler
 //
-// gzip is outermost so that it compresses what revalidation lets through and
-// the ETag is the tag of the uncompressed body.
+// gzip is outermost so that it compresses what revalidation lets through,
+// the problems of every layer inside it included. It is installed on the
+// instance rather than per route so that the problems of paths no route
+// matches (404) and of wrong methods (405) are gzipped too (SPEC §5: every
+// response above 256 bytes); authentication stays per route, so an unknown
+// path is still a plain 404.
 func (a *App) wire(cfg config.Config) error {
 	routes, err := api.New(api.Config{
 		Clients: a.Clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Mobile.Currency,
@@ -81,6 +85,7 @@ func (a *App) wire(cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("building revalidation: %w", err)
 	}
-	routes.Register(a.Echo(), []echo.MiddlewareFunc{gz, authn, limit, cond}...)
+	a.Echo().Use(gz)
+	routes.Register(a.Echo(), []echo.MiddlewareFunc{authn, limit, cond}...)
 	return nil
 }
