@@ -7,8 +7,10 @@
 //	-> server (public and admin listeners, the edge chain)
 //	-> domain-service clients (given the tracer provider and propagator)
 //	-> JWT verifier (readiness check "jwks", required)
-//	-> rate limiter, Redis or in-process (check "redis", optional; closed
-//	   at shutdown)
+//	-> rate limiter, Redis or in-process (check "redis", optional, only
+//	   when Redis is configured; closed at shutdown), which also charges
+//	   requests no route matches (404, 405) to the client IP's anonymous
+//	   limit
 //	-> one optional check per upstream breaker ("breaker:<service>")
 //
 // The gateway's own composition root then adds only its policies and
@@ -22,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -44,7 +47,8 @@ const (
 	CheckJWKS = "jwks"
 	// CheckRedis is optional: while Redis is away the limiter falls back to
 	// per-instance counters, so an outage alone never makes the gateway
-	// unready (SPEC §4).
+	// unready (SPEC §4). It is registered only when BFF_REDIS_URL is set:
+	// without it no Redis is used, and an "ok" would claim otherwise.
 	CheckRedis = "redis"
 	// BreakerCheckPrefix starts the name of each upstream's breaker check,
 	// e.g. "breaker:catalog". The checks are optional: an open breaker
@@ -61,7 +65,8 @@ type Options struct {
 	// e.g. "bff-mobile". Required.
 	Name string
 	// Client is the kind of caller the gateway serves, set on every
-	// principal verified from a JWT. Required.
+	// principal verified from a JWT and sent upstream as X-Client on calls
+	// without one (anonymous requests). Required.
 	Client auth.Client
 	// Logger receives every component's events. Optional. Default
 	// zap.NewNop().
@@ -149,6 +154,7 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 		upstream.Options{
 			Logger: g.Logger, Registerer: g.Registry,
 			TracerProvider: g.Tracing.Provider, Propagator: g.Tracing.Propagator,
+			Client: opts.Client,
 		})
 	if err != nil {
 		return nil, fmt.Errorf("building domain-service clients: %w", err)
@@ -171,8 +177,20 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	}
 	closeLimiter := func(context.Context) error { return g.Limiter.Close() }
 	undo = append(undo, closeLimiter)
-	g.AddCheck(CheckRedis, false, g.Limiter.Status)
+	if cfg.RedisURL != "" {
+		g.AddCheck(CheckRedis, false, g.Limiter.Status)
+	}
 	g.OnShutdown(closeLimiter)
+
+	// Requests no route matches never reach a route's rate limit; without
+	// this a flood of unknown paths would be free. They are charged like
+	// any anonymous request, before the gateway's own middleware runs.
+	unmatched, err := ratelimit.Config{Limiter: g.Limiter,
+		Skipper: func(c echo.Context) bool { return !server.Unmatched(c) }}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building the rate limit of unmatched routes: %w", err)
+	}
+	g.Echo().Use(unmatched)
 
 	for _, u := range g.Clients.Upstreams() {
 		g.AddCheck(BreakerCheck(u.Service()), false, u.CheckBreaker)

@@ -68,11 +68,11 @@ func TestReadyzShowsBreakers(t *testing.T) {
 	status, rep := readyz(t, g)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, readiness.Result{Status: readiness.CheckOK, Required: true}, rep.Checks[gateway.CheckJWKS])
-	assert.Equal(t, readiness.Result{Status: readiness.CheckOK}, rep.Checks[gateway.CheckRedis])
 	for _, s := range domain.ServiceNames() {
 		assert.Equal(t, readiness.Result{Status: readiness.CheckOK}, rep.Checks[gateway.BreakerCheck(s)], s)
 	}
-	assert.Len(t, rep.Checks, 2+len(domain.ServiceNames()), "jwks, redis and one breaker per service")
+	assert.NotContains(t, rep.Checks, gateway.CheckRedis, "no Redis is configured, so none is checked")
+	assert.Len(t, rep.Checks, 1+len(domain.ServiceNames()), "jwks and one breaker per service")
 
 	// A catalog that fails every call opens its breaker (5 consecutive
 	// failures, SPEC §4); the bound only guards against a breaker that
@@ -111,15 +111,29 @@ func TestReadyzChecks(t *testing.T) {
 		wantStatus int
 		wantReport string
 		wantCheck  string
-		wantResult readiness.Result
+		wantResult *readiness.Result // nil: the check is not in the body
 	}{
+		{
+			name:       "ok, no Redis configured: no redis check claims one is fine",
+			env:        func(*testing.T) map[string]string { return nil },
+			wantStatus: http.StatusOK, wantReport: readiness.StatusReady,
+			wantCheck: gateway.CheckRedis,
+		},
+		{
+			name: "ok, Redis configured and up: reported ok, optional",
+			env: func(t *testing.T) map[string]string {
+				return map[string]string{config.VarRedisURL: edgetest.StartRedis(t).URL()}
+			},
+			wantStatus: http.StatusOK, wantReport: readiness.StatusReady,
+			wantCheck: gateway.CheckRedis, wantResult: &readiness.Result{Status: readiness.CheckOK},
+		},
 		{
 			name: "nok, JWKS unreachable: the required check fails, 503",
 			env: func(t *testing.T) map[string]string {
 				return map[string]string{config.VarJWKSURL: "http://" + edgetest.DeadAddr(t) + "/jwks.json"}
 			},
 			wantStatus: http.StatusServiceUnavailable, wantReport: readiness.StatusNotReady,
-			wantCheck: gateway.CheckJWKS, wantResult: readiness.Result{Status: readiness.CheckFailing, Required: true,
+			wantCheck: gateway.CheckJWKS, wantResult: &readiness.Result{Status: readiness.CheckFailing, Required: true,
 				Detail: "JWKS not fetched yet"},
 		},
 		{
@@ -133,7 +147,7 @@ func TestReadyzChecks(t *testing.T) {
 					Limit: ratelimit.Limit{Rate: 60, Burst: 1}})
 			},
 			wantStatus: http.StatusOK, wantReport: readiness.StatusReady,
-			wantCheck: gateway.CheckRedis, wantResult: readiness.Result{Status: readiness.CheckFailing,
+			wantCheck: gateway.CheckRedis, wantResult: &readiness.Result{Status: readiness.CheckFailing,
 				Detail: ratelimit.ErrRedisUnavailable.Error()},
 		},
 	}
@@ -145,10 +159,17 @@ func TestReadyzChecks(t *testing.T) {
 			if tt.given != nil {
 				tt.given(t, g)
 			}
+			if tt.wantStatus == http.StatusOK {
+				gatewaytest.WaitReady(t, g.AdminAddr())
+			}
 			status, rep := readyz(t, g)
 			assert.Equal(t, tt.wantStatus, status)
 			assert.Equal(t, tt.wantReport, rep.Status)
-			assert.Equal(t, tt.wantResult, rep.Checks[tt.wantCheck])
+			if tt.wantResult == nil {
+				assert.NotContains(t, rep.Checks, tt.wantCheck)
+				return
+			}
+			assert.Equal(t, *tt.wantResult, rep.Checks[tt.wantCheck])
 		})
 	}
 }

@@ -76,11 +76,18 @@ type Options struct {
 	Transport http.RoundTripper
 	// Now is the clock of the retry budget. Optional. Default time.Now.
 	Now func() time.Time
+	// Client is the kind of caller the gateway serves, sent as X-Client
+	// on calls whose context has no principal, or one without a Client
+	// (anonymous catalog pages on bff-web): the gateway's kind is known
+	// whoever calls it. A principal's Client wins. Optional. Default none:
+	// X-Client only from the principal.
+	Client auth.Client
 }
 
 // Client calls one domain service. It is safe for concurrent use.
 type Client struct {
 	service string
+	kind    auth.Client // Options.Client
 	cfg     Config
 	base    string
 	log     *zap.Logger
@@ -122,6 +129,7 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 	}
 	c := &Client{
 		service: service,
+		kind:    opts.Client,
 		cfg:     cfg,
 		base:    strings.TrimRight(cfg.BaseURL, "/"),
 		log:     opts.Logger.With(zap.String("service", service)),
@@ -392,6 +400,15 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 		h.Set(HeaderRequestID, id)
 	}
 	p, ok := auth.FromContext(ctx)
+	// The principal's kind wins, else the gateway's own: X-Client names the
+	// kind of caller (SPEC §4), which is known for anonymous requests too.
+	client := c.kind
+	if ok && p.Client != "" {
+		client = p.Client
+	}
+	if client != "" {
+		h.Set(HeaderClient, string(client))
+	}
 	if !ok {
 		return
 	}
@@ -410,9 +427,6 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 	}
 	if p.Partner != "" {
 		h.Set(HeaderPartnerID, p.Partner)
-	}
-	if p.Client != "" {
-		h.Set(HeaderClient, string(p.Client))
 	}
 }
 

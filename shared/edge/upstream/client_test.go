@@ -123,6 +123,58 @@ func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
 	}
 }
 
+// TestClient_XClientFromGatewayKind: X-Client comes from the principal when
+// it has a kind, else from Options.Client, so anonymous calls say which
+// gateway made them; a forged X-Client never passes, and the other identity
+// headers still come from the principal only (SPEC §4).
+func TestClient_XClientFromGatewayKind(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		kind        auth.Client
+		principal   *auth.Principal
+		header      http.Header
+		wantClient  []string
+		wantUserID  []string
+		wantPartner []string
+	}{
+		{name: "ok, anonymous call carries the gateway's kind", kind: auth.ClientWeb, wantClient: []string{"web"}},
+		{name: "ok, the principal's kind wins", kind: auth.ClientWeb,
+			principal:  &auth.Principal{Subject: "alice", Client: auth.ClientMobile},
+			wantClient: []string{"mobile"}, wantUserID: []string{"alice"}},
+		{name: "ok, principal without a kind gets the gateway's", kind: auth.ClientPartner,
+			principal:  &auth.Principal{Subject: "acme-client", Partner: "acme"},
+			wantClient: []string{"partner"}, wantUserID: []string{"acme-client"}, wantPartner: []string{"acme"}},
+		{name: "nok, forged X-Client is replaced by the gateway's kind", kind: auth.ClientWeb,
+			header: http.Header{"X-Client": {"partner"}, "X-User-Id": {"mallory"}}, wantClient: []string{"web"}},
+		{name: "nok, no kind and no principal: no X-Client", header: http.Header{"X-Client": {"partner"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan http.Header, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Clone()
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(srv.Close)
+			c := newClient(t, srv.URL, upstream.Config{}, upstream.Options{Client: tt.kind})
+			ctx := context.Background()
+			if tt.principal != nil {
+				ctx = auth.WithPrincipal(ctx, tt.principal)
+			}
+			require.NoError(t, c.Do(ctx, upstream.Request{Path: "/x", Header: tt.header}, nil))
+			h := <-got
+			assert.Equal(t, tt.wantClient, h.Values("X-Client"))
+			assert.Equal(t, tt.wantUserID, h.Values("X-User-Id"))
+			assert.Equal(t, tt.wantPartner, h.Values("X-Partner-Id"))
+			for _, name := range []string{"X-User-Roles", "X-Tenant-Id"} {
+				assert.Empty(t, h.Values(name), name)
+			}
+		})
+	}
+}
+
 // resetServer accepts connections and resets them without answering.
 func resetServer(t *testing.T) string {
 	t.Helper()

@@ -2,11 +2,17 @@ package gatewaytest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/textproto"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,7 +39,9 @@ type Boot func(t *testing.T, env map[string]string) Listening
 // once the JWKS was fetched, with the jwks check and every upstream's
 // breaker in its body, 503 while the JWKS cannot be fetched; the edge
 // chain's problem+json 404 carrying a kept or replaced request id; /metrics;
-// 431 beyond 16 KiB of headers.
+// a problem+json 431 with the request id beyond 16 KiB of headers; HEAD
+// answered like GET without a body; unmatched paths charged to the
+// anonymous rate limit.
 func CheckWiring(t *testing.T, boot Boot) {
 	t.Helper()
 	t.Run("ok, admin endpoints and the edge chain", func(t *testing.T) {
@@ -87,19 +95,87 @@ func CheckWiring(t *testing.T, boot Boot) {
 		resp = get(t, "http://"+g.AdminAddr()+"/healthz", nil)
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "alive though not ready")
 	})
-	t.Run("nok, headers over 16 KiB: 431", func(t *testing.T) {
+	t.Run("nok, headers over 16 KiB: problem+json 431", func(t *testing.T) {
 		t.Parallel()
 		g := boot(t, nil)
-		conn, err := net.Dial("tcp", g.Addr())
-		require.NoError(t, err)
-		defer conn.Close()
-		_, err = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 17<<10) + "\r\n\r\n"))
-		require.NoError(t, err)
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+		for _, size := range []int{17 << 10, 30 << 10, 60 << 10} {
+			resp := Raw(t, g.Addr(), http.MethodGet, "/", "X-Request-Id: big-headers", "X-Big: "+strings.Repeat("a", size))
+			assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.Status, "%d bytes", size)
+			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), "%d bytes", size)
+			assert.Equal(t, "big-headers", resp.Header.Get("X-Request-Id"), "%d bytes", size)
+		}
 	})
+	t.Run("ok, HEAD answers like GET, without a body", func(t *testing.T) {
+		t.Parallel()
+		g := boot(t, nil)
+		get := Raw(t, g.Addr(), http.MethodGet, "/definitely/not/a/route")
+		head := Raw(t, g.Addr(), http.MethodHead, "/definitely/not/a/route")
+		assert.Equal(t, http.StatusNotFound, head.Status)
+		assert.Equal(t, get.Header.Get("Content-Type"), head.Header.Get("Content-Type"))
+		assert.Equal(t, strconv.Itoa(len(get.Body)), head.Header.Get("Content-Length"))
+		assert.NotEmpty(t, get.Body)
+		assert.Empty(t, head.Body, "HEAD sends no body")
+	})
+	t.Run("nok, a flood of unmatched paths is rate limited", func(t *testing.T) {
+		t.Parallel()
+		g := boot(t, nil)
+		// The anonymous burst is 30 and GCRA refills 2 a second: 40 back
+		// to back cannot all pass.
+		var limited *http.Response
+		for i := 0; i < 40 && limited == nil; i++ {
+			resp := get(t, "http://"+g.Addr()+"/definitely/not/a/route", nil)
+			assert.NotEmpty(t, resp.Header.Get("X-RateLimit-Limit"), "request %d is charged", i+1)
+			if resp.StatusCode == http.StatusTooManyRequests {
+				limited = resp
+			}
+		}
+		require.NotNil(t, limited, "40 unknown paths in a row are limited")
+		assert.NotEmpty(t, limited.Header.Get("Retry-After"))
+		assert.Equal(t, "0", limited.Header.Get("X-RateLimit-Remaining"))
+		assert.Regexp(t, `^"anonymous";r=0;t=\d+$`, limited.Header.Get("RateLimit"))
+	})
+}
+
+// RawResponse is what a raw HTTP/1.1 exchange got back.
+type RawResponse struct {
+	// Status is the status code.
+	Status int
+	// Header holds the header fields as sent, framing ones included.
+	Header http.Header
+	// Body is everything after the header block, exactly as sent.
+	Body []byte
+}
+
+// Raw sends method path to addr (host:port) as HTTP/1.1 with Connection:
+// close and the header lines ("Name: value"), and reads the connection to
+// its end, so that a body sent to a HEAD cannot hide behind a client that
+// ignores it.
+func Raw(t testing.TB, addr, method, path string, headerLines ...string) RawResponse {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	req := method + " " + path + " HTTP/1.1\r\nHost: shopfront.test\r\nConnection: close\r\n"
+	for _, l := range headerLines {
+		req += l + "\r\n"
+	}
+	_, err = conn.Write([]byte(req + "\r\n"))
+	require.NoError(t, err)
+	all, err := io.ReadAll(conn)
+	require.NoError(t, err)
+	head, body, ok := bytes.Cut(all, []byte("\r\n\r\n"))
+	require.True(t, ok, "a complete header block: %q", all)
+	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(head, "\r\n\r\n"...))))
+	line, err := tp.ReadLine()
+	require.NoError(t, err)
+	var r RawResponse
+	_, err = fmt.Sscanf(line, "HTTP/1.1 %d", &r.Status)
+	require.NoError(t, err, line)
+	mime, err := tp.ReadMIMEHeader()
+	require.NoError(t, err)
+	r.Header, r.Body = http.Header(mime), body
+	return r
 }
 
 // get GETs url with the header name/value pairs and decodes the JSON body
