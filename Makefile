@@ -10,7 +10,7 @@ BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all build run test bench vet fmt tidy tidy-check images clean
+.PHONY: all build run smoke test bench vet fmt fmt-check tidy tidy-check images clean
 
 all: vet test
 
@@ -23,6 +23,10 @@ build:
 ## run: fakes on 127.0.0.1:9000 and the three gateways, in the foreground; Ctrl-C stops all
 run: build
 	@BIN=$(abspath $(BIN)) ./deploy/dev/run.sh
+
+## smoke: make run end to end (scripts/smoke.sh): ready, one route per gateway, Ctrl-C leaves nothing running
+smoke: build
+	@./scripts/smoke.sh
 
 ## test: every test of every module, with the race detector
 test:
@@ -39,6 +43,10 @@ vet:
 ## fmt: gofmt every module in place
 fmt:
 	gofmt -l -w $(MODULES)
+
+## fmt-check: fail, listing the files, if gofmt would change any
+fmt-check:
+	@out=$$(gofmt -l $(MODULES)); [ -z "$$out" ] || { echo "gofmt would change (run make fmt):"; echo "$$out"; exit 1; }
 
 ## tidy: go mod tidy in each module
 tidy:

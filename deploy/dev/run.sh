@@ -2,12 +2,15 @@
 # Runs the fake domain services and the three gateways in the foreground with
 # prefixed logs ([fakes] ..., [mobile] ...). Ctrl-C (or SIGTERM to this
 # script) stops them all gracefully; if one exits, the others are stopped too,
-# so nothing is ever left running. Binaries come from `make build` (bin/).
+# so nothing is ever left running, and each one's exit status is reported
+# ("[run] mobile exited with status 0"). Binaries come from `make build`
+# (bin/). scripts/smoke.sh (make smoke) runs this script end to end.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bin="${BIN:-$root/bin}"
 pids=()
+names=()
 
 # start NAME PROGRAM [ENV=VALUE...]: runs PROGRAM with its output prefixed.
 # Process substitution keeps $! the program's own pid (not sed's), so the
@@ -20,6 +23,7 @@ start() {
 	shift 2
 	env "$@" "$prog" > >(trap '' INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
 	pids+=("$!")
+	names+=("$name")
 }
 
 stopping=0
@@ -36,6 +40,13 @@ stop_all() {
 		sleep 0.1
 	done
 	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+	# bash keeps the status of a child wait -n already reaped, so this
+	# reports every one, the one that ended the run included.
+	local i
+	for i in "${!pids[@]}"; do
+		wait "${pids[i]}" 2>/dev/null
+		echo "[run] ${names[i]} exited with status $?"
+	done
 	wait 2>/dev/null
 }
 trap 'stop_all; exit 0' INT TERM
@@ -55,7 +66,13 @@ done
 start mobile "$bin/bff-mobile"
 # Local http: without this browsers would drop the Secure session cookie.
 start web "$bin/bff-web" BFF_COOKIE_INSECURE="${BFF_COOKIE_INSECURE:-true}"
-start partner "$bin/bff-partner" BFF_AUDIT_DIR="${BFF_AUDIT_DIR:-${TMPDIR:-/tmp}/shopfront-audit}"
+# The keys file is named explicitly so the run never depends on where the
+# gateway happens to look for it; audit files go to audit/ at the root of
+# the repository (ignored by git), where the gateway's own default "audit"
+# puts them when it is started from there.
+start partner "$bin/bff-partner" \
+	BFF_PARTNER_KEYS_FILE="${BFF_PARTNER_KEYS_FILE:-$root/deploy/dev/partner-keys.yaml}" \
+	BFF_AUDIT_DIR="${BFF_AUDIT_DIR:-$root/audit}"
 
 echo "[run] fakes http://127.0.0.1:9000  mobile :8081 (admin 127.0.0.1:18081)  web :8082 (18082)  partner :8083 (18083); Ctrl-C stops all"
 # Return when any process exits; the EXIT trap then stops the rest.
@@ -64,5 +81,11 @@ rc=$?
 # Ctrl-C reaches the children and this script together; give the INT trap
 # (exit 0) its turn before treating the exit as a failure.
 sleep 0.5
-echo "[run] a process exited (status $rc); stopping the others" >&2
+# wait -n reaped the one that exited, so it is the one kill -0 cannot reach
+# (wait -n -p would name it, but needs bash 5.1).
+exited="a process"
+for i in "${!pids[@]}"; do
+	kill -0 "${pids[i]}" 2>/dev/null || { exited="${names[i]}"; break; }
+done
+echo "[run] $exited exited (status $rc); stopping the others" >&2
 exit 1
