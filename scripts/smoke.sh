@@ -99,7 +99,7 @@ deadline=$((SECONDS + timeout))
 for p in "${admin[@]}"; do
 	until [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$p/readyz")" == 200 ]]; do
 		[[ -n "$(members "$pgid")" ]] || fail "make run exited before 127.0.0.1:$p/readyz answered 200"
-		((SECONDS < deadline)) || fail "127.0.0.1:$p/readyz did not answer 200 within ${timeout}s"
+		((SECONDS < deadline)) || fail "127.0.0.1:$p/readyz did not answer 200 within ${timeout}s (SMOKE_TIMEOUT raises the bound)"
 		sleep 0.5
 	done
 done
