@@ -18,6 +18,20 @@
 // stage run in parallel; a Then stage starts when the stage before it has
 // finished, so it may read what that stage wrote.
 //
+// A Then stage waits for every source of the stage before it, the slowest
+// included. When a second stage depends on one source only, Chain keeps the
+// two together so that a slow unrelated source does not eat its budget:
+//
+//	aggregate.Critical("catalog", ...),
+//	aggregate.Optional("reviews", ...),
+//	aggregate.Chain(
+//		aggregate.Optional("recommendations", func(ctx context.Context) (err error) { similar, err = ...; return }),
+//		aggregate.Then(aggregate.Optional("pricing", func(ctx context.Context) (err error) { prices, err = ...(similar); return })),
+//	),
+//
+// Here pricing starts as soon as recommendations is done, whatever reviews
+// takes.
+//
 // Deadlines: the route's deadline is now+budget (or the caller's earlier
 // one). Each source's deadline is that route deadline, or now+Timeout(d)
 // when the source sets a shorter one. Sources get the whole remaining
@@ -56,12 +70,14 @@ import (
 // an Observe hook.
 type Part interface{ apply(*plan) }
 
-// Source is one named call of a screen.
+// Source is one named call of a screen, or a Chain of them.
 type Source struct {
 	name     string
 	critical bool
 	timeout  time.Duration
 	fn       func(context.Context) error
+	// chain is set for Chain sources: their own stages, run in place of fn.
+	chain *plan
 }
 
 // Option tunes a source.
@@ -97,6 +113,26 @@ func (s Source) apply(p *plan) {
 		p.stages = append(p.stages, nil)
 	}
 	p.stages[0] = append(p.stages[0], s)
+}
+
+// Chain declares one source of the stage it sits in that runs parts (its
+// sources and Then stages) as a small aggregate of its own: a Then stage in
+// the chain starts as soon as the chain's earlier stages are done, not when
+// the slowest source of the enclosing stage is. Use it for a lookup that
+// depends on one source only, such as the names and prices of the similar
+// products a recommendations call found.
+//
+// The chain adds nothing of its own to the screen: its sources count as if
+// they were declared at the top. An optional one's failure puts its name in
+// Run's degraded list (and does not stop the chain's later stages, as with
+// Run); a critical one's failure fails the whole Run and cancels every other
+// source. Observe hooks, the Run's and the chain's own, see each of its
+// sources, never the chain itself. Its deadline is the enclosing stage's;
+// Timeout applies to its sources, each from the start of its own stage.
+// A Chain may sit in a Then stage or in another Chain.
+func Chain(parts ...Part) Source {
+	p := newPlan(parts)
+	return Source{name: "chain", chain: &p}
 }
 
 type then []Source
@@ -157,29 +193,46 @@ type plan struct {
 // deduplicated names of the optional sources that failed, never nil, and the
 // error of the first critical source that failed.
 func Run(ctx context.Context, budget time.Duration, parts ...Part) ([]string, error) {
-	var p plan
-	for _, part := range parts {
-		part.apply(&p)
-	}
+	p := newPlan(parts)
 	caller := ctx
 	if budget > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, budget)
 		defer cancel()
 	}
-	degraded := []string{}
-	for _, stage := range p.stages {
-		failed, err := runStage(ctx, stage, p.hooks)
-		degraded = append(degraded, failed...)
-		if err != nil {
-			return tidy(degraded), err
-		}
+	degraded, err := p.run(ctx, nil)
+	if err != nil {
+		return tidy(degraded), err
 	}
 	if err := caller.Err(); errors.Is(err, context.Canceled) {
 		// The client went away: nobody will read a partial screen (499).
 		return tidy(degraded), err
 	}
 	return tidy(degraded), nil
+}
+
+func newPlan(parts []Part) plan {
+	var p plan
+	for _, part := range parts {
+		part.apply(&p)
+	}
+	return p
+}
+
+// run runs the plan's stages one after the other, with its own hooks and
+// those of the plans it sits in, and returns the names of the optional
+// sources that failed and the first critical failure.
+func (p *plan) run(ctx context.Context, outer []observe) ([]string, error) {
+	hooks := append(slices.Clip(p.hooks), outer...)
+	degraded := []string{}
+	for _, stage := range p.stages {
+		failed, err := runStage(ctx, stage, hooks)
+		degraded = append(degraded, failed...)
+		if err != nil {
+			return degraded, err
+		}
+	}
+	return degraded, nil
 }
 
 // runStage runs the sources of one stage in parallel and waits for all.
@@ -190,25 +243,40 @@ func runStage(ctx context.Context, sources []Source, hooks []observe) ([]string,
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	start := time.Now()
-	errs := make([]error, len(sources))
+	failed := make([][]string, len(sources))
 	var (
 		wg       sync.WaitGroup
 		once     sync.Once
 		critical error
 	)
+	fail := func(name string, err error) {
+		once.Do(func() {
+			critical = err
+			cancel(fmt.Errorf("critical source %s failed: %w", name, err))
+		})
+	}
 	for i := range sources {
 		wg.Go(func() {
 			s := sources[i]
+			if s.chain != nil {
+				// A chain's sources report to the hooks themselves; a
+				// chain's error is always a critical source's.
+				d, err := s.chain.run(ctx, hooks)
+				failed[i] = d
+				if err != nil {
+					fail(s.name, err)
+				}
+				return
+			}
 			err := s.call(ctx, start)
-			errs[i] = err
 			for _, h := range hooks {
 				h(Result{Name: s.name, Critical: s.critical, Err: err, Duration: time.Since(start)})
 			}
-			if err != nil && s.critical {
-				once.Do(func() {
-					critical = err
-					cancel(fmt.Errorf("critical source %s failed: %w", s.name, err))
-				})
+			switch {
+			case err != nil && s.critical:
+				fail(s.name, err)
+			case err != nil:
+				failed[i] = []string{s.name}
 			}
 		})
 	}
@@ -216,13 +284,7 @@ func runStage(ctx context.Context, sources []Source, hooks []observe) ([]string,
 	if critical != nil {
 		return nil, critical
 	}
-	var failed []string
-	for i, err := range errs {
-		if err != nil {
-			failed = append(failed, sources[i].name)
-		}
-	}
-	return failed, nil
+	return slices.Concat(failed...), nil
 }
 
 // call runs the source under its own deadline and turns a panic into an

@@ -34,3 +34,25 @@ func ExampleRun() {
 	fmt.Println(v.User, v.Names, degraded, err)
 	// Output: Alice [items of 1 orders] [recommendations] <nil>
 }
+
+// ExampleChain declares a product page whose similar products are priced
+// as soon as recommendations answers, however long reviews takes.
+func ExampleChain() {
+	var (
+		similar []string
+		prices  map[string]int
+	)
+	degraded, err := aggregate.Run(context.Background(), 2500*time.Millisecond,
+		aggregate.Critical("catalog", func(context.Context) error { return nil }),
+		aggregate.Optional("reviews", func(context.Context) error { return errors.New("503") }),
+		aggregate.Chain(
+			aggregate.Optional("recommendations", func(context.Context) error { similar = []string{"p-2"}; return nil }),
+			aggregate.Then(aggregate.Optional("pricing", func(context.Context) error {
+				prices = map[string]int{similar[0]: 1999}
+				return nil
+			})),
+		),
+	)
+	fmt.Println(prices, degraded, err)
+	// Output: map[p-2:1999] [reviews] <nil>
+}
