@@ -25,62 +25,32 @@ import (
 	"github.com/shopfront/shared/storefront"
 )
 
-// Budgets bound each route's upstream work, stages included (SPEC §4: 2.5 s
-// per aggregate route, 2 s per single call by default). Every field is a
-// whole route's budget.
+// Budgets bound each route's upstream work, stages included (SPEC §4).
+// Every field is a whole route's budget. The configuration validates them
+// and fills their defaults once, at load (config.RouteBudgets); a zero
+// budget leaves the route bounded only by its upstream calls' own timeouts.
 type Budgets struct {
-	// Home bounds GET /v1/home. Optional. Default 2.5 s.
+	// Home bounds GET /v1/home. Optional. Default 0.
 	Home time.Duration `yaml:"home"`
-	// Product bounds GET /v1/products/{id}. Optional. Default 2.5 s.
+	// Product bounds GET /v1/products/{id}. Optional. Default 0.
 	Product time.Duration `yaml:"product"`
 	// Search bounds GET /v1/search (catalog, then pricing). Optional.
-	// Default 2.5 s.
+	// Default 0.
 	Search time.Duration `yaml:"search"`
 	// Cart bounds the cart routes (cart, then catalog and pricing).
-	// Optional. Default 2.5 s.
+	// Optional. Default storefront's 2.5 s.
 	Cart time.Duration `yaml:"cart"`
-	// Orders bounds the order routes, single calls. Optional. Default 2 s.
+	// Orders bounds the order routes, single calls. Optional. Default
+	// storefront's 2 s.
 	Orders time.Duration `yaml:"orders"`
-}
-
-// Default budgets.
-const (
-	DefaultAggregateBudget = 2500 * time.Millisecond
-	DefaultSingleBudget    = 2 * time.Second
-)
-
-// WithDefaults returns b with every zero budget set to its default.
-func (b Budgets) WithDefaults() Budgets {
-	for _, d := range []*time.Duration{&b.Home, &b.Product, &b.Search, &b.Cart} {
-		if *d == 0 {
-			*d = DefaultAggregateBudget
-		}
-	}
-	if b.Orders == 0 {
-		b.Orders = DefaultSingleBudget
-	}
-	return b
-}
-
-// Validate rejects negative budgets.
-func (b Budgets) Validate() error {
-	var errs []error
-	for _, r := range []struct {
-		name string
-		d    time.Duration
-	}{{"home", b.Home}, {"product", b.Product}, {"search", b.Search}, {"cart", b.Cart}, {"orders", b.Orders}} {
-		if r.d < 0 {
-			errs = append(errs, fmt.Errorf("budget %s %s must not be negative", r.name, r.d))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Config configures the API.
 type Config struct {
 	// Clients are the domain services. Required.
 	Clients *services.Clients
-	// Budgets bound each route. Optional. Default Budgets{}.WithDefaults().
+	// Budgets bound each route, as config.RouteBudgets resolves them.
+	// Optional. Default Budgets{}.
 	Budgets Budgets
 	// Currency is the currency prices are asked in. Optional. Default "USD"
 	// (SPEC §5).
@@ -121,10 +91,6 @@ type API struct {
 func New(cfg Config) (*API, error) {
 	if cfg.Clients == nil {
 		return nil, errors.New("api: Clients is required")
-	}
-	cfg.Budgets = cfg.Budgets.WithDefaults()
-	if err := cfg.Budgets.Validate(); err != nil {
-		return nil, fmt.Errorf("api: %w", err)
 	}
 	if cfg.Currency == "" {
 		cfg.Currency = DefaultCurrency
@@ -192,7 +158,7 @@ func (a *API) writeView(c echo.Context, degraded []string, v any) error {
 func (a *API) observe(c echo.Context) aggregate.Part {
 	id, route := requestid.FromContext(c.Request().Context()), c.Path()
 	return aggregate.Observe(func(r aggregate.Result) {
-		if r.Err == nil || r.Critical || r.Name == chainName {
+		if r.Err == nil || r.Critical {
 			return
 		}
 		a.log.Warn("optional source failed", zap.String("requestId", id), zap.String("route", route),

@@ -3,8 +3,11 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 
 	"github.com/shopfront/bff-mobile/internal/api"
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/contracts/fakes"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/services"
@@ -51,22 +55,105 @@ func TestHome(t *testing.T) {
 
 // TestHomeIsParallel proves the fan-out: with every source 200 ms slow, the
 // two stages take about 400 ms where calling the seven sources one after
-// another would take 1.4 s.
+// another would take 1.4 s (issue acceptance: two stages, < 600 ms). The
+// fakes' side confirms it: the five first-stage calls are in flight at
+// once, and catalog and pricing overlap in the second stage.
+//
+// Not parallel, so no other test of the package competes for the CPU while
+// it is timed; it warms up once (connections, first JWKS use) and keeps the
+// best of three runs, since a loaded machine can only slow a run down.
 func TestHomeIsParallel(t *testing.T) {
-	t.Parallel()
-	g := start(t)
+	f, err := fakes.New(fakes.Options{})
+	require.NoError(t, err)
+	calls := &callLog{}
+	fakeSrv := httptest.NewServer(calls.wrap(f.Handler()))
+	t.Cleanup(fakeSrv.Close)
+	g := startWith(t, f, fakeSrv.URL, services.DefaultConfig(fakeSrv.URL))
 	for _, s := range domain.ServiceNames() {
-		require.NoError(t, g.fakes.SetFault(s, domain.Fault{LatencyMs: 200}))
+		require.NoError(t, f.SetFault(s, domain.Fault{LatencyMs: 200}))
 	}
 	tok := g.token(t, "u-001")
-	begin := time.Now()
-	r := g.do(t, http.MethodGet, "/v1/home", tok, "", nil)
-	took := time.Since(begin)
-	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
-	assert.Equal(t, []any{}, r.json(t)["degraded"])
-	assert.GreaterOrEqual(t, took, 400*time.Millisecond, "two stages of 200 ms each")
-	assert.Less(t, took, 600*time.Millisecond)
-	t.Logf("GET /v1/home with every source delayed 200 ms took %s", took)
+	home := func() time.Duration {
+		calls.reset()
+		begin := time.Now()
+		r := g.do(t, http.MethodGet, "/v1/home", tok, "", nil)
+		took := time.Since(begin)
+		require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
+		require.Equal(t, []any{}, r.json(t)["degraded"])
+		return took
+	}
+	home()
+	best := time.Duration(math.MaxInt64)
+	for range 3 {
+		took := home()
+		t.Logf("GET /v1/home with every source delayed 200 ms took %s", took)
+		best = min(best, took)
+		assert.GreaterOrEqual(t, calls.peak(), 5, "users, orders, recommendations, notifications and payments in flight at once")
+		assert.True(t, calls.overlap(domain.ServiceCatalog, domain.ServicePricing), "catalog and pricing in flight at once")
+	}
+	assert.GreaterOrEqual(t, best, 400*time.Millisecond, "two stages of 200 ms each")
+	assert.Less(t, best, 600*time.Millisecond, "best of three")
+}
+
+// callLog records when each call reached the fakes and when it was
+// answered, to measure concurrency where the calls land.
+type callLog struct {
+	mu    sync.Mutex
+	calls []call
+}
+
+type call struct {
+	service    string
+	start, end time.Time
+}
+
+func (l *callLog) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		service, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		l.mu.Lock()
+		l.calls = append(l.calls, call{service: service, start: start, end: time.Now()})
+		l.mu.Unlock()
+	})
+}
+
+func (l *callLog) reset() {
+	l.mu.Lock()
+	l.calls = nil
+	l.mu.Unlock()
+}
+
+// peak returns the most calls in flight at one instant.
+func (l *callLog) peak() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	most := 0
+	for _, c := range l.calls {
+		n := 0
+		for _, o := range l.calls {
+			if !o.start.After(c.start) && o.end.After(c.start) {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// overlap reports whether a call to a and a call to b were in flight at
+// one instant.
+func (l *callLog) overlap(a, b string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, x := range l.calls {
+		for _, y := range l.calls {
+			if x.service == a && y.service == b && x.start.Before(y.end) && y.start.Before(x.end) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func TestHomeDegraded(t *testing.T) {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,7 +39,6 @@ func (a *API) home(c echo.Context) error {
 		prices                []domain.Price
 		gotUnread, gotBalance bool
 	)
-	var lists []string // degraded sources of the orders and recommendations chain
 	degraded, err := aggregate.Run(c.Request().Context(), a.budgets.Home, a.observe(c),
 		aggregate.Critical(domain.ServiceUsers, func(ctx context.Context) (err error) {
 			user, err = a.c.Users.Get(ctx, id)
@@ -56,7 +54,9 @@ func (a *API) home(c echo.Context) error {
 			gotBalance = err == nil
 			return
 		}),
-		chain(&lists, a.observe(c),
+		// The product lookups need only orders and recommendations: a
+		// slow balance must not starve them of their budget.
+		aggregate.Chain(
 			aggregate.Optional(domain.ServiceOrders, func(ctx context.Context) (err error) {
 				orders, err = a.c.Orders.ForUser(ctx, id, homeOrders)
 				return
@@ -77,7 +77,6 @@ func (a *API) home(c echo.Context) error {
 			),
 		),
 	)
-	degraded = merge(degraded, lists)
 	if err != nil {
 		return err
 	}
@@ -95,32 +94,6 @@ func (a *API) home(c echo.Context) error {
 		v.Balance = &storefront.Money{Amount: balance.Amount, Currency: balance.Currency}
 	}
 	return a.writeView(c, degraded, v)
-}
-
-// chain runs a dependent pair of stages as one source of the screen's
-// first stage: its second stage (names and prices of the products found)
-// starts as soon as its own first stage is done, not when the slowest source
-// of the whole screen is, so a slow balance never starves the product
-// lookups of their budget. Its parts are optional; their failures are
-// written to *degraded.
-func chain(degraded *[]string, parts ...aggregate.Part) aggregate.Source {
-	return aggregate.Optional(chainName, func(ctx context.Context) error {
-		d, err := aggregate.Run(ctx, 0, parts...)
-		*degraded = d
-		// Only a cancelled request fails the chain; then the screen fails
-		// anyway, so the source's name is never shown.
-		return err
-	})
-}
-
-// chainName names chain sources; they never show in degraded.
-const chainName = "chain"
-
-// merge returns the sorted union of two degraded lists.
-func merge(a, b []string) []string {
-	out := append(append([]string{}, a...), b...)
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 func firstOrders(o []domain.Order) []domain.Order { return o[:min(homeOrders, len(o))] }
@@ -156,7 +129,6 @@ func (a *API) product(c echo.Context) error {
 		prices   []domain.Price
 
 		gotPrice, gotStock, gotStores, gotReviews bool
-		lists                                     []string // degraded sources of the similar chain
 	)
 	parts := []aggregate.Part{
 		a.observe(c),
@@ -179,7 +151,9 @@ func (a *API) product(c echo.Context) error {
 			gotReviews = err == nil
 			return
 		}),
-		chain(&lists, a.observe(c),
+		// The similar products are looked up as soon as recommendations
+		// answers, whatever reviews or inventory take.
+		aggregate.Chain(
 			aggregate.Optional(domain.ServiceRecommendations, func(ctx context.Context) (err error) {
 				similar, err = a.c.Recommendations.Similar(ctx, id, productSimilar)
 				return
@@ -207,7 +181,6 @@ func (a *API) product(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	degraded = merge(degraded, lists)
 	l := view.NewLookup(products, prices)
 	v := view.ProductScreen{
 		Product:    view.Compact(product),

@@ -13,6 +13,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/api"
 	"github.com/shopfront/bff-mobile/internal/compress"
 	"github.com/shopfront/bff-mobile/internal/conditional"
+	"github.com/shopfront/shared/edge/aggregate"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/ratelimit"
 )
@@ -173,34 +174,29 @@ func (c Config) Validate() error {
 	if m.NearbyRadiusKm < 0 {
 		fail("mobile.nearby_radius_km", "must not be negative, got %g", m.NearbyRadiusKm)
 	}
-	for _, b := range []struct {
-		name string
-		d    time.Duration
-	}{
-		{VarBudgetHome, m.Budgets.Home}, {VarBudgetProduct, m.Budgets.Product}, {VarBudgetSearch, m.Budgets.Search},
-		{VarBudgetCart, m.Budgets.Cart}, {VarBudgetOrders, m.Budgets.Orders},
-	} {
-		if b.d < 0 {
-			fail(b.name, "must not be negative, got %s", b.d)
-		}
-	}
+	errs = append(errs, c.budgets().Validate())
 	return errors.Join(errs...)
 }
 
+// budgets lists the mobile route budgets once, for Validate and
+// RouteBudgets: unset aggregate routes (home, product, search, cart) get the
+// route budget, unset order routes (single calls) the upstream call timeout.
+func (c *Config) budgets() aggregate.Budgets {
+	b, route, single := &c.Mobile.Budgets, c.Upstreams.RouteBudget, c.Upstreams.Timeout
+	return aggregate.Budgets{
+		{Name: VarBudgetHome, Value: &b.Home, Default: route},
+		{Name: VarBudgetProduct, Value: &b.Product, Default: route},
+		{Name: VarBudgetSearch, Value: &b.Search, Default: route},
+		{Name: VarBudgetCart, Value: &b.Cart, Default: route},
+		{Name: VarBudgetOrders, Value: &b.Orders, Default: single},
+	}
+}
+
 // RouteBudgets returns the per-route budgets with unset ones derived from
-// the common settings: aggregate routes get the route budget, order routes
-// (single calls) the upstream call timeout.
+// the common settings (see budgets). Validate has checked them.
 func (c Config) RouteBudgets() api.Budgets {
-	b := c.Mobile.Budgets
-	for _, d := range []*time.Duration{&b.Home, &b.Product, &b.Search, &b.Cart} {
-		if *d == 0 {
-			*d = c.Upstreams.RouteBudget
-		}
-	}
-	if b.Orders == 0 {
-		b.Orders = c.Upstreams.Timeout
-	}
-	return b
+	c.budgets().Resolve()
+	return c.Mobile.Budgets
 }
 
 var _ edgeconfig.Loadable = (*Config)(nil)
