@@ -3,7 +3,6 @@ module github.com/shopfront/bff-web
 go 1.26.8
 
 require (
-	github.com/CAFxX/httpcompression v0.0.8
 	github.com/andybalholm/brotli v1.3.0
 	github.com/chromedp/chromedp v0.23.1
 	github.com/getkin/kin-openapi v0.153.0
@@ -19,6 +18,7 @@ require (
 )
 
 require (
+	github.com/CAFxX/httpcompression v0.0.8 // indirect
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/MicahParks/keyfunc/v3 v3.9.2 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

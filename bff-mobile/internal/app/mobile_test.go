@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -184,17 +185,27 @@ func TestMobileDegradedAndFailing(t *testing.T) {
 	assert.Contains(t, string(b), `shopfront_degraded_sections_total{route="/v1/home",source="recommendations"} 1`)
 }
 
+// TestMobileBudgetsFromEnvironment sets the home budget through the
+// environment: a payments call slower than the budget is cut off by it,
+// well before the 2 s per-call timeout would end it, and the screen is
+// served degraded. The budget leaves room for the other sources on a loaded
+// machine; only payments is known to miss it.
 func TestMobileBudgetsFromEnvironment(t *testing.T) {
 	t.Parallel()
-	s := bootReady(t, map[string]string{"BFF_MOBILE_BUDGET_HOME": "300ms"})
+	s := bootReady(t, map[string]string{"BFF_MOBILE_BUDGET_HOME": "800ms"})
 	tok := fakestest.UserToken(t, s.fakes, "u-003", "mobile")
-	require.NoError(t, s.fakes.SetFault(domain.ServicePayments, domain.Fault{LatencyMs: 1000}))
+	require.NoError(t, s.fakes.SetFault(domain.ServicePayments, domain.Fault{LatencyMs: 3000}))
 	begin := time.Now()
 	r := call(t, http.MethodGet, s.url+"/v1/home", tok, "", nil)
 	took := time.Since(begin)
-	require.Equal(t, http.StatusOK, r.StatusCode)
-	assert.Contains(t, string(r.body), `"degraded":["payments"]`, "the slow optional source is cut off by the route budget")
-	assert.Less(t, took, 900*time.Millisecond)
+	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
+	var home struct {
+		Degraded []string `json:"degraded"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &home), string(r.body))
+	assert.Contains(t, home.Degraded, "payments", "the slow optional source is cut off by the route budget")
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+	assert.Less(t, took, 2*time.Second, "the 800 ms budget, not the 2 s call timeout, ended the payments call")
 }
 
 // TestMobileIdentityFromTokenOnly sends forged identity headers in every
