@@ -6,6 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,6 +82,10 @@ func newGateway(t *testing.T, dir string, clk *clock) (*httptest.Server, *audit.
 		}
 	})
 	e.POST("/v2/orders", func(c echo.Context) error {
+		// The body is read, as validation reads it in the gateway.
+		if _, err := io.ReadAll(c.Request().Body); err != nil {
+			return err
+		}
 		clk.Add(15 * time.Millisecond)
 		return c.JSON(http.StatusCreated, map[string]string{"id": "o-1", "secretOfResponse": "never logged"})
 	})
@@ -154,7 +162,7 @@ func TestMiddlewareRecordsEveryAnsweredRequest(t *testing.T) {
 	assert.Equal(t, "", second[0]["partnerId"])
 	assert.Equal(t, "", second[0]["keyId"])
 	assert.Nil(t, second[0]["requestBody"])
-	assert.Equal(t, audit.NoteNotJSON, second[0]["requestBodyNote"])
+	assert.Equal(t, audit.NoteNotRead, second[0]["requestBodyNote"], "refused before its body was read")
 }
 
 func TestSweepDeletesFilesOlderThan90Days(t *testing.T) {
@@ -316,6 +324,194 @@ func TestMiddlewareNamesPresentedKeys(t *testing.T) {
 			raw, err := os.ReadFile(files[0])
 			require.NoError(t, err)
 			assert.NotContains(t, string(raw), "sf_known_key")
+		})
+	}
+}
+
+// auditServer serves handler behind the audit middleware in echo's Pre,
+// as the gateway does, and returns the server and a function that closes
+// the writer and returns the lines written.
+func auditServer(t *testing.T, cfg audit.Config, pre []echo.MiddlewareFunc, handler echo.HandlerFunc) (*httptest.Server, func() []map[string]any) {
+	t.Helper()
+	dir := t.TempDir()
+	w, err := audit.Open(audit.WriterConfig{Dir: dir, FlushInterval: time.Hour})
+	require.NoError(t, err)
+	if cfg.Sink == nil {
+		cfg.Sink = w
+	}
+	mw, err := cfg.ToMiddleware()
+	require.NoError(t, err)
+	e := echo.New()
+	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: zap.NewNop()})
+	e.Pre(append([]echo.MiddlewareFunc{mw}, pre...)...)
+	e.POST("/v2/orders", handler)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv, func() []map[string]any {
+		t.Helper()
+		require.NoError(t, w.Close(context.Background()))
+		files, err := filepath.Glob(filepath.Join(dir, "audit-*.jsonl"))
+		require.NoError(t, err)
+		if len(files) == 0 {
+			return nil
+		}
+		require.Len(t, files, 1)
+		return readLines(t, files[0])
+	}
+}
+
+// chunked hides a reader's length, so the client sends it chunked, without
+// Content-Length.
+type chunked struct{ io.Reader }
+
+// TestBodyIsRecordedAsTheChainReadsIt checks the audit records the body
+// the handler chain read, and reads nothing the chain did not.
+func TestBodyIsRecordedAsTheChainReadsIt(t *testing.T) {
+	t.Parallel()
+	const small = `{"currency":"USD","password":"hunter2"}`
+	big := `{"pad":"` + strings.Repeat("x", 64) + `"}`
+	readAll := func(c echo.Context) error {
+		if _, err := io.ReadAll(c.Request().Body); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+	tests := []struct {
+		name     string
+		body     io.Reader
+		handler  echo.HandlerFunc
+		wantBody any
+		wantNote string
+	}{
+		{name: "ok, body read by the chain is recorded, redacted", body: strings.NewReader(small), handler: readAll,
+			wantBody: map[string]any{"currency": "USD", "password": audit.Redacted}},
+		{name: "ok, chunked body read by the chain is recorded", body: chunked{strings.NewReader(small)}, handler: readAll,
+			wantBody: map[string]any{"currency": "USD", "password": audit.Redacted}},
+		{name: "ok, no body", handler: readAll},
+		{name: "nok, chunked body over the cap", body: chunked{strings.NewReader(big)}, handler: readAll, wantNote: audit.NoteTooLarge},
+		{name: "nok, Content-Length over the cap", body: strings.NewReader(big), handler: readAll, wantNote: audit.NoteTooLarge},
+		{name: "nok, body read and not JSON", body: strings.NewReader(`nope`), handler: readAll, wantNote: audit.NoteNotJSON},
+		{name: "nok, body never read", body: strings.NewReader(small), wantNote: audit.NoteNotRead,
+			handler: func(echo.Context) error { return problem.Unauthorized("no key") }},
+		{name: "nok, body read in part", body: chunked{strings.NewReader(small)}, wantNote: audit.NoteNotRead,
+			handler: func(c echo.Context) error {
+				_, _ = io.ReadFull(c.Request().Body, make([]byte, 5))
+				return problem.ValidationFailed("bad")
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, lines := auditServer(t, audit.Config{MaxBodyBytes: 50}, nil, tt.handler)
+			body := tt.body
+			if body == nil {
+				body = http.NoBody
+			}
+			res, err := http.Post(srv.URL+"/v2/orders", "application/json", body)
+			require.NoError(t, err)
+			res.Body.Close()
+			got := lines()
+			require.Len(t, got, 1)
+			assert.Equal(t, tt.wantBody, got[0]["requestBody"])
+			if tt.wantNote == "" {
+				assert.NotContains(t, got[0], "requestBodyNote")
+			} else {
+				assert.Equal(t, tt.wantNote, got[0]["requestBodyNote"])
+			}
+		})
+	}
+}
+
+// TestRefusedRequestIsAnsweredWithoutItsBody sends a request that asks
+// before sending its body (Expect: 100-continue, RFC 9110 §10.1.1): one
+// refused before anything reads its body must be answered at once, without
+// the gateway asking for the body. An audit that read the body itself
+// would ask for it, and wait for up to 1 MiB per connection that anonymous
+// clients could trickle.
+func TestRefusedRequestIsAnsweredWithoutItsBody(t *testing.T) {
+	t.Parallel()
+	srv, lines := auditServer(t, audit.Config{}, nil, func(echo.Context) error { return problem.Unauthorized("no key") })
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /v2/orders HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"+
+		"Content-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
+	require.NoError(t, err)
+	// A coarse bound so that a gateway waiting for the body fails the test
+	// rather than hanging it.
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "answered without 100 Continue: the body was never asked for")
+	got := lines()
+	require.Len(t, got, 1)
+	assert.EqualValues(t, 401, got[0]["status"])
+	assert.Equal(t, audit.NoteNotRead, got[0]["requestBodyNote"])
+}
+
+type panickingSink struct{}
+
+func (panickingSink) Write(audit.Entry) error { panic("sink bug") }
+
+// TestPanicsCostNeitherTheAnswerNorTheLine checks that a bug in the
+// audit's redaction or sink, or a panic ahead of echo's recover, still
+// gives the client its answer and, where a sink works, the request its line.
+func TestPanicsCostNeitherTheAnswerNorTheLine(t *testing.T) {
+	t.Parallel()
+	created := func(c echo.Context) error {
+		if _, err := io.ReadAll(c.Request().Body); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, map[string]string{"id": "o-1"})
+	}
+	tests := []struct {
+		name       string
+		cfg        func(audit.Config) audit.Config
+		pre        []echo.MiddlewareFunc
+		wantStatus int
+		wantBody   string
+		wantLine   bool
+		wantNote   string
+	}{
+		{name: "nok, redaction panics", cfg: func(c audit.Config) audit.Config {
+			return audit.WithRedactor(c, func([]byte, string) (json.RawMessage, string) { panic("redaction bug") })
+		}, wantStatus: http.StatusCreated, wantBody: `{"id":"o-1"}`, wantLine: true, wantNote: audit.NoteAuditFailed},
+		{name: "nok, sink panics", cfg: func(c audit.Config) audit.Config { c.Sink = panickingSink{}; return c },
+			wantStatus: http.StatusCreated, wantBody: `{"id":"o-1"}`},
+		{name: "nok, a later Pre middleware panics", pre: []echo.MiddlewareFunc{func(echo.HandlerFunc) echo.HandlerFunc {
+			return func(echo.Context) error { panic(errors.New("pre bug")) }
+		}}, wantStatus: http.StatusInternalServerError, wantLine: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := audit.Config{}
+			if tt.cfg != nil {
+				cfg = tt.cfg(cfg)
+			}
+			srv, lines := auditServer(t, cfg, tt.pre, created)
+			res, err := http.Post(srv.URL+"/v2/orders?page=1", "application/json", strings.NewReader(`{"currency":"USD"}`))
+			require.NoError(t, err, "the client gets its answer")
+			b, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantStatus, res.StatusCode)
+			if tt.wantBody != "" {
+				assert.JSONEq(t, tt.wantBody, string(b))
+			}
+			got := lines()
+			if !tt.wantLine {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1, "and the request its line")
+			assert.EqualValues(t, tt.wantStatus, got[0]["status"])
+			assert.Equal(t, "page=1", got[0]["query"])
+			assert.Nil(t, got[0]["requestBody"])
+			if tt.wantNote != "" {
+				assert.Equal(t, tt.wantNote, got[0]["requestBodyNote"])
+			}
 		})
 	}
 }
