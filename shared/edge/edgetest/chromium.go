@@ -20,7 +20,7 @@ func Chromium(t testing.TB) string {
 			return p
 		}
 	}
-	missing(t, "no Chromium on PATH (apt-get install -y chromium chromium-driver)")
+	missing(t, "no Chromium on PATH (apt-get install -y chromium)")
 	return ""
 }
 

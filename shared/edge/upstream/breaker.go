@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/sony/gobreaker/v2"
 )
@@ -17,26 +18,49 @@ var (
 	errNotTheService = errors.New("call cut short by its caller")
 )
 
-type callerDeadlineKey struct{}
+type callStartKey struct{}
 
-// withCallerDeadline marks ctx as carrying a deadline set by the caller
-// (route budget or source timeout) that is earlier than the client's own
-// Timeout.
-func withCallerDeadline(ctx context.Context) context.Context {
-	return context.WithValue(ctx, callerDeadlineKey{}, true)
+// callStart is when a call began and the client's own Timeout for it.
+type callStart struct {
+	at      time.Time
+	timeout time.Duration
+}
+
+// withCallStart records in ctx when the call began and its Timeout, so the
+// breaker can tell, when a deadline fires, whose deadline it was.
+func withCallStart(ctx context.Context, at time.Time, timeout time.Duration) context.Context {
+	return context.WithValue(ctx, callStartKey{}, callStart{at: at, timeout: timeout})
+}
+
+// callerCutShort reports whether a deadline that fired now did so before the
+// call had had (nearly) its client's own Timeout. The decision is made when
+// the deadline fires, not when the call starts: a caller that wraps the call
+// in a budget equal to the Timeout (storefront's order calls) sets a
+// deadline a few microseconds earlier than the client's, and a hanging
+// service must still open its breaker from those calls. A tenth of the
+// Timeout is the slack: work between the caller's WithTimeout and the call
+// (building the request, a first stage of a few milliseconds) must not hide
+// a service that used up its whole allowance.
+func callerCutShort(ctx context.Context, now time.Time) bool {
+	s, ok := ctx.Value(callStartKey{}).(callStart)
+	if !ok {
+		return false
+	}
+	return now.Sub(s.at) < s.timeout-s.timeout/10
 }
 
 // breakerOutcome is what a transport error means for the breaker. The
 // caller going away says nothing about the service. Nor does a deadline the
-// caller set below the client's Timeout: the breaker judges a service against
-// its own Timeout (its configured allowance), not against what a screen had
-// left, or a slow recommendations service would, by starving the second
-// stage of a screen, open the healthy catalog's breaker for every route.
+// caller set well below the client's Timeout: the breaker judges a service
+// against its own Timeout (its configured allowance), not against what a
+// screen had left, or a slow recommendations service would, by starving the
+// second stage of a screen, open the healthy catalog's breaker for every
+// route.
 func breakerOutcome(ctx context.Context, err error) error {
 	switch cause := ctx.Err(); {
 	case errors.Is(cause, context.Canceled):
 		return errNotTheService
-	case errors.Is(cause, context.DeadlineExceeded) && ctx.Value(callerDeadlineKey{}) != nil:
+	case errors.Is(cause, context.DeadlineExceeded) && callerCutShort(ctx, time.Now()):
 		return errNotTheService
 	}
 	return err

@@ -296,9 +296,10 @@ func (c *Client) do(ctx context.Context, r Request, out any) error {
 		// nothing the service's breaker should count.
 		return &Error{Service: c.service, Kind: classify(ctx, err), Err: err}
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.cfg.Timeout {
-		ctx = withCallerDeadline(ctx)
-	}
+	// Whether a deadline was the caller's is decided when it fires (see
+	// callerCutShort), not here: a caller deadline equal to the Timeout is
+	// always a little shorter by the time the call starts.
+	ctx = withCallStart(ctx, time.Now(), c.cfg.Timeout)
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	c.budget.call()
