@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -315,7 +316,30 @@ func PerPartner(plan func(partnerID string) Limit) Policy {
 }
 
 func (l *Limiter) anonymous(c echo.Context) Bucket {
-	return Bucket{Policy: PolicyAnonymous, Key: c.RealIP(), Limit: l.cfg.Anonymous}
+	return Bucket{Policy: PolicyAnonymous, Key: clientKey(c.RealIP()), Limit: l.cfg.Anonymous}
+}
+
+// clientKey is the anonymous bucket of a client address: an IPv4 address
+// (mapped ones included) is its own bucket, an IPv6 address is charged to
+// its /64. A /64 is what one subscriber or host gets (RFC 6177, RFC 4291's
+// interface identifiers), and privacy addresses (RFC 8981) rotate inside
+// it at will: keyed by the full address, one client would get a fresh
+// bucket per address and could push the buckets that limit it out of the
+// in-process LRU. An address that does not parse is kept as it is.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // ChargeFailure is the authentication middlewares' ErrorHandler: it charges

@@ -289,6 +289,36 @@ func TestChargeFailureLimitsFailedAuthentication(t *testing.T) {
 	assert.Equal(t, 401, get(t, url, map[string]string{"Authorization": "Bearer x", "X-Forwarded-For": "198.51.100.7"}).status)
 }
 
+func TestAnonymousBucketPerIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	lim, err := ratelimit.New(ratelimit.LimiterConfig{Anonymous: ratelimit.Limit{Rate: 1, Burst: 2}})
+	require.NoError(t, err)
+	mw, err := ratelimit.Config{Limiter: lim}.ToMiddleware()
+	require.NoError(t, err)
+	url := server(t, mw)
+	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+
+	tests := []struct {
+		name         string
+		givenIP      string
+		expectStatus int
+	}{
+		{name: "ok, first address of a /64", givenIP: "2001:db8:1:2::a", expectStatus: 200},
+		{name: "ok, another address of the /64 shares its bucket", givenIP: "2001:db8:1:2:ffff:ffff:ffff:ffff", expectStatus: 200},
+		{name: "nok, rotating inside the /64 gets no fresh bucket", givenIP: "2001:db8:1:2::b", expectStatus: 429},
+		{name: "ok, the next /64 is another client", givenIP: "2001:db8:1:3::a", expectStatus: 200},
+		{name: "ok, an IPv4 address is its own bucket", givenIP: "203.0.113.1", expectStatus: 200},
+		{name: "ok, its IPv4-mapped form shares that bucket", givenIP: "::ffff:203.0.113.1", expectStatus: 200},
+		{name: "nok, so a third request of that address is limited", givenIP: "203.0.113.1", expectStatus: 429},
+		{name: "ok, the neighbouring IPv4 address is not", givenIP: "203.0.113.2", expectStatus: 200},
+	}
+	for _, tt := range tests { // sequential: the cases share buckets in order
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.expectStatus, get(t, url, from(tt.givenIP)).status)
+		})
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	t.Parallel()
 	_, err := ratelimit.New(ratelimit.LimiterConfig{RedisURL: "http://nope", Anonymous: ratelimit.Limit{Rate: -1, Burst: 1}})
