@@ -183,7 +183,7 @@ func (a *App) wire(ctx context.Context) error {
 // instance), else the in-process store.
 func (a *App) idempotencyStore() (idempotency.Store, func(context.Context) error, error) {
 	if a.cfg.RedisURL == "" {
-		s, err := idempotency.NewMemoryStore(0, nil)
+		s, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 		if err != nil {
 			return nil, nil, fmt.Errorf("building idempotency store: %w", err)
 		}

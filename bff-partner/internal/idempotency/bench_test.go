@@ -14,7 +14,7 @@ import (
 // BenchmarkReplay measures answering a retry from the in-process store:
 // fingerprinting the body and replaying the stored response.
 func BenchmarkReplay(b *testing.B) {
-	store, err := idempotency.NewMemoryStore(0, nil)
+	store, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,13 @@
 // response and replay it, so exactly one reaches the orders service. Only a
 // 2xx response is kept; anything else (an upstream failure, a timeout, a
 // 4xx) releases the key so that a retry runs again.
+//
+// The in-process store is bounded in records and bytes, overall and per
+// partner, and never evicts a claim in flight: when only such claims could
+// make room, a new key gets 503 idempotency_store_full with Retry-After.
+//
+// Bodies are compared by fingerprint: equal JSON (keys in any order, any
+// whitespace, 2 and 2.0) matches; numbers are compared exactly, as text.
 package idempotency
 
 import (
@@ -20,7 +27,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,9 +47,15 @@ const (
 	HeaderReplayed = "Idempotent-Replayed"
 )
 
-// CodeInFlight is the error code of a request whose key is still being
-// processed by another request after the wait.
-const CodeInFlight = "idempotency_key_in_flight"
+// Error codes of this package's problems.
+const (
+	// CodeInFlight: the key is still being processed by another request
+	// after the wait (409).
+	CodeInFlight = "idempotency_key_in_flight"
+	// CodeStoreFull: the in-process store has no room for a new key
+	// without evicting a request still in flight (503 with Retry-After).
+	CodeStoreFull = "idempotency_store_full"
+)
 
 // Defaults of Config.
 const (
@@ -148,6 +164,13 @@ func (c Config) handle(ec echo.Context, next echo.HandlerFunc) error {
 	for {
 		mine := Record{Fingerprint: fp, Token: newToken()}
 		existing, err := c.Store.Claim(ctx, storeKey, mine, c.LockTTL)
+		if errors.Is(err, ErrFull) {
+			// Every record that could make room is a request still in
+			// flight; evicting one would let its retry order twice.
+			c.Logger.Warn("idempotency store full", zap.String("partner", scope))
+			return problem.New(http.StatusServiceUnavailable, CodeStoreFull,
+				"Too many orders are in progress; retry later.").WithHeader("Retry-After", "1").Wrap(err)
+		}
 		if err != nil {
 			// Fail closed: without the store no duplicate can be detected,
 			// and a retryable 503 is better than a second order.
@@ -179,7 +202,7 @@ func (c Config) handle(ec echo.Context, next echo.HandlerFunc) error {
 
 // run executes the request as the key's owner and keeps its response when
 // it succeeded.
-func (c Config) run(ec echo.Context, next echo.HandlerFunc, key string, mine Record) error {
+func (c Config) run(ec echo.Context, next echo.HandlerFunc, key Key, mine Record) error {
 	res := ec.Response()
 	rec := &recorder{ResponseWriter: res.Writer, max: c.MaxResponseBytes}
 	res.Writer = rec
@@ -218,17 +241,24 @@ func replay(ec echo.Context, r *Record) error {
 }
 
 // fingerprint hashes the method, the path and the canonical form of the
-// JSON body (keys sorted, numbers normalised, whitespace dropped), so two
-// bodies that are equal JSON share a fingerprint whatever their bytes.
+// JSON body (keys sorted, numbers in canonical text, whitespace dropped),
+// so two bodies that are equal JSON share a fingerprint whatever their
+// bytes. Numbers are decoded as text, never float64: 9007199254740993 and
+// 9007199254740992 are one float64 but two different orders.
 func fingerprint(method, path string, body []byte) (string, error) {
 	h := sha256.New()
 	h.Write([]byte(method + " " + path + "\n"))
 	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
 		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
+		if err := dec.Decode(&v); err != nil {
 			return "", fmt.Errorf("parsing body: %w", err)
 		}
-		canon, err := json.Marshal(v) // encoding/json sorts map keys.
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return "", errors.New("parsing body: more than one JSON value")
+		}
+		canon, err := json.Marshal(canonical(v)) // encoding/json sorts map keys.
 		if err != nil {
 			return "", fmt.Errorf("encoding body: %w", err)
 		}
@@ -237,11 +267,62 @@ func fingerprint(method, path string, body []byte) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// canonical replaces every number of a decoded body by its canonical text.
+func canonical(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			t[k] = canonical(val)
+		}
+	case []any:
+		for i := range t {
+			t[i] = canonical(t[i])
+		}
+	case json.Number:
+		return json.Number(canonicalNumber(string(t)))
+	}
+	return v
+}
+
+// canonicalNumber writes a JSON number as its significant digits and a
+// decimal exponent ("2", "2.0" and "0.2e1" are all "2e0"), exactly:
+// nothing is rounded, so numbers that differ in any digit stay apart.
+// Hand-written: encoding/json has only float64 or the text as sent, and
+// big.Float or big.Rat would let a body's exponent ("1e999999999") decide
+// how much memory the comparison takes. An exponent beyond int64 keeps the
+// number's own text, which only makes its other spellings differ.
+func canonicalNumber(s string) string {
+	raw := s
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var exp int64
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.ParseInt(strings.TrimPrefix(s[i+1:], "+"), 10, 64)
+		if err != nil || e > math.MaxInt64/2 || e < math.MinInt64/2 {
+			return raw
+		}
+		exp, s = e, s[:i]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	digits := strings.TrimLeft(whole+frac, "0")
+	exp -= int64(len(frac))
+	trimmed := strings.TrimRight(digits, "0")
+	exp += int64(len(digits) - len(trimmed))
+	if trimmed == "" {
+		return "0"
+	}
+	sign := ""
+	if neg {
+		sign = "-"
+	}
+	return sign + trimmed + "e" + strconv.FormatInt(exp, 10)
+}
+
 // storeKey scopes the client's key to its partner; the key is hashed so
 // that any client-chosen bytes make a short, safe store key.
-func storeKey(scope, key string) string {
+func storeKey(scope, key string) Key {
 	sum := sha256.Sum256([]byte(key))
-	return scope + ":" + hex.EncodeToString(sum[:])
+	return Key{Scope: scope, ID: hex.EncodeToString(sum[:])}
 }
 
 // recorder copies what the handler writes, up to max bytes.

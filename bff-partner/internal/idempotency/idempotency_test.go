@@ -25,18 +25,28 @@ import (
 
 // orders is a real HTTP upstream that creates an order per POST, slowly
 // enough for concurrent retries to overlap, or fails while fail is set.
+// While hold is open every POST waits for it to be closed.
 type orders struct {
 	srv   *httptest.Server
 	posts atomic.Int64
 	fail  atomic.Bool
+	hold  chan struct{}
 }
 
 func newOrders(t *testing.T, delay time.Duration) *orders {
 	t.Helper()
-	o := &orders{}
+	return startOrders(t, delay, nil)
+}
+
+func startOrders(t *testing.T, delay time.Duration, hold chan struct{}) *orders {
+	t.Helper()
+	o := &orders{hold: hold}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := o.posts.Add(1)
 		time.Sleep(delay)
+		if o.hold != nil {
+			<-o.hold
+		}
 		if o.fail.Load() {
 			http.Error(w, "boom", http.StatusInternalServerError)
 			return
@@ -48,6 +58,18 @@ func newOrders(t *testing.T, delay time.Duration) *orders {
 	}))
 	t.Cleanup(o.srv.Close)
 	return o
+}
+
+// heldOrders is an upstream whose POSTs wait until release is called
+// (at the latest when the test ends).
+func heldOrders(t *testing.T) (*orders, func()) {
+	t.Helper()
+	hold := make(chan struct{})
+	o := startOrders(t, 0, hold)
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(release) // runs before the server's Close, which waits for held requests.
+	return o, release
 }
 
 // gateway is one instance: the middleware in front of a handler that
@@ -80,31 +102,41 @@ func gateway(t *testing.T, store idempotency.Store, up *orders, wait time.Durati
 }
 
 type result struct {
-	status   int
-	replayed string
-	body     string
-	code     string
+	status     int
+	replayed   string
+	body       string
+	code       string
+	retryAfter string
 }
 
+// post sends an order. It may run in a goroutine, so it checks with
+// assert, never require, and returns the zero result on failure.
 func post(t *testing.T, url, partner, key, body string) result {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url+"/v2/orders", strings.NewReader(body))
-	require.NoError(t, err)
+	if !assert.NoError(t, err) {
+		return result{}
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Test-Partner", partner)
 	if key != "" {
 		req.Header.Set(idempotency.HeaderKey, key)
 	}
 	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if !assert.NoError(t, err) {
+		return result{}
+	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
+	if !assert.NoError(t, err) {
+		return result{}
+	}
 	var p struct {
 		Error string `json:"error"`
 	}
 	_ = json.Unmarshal(b, &p)
-	return result{status: res.StatusCode, replayed: res.Header.Get(idempotency.HeaderReplayed), body: string(b), code: p.Error}
+	return result{status: res.StatusCode, replayed: res.Header.Get(idempotency.HeaderReplayed), body: string(b), code: p.Error,
+		retryAfter: res.Header.Get("Retry-After")}
 }
 
 // stores runs a test over every store implementation.
@@ -112,7 +144,7 @@ func stores(t *testing.T, test func(t *testing.T, newStore func() idempotency.St
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
 		test(t, func() idempotency.Store {
-			s, err := idempotency.NewMemoryStore(0, nil)
+			s, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 			require.NoError(t, err)
 			return s
 		})
@@ -210,15 +242,17 @@ func TestFailedAttemptReleasesTheKey(t *testing.T) {
 func TestWaitIsBounded(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, newStore func() idempotency.Store) {
-		up := newOrders(t, time.Second)
+		up, release := heldOrders(t)
 		gw := gateway(t, newStore(), up, 100*time.Millisecond)
 		done := make(chan result)
 		go func() { done <- post(t, gw.URL, "acme", "slow", order) }()
-		// Once it reached the upstream, the first request holds the key.
+		// Once it reached the upstream, the first request holds the key,
+		// and keeps it until released.
 		require.Eventually(t, func() bool { return up.posts.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 		dup := post(t, gw.URL, "acme", "slow", order)
 		assert.Equal(t, http.StatusConflict, dup.status)
 		assert.Equal(t, idempotency.CodeInFlight, dup.code)
+		release()
 		assert.Equal(t, http.StatusCreated, (<-done).status)
 		assert.EqualValues(t, 1, up.posts.Load())
 	})
@@ -254,7 +288,7 @@ func TestMemoryRecordsExpire(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	store, err := idempotency.NewMemoryStore(10, clock)
+	store, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxRecords: 10, Now: clock})
 	require.NoError(t, err)
 	up := newOrders(t, 0)
 	gw := gateway(t, store, up, 0)
@@ -272,7 +306,7 @@ func TestMemoryRecordsExpire(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	t.Parallel()
-	store, err := idempotency.NewMemoryStore(0, nil)
+	store, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 	require.NoError(t, err)
 	scope := func(echo.Context) (string, error) { return "", nil }
 	tests := []struct {
