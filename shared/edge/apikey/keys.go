@@ -101,6 +101,7 @@ type Key struct {
 type Keys struct {
 	partners map[string]*Partner
 	keys     []*Key
+	byDigest map[[sha256.Size]byte]*Key
 }
 
 // Partner returns the partner with id.
@@ -113,18 +114,19 @@ func (k *Keys) Partner(id string) (*Partner, bool) {
 func (k *Keys) Len() int { return len(k.keys) }
 
 // Lookup finds the key whose digest is the SHA-256 of presented, revoked
-// keys included. Every key is compared, in constant time, so neither the
-// timing of a comparison nor the position of a match tells an attacker
-// anything about the stored digests.
+// keys included, with one map lookup whatever the number of keys. Indexing
+// by digest leaks nothing usable: the map's timing depends on the digest of
+// what the caller sent, which the caller cannot steer towards a stored
+// digest (that would be a SHA-256 preimage), and never on the key itself.
+// The entry found is still compared in constant time, so the answer does
+// not rest on the map's own equality alone.
 func (k *Keys) Lookup(presented string) (*Key, bool) {
 	d := sha256.Sum256([]byte(presented))
-	var found *Key
-	for _, key := range k.keys {
-		if subtle.ConstantTimeCompare(d[:], key.digest[:]) == 1 {
-			found = key
-		}
+	key, ok := k.byDigest[d]
+	if !ok || subtle.ConstantTimeCompare(d[:], key.digest[:]) != 1 {
+		return nil, false
 	}
-	return found, found != nil
+	return key, true
 }
 
 type fileDoc struct {
@@ -163,8 +165,8 @@ func Parse(data []byte) (*Keys, error) {
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	out := &Keys{partners: map[string]*Partner{}}
-	keyIDs, digests := map[string]bool{}, map[[sha256.Size]byte]bool{}
+	out := &Keys{partners: map[string]*Partner{}, byDigest: map[[sha256.Size]byte]*Key{}}
+	keyIDs := map[string]bool{}
 	for i, pd := range doc.Partners {
 		at := fmt.Sprintf("partners[%d]", i)
 		p := &Partner{ID: pd.ID, Name: pd.Name, Plan: DefaultPlan}
@@ -206,10 +208,11 @@ func Parse(data []byte) (*Keys, error) {
 				bad("%s.sha256: must be 64 lower-case hex characters (the SHA-256 of the key)", kat)
 			default:
 				copy(k.digest[:], raw)
-				if digests[k.digest] {
+				if out.byDigest[k.digest] != nil {
 					bad("%s.sha256: duplicate of another key's digest", kat)
+					break
 				}
-				digests[k.digest] = true
+				out.byDigest[k.digest] = k
 			}
 			for n, s := range kd.Scopes {
 				if !slices.Contains(Scopes, auth.Scope(s)) {

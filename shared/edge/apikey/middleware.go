@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -98,7 +98,7 @@ func (cfg Config) authenticate(c echo.Context) (*auth.Principal, error) {
 		}
 		return &auth.Principal{Partner: k.Partner.ID, KeyID: k.ID, Scopes: k.Scopes, Client: auth.ClientPartner}, nil
 	}
-	if token := bearer(c); cfg.Bearer != nil && token != "" {
+	if token := jwtauth.BearerToken(c); cfg.Bearer != nil && token != "" {
 		p, err := cfg.Bearer.Verify(c.Request().Context(), token)
 		if err != nil {
 			return nil, err
@@ -118,15 +118,6 @@ func (cfg Config) authenticate(c echo.Context) (*auth.Principal, error) {
 		missing.WithHeader("WWW-Authenticate", "Bearer")
 	}
 	return nil, missing
-}
-
-func bearer(c echo.Context) string {
-	h := c.Request().Header.Get(echo.HeaderAuthorization)
-	const scheme = "bearer "
-	if len(h) > len(scheme) && strings.EqualFold(h[:len(scheme)], scheme) {
-		return strings.TrimSpace(h[len(scheme):])
-	}
-	return ""
 }
 
 // RequireScope returns a middleware admitting only principals granted
