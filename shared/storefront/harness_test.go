@@ -1,7 +1,6 @@
 package storefront_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -57,7 +56,7 @@ func boot(t *testing.T, cfg storefront.Config) *shop {
 	routes, err := storefront.New(cfg)
 	require.NoError(t, err)
 
-	verifier, err := jwtauth.NewVerifier(context.Background(), jwtauth.VerifierConfig{
+	verifier, err := jwtauth.NewVerifier(t.Context(), jwtauth.VerifierConfig{
 		JWKSURL: base + "/identity/.well-known/jwks.json", Issuer: "shopfront-identity",
 		Audience: "shopfront-web", Client: auth.ClientWeb,
 	})

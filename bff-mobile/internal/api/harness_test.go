@@ -59,7 +59,7 @@ func startLogged(t *testing.T, f *fakes.Fakes, base string, cfg services.Config,
 	require.NoError(t, err)
 	a, err := api.New(api.Config{Clients: clients, Logger: log})
 	require.NoError(t, err)
-	v, err := jwtauth.NewVerifier(context.Background(), jwtauth.VerifierConfig{
+	v, err := jwtauth.NewVerifier(t.Context(), jwtauth.VerifierConfig{
 		JWKSURL: base + "/identity/.well-known/jwks.json", Issuer: "shopfront-identity",
 		Audience: "shopfront-mobile", Client: auth.ClientMobile,
 	})
