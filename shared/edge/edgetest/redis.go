@@ -5,11 +5,14 @@ package edgetest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +21,11 @@ import (
 // Redis is a redis-server process started for one test.
 type Redis struct {
 	// Addr is the server's host:port on 127.0.0.1.
-	Addr string
-	cmd  *exec.Cmd
-	dir  string
-	port int
+	Addr   string
+	cmd    *exec.Cmd
+	exited chan struct{} // Closed once cmd has been waited for.
+	dir    string
+	port   int
 }
 
 // URL returns the BFF_REDIS_URL of the server.
@@ -29,7 +33,9 @@ func (r *Redis) URL() string { return "redis://" + r.Addr + "/0" }
 
 // StartRedis starts redis-server from PATH on a free loopback port and stops
 // it when the test ends. Without redis-server the test is skipped locally and
-// fails under CI (CI=true), where .ci/run installs it.
+// fails under CI (CI=true), where .ci/run installs it. On Linux the server
+// is killed with the test binary too (see setDeathSignal), so a test binary
+// killed by a timeout leaves no redis-server behind.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
@@ -45,14 +51,24 @@ func StartRedis(t testing.TB) *Redis {
 
 func (r *Redis) start(t testing.TB, bin string) {
 	t.Helper()
-	r.cmd = exec.Command(bin, "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
+	cmd := exec.Command(bin, "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
-	r.cmd.Stdout, r.cmd.Stderr = os.Stderr, os.Stderr
-	if err := r.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	setDeathSignal(cmd)
+	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting redis-server: %v", err)
 	}
-	if err := waitPing(r.Addr, 10*time.Second); err != nil {
-		_ = r.cmd.Process.Kill()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	r.cmd, r.exited = cmd, exited
+	err := waitPing(r.Addr, 10*time.Second, exited)
+	if err == nil {
+		// A PONG may come from another process that took the port
+		// meanwhile (another test's redis-server): only ours will do.
+		err = ownsPort(r.Addr, cmd.Process.Pid)
+	}
+	if err != nil {
+		r.Stop()
 		t.Fatalf("redis-server did not come up on %s: %v", r.Addr, err)
 	}
 }
@@ -64,11 +80,13 @@ func (r *Redis) Stop() {
 		return
 	}
 	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
+	<-r.exited
 	r.cmd = nil
 }
 
-// Restart starts the server again on the same port after Stop.
+// Restart starts the server again on the same port after Stop. It fails the
+// test, saying so, when another process took the port in between (ports are
+// only free "a moment ago", and parallel tests start servers of their own).
 func (r *Redis) Restart(t testing.TB) {
 	t.Helper()
 	r.Stop()
@@ -76,13 +94,57 @@ func (r *Redis) Restart(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l, err := net.Listen("tcp", r.Addr)
+	if err != nil {
+		t.Fatalf("restarting redis-server: port %d was taken by another process meanwhile: %v", r.port, err)
+	}
+	_ = l.Close()
 	r.start(t, bin)
 }
 
-func waitPing(addr string, within time.Duration) error {
+// ownsPort checks, with INFO server, that the redis-server answering on addr
+// is the process pid.
+func ownsPort(addr string, pid int) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("INFO server\r\n")); err != nil {
+		return err
+	}
+	br := bufio.NewReader(conn)
+	head, err := br.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if err != nil {
+		return fmt.Errorf("reading INFO reply %q: %w", head, err)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return err
+	}
+	want := fmt.Sprintf("process_id:%d", pid)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if strings.TrimSpace(line) == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("port taken by another process, not the redis-server started (pid %d)", pid)
+}
+
+func waitPing(addr string, within time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(within)
 	var err error
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return errors.New("redis-server exited (is the port taken?)")
+		default:
+		}
 		var conn net.Conn
 		conn, err = net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
