@@ -141,6 +141,8 @@ type ProductPageV1 struct {
 	Total    int         `json:"total"`
 }
 
+// route bounds a single-call route by the route budget. Aggregated routes
+// give the budget to aggregate.Run instead, which applies it once.
 func (a *API) route(c echo.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Request().Context(), a.budget)
 }
@@ -151,11 +153,9 @@ func (a *API) route(c echo.Context) (context.Context, context.CancelFunc) {
 func (a *API) page(c echo.Context) (domain.ProductPage, map[string]domain.Price, error) {
 	q := services.Search{Category: c.QueryParam("category"), Page: intParam(c, "page", 1),
 		PageSize: intParam(c, "pageSize", DefaultPageSize)}
-	ctx, cancel := a.route(c)
-	defer cancel()
 	var pg domain.ProductPage
 	var prices []domain.Price
-	_, err := aggregate.Run(ctx, a.budget,
+	_, err := aggregate.Run(c.Request().Context(), a.budget,
 		aggregate.Critical(domain.ServiceCatalog, func(ctx context.Context) (err error) {
 			pg, err = a.c.Catalog.Search(ctx, q)
 			return err
@@ -184,11 +184,9 @@ func (a *API) page(c echo.Context) (domain.ProductPage, map[string]domain.Price,
 // product fetches one product and its price in parallel.
 func (a *API) product(c echo.Context) (domain.Product, map[string]domain.Price, error) {
 	id := c.Param("id")
-	ctx, cancel := a.route(c)
-	defer cancel()
 	var p domain.Product
 	var prices []domain.Price
-	_, err := aggregate.Run(ctx, a.budget,
+	_, err := aggregate.Run(c.Request().Context(), a.budget,
 		aggregate.Critical(domain.ServiceCatalog, func(ctx context.Context) (err error) {
 			p, err = a.c.Catalog.Product(ctx, id)
 			return err

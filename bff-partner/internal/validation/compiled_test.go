@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -117,4 +118,33 @@ func TestCompiledParamsNeverAcceptMore(t *testing.T) {
 			assert.NoError(t, err, "kin-openapi accepts what the fast path accepts: %s", tt.path)
 		}
 	}
+}
+
+// TestRoutesResolvedOnce checks the table the middleware resolves at start
+// against FindRoute for every operation of the partner document.
+func TestRoutesResolvedOnce(t *testing.T) {
+	t.Parallel()
+	doc, err := public.Load(context.Background(), "partner.yaml")
+	require.NoError(t, err)
+	ops, err := compileOperations(doc)
+	require.NoError(t, err)
+	routes := resolveRoutes(doc, ops)
+	n := 0
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			n++
+			ep := echoPath(path)
+			want, ok := FindRoute(doc, method, ep)
+			require.True(t, ok, "%s %s", method, ep)
+			got, ok := routes[ep][method]
+			require.True(t, ok, "%s %s resolved", method, ep)
+			assert.Equal(t, want.Path, got.route.Path)
+			assert.Same(t, want.Operation, got.route.Operation)
+			assert.Same(t, ops[method+" "+path], got.op)
+		}
+	}
+	assert.GreaterOrEqual(t, n, 7, "every partner route")
+	assert.Equal(t, "/v2/products/:id", echoPath("/v2/products/{id}"))
+	_, ok := routes["/v2/products"][http.MethodDelete]
+	assert.False(t, ok, "no operation, no route")
 }

@@ -91,21 +91,59 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	routes := resolveRoutes(c.Document, ops)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) error {
 			if c.Skipper(ec) {
 				return next(ec)
 			}
-			route, ok := FindRoute(c.Document, ec.Request().Method, ec.Path())
+			r, ok := routes[ec.Path()][ec.Request().Method]
 			if !ok {
 				return next(ec)
 			}
-			if err := c.check(ec, route, opts, &paramsOnly, ops[route.Method+" "+route.Path]); err != nil {
+			if err := c.check(ec, r.route, opts, &paramsOnly, r.op); err != nil {
 				return err
 			}
 			return next(ec)
 		}
 	}, nil
+}
+
+// resolved is the document's operation for one echo route and method.
+type resolved struct {
+	route *routers.Route
+	op    *operation
+}
+
+// resolveRoutes finds every operation of the document once, keyed by echo
+// route (GET /v2/products/:id for the template /v2/products/{id}) and then
+// method, so a request finds its own with two map look-ups and no
+// allocation. kin-openapi does not mutate a Route while validating, so one
+// is shared by all requests.
+func resolveRoutes(doc *openapi3.T, ops map[string]*operation) map[string]map[string]resolved {
+	out := map[string]map[string]resolved{}
+	for path, item := range doc.Paths.Map() {
+		byMethod := map[string]resolved{}
+		for method, op := range item.Operations() {
+			byMethod[method] = resolved{
+				route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
+				op:    ops[method+" "+path],
+			}
+		}
+		out[echoPath(path)] = byMethod
+	}
+	return out
+}
+
+// echoPath turns an OpenAPI path template into echo's route syntax.
+func echoPath(template string) string {
+	segs := strings.Split(template, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			segs[i] = ":" + s[1:len(s)-1]
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // operation holds what is compiled once per operation of the document.
@@ -346,7 +384,8 @@ func tooLarge(limit int64) *problem.Problem {
 }
 
 // FindRoute returns the document's operation for an echo route such as
-// GET /v2/products/:id (the template /v2/products/{id}).
+// GET /v2/products/:id (the template /v2/products/{id}). It resolves the
+// route on every call; the middleware resolves each route once at start.
 func FindRoute(doc *openapi3.T, method, echoPath string) (*routers.Route, bool) {
 	if doc == nil || doc.Paths == nil {
 		return nil, false
