@@ -45,6 +45,22 @@ type check struct {
 	name     string
 	required bool
 	fn       CheckFunc
+	flight   *flight
+}
+
+// flight is the run of a check in progress, shared by every probe that
+// arrives while it lasts: a check that ignores its context then holds one
+// goroutine, not one more per probe (a kubelet probing every few seconds
+// would otherwise pile them up for as long as the dependency hangs).
+type flight struct {
+	mu  sync.Mutex
+	cur *run // nil when no run is in progress.
+}
+
+// run is one execution of a check; err is written before done is closed.
+type run struct {
+	done chan struct{}
+	err  error
 }
 
 // New returns a checker whose checks each get timeout (DefaultTimeout when
@@ -62,11 +78,11 @@ func (c *Checker) Add(name string, required bool, fn CheckFunc) {
 	defer c.mu.Unlock()
 	for i := range c.checks {
 		if c.checks[i].name == name {
-			c.checks[i] = check{name, required, fn}
+			c.checks[i] = check{name, required, fn, &flight{}}
 			return
 		}
 	}
-	c.checks = append(c.checks, check{name, required, fn})
+	c.checks = append(c.checks, check{name, required, fn, &flight{}})
 }
 
 // SetDraining makes every later report 503 draining. It cannot be undone:
@@ -111,7 +127,7 @@ func (c *Checker) Check(ctx context.Context) Report {
 			cctx, cancel := context.WithTimeout(ctx, c.timeout)
 			defer cancel()
 			res := Result{Status: CheckOK, Required: ch.required}
-			if err := runCheck(cctx, ch.fn); err != nil {
+			if err := ch.flight.join(cctx, c.timeout, ch.fn); err != nil {
 				res.Status, res.Detail = CheckFailing, err.Error()
 			}
 			results[i] = res
@@ -132,14 +148,32 @@ func (c *Checker) Check(ctx context.Context) Report {
 	return rep
 }
 
-// runCheck returns the check's error, or ctx's when the check overruns its
-// deadline without honouring it, so one stuck dependency cannot hang /readyz.
-func runCheck(ctx context.Context, fn CheckFunc) error {
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
+// join returns the check's error, or ctx's when the check overruns the
+// probe's deadline without honouring its own, so one stuck dependency cannot
+// hang /readyz. A run already in progress (started by an earlier probe) is
+// joined rather than doubled. A run gets its own timeout, detached from the
+// probe that started it, so that probe leaving early does not cancel the
+// answer the others wait for.
+func (f *flight) join(ctx context.Context, timeout time.Duration, fn CheckFunc) error {
+	f.mu.Lock()
+	r := f.cur
+	if r == nil {
+		r = &run{done: make(chan struct{})}
+		f.cur = r
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		go func() {
+			defer cancel()
+			r.err = fn(rctx)
+			f.mu.Lock()
+			f.cur = nil
+			f.mu.Unlock()
+			close(r.done)
+		}()
+	}
+	f.mu.Unlock()
 	select {
-	case err := <-done:
-		return err
+	case <-r.done:
+		return r.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,6 +68,46 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStuckCheckHoldsOneGoroutineWhateverTheProbes(t *testing.T) {
+	t.Parallel()
+	var started atomic.Int32
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	c := readiness.New(10 * time.Millisecond)
+	c.Add("hung", true, func(context.Context) error {
+		started.Add(1)
+		<-release // Ignores its context, as a badly written check might.
+		return nil
+	})
+
+	for range 20 {
+		rep := c.Check(context.Background())
+		assert.Equal(t, readiness.StatusNotReady, rep.Status)
+		assert.Equal(t, readiness.CheckFailing, rep.Checks["hung"].Status)
+	}
+
+	assert.Equal(t, int32(1), started.Load(), "20 probes joined the one run in progress")
+}
+
+func TestCheckRunsAgainOnceTheRunEnded(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	c := readiness.New(time.Second)
+	c.Add("redis", false, func(context.Context) error {
+		if calls.Add(1) == 1 {
+			return errors.New("down")
+		}
+		return nil
+	})
+
+	first := c.Check(context.Background())
+	second := c.Check(context.Background())
+
+	assert.Equal(t, readiness.CheckFailing, first.Checks["redis"].Status)
+	assert.Equal(t, readiness.CheckOK, second.Checks["redis"].Status, "a finished run's answer is not kept")
+	assert.Equal(t, int32(2), calls.Load())
 }
 
 func TestAddReplaces(t *testing.T) {
