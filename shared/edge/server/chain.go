@@ -21,17 +21,17 @@ import (
 // place its order is decided (STYLE rule 4). Every request, matched route or
 // not, passes through, outermost first:
 //
-//  1. recover: a panic becomes a 500 problem, never a dropped connection;
-//  2. request id: keep a valid X-Request-Id, replace any other (SPEC §4);
-//  3. strip identity headers: X-User-Id & co. are deleted before anything
+//  1. strip identity headers: X-User-Id & co. are deleted before anything
 //     else reads them (SPEC §4). It is installed with Echo.Pre, so it runs
-//     even before routing and before any Pre middleware a gateway adds
-//     (bff-partner's audit, for one); it only deletes headers, so running
-//     ahead of recover and request id changes nothing else;
-//  4. HEAD as GET: every GET route also answers HEAD (mirrorGET), and a
+//     before routing, before any Pre middleware a gateway adds (bff-partner's
+//     audit, for one) and so ahead of recover and request id; it only
+//     deletes headers, so running first changes nothing else;
+//  2. HEAD as GET: every GET route also answers HEAD (mirrorGET), and a
 //     HEAD request is handed on as a GET whose body net/http drops
 //     (headAsGet, the first middleware after routing, ahead of recover as
 //     it cannot fail), so its status and headers are the GET's;
+//  3. recover: a panic becomes a 500 problem, never a dropped connection;
+//  4. request id: keep a valid X-Request-Id, replace any other (SPEC §4);
 //  5. tracing: a span per request, W3C traceparent honoured;
 //  6. request metrics, then the access log: counts, latency and one line
 //     per request, seeing the final status of everything inside (metrics
@@ -39,9 +39,13 @@ import (
 //  7. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413
 //     (net/http itself only stops headers beyond HardMaxHeaderBytes).
 //
-// The gateway then adds, per route or group: auth -> rate limit -> route
-// timeout -> handler. Errors from anywhere are returned, not written, and
-// rendered once by problem.Handler.
+// The gateway then adds, per route or group: auth -> rate limit -> handler.
+// There is no route-timeout middleware: a route's budget bounds its upstream
+// work inside the handler (aggregate.Run with the route's budget, each
+// source with its own deadline within it), so a source that runs out of it
+// degrades its section when optional and fails the route with 504
+// upstream_timeout when critical, and the handler still renders the answer. Errors from
+// anywhere are returned, not written, and rendered once by problem.Handler.
 func (s *Server) newEcho() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

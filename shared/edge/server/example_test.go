@@ -12,7 +12,8 @@ import (
 )
 
 // A gateway's composition root builds the server, adds its checks, hooks and
-// routes (with auth -> rate limit -> route timeout on them), then runs it
+// routes (with auth -> rate limit on them; route budgets live in the
+// handlers, see aggregate), then runs it
 // until the signal context of main ends.
 func ExampleNew() {
 	ctx, cancel := context.WithCancel(context.Background())

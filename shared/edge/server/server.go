@@ -46,7 +46,8 @@ type Options struct {
 	// propagated, but no spans or trace ids are made.
 	TracerProvider trace.TracerProvider
 	// Propagator reads and writes traceparent/tracestate. Optional. Default
-	// W3C trace context plus baggage.
+	// tracing.NewPropagator(): W3C Trace Context only (no baggage, which is
+	// untrusted client input).
 	Propagator propagation.TextMapPropagator
 	// HookTimeout bounds the OnShutdown hooks together. Optional. Default 5s.
 	HookTimeout time.Duration
