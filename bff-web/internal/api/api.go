@@ -25,57 +25,30 @@ import (
 	"github.com/shopfront/shared/storefront"
 )
 
-// Budgets bound each route's upstream work, stages included (SPEC §4: 2.5 s
-// per aggregate route by default).
+// Budgets bound each route's upstream work, stages included (SPEC §4).
+// The configuration validates them and fills their defaults once, at load
+// (config.RouteBudgets); a zero budget leaves the route bounded only by its
+// upstream calls' own timeouts.
 type Budgets struct {
-	// Catalog bounds GET /v1/catalog. Optional. Default 2.5 s.
+	// Catalog bounds GET /v1/catalog. Optional. Default 0.
 	Catalog time.Duration `yaml:"catalog"`
-	// Product bounds GET /v1/pages/product/{id}. Optional. Default 2.5 s.
+	// Product bounds GET /v1/pages/product/{id}. Optional. Default 0.
 	Product time.Duration `yaml:"product"`
-	// Account bounds GET /v1/pages/account. Optional. Default 2.5 s.
+	// Account bounds GET /v1/pages/account. Optional. Default 0.
 	Account time.Duration `yaml:"account"`
-	// Cart bounds the cart routes. Optional. Default 2.5 s.
+	// Cart bounds the cart routes. Optional. Default storefront's 2.5 s.
 	Cart time.Duration `yaml:"cart"`
 	// Single bounds the routes of one call (/v1/me, orders). Optional.
-	// Default 2 s.
+	// Default 0 for /v1/me, storefront's 2 s for orders.
 	Single time.Duration `yaml:"single"`
-}
-
-// Default budgets.
-const (
-	DefaultAggregateBudget = 2500 * time.Millisecond
-	DefaultSingleBudget    = 2 * time.Second
-)
-
-// WithDefaults returns b with every zero budget set to its default.
-func (b Budgets) WithDefaults() Budgets {
-	for _, d := range []*time.Duration{&b.Catalog, &b.Product, &b.Account, &b.Cart} {
-		if *d == 0 {
-			*d = DefaultAggregateBudget
-		}
-	}
-	if b.Single == 0 {
-		b.Single = DefaultSingleBudget
-	}
-	return b
-}
-
-// Validate rejects negative budgets.
-func (b Budgets) Validate() error {
-	var errs []error
-	for name, d := range map[string]time.Duration{"catalog": b.Catalog, "product": b.Product, "account": b.Account, "cart": b.Cart, "single": b.Single} {
-		if d < 0 {
-			errs = append(errs, fmt.Errorf("budget %s %s must not be negative", name, d))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Config configures the API.
 type Config struct {
 	// Clients are the domain services. Required.
 	Clients *services.Clients
-	// Budgets bound each route. Optional. Default Budgets{}.WithDefaults().
+	// Budgets bound each route, as config.RouteBudgets resolves them.
+	// Optional. Default Budgets{}.
 	Budgets Budgets
 	// Currency is the currency prices are asked in. Optional. Default "USD".
 	Currency string
@@ -131,10 +104,6 @@ type API struct {
 func New(cfg Config) (*API, error) {
 	if cfg.Clients == nil {
 		return nil, errors.New("api: Clients is required")
-	}
-	cfg.Budgets = cfg.Budgets.WithDefaults()
-	if err := cfg.Budgets.Validate(); err != nil {
-		return nil, fmt.Errorf("api: %w", err)
 	}
 	if cfg.Currency == "" {
 		cfg.Currency = DefaultCurrency

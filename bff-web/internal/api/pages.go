@@ -107,7 +107,8 @@ func (a *API) stockOf(ctx context.Context, ids []string) (map[string]domain.Stoc
 
 // productPage is GET /v1/pages/product/{id}: the product (critical), its
 // price, availability, first reviews page and similar products in
-// parallel, then the names and prices of the similar products.
+// parallel, and as soon as the similar products are known, their names and
+// prices.
 func (a *API) productPage(c echo.Context) error {
 	id, err := storefront.PathID(c, "id")
 	if err != nil {
@@ -154,25 +155,29 @@ func (a *API) productPage(c echo.Context) error {
 			gotReviews = err == nil
 			return
 		}),
-		aggregate.Optional(domain.ServiceRecommendations, func(ctx context.Context) (err error) {
-			similar, err = a.c.Recommendations.Similar(ctx, id, productSimilar)
-			return
-		}),
-		aggregate.Then(
-			aggregate.Optional(domain.ServiceCatalog, func(ctx context.Context) (err error) {
-				if len(similar) == 0 {
-					return nil
-				}
-				products, err = a.c.Catalog.Products(ctx, similarIDs())
+		// The similar products are looked up as soon as recommendations
+		// answers: slow reviews or inventory must not eat their budget.
+		aggregate.Chain(
+			aggregate.Optional(domain.ServiceRecommendations, func(ctx context.Context) (err error) {
+				similar, err = a.c.Recommendations.Similar(ctx, id, productSimilar)
 				return
 			}),
-			aggregate.Optional(domain.ServicePricing, func(ctx context.Context) (err error) {
-				if len(similar) == 0 {
-					return nil
-				}
-				prices, err = a.c.Pricing.Prices(ctx, similarIDs(), a.currency)
-				return
-			}),
+			aggregate.Then(
+				aggregate.Optional(domain.ServiceCatalog, func(ctx context.Context) (err error) {
+					if len(similar) == 0 {
+						return nil
+					}
+					products, err = a.c.Catalog.Products(ctx, similarIDs())
+					return
+				}),
+				aggregate.Optional(domain.ServicePricing, func(ctx context.Context) (err error) {
+					if len(similar) == 0 {
+						return nil
+					}
+					prices, err = a.c.Pricing.Prices(ctx, similarIDs(), a.currency)
+					return
+				}),
+			),
 		),
 	)
 	if err != nil {
@@ -263,8 +268,12 @@ func (a *API) me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), a.budgets.Single)
-	defer cancel()
+	ctx := c.Request().Context()
+	if a.budgets.Single > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.budgets.Single)
+		defer cancel()
+	}
 	u, err := a.c.Users.Get(ctx, id)
 	if err != nil {
 		return err

@@ -64,12 +64,16 @@ type Config struct {
 	Logger *zap.Logger
 }
 
-// Validate reports bad durations.
+// Validate reports bad durations, one line each, in the order of the
+// fields.
 func (c Config) Validate() error {
 	var errs []error
-	for name, d := range map[string]time.Duration{"fresh": c.Fresh, "stale": c.Stale, "fill timeout": c.FillTimeout, "lock TTL": c.LockTTL, "poll interval": c.PollInterval} {
-		if d < 0 {
-			errs = append(errs, fmt.Errorf("cache %s must not be negative, got %s", name, d))
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"fresh", c.Fresh}, {"stale", c.Stale}, {"fill timeout", c.FillTimeout}, {"lock TTL", c.LockTTL}, {"poll interval", c.PollInterval}} {
+		if d.d < 0 {
+			errs = append(errs, fmt.Errorf("cache %s must not be negative, got %s", d.name, d.d))
 		}
 	}
 	return errors.Join(errs...)
@@ -207,17 +211,43 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 				}
 			}
 			c.requests.WithLabelValues("miss").Inc()
-			fill := c.filler(ec, next)
-			v, err, _ := c.group.Do(key, func() (any, error) {
-				return c.fillOnce(req.Context(), key, fill)
-			})
+			e, err = c.coalesce(req.Context(), key, c.filler(ec, next))
 			if err != nil {
 				return err
 			}
-			return write(ec, v.(*Entry), ResultMiss, 0)
+			return write(ec, e, ResultMiss, 0)
 		}
 	}
 }
+
+// coalesce returns the entry of a missing key, filled once for all the
+// concurrent misses of this instance (singleflight). Each caller waits only
+// as long as its own context lives: the fill runs detached (see fill), so a
+// caller that gives up neither fails it nor is held by it. When the caller
+// that led the call gives up while it was still waiting for another
+// instance's fill (errWaitEnded), the others start a new call and keep
+// waiting under their own contexts.
+func (c *Cache) coalesce(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (*Entry, error) {
+	for {
+		ch := c.group.DoChan(key, func() (any, error) { return c.fillOnce(ctx, key, fill) })
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case r := <-ch:
+			if errors.Is(r.Err, errWaitEnded) && ctx.Err() == nil {
+				continue
+			}
+			if r.Err != nil {
+				return nil, r.Err
+			}
+			return r.Val.(*Entry), nil
+		}
+	}
+}
+
+// errWaitEnded is fillOnce's error when its caller's context ended while it
+// waited for another instance's fill.
+var errWaitEnded = errors.New("waiting for another instance's cache fill ended")
 
 // fillOnce fills a missing key. Concurrent misses of one instance are
 // already one call (singleflight); the store's lock makes the instances
@@ -225,22 +255,37 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 // poll until its entry appears or the lock is free again (the holder failed),
 // so a cold key costs one fan-out across instances. If the store cannot lock
 // (Redis down) or the wait exceeds LockTTL, the caller fills without waiting.
+// The wait is bounded by ctx, the caller's request: a request never outlives
+// its own budget waiting for someone else's fill. The fill itself is not.
 func (c *Cache) fillOnce(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (*Entry, error) {
-	ctx = context.WithoutCancel(ctx)
 	deadline := time.Now().Add(c.cfg.LockTTL)
+	poll := time.NewTimer(0)
+	defer poll.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", errWaitEnded, ctx.Err())
+		case <-poll.C:
+		}
 		if e, err := c.cfg.Store.Get(ctx, key); err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
 			return e, nil
+		}
+		if err := ctx.Err(); err != nil {
+			// The store failed because the caller left; not a store problem.
+			return nil, fmt.Errorf("%w: %w", errWaitEnded, err)
 		}
 		release, ok, err := c.cfg.Store.Lock(ctx, key, c.cfg.LockTTL)
 		if ok {
 			defer release()
 			return c.fill(ctx, key, fill)
 		}
+		if ctx.Err() != nil {
+			continue
+		}
 		if err != nil || time.Now().After(deadline) {
 			return c.fill(ctx, key, fill)
 		}
-		time.Sleep(c.cfg.PollInterval)
+		poll.Reset(c.cfg.PollInterval)
 	}
 }
 

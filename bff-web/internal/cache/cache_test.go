@@ -81,13 +81,20 @@ func startGateway(t *testing.T, o *origin, cfg cache.Config) *gateway {
 	c, err := cache.New(cfg)
 	require.NoError(t, err)
 	e := echo.New()
-	// A stand-in for optional auth: a Bearer header makes a principal.
+	// A stand-in for optional auth: a Bearer header makes a principal. And
+	// one for a route budget: X-Test-Budget bounds the request's context.
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) error {
-			if ec.Request().Header.Get("Authorization") != "" {
-				r := ec.Request()
-				ec.SetRequest(r.WithContext(auth.WithPrincipal(r.Context(), &auth.Principal{Subject: "u1"})))
+			r := ec.Request()
+			if r.Header.Get("Authorization") != "" {
+				r = r.WithContext(auth.WithPrincipal(r.Context(), &auth.Principal{Subject: "u1"}))
 			}
+			if d, err := time.ParseDuration(r.Header.Get("X-Test-Budget")); err == nil {
+				ctx, cancel := context.WithTimeout(r.Context(), d)
+				defer cancel()
+				r = r.WithContext(ctx)
+			}
+			ec.SetRequest(r)
 			return next(ec)
 		}
 	})
@@ -106,18 +113,35 @@ type answer struct {
 	header http.Header
 }
 
+// get sends a GET with the given header names and values. Many tests call
+// it from goroutines of their own, where t.FailNow must not be called, so
+// it reports a failure with assert and returns an empty answer.
 func get(t *testing.T, url string, header ...string) answer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	require.NoError(t, err)
+	return getCtx(t, context.Background(), url, header...)
+}
+
+// getCtx is get under ctx; a cancelled ctx is an expected outcome and not
+// reported.
+func getCtx(t *testing.T, ctx context.Context, url string, header ...string) answer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if !assert.NoError(t, err) {
+		return answer{}
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if ctx.Err() != nil {
+		return answer{}
+	}
+	if !assert.NoError(t, err) {
+		return answer{}
+	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
+	assert.NoError(t, err)
 	return answer{status: res.StatusCode, xcache: res.Header.Get(cache.HeaderXCache), body: string(b), header: res.Header}
 }
 
@@ -372,4 +396,122 @@ func TestMetricsRegistered(t *testing.T) {
 	assert.Equal(t, 2, n, "hit and miss series")
 	assert.Equal(t, 1.0, results(g, "hit"))
 	assert.Equal(t, 1.0, results(g, "miss"))
+}
+
+// releaseAtEnd releases o when the test ends, in case a failed check left
+// it held, and returns the release for the test's own use; both are safe.
+// Call it after startGateway, so that it runs before the server's Close,
+// which waits for the requests the origin holds.
+func releaseAtEnd(t *testing.T, o *origin) func() {
+	var once sync.Once
+	release := func() { once.Do(o.release) }
+	t.Cleanup(release)
+	return release
+}
+
+// within waits for an answer for up to d; ok is false if none came.
+func within(ch <-chan answer, d time.Duration) (answer, bool) {
+	select {
+	case a := <-ch:
+		return a, true
+	case <-time.After(d):
+		return answer{}, false
+	}
+}
+
+// TestCoalescedWaiterLeavesWithItsContext holds a fill and sends a second
+// request for the same key with a 100 ms budget: it joins the fill, but
+// answers when its budget ends instead of waiting for the fill, which still
+// serves the first request.
+func TestCoalescedWaiterLeavesWithItsContext(t *testing.T) {
+	t.Parallel()
+	o := newOrigin()
+	o.block()
+	g := startGateway(t, o, cache.Config{})
+	release := releaseAtEnd(t, o)
+	url := g.url + "/v1/pages/product/slow"
+
+	first := make(chan answer, 1)
+	go func() { first <- get(t, url) }()
+	require.Eventually(t, func() bool { return o.calls.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	waiter := make(chan answer, 1)
+	go func() { waiter <- get(t, url, "X-Test-Budget", "100ms") }()
+	a, ok := within(waiter, 5*time.Second)
+	require.True(t, ok, "the waiter answered while the fill was still held")
+	assert.Equal(t, http.StatusInternalServerError, a.status, "echo's plain handler renders the spent budget")
+	assert.Equal(t, 2.0, results(g, "miss"))
+
+	release()
+	a, ok = within(first, 10*time.Second)
+	require.True(t, ok)
+	assert.Equal(t, http.StatusOK, a.status)
+	assert.JSONEq(t, `{"id":"slow","call":1}`, a.body)
+	assert.EqualValues(t, 1, o.calls.Load(), "the waiter that left started no fill of its own")
+}
+
+// TestRedisWaitBoundedByContext holds a fill on one instance; a miss of the
+// same key on the other instance polls for that fill's entry only as long
+// as its own budget lasts (LockTTL is 30 s here), and never fills itself.
+// When the request leading the poll leaves, another one waiting on the same
+// instance takes over and gets the entry.
+func TestRedisWaitBoundedByContext(t *testing.T) {
+	t.Parallel()
+	r := edgetest.StartRedis(t)
+	o := newOrigin()
+	o.block()
+	cfg := func() cache.Config {
+		return cache.Config{Store: cache.NewRedis(redisClient(t, r.URL()), ""), LockTTL: 30 * time.Second}
+	}
+	a, b := startGateway(t, o, cfg()), startGateway(t, o, cfg())
+	release := releaseAtEnd(t, o)
+	path := "/v1/pages/product/held"
+
+	filled := make(chan answer, 1)
+	go func() { filled <- get(t, a.url+path) }()
+	require.Eventually(t, func() bool { return o.calls.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "a holds the lock and fills")
+
+	// A waiter with a short budget answers when the budget ends.
+	short := make(chan answer, 1)
+	go func() { short <- get(t, b.url+path, "X-Test-Budget", "200ms") }()
+	ans, ok := within(short, 5*time.Second)
+	require.True(t, ok, "the waiter on b answered within its budget, not after LockTTL")
+	assert.Equal(t, http.StatusInternalServerError, ans.status)
+
+	// A leader whose client leaves hands the wait over to the next request.
+	ctx, cancel := context.WithCancel(context.Background())
+	left := make(chan answer, 1)
+	go func() { left <- getCtx(t, ctx, b.url+path) }()
+	require.Eventually(t, func() bool { return results(b, "miss") == 2 }, 10*time.Second, 5*time.Millisecond)
+	stays := make(chan answer, 1)
+	go func() { stays <- get(t, b.url+path) }()
+	require.Eventually(t, func() bool { return results(b, "miss") == 3 }, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	_, ok = within(left, 5*time.Second)
+	require.True(t, ok)
+	_, ok = within(stays, 300*time.Millisecond)
+	assert.False(t, ok, "the remaining request keeps waiting for a's fill")
+
+	release()
+	for _, ch := range []chan answer{filled, stays} {
+		ans, ok := within(ch, 10*time.Second)
+		require.True(t, ok)
+		assert.Equal(t, http.StatusOK, ans.status)
+		assert.JSONEq(t, `{"id":"held","call":1}`, ans.body)
+	}
+	assert.EqualValues(t, 1, o.calls.Load(), "one fill for every request of both instances")
+}
+
+// TestConfigErrorsInFieldOrder checks that every bad duration is reported,
+// in the order of the fields on every run.
+func TestConfigErrorsInFieldOrder(t *testing.T) {
+	t.Parallel()
+	want := "cache fresh must not be negative, got -1s\ncache stale must not be negative, got -2s\n" +
+		"cache fill timeout must not be negative, got -3s\ncache lock TTL must not be negative, got -4s\n" +
+		"cache poll interval must not be negative, got -5s"
+	for range 20 {
+		_, err := cache.New(cache.Config{Fresh: -time.Second, Stale: -2 * time.Second, FillTimeout: -3 * time.Second,
+			LockTTL: -4 * time.Second, PollInterval: -5 * time.Second})
+		assert.EqualError(t, err, want)
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopfront/bff-web/internal/api"
 	"github.com/shopfront/bff-web/internal/cors"
+	"github.com/shopfront/shared/edge/aggregate"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 )
 
@@ -36,7 +37,8 @@ type Web struct {
 	// Currency is the currency prices are asked in. Optional. Default "USD".
 	Currency string `yaml:"currency"`
 	// Budgets bound each route's upstream work. Optional. Default each
-	// aggregate route BFF_ROUTE_BUDGET (2.5 s), single calls 2 s.
+	// aggregate route BFF_ROUTE_BUDGET (2.5 s), single calls
+	// BFF_UPSTREAM_TIMEOUT (2 s).
 	Budgets api.Budgets `yaml:"budgets"`
 }
 
@@ -108,16 +110,25 @@ func Defaults() Config {
 	return c
 }
 
-// RouteBudgets returns the web budgets with BFF_ROUTE_BUDGET as the default
-// of every aggregate route.
-func (c Config) RouteBudgets() api.Budgets {
-	b := c.Web.Budgets
-	for _, d := range []*time.Duration{&b.Catalog, &b.Product, &b.Account, &b.Cart} {
-		if *d == 0 {
-			*d = c.Upstreams.RouteBudget
-		}
+// budgets lists the web route budgets once, for Validate and RouteBudgets:
+// unset page and cart routes get BFF_ROUTE_BUDGET, unset single-call routes
+// the upstream call timeout (BFF_UPSTREAM_TIMEOUT).
+func (c *Config) budgets() aggregate.Budgets {
+	b, route, single := &c.Web.Budgets, c.Upstreams.RouteBudget, c.Upstreams.Timeout
+	return aggregate.Budgets{
+		{Name: "web.budgets.catalog", Value: &b.Catalog, Default: route},
+		{Name: "web.budgets.product", Value: &b.Product, Default: route},
+		{Name: "web.budgets.account", Value: &b.Account, Default: route},
+		{Name: "web.budgets.cart", Value: &b.Cart, Default: route},
+		{Name: "web.budgets.single", Value: &b.Single, Default: single},
 	}
-	return b.WithDefaults()
+}
+
+// RouteBudgets returns the web budgets with every unset one derived from
+// the common settings (see budgets). Validate has checked them.
+func (c Config) RouteBudgets() api.Budgets {
+	c.budgets().Resolve()
+	return c.Web.Budgets
 }
 
 // Load reads the configuration; lookup is os.LookupEnv in main. The error
@@ -149,22 +160,27 @@ func (c Config) Validate() error {
 		}
 	}
 	w := c.Web
-	for name, d := range map[string]time.Duration{VarCacheFresh: w.Cache.Fresh, VarCacheStale: w.Cache.Stale} {
-		if d <= 0 {
-			errs = append(errs, edgeconfig.Errorf(name, "must be a positive duration, got %s", d))
+	// Slices, not maps, so that the lines come in the same order every run.
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{VarCacheFresh, w.Cache.Fresh}, {VarCacheStale, w.Cache.Stale}} {
+		if d.d <= 0 {
+			errs = append(errs, edgeconfig.Errorf(d.name, "must be a positive duration, got %s", d.d))
 		}
 	}
-	for name, n := range map[string]int{VarCacheMaxEntries: w.Cache.MaxEntries, VarCacheMaxBytes: w.Cache.MaxBytes, VarCompressMinSize: w.CompressMinSize} {
-		if n <= 0 {
-			errs = append(errs, edgeconfig.Errorf(name, "must be a positive integer, got %d", n))
+	for _, n := range []struct {
+		name string
+		n    int
+	}{{VarCacheMaxEntries, w.Cache.MaxEntries}, {VarCacheMaxBytes, w.Cache.MaxBytes}, {VarCompressMinSize, w.CompressMinSize}} {
+		if n.n <= 0 {
+			errs = append(errs, edgeconfig.Errorf(n.name, "must be a positive integer, got %d", n.n))
 		}
 	}
 	if len(w.Currency) != 3 || strings.ToUpper(w.Currency) != w.Currency {
 		errs = append(errs, edgeconfig.Errorf("web.currency", "%q is not an ISO 4217 code such as USD", w.Currency))
 	}
-	if err := w.Budgets.Validate(); err != nil {
-		errs = append(errs, edgeconfig.Errorf("web.budgets", "%v", err))
-	}
+	errs = append(errs, c.budgets().Validate())
 	return errors.Join(errs...)
 }
 

@@ -1,12 +1,14 @@
 package config_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/bff-web/internal/api"
 	"github.com/shopfront/bff-web/internal/config"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
@@ -85,4 +87,41 @@ func TestLoad(t *testing.T) {
 			tt.check(t, c)
 		})
 	}
+}
+
+// TestValidateReportsInAFixedOrder loads a file with many bad web settings:
+// every one is reported, one line each, in the same order on every run.
+func TestValidateReportsInAFixedOrder(t *testing.T) {
+	t.Parallel()
+	yaml := edgetest.TempFile(t, "web.yaml", `web:
+  cache: {fresh: -1s, stale: 0s, max_entries: -1, max_bytes: 0}
+  compress_min_size: -5
+  budgets: {catalog: -1s, single: -2s}
+`)
+	want := []string{
+		"BFF_WEB_CACHE_FRESH: must be a positive duration, got -1s",
+		"BFF_WEB_CACHE_STALE: must be a positive duration, got 0s",
+		"BFF_WEB_CACHE_MAX_ENTRIES: must be a positive integer, got -1",
+		"BFF_WEB_CACHE_MAX_BYTES: must be a positive integer, got 0",
+		"BFF_WEB_COMPRESS_MIN_SIZE: must be a positive integer, got -5",
+		"web.budgets.catalog: must not be negative, got -1s",
+		"web.budgets.single: must not be negative, got -2s",
+	}
+	for range 20 {
+		_, err := config.Load(edgeconfig.MapLookup(map[string]string{"BFF_CONFIG": yaml}))
+		require.Error(t, err)
+		assert.Equal(t, strings.Join(want, "\n"), err.Error())
+	}
+}
+
+// TestRouteBudgetDefaults checks that unset budgets follow the common
+// settings: pages and cart the route budget, single calls the upstream
+// call timeout.
+func TestRouteBudgetDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(edgeconfig.MapLookup(map[string]string{"BFF_ROUTE_BUDGET": "4s", "BFF_UPSTREAM_TIMEOUT": "1500ms"}))
+	require.NoError(t, err)
+	assert.Equal(t, api.Budgets{Catalog: 4 * time.Second, Product: 4 * time.Second, Account: 4 * time.Second,
+		Cart: 4 * time.Second, Single: 1500 * time.Millisecond}, c.RouteBudgets())
+	assert.Zero(t, c.Web.Budgets, "RouteBudgets leaves the loaded configuration as it was")
 }
