@@ -79,6 +79,13 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening partner keys: %w", err)
 	}
+	if cfg.DevKeys() {
+		// Convenient for a local try, dangerous anywhere else: say so
+		// loudly, naming the file and never a key.
+		a.Logger.Warn("serving with the DEVELOPMENT partner keys: their plaintexts are published in the README, "+
+			"so anyone can use them; set "+config.VarKeysFile+" to the real partners' keys file",
+			zap.String("keysFile", p.KeysFile))
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {

@@ -22,7 +22,16 @@ type Config struct {
 	// searchedFrom is where the development keys file was looked for, for
 	// the error that says it was not found.
 	searchedFrom string
+	// devKeys is set when KeysFile is the development keys file, found by
+	// searching because nothing named a keys file.
+	devKeys bool
 }
+
+// DevKeys reports whether the keys file is the development one, picked up
+// because neither BFF_PARTNER_KEYS_FILE nor BFF_CONFIG named a keys file.
+// Its keys' plaintexts are published in the README, so the gateway warns
+// at start-up.
+func (c Config) DevKeys() bool { return c.devKeys }
 
 // Partner is the partner-only section.
 type Partner struct {
@@ -30,7 +39,8 @@ type Partner struct {
 	// BFF_PARTNER_KEYS_FILE). Optional. Default: the development keys file
 	// deploy/dev/partner-keys.yaml, looked for in the working directory and
 	// its parents (so `make run` and `go run` from anywhere in the
-	// repository find it); start-up fails when it is not found.
+	// repository find it), with a warning at start-up since its keys are
+	// public; start-up fails when it is not found.
 	KeysFile string `yaml:"keys_file"`
 	// AuditDir receives audit-YYYY-MM-DD.jsonl (BFF_AUDIT_DIR). Optional.
 	// Default "audit" (relative to the working directory).
@@ -172,6 +182,7 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 		if wd, err := os.Getwd(); err == nil {
 			c.searchedFrom = wd
 			c.Partner.KeysFile = FindDevKeysFile(wd)
+			c.devKeys = c.Partner.KeysFile != ""
 		}
 	}
 }

@@ -132,4 +132,9 @@ func TestRepositoryDevKeysFile(t *testing.T) {
 	c, err := config.Load(edgeconfig.MapLookup(nil))
 	require.NoError(t, err)
 	assert.Equal(t, p, c.Partner.KeysFile)
+	assert.True(t, c.DevKeys(), "picked up by searching: the gateway warns")
+
+	named, err := config.Load(edgeconfig.MapLookup(map[string]string{config.VarKeysFile: p}))
+	require.NoError(t, err)
+	assert.False(t, named.DevKeys(), "named explicitly: no warning")
 }
