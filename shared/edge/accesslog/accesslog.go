@@ -19,13 +19,14 @@ import (
 
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/logging"
+	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
 )
 
 // Unmatched is the route logged for requests no route matched, so that
 // the route field stays a template, never a raw path.
-const Unmatched = "unmatched"
+const Unmatched = metrics.Unmatched
 
 // Config configures the access log middleware.
 type Config struct {
@@ -84,11 +85,8 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil {
 				ec.Error(err)
 			}
-			status := ec.Response().Status
-			if err != nil && errors.Is(entryCtx.Err(), context.Canceled) {
-				// The client went away before the answer (nginx's 499).
-				status = problem.StatusClientClosedRequest
-			}
+			// The client going away before the answer is nginx's 499.
+			status := metrics.Status(ec, entryCtx, err)
 			code := ""
 			if err != nil {
 				code = problem.Resolve(err).Code
@@ -124,7 +122,7 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 	}
 	fields = append(fields,
 		zap.String("method", req.Method),
-		zap.String("route", route(ec, err)),
+		zap.String("route", metrics.Route(ec, err)),
 		zap.String("path", req.URL.Path),
 	)
 	if req.URL.RawQuery != "" {
@@ -169,13 +167,4 @@ func principalFields(p *auth.Principal) []zap.Field {
 		fs = append(fs, zap.String("tenantId", p.Tenant))
 	}
 	return fs
-}
-
-// route is the matched route template; echo's 404 and 405 handlers and an
-// empty path mean no route matched.
-func route(c echo.Context, err error) string {
-	if p := c.Path(); p != "" && !errors.Is(err, echo.ErrNotFound) && !errors.Is(err, echo.ErrMethodNotAllowed) {
-		return p
-	}
-	return Unmatched
 }

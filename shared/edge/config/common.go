@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/server"
+	"github.com/shopfront/shared/edge/tracing"
 )
 
 // Common is the configuration every gateway shares (SPEC §3). A gateway's
@@ -90,9 +91,6 @@ const (
 	DefaultLogLevel        = "info"
 	DefaultUpstreamTimeout = 2 * time.Second
 	DefaultRouteBudget     = 2500 * time.Millisecond
-	ProtocolHTTP           = "http/protobuf"
-	ProtocolHTTPJSON       = "http/json"
-	ProtocolGRPC           = "grpc"
 )
 
 // Defaults returns the embedded defaults of a gateway listening on addr and
@@ -102,7 +100,7 @@ func Defaults(addr, adminAddr, audience string) Common {
 		Server:   server.Config{Addr: addr, AdminAddr: adminAddr}.WithDefaults(),
 		JWT:      JWT{Issuer: DefaultIssuer, Audience: audience},
 		LogLevel: DefaultLogLevel,
-		Tracing:  Tracing{Protocol: ProtocolHTTP},
+		Tracing:  Tracing{Protocol: tracing.ProtocolHTTPProtobuf},
 		Upstreams: Upstreams{
 			Timeout:     DefaultUpstreamTimeout,
 			RouteBudget: DefaultRouteBudget,
@@ -199,7 +197,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.String(VarRedisURL, &c.RedisURL)
 	env.OneOf(VarLogLevel, &c.LogLevel, "debug", "info", "warn", "error")
 	env.URL(VarOTLPEndpoint, &c.Tracing.Endpoint)
-	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, ProtocolHTTP, ProtocolHTTPJSON, ProtocolGRPC)
+	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
 
 	if c.JWT.JWKSURL == "" && c.Upstreams.Identity != "" {
 		c.JWT.JWKSURL = c.Upstreams.Identity + "/.well-known/jwks.json"
@@ -292,9 +290,9 @@ func (c Common) Validate() error {
 		}
 	}
 	switch c.Tracing.Protocol {
-	case ProtocolHTTP, ProtocolHTTPJSON, ProtocolGRPC:
+	case tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC:
 	default:
-		fail(VarOTLPProtocol, "%q is not one of %s, %s, %s", c.Tracing.Protocol, ProtocolHTTP, ProtocolHTTPJSON, ProtocolGRPC)
+		fail(VarOTLPProtocol, "%q is not one of %s, %s, %s", c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
 	}
 	// Map iteration above is random; sorted lines keep the report stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

@@ -142,19 +142,38 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 // Route is the route label of a finished request: echo's route template,
 // or Unmatched when echo's 404/405 handlers answered (a raw path would let
 // any client create series without bound).
+//
+// Route, Matched, KnownMethod, Method and Status are the one definition of
+// these labels: the access log and the request spans use them too, so a
+// request is named alike in logs, metrics and traces.
 func Route(c echo.Context, err error) string {
-	if p := c.Path(); p != "" && !errors.Is(err, echo.ErrNotFound) && !errors.Is(err, echo.ErrMethodNotAllowed) {
-		return p
+	if Matched(c, err) {
+		return c.Path()
 	}
 	return Unmatched
+}
+
+// Matched reports whether a route answered the request: echo's 404 and 405
+// handlers, and an empty path, mean none did.
+func Matched(c echo.Context, err error) bool {
+	return c.Path() != "" && !errors.Is(err, echo.ErrNotFound) && !errors.Is(err, echo.ErrMethodNotAllowed)
+}
+
+// KnownMethod reports whether m is one of the standard methods of RFC 9110
+// (plus PATCH), the ones labels and span names keep as they are.
+func KnownMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 // Method is the method label: the standard methods as they are, any other
 // token a client invents as "OTHER", keeping the label bounded.
 func Method(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	if KnownMethod(m) {
 		return m
 	}
 	return "OTHER"

@@ -39,6 +39,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -167,29 +168,14 @@ func New(cfg LimiterConfig) (*Limiter, error) {
 	})
 	if cfg.Registry != nil {
 		var err error
-		if l.decisions, err = register(cfg.Registry, l.decisions); err != nil {
-			return nil, err
+		if l.decisions, err = metrics.Register(cfg.Registry, l.decisions); err != nil {
+			return nil, fmt.Errorf("registering rate limit metrics: %w", err)
 		}
-		if l.fallbacks, err = register(cfg.Registry, l.fallbacks); err != nil {
-			return nil, err
+		if l.fallbacks, err = metrics.Register(cfg.Registry, l.fallbacks); err != nil {
+			return nil, fmt.Errorf("registering rate limit metrics: %w", err)
 		}
 	}
 	return l, nil
-}
-
-// register registers c, reusing an equal collector already registered (two
-// limiters of one process share the series).
-func register[C prometheus.Collector](r prometheus.Registerer, c C) (C, error) {
-	if err := r.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("registering rate limit metrics: %w", err)
-	}
-	return c, nil
 }
 
 // Close closes the Redis client, if any.

@@ -1,7 +1,6 @@
 package tracing
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -111,8 +111,8 @@ func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 
 			err := next(ec)
 
-			status := finalStatus(ec, entryCtx, err)
-			if matched(ec, err) {
+			status := metrics.Status(ec, entryCtx, err)
+			if metrics.Matched(ec, err) {
 				span.SetAttributes(semconv.HTTPRoute(ec.Path()))
 			} else {
 				span.SetName(method)
@@ -136,9 +136,7 @@ func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 // spanMethod returns the method as semantic conventions want it: known
 // methods as they are, anything else "_OTHER", so span names stay bounded.
 func spanMethod(m string) (string, bool) {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	if metrics.KnownMethod(m) {
 		return m, true
 	}
 	return "_OTHER", false
@@ -149,21 +147,4 @@ func protoVersion(r *http.Request) string {
 		return strconv.Itoa(r.ProtoMajor)
 	}
 	return strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor)
-}
-
-// matched reports whether a route (not echo's 404/405 handler) answered.
-func matched(c echo.Context, err error) bool {
-	return c.Path() != "" && !errors.Is(err, echo.ErrNotFound) && !errors.Is(err, echo.ErrMethodNotAllowed)
-}
-
-// finalStatus is the status the client got: 499 when it went away and the
-// handler failed, else the committed status, else what err resolves to.
-func finalStatus(c echo.Context, entryCtx context.Context, err error) int {
-	if err != nil && errors.Is(entryCtx.Err(), context.Canceled) {
-		return problem.StatusClientClosedRequest
-	}
-	if c.Response().Committed || err == nil {
-		return c.Response().Status
-	}
-	return problem.Resolve(err).Status
 }

@@ -1,12 +1,13 @@
 package upstream
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
+
+	edgemetrics "github.com/shopfront/shared/edge/metrics"
 )
 
 // metrics are the per-service collectors of SPEC §4's /metrics. Clients of
@@ -83,37 +84,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	m.calls, err = register(reg, m.calls)
+	m.calls, err = edgemetrics.Register(reg, m.calls)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("registering upstream metrics: %w", err)
 	}
-	if m.duration, err = register(reg, m.duration); err != nil {
-		return nil, err
+	if m.duration, err = edgemetrics.Register(reg, m.duration); err != nil {
+		return nil, fmt.Errorf("registering upstream metrics: %w", err)
 	}
-	if m.retries, err = register(reg, m.retries); err != nil {
-		return nil, err
+	if m.retries, err = edgemetrics.Register(reg, m.retries); err != nil {
+		return nil, fmt.Errorf("registering upstream metrics: %w", err)
 	}
-	if m.budgetExhausted, err = register(reg, m.budgetExhausted); err != nil {
-		return nil, err
+	if m.budgetExhausted, err = edgemetrics.Register(reg, m.budgetExhausted); err != nil {
+		return nil, fmt.Errorf("registering upstream metrics: %w", err)
 	}
-	if m.breakerState, err = register(reg, m.breakerState); err != nil {
-		return nil, err
+	if m.breakerState, err = edgemetrics.Register(reg, m.breakerState); err != nil {
+		return nil, fmt.Errorf("registering upstream metrics: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c on reg, or returns the equal collector registered
-// there by the client of another service.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("registering upstream metrics: %w", err)
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/shopfront/contracts/fakes"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/gateway"
-	"github.com/shopfront/shared/edge/upstream"
+	"github.com/shopfront/shared/edge/identity"
 )
 
 // Command checks, on the real binary, what a gateway's main must do
@@ -58,7 +58,7 @@ type InFlight struct {
 
 // checkedIdentity are the identity headers the drain test forges and
 // checks upstream (SPEC §4).
-var checkedIdentity = []string{upstream.HeaderUserID, upstream.HeaderPartnerID, upstream.HeaderClient}
+var checkedIdentity = []string{identity.HeaderUserID, identity.HeaderPartnerID, identity.HeaderClient}
 
 // UserBearer returns Credentials of a user's JWT as issued to client
 // ("mobile" or "web") by the fake identity service.
@@ -169,9 +169,9 @@ func (c Command) testDrain(t *testing.T, bin string) {
 		}
 	}
 	req.Header["x-user-id"] = []string{"admin"}
-	req.Header.Add(upstream.HeaderUserID, "root")
-	req.Header.Set(upstream.HeaderPartnerID, "forged-partner")
-	req.Header.Set(upstream.HeaderClient, "forged-client")
+	req.Header.Add(identity.HeaderUserID, "root")
+	req.Header.Set(identity.HeaderPartnerID, "forged-partner")
+	req.Header.Set(identity.HeaderClient, "forged-client")
 
 	type result struct {
 		status int
