@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/storefront"
@@ -105,6 +106,13 @@ func TestCartDegraded(t *testing.T) {
 	require.Len(t, entries, 1)
 	assert.Equal(t, "catalog", entries[0].ContextMap()["source"])
 	assert.Equal(t, "cart-degraded-1", entries[0].ContextMap()["requestId"])
+	var sameRequest int
+	for _, e := range s.logs.FilterLevelExact(zap.WarnLevel).All() {
+		if e.ContextMap()["requestId"] == "cart-degraded-1" {
+			sameRequest++
+		}
+	}
+	assert.Equal(t, 1, sameRequest, "the failure is logged once, by the route, not again by the client")
 
 	require.NoError(t, s.fakes.SetFault(domain.ServiceCart, domain.Fault{ErrorRate: 1}))
 	r = s.call(t, request{method: http.MethodGet, path: "/v1/cart", user: "u-001"})

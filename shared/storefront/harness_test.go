@@ -41,9 +41,11 @@ type shop struct {
 func boot(t *testing.T, cfg storefront.Config) *shop {
 	t.Helper()
 	f, base := fakestest.Start(t)
-	clients, err := services.New(services.DefaultConfig(base), upstream.Options{})
-	require.NoError(t, err)
 	core, logs := observer.New(zap.WarnLevel)
+	// The clients log to the routes' logger, as in a gateway, so tests see
+	// every line one failure makes.
+	clients, err := services.New(services.DefaultConfig(base), upstream.Options{Logger: zap.New(core)})
+	require.NoError(t, err)
 	if cfg.Clients == nil {
 		cfg.Clients = clients
 	}

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -35,32 +36,24 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/identity"
 	"github.com/shopfront/shared/edge/requestid"
-)
-
-// The internal identity headers of SPEC §4, set from the verified principal
-// only.
-const (
-	HeaderUserID    = "X-User-Id"
-	HeaderUserRoles = "X-User-Roles"
-	HeaderTenantID  = "X-Tenant-Id"
-	HeaderPartnerID = "X-Partner-Id"
-	HeaderClient    = "X-Client"
-	HeaderRequestID = "X-Request-Id"
 )
 
 // neverForwarded are dropped from Request.Header: credentials never go
 // upstream and identity headers come from the principal only (SPEC §4).
 var neverForwarded = []string{
 	"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key",
-	HeaderUserID, HeaderUserRoles, HeaderTenantID, HeaderPartnerID, HeaderClient, HeaderRequestID,
+	identity.HeaderUserID, identity.HeaderUserRoles, identity.HeaderTenantID, identity.HeaderPartnerID,
+	identity.HeaderClient, echo.HeaderXRequestID,
 	"Traceparent", "Tracestate", "Host",
 }
 
 // Options are the collaborators of a client. Every field is optional.
 type Options struct {
-	// Logger receives breaker state changes and failed calls. Optional.
-	// Default zap.NewNop().
+	// Logger receives breaker state changes (Warn) and failed calls
+	// (Debug: the caller logs them with the route). Optional. Default
+	// zap.NewNop().
 	Logger *zap.Logger
 	// Registerer receives the upstream metrics. Optional. Default: the
 	// metrics are kept but not exported.
@@ -250,17 +243,16 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 	return err
 }
 
-// logFailure logs a failed call: Warn when the service misbehaved, Debug
-// for answers about the request (4xx), callers that left and fast failures
-// of an open breaker (which would otherwise log once per request). The
-// path holds ids only; bodies and headers are never logged.
+// logFailure logs a failed call at Debug, whatever the kind. The failure is
+// returned to the caller, which logs it once with what the client does not
+// know: the route, and whether the source was optional (storefront's
+// "optional source failed") or critical (the access log's failed request).
+// Logging it here at Warn too would say everything twice, and an open
+// breaker once per request. Breaker state changes, which only the client
+// sees, stay at Warn. The path holds ids only; bodies and headers are never
+// logged.
 func (c *Client) logFailure(ctx context.Context, r Request, outcome string, elapsed time.Duration, err error) {
-	level := zap.WarnLevel
-	switch Kind(outcome) {
-	case KindClientError, KindCanceled, KindBreakerOpen:
-		level = zap.DebugLevel
-	}
-	if ce := c.log.Check(level, "upstream call failed"); ce != nil {
+	if ce := c.log.Check(zap.DebugLevel, "upstream call failed"); ce != nil {
 		method := r.Method
 		if method == "" {
 			method = http.MethodGet
@@ -398,7 +390,7 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 		h.Set("Content-Type", contentType)
 	}
 	if id := requestid.FromContext(ctx); id != "" {
-		h.Set(HeaderRequestID, id)
+		h.Set(echo.HeaderXRequestID, id)
 	}
 	p, ok := auth.FromContext(ctx)
 	// The principal's kind wins, else the gateway's own: X-Client names the
@@ -408,26 +400,26 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 		client = p.Client
 	}
 	if client != "" {
-		h.Set(HeaderClient, string(client))
+		h.Set(identity.HeaderClient, string(client))
 	}
 	if !ok {
 		return
 	}
 	if p.Subject != "" {
-		h.Set(HeaderUserID, p.Subject)
+		h.Set(identity.HeaderUserID, p.Subject)
 	}
 	if len(p.Roles) > 0 {
 		roles := make([]string, len(p.Roles))
 		for i, r := range p.Roles {
 			roles[i] = string(r)
 		}
-		h.Set(HeaderUserRoles, strings.Join(roles, ","))
+		h.Set(identity.HeaderUserRoles, strings.Join(roles, ","))
 	}
 	if p.Tenant != "" {
-		h.Set(HeaderTenantID, p.Tenant)
+		h.Set(identity.HeaderTenantID, p.Tenant)
 	}
 	if p.Partner != "" {
-		h.Set(HeaderPartnerID, p.Partner)
+		h.Set(identity.HeaderPartnerID, p.Partner)
 	}
 }
 
