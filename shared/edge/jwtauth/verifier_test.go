@@ -3,6 +3,7 @@ package jwtauth_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -81,12 +82,13 @@ func TestVerify(t *testing.T) {
 	tamperSig := func() string {
 		s := with(rs, nil)
 		i := strings.LastIndexByte(s, '.')
-		sig := []byte(s[i+1:])
+		// Flip a bit of the decoded signature: flipping a bit of its text
+		// may make an invalid base64url character ('Z' ^ 1 is '['), which
+		// fails as malformed instead of as a bad signature.
+		sig, err := base64.RawURLEncoding.DecodeString(s[i+1:])
+		require.NoError(t, err)
 		sig[5] ^= 1
-		if sig[5] == s[i+6] { // keep it a different base64url character
-			sig[5] = 'A'
-		}
-		return s[:i+1] + string(sig)
+		return s[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 	}
 	tamperPayload := func() string {
 		good := strings.Split(with(rs, nil), ".")
