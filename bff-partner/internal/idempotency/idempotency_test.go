@@ -244,7 +244,7 @@ func TestWaitIsBounded(t *testing.T) {
 	stores(t, func(t *testing.T, newStore func() idempotency.Store) {
 		up, release := heldOrders(t)
 		gw := gateway(t, newStore(), up, 100*time.Millisecond)
-		done := make(chan result)
+		done := make(chan result, 1)
 		go func() { done <- post(t, gw.URL, "acme", "slow", order) }()
 		// Once it reached the upstream, the first request holds the key,
 		// and keeps it until released.

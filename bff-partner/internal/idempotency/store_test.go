@@ -196,7 +196,7 @@ func TestFullStoreAnswers503(t *testing.T) {
 	require.NoError(t, err)
 	up, release := heldOrders(t)
 	gw := gateway(t, store, up, 0)
-	done := make(chan result)
+	done := make(chan result, 1)
 	go func() { done <- post(t, gw.URL, "acme", "first", order) }()
 	require.Eventually(t, func() bool { return up.posts.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 
