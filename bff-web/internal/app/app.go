@@ -6,7 +6,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,6 +38,9 @@ const redisTimeout = 100 * time.Millisecond
 type Options struct {
 	// Now is the clock of the response cache. Optional. Default time.Now.
 	Now func() time.Time
+	// NewRedis makes the response cache's Redis client. Optional. Default
+	// redis.NewClient.
+	NewRedis func(*redis.Options) *redis.Client
 }
 
 // App is a configured bff-web, listening but not yet serving. The embedded
@@ -44,6 +49,10 @@ type App struct {
 	*gateway.Gateway
 	cfg   config.Config
 	cache *cache.Cache
+	// closers release what wire opened beside the gateway core (the cache's
+	// Redis client): at shutdown, or at once when wiring fails, since the
+	// core's Close does not run shutdown hooks.
+	closers []func() error
 }
 
 // New builds the gateway and binds its listeners. ctx bounds background
@@ -59,11 +68,24 @@ func NewWithOptions(ctx context.Context, cfg config.Config, log *zap.Logger, opt
 		return nil, err
 	}
 	a := &App{Gateway: g, cfg: cfg}
+	// Hooks run last registered first: this one, registered before wire's,
+	// closes Redis after the cache's refreshes have finished with it.
+	a.OnShutdown(func(context.Context) error { return a.close() })
 	if err := a.wire(opts); err != nil {
-		_ = g.Close(ctx)
+		_ = errors.Join(g.Close(ctx), a.close())
 		return nil, err
 	}
 	return a, nil
+}
+
+// close releases what wire opened, last opened first.
+func (a *App) close() error {
+	var errs []error
+	for _, c := range slices.Backward(a.closers) {
+		errs = append(errs, c())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
 }
 
 // wire builds the web policies and routes on the gateway core. After the
@@ -120,8 +142,8 @@ func (a *App) wire(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("building CORS: %w", err)
 	}
-	optional, err := jwtauth.Config{Verifier: a.Verifier, TokenLookup: session.TokenLookup, Optional: true,
-		ErrorHandler: a.Limiter.ChargeFailure}.ToMiddleware()
+	optional, err := session.OptionalAuthConfig{Insecure: cfg.Web.CookieInsecure,
+		Auth: jwtauth.Config{Verifier: a.Verifier, ErrorHandler: a.Limiter.ChargeFailure}}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
@@ -172,7 +194,11 @@ func (a *App) cacheStore(opts Options) (cache.Store, error) {
 	// failing Redis must cost a request little before it is served uncached.
 	ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
 	ropts.PoolTimeout, ropts.MaxRetries = redisTimeout, -1
-	rdb := redis.NewClient(ropts)
-	a.OnShutdown(func(context.Context) error { return rdb.Close() })
+	newRedis := opts.NewRedis
+	if newRedis == nil {
+		newRedis = redis.NewClient
+	}
+	rdb := newRedis(ropts)
+	a.closers = append(a.closers, rdb.Close)
 	return cache.NewRedis(rdb, Name+":cache:"), nil
 }

@@ -33,7 +33,7 @@ func TestErrorClasses(t *testing.T) {
 	}{
 		{desc: "nok, missing credentials", method: http.MethodGet, path: "/v1/me", wantStatus: 401, wantCode: "unauthorized"},
 		{desc: "nok, forged token", method: http.MethodGet, path: "/v1/me", header: map[string]string{"Authorization": "Bearer a.b.c"}, wantStatus: 401, wantCode: "invalid_token"},
-		{desc: "nok, forged session cookie on an optional route", method: http.MethodGet, path: "/v1/catalog", header: map[string]string{"Cookie": "sf_session=a.b.c"}, wantStatus: 401, wantCode: "invalid_token"},
+		{desc: "nok, forged Bearer token on an optional route", method: http.MethodGet, path: "/v1/catalog", header: map[string]string{"Authorization": "Bearer a.b.c"}, wantStatus: 401, wantCode: "invalid_token"},
 		{desc: "nok, bad page", method: http.MethodGet, path: "/v1/catalog?page=x", wantStatus: 400, wantCode: "validation_failed"},
 		{desc: "nok, bad product id", method: http.MethodGet, path: "/v1/pages/product/" + "%20bad", wantStatus: 400, wantCode: "validation_failed"},
 		{desc: "nok, unknown product", method: http.MethodGet, path: "/v1/pages/product/p-9999", wantStatus: 404, wantCode: "not_found"},

@@ -111,10 +111,13 @@ func newContract(t *testing.T) *contract {
 	return &contract{router: r}
 }
 
+// check reports with assert only: clients run on goroutines of their own.
 func (c *contract) check(t *testing.T, req *http.Request, res *http.Response, body []byte) {
 	t.Helper()
 	route, params, err := c.router.FindRoute(req)
-	require.NoError(t, err, "%s %s is in the document", req.Method, req.URL.Path)
+	if !assert.NoError(t, err, "%s %s is in the document", req.Method, req.URL.Path) {
+		return
+	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
 	out := &openapi3filter.ResponseValidationInput{
@@ -151,10 +154,15 @@ type answer struct {
 	json   map[string]any
 }
 
+// do sends a request and returns the answer. Tests call it from goroutines
+// of their own, where t.FailNow must not be called, so it reports failures
+// with assert and returns an empty answer (status 0).
 func (c *client) do(method, target, body string, header map[string]string) answer {
 	c.t.Helper()
 	req, err := http.NewRequest(method, target, strings.NewReader(body))
-	require.NoError(c.t, err)
+	if !assert.NoError(c.t, err) {
+		return answer{}
+	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -163,10 +171,12 @@ func (c *client) do(method, target, body string, header map[string]string) answe
 		req.Header.Set(k, v)
 	}
 	res, err := c.http.Do(req)
-	require.NoError(c.t, err)
+	if !assert.NoError(c.t, err) {
+		return answer{}
+	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	require.NoError(c.t, err)
+	assert.NoError(c.t, err)
 	a := answer{status: res.StatusCode, header: res.Header, body: b}
 	_ = json.Unmarshal(b, &a.json)
 	if c.contract != nil && !strings.HasPrefix(req.URL.Path, "/__") {
@@ -318,7 +328,8 @@ func TestProductPageCache(t *testing.T) {
 	var wg sync.WaitGroup
 	answers := make([]answer, 50)
 	for i := range answers {
-		wg.Go(func() { answers[i] = newClient(t, ct).do(http.MethodGet, page, "", nil) })
+		c := newClient(t, ct) // newClient may stop the test: not on a goroutine.
+		wg.Go(func() { answers[i] = c.do(http.MethodGet, page, "", nil) })
 	}
 	wg.Wait()
 	w.fakes.ClearFaults()
@@ -342,7 +353,8 @@ func TestProductPageCache(t *testing.T) {
 	// After 30 s: STALE for everyone, exactly one background refresh.
 	w.clock.Advance(11 * time.Second)
 	for i := range 20 {
-		wg.Go(func() { answers[i] = newClient(t, ct).do(http.MethodGet, page, "", nil) })
+		c := newClient(t, ct)
+		wg.Go(func() { answers[i] = c.do(http.MethodGet, page, "", nil) })
 	}
 	wg.Wait()
 	for _, a := range answers[:20] {
@@ -501,5 +513,105 @@ func TestCacheSharedThroughRedis(t *testing.T) {
 		a = newClient(t, ct).do(http.MethodGet, w.url+"/v1/pages/product/p-0007", "", nil)
 		assert.Equal(t, http.StatusOK, a.status)
 		assert.Equal(t, "MISS", a.header.Get("X-Cache"))
+	}
+}
+
+// TestStaleSessionCookieOnPublicPages signs a session with the key of an
+// identity that has since restarted (the fakes make a key per start): on
+// the catalog pages the browser is served as anonymous, from and into the
+// shared cache, and told to drop both cookies; a failing Bearer token and a
+// failing cookie on a personal route stay 401 invalid_token.
+func TestStaleSessionCookieOnPublicPages(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{})
+	ct := newContract(t)
+	before, _ := fakestest.Start(t)
+	token := fakestest.UserToken(t, before, "u-001", "web")
+	stale := map[string]string{"Cookie": "sf_session=" + token + "; sf_csrf=abc"}
+	page := w.url + "/v1/pages/product/p-0003"
+
+	// A browser keeping the old cookies: served, and both cookies expired.
+	browser := newClient(t, ct)
+	u, err := url.Parse(w.url)
+	require.NoError(t, err)
+	browser.http.Jar.SetCookies(u, []*http.Cookie{{Name: "sf_session", Value: token}, {Name: "sf_csrf", Value: "abc"}})
+	a := browser.do(http.MethodGet, page, "", nil)
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+	assert.Equal(t, "p-0003", a.json["product"].(map[string]any)["id"])
+	assert.Equal(t, "MISS", a.header.Get("X-Cache"), "an anonymous request goes through the shared cache")
+	assert.Equal(t, "private, no-store", a.header.Get("Cache-Control"), "no shared cache may keep the Set-Cookie")
+	expired := map[string]*http.Cookie{}
+	for _, ck := range (&http.Response{Header: a.header}).Cookies() {
+		expired[ck.Name] = ck
+	}
+	require.Len(t, expired, 2)
+	for name, httpOnly := range map[string]bool{"sf_session": true, "sf_csrf": false} {
+		ck := expired[name]
+		require.NotNil(t, ck, name)
+		assert.Empty(t, ck.Value, name)
+		assert.Equal(t, -1, ck.MaxAge, "%s: Max-Age=0", name)
+		assert.Equal(t, "/", ck.Path, name)
+		assert.Equal(t, http.SameSiteLaxMode, ck.SameSite, name)
+		assert.Equal(t, httpOnly, ck.HttpOnly, name)
+		assert.False(t, ck.Secure, "%s: BFF_COOKIE_INSECURE is set in these tests", name)
+	}
+	assert.Empty(t, browser.cookie(w.url, "sf_session"), "the browser dropped the cookie")
+	assert.Empty(t, browser.cookie(w.url, "sf_csrf"))
+	a = browser.do(http.MethodGet, page, "", nil)
+	assert.Equal(t, "HIT", a.header.Get("X-Cache"))
+	assert.Empty(t, a.header.Values("Set-Cookie"), "nothing left to expire")
+
+	// The entry the stale request filled is an anonymous one, without the
+	// Set-Cookie.
+	b := newClient(t, ct).do(http.MethodGet, page, "", nil)
+	assert.Equal(t, "HIT", b.header.Get("X-Cache"))
+	assert.Equal(t, "public, max-age=30, stale-while-revalidate=60", b.header.Get("Cache-Control"))
+	assert.Empty(t, b.header.Values("Set-Cookie"))
+	assert.JSONEq(t, string(a.body), string(b.body))
+	// And a stale cookie is served from it, still expiring the cookies.
+	c := newClient(t, ct).do(http.MethodGet, page, "", stale)
+	assert.Equal(t, "HIT", c.header.Get("X-Cache"))
+	assert.Len(t, c.header.Values("Set-Cookie"), 2)
+	assert.Equal(t, "private, no-store", c.header.Get("Cache-Control"))
+
+	c = newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog?pageSize=2", "", stale)
+	assert.Equal(t, http.StatusOK, c.status, string(c.body))
+	assert.Len(t, c.header.Values("Set-Cookie"), 2)
+
+	// A Bearer token is the caller's choice: a failing one stays an error.
+	c = newClient(t, ct).do(http.MethodGet, page, "", map[string]string{"Authorization": "Bearer " + token})
+	assert.Equal(t, http.StatusUnauthorized, c.status)
+	assert.Equal(t, "invalid_token", c.json["error"])
+	// So does a failing cookie where a user is needed.
+	c = newClient(t, ct).do(http.MethodGet, w.url+"/v1/me", "", stale)
+	assert.Equal(t, http.StatusUnauthorized, c.status)
+	assert.Equal(t, "invalid_token", c.json["error"])
+	assert.Empty(t, c.header.Values("Set-Cookie"))
+
+	// A valid cookie is still a signed-in visit.
+	fresh := map[string]string{"Cookie": "sf_session=" + fakestest.UserToken(t, w.fakes, "u-001", "web")}
+	c = newClient(t, ct).do(http.MethodGet, page, "", fresh)
+	assert.Equal(t, "private, max-age=30", c.header.Get("Cache-Control"))
+	assert.Empty(t, c.header.Get("X-Cache"))
+	assert.Empty(t, c.header.Values("Set-Cookie"))
+}
+
+// TestSimilarProductsDoNotWaitForSlowReviews slows reviews past the route
+// budget: the similar products are looked up as soon as recommendations
+// answers, so only reviews is degraded and the similar cards have names
+// and prices.
+func TestSimilarProductsDoNotWaitForSlowReviews(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{env: map[string]string{"BFF_ROUTE_BUDGET": "1s"}})
+	require.NoError(t, w.fakes.SetFault(domain.ServiceReviews, domain.Fault{LatencyMs: 3000}))
+	a := newClient(t, newContract(t)).do(http.MethodGet, w.url+"/v1/pages/product/p-0005", "", nil)
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+	assert.Equal(t, []any{"reviews"}, a.json["degraded"])
+	similar := a.json["similar"].([]any)
+	require.Len(t, similar, 8)
+	for _, s := range similar {
+		card := s.(map[string]any)
+		assert.NotEmpty(t, card["name"], card["productId"])
+		assert.NotNil(t, card["price"], card["productId"])
 	}
 }

@@ -131,10 +131,15 @@ func (s *Sessions) Create(c echo.Context) error {
 // Delete is DELETE /v1/session: both cookies expire at once (Max-Age=0).
 // It is idempotent: without a session it answers 204 as well.
 func (s *Sessions) Delete(c echo.Context) error {
-	c.SetCookie(s.cookie(CookieSession, "", -1, true))
-	c.SetCookie(s.cookie(CookieCSRF, "", -1, false))
+	s.expire(c)
 	noStore(c)
 	return c.NoContent(http.StatusNoContent)
+}
+
+// expire makes the response expire both cookies at once (Max-Age=0).
+func (s *Sessions) expire(c echo.Context) {
+	c.SetCookie(s.cookie(CookieSession, "", -1, true))
+	c.SetCookie(s.cookie(CookieCSRF, "", -1, false))
 }
 
 // cookie builds a cookie with the SPEC §6 attributes. A negative maxAge
