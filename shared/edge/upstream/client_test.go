@@ -443,7 +443,7 @@ func TestBreaker_IgnoresClientErrorsAndCancellations(t *testing.T) {
 	tests := []struct {
 		desc    string
 		handler http.HandlerFunc
-		ctx     func() (context.Context, context.CancelFunc)
+		ctx     func(arrived <-chan struct{}) (context.Context, context.CancelFunc)
 	}{
 		{
 			desc:    "ok, 404s keep the breaker closed",
@@ -454,9 +454,11 @@ func TestBreaker_IgnoresClientErrorsAndCancellations(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
 			},
-			ctx: func() (context.Context, context.CancelFunc) {
+			// Cancelled once the call reached the service: a timer could
+			// fire first on a loaded machine, and then no call is made.
+			ctx: func(arrived <-chan struct{}) (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(context.Background())
-				time.AfterFunc(20*time.Millisecond, cancel)
+				go func() { <-arrived; cancel() }()
 				return ctx, cancel
 			},
 		},
@@ -465,8 +467,13 @@ func TestBreaker_IgnoresClientErrorsAndCancellations(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
 			var hits atomic.Int64
+			arrived := make(chan struct{}, 1)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				hits.Add(1)
+				select {
+				case arrived <- struct{}{}:
+				default:
+				}
 				tt.handler(w, r)
 			}))
 			t.Cleanup(srv.Close)
@@ -474,7 +481,7 @@ func TestBreaker_IgnoresClientErrorsAndCancellations(t *testing.T) {
 			for range 10 {
 				ctx, cancel := context.Background(), context.CancelFunc(func() {})
 				if tt.ctx != nil {
-					ctx, cancel = tt.ctx()
+					ctx, cancel = tt.ctx(arrived)
 				}
 				require.Error(t, c.Do(ctx, upstream.Request{Path: "/x"}, nil))
 				cancel()
