@@ -47,7 +47,9 @@ type Config struct {
 	Stale time.Duration
 	// FillTimeout bounds a fan-out that fills or refreshes an entry; it runs
 	// detached from the client that started it, so that the client leaving
-	// does not fail the requests coalesced behind it. Optional. Default 10 s.
+	// does not fail the requests coalesced behind it. It also bounds how
+	// long a miss waits for its entry, whoever fills it: the gateway sets it
+	// to the route budget plus a second to render. Optional. Default 10 s.
 	FillTimeout time.Duration
 	// LockTTL bounds the claim on a key's background refresh, in case the
 	// instance holding it dies. Optional. Default FillTimeout.
@@ -211,7 +213,11 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 				}
 			}
 			c.requests.WithLabelValues("miss").Inc()
-			e, err = c.coalesce(req.Context(), key, c.filler(ec, next))
+			// A miss waits for its entry no longer than a fill may take,
+			// even behind another instance's lock (a browser would wait).
+			ctx, cancel := context.WithTimeout(req.Context(), c.cfg.FillTimeout)
+			defer cancel()
+			e, err = c.coalesce(ctx, key, c.filler(ec, next))
 			if err != nil {
 				return err
 			}

@@ -515,3 +515,33 @@ func TestConfigErrorsInFieldOrder(t *testing.T) {
 		assert.EqualError(t, err, want)
 	}
 }
+
+// TestMissWaitsAtMostFillTimeout holds a fill on one instance: a miss of
+// the same key on the other instance, from a client that would wait
+// forever, answers once FillTimeout (300 ms) has passed, though the lock
+// it waits behind lives 30 s.
+func TestMissWaitsAtMostFillTimeout(t *testing.T) {
+	t.Parallel()
+	r := edgetest.StartRedis(t)
+	o := newOrigin()
+	o.block()
+	cfg := func() cache.Config {
+		return cache.Config{Store: cache.NewRedis(redisClient(t, r.URL()), ""), FillTimeout: 300 * time.Millisecond, LockTTL: 30 * time.Second}
+	}
+	a, b := startGateway(t, o, cfg()), startGateway(t, o, cfg())
+	releaseAtEnd(t, o)
+	path := "/v1/catalog?q=held"
+
+	first := make(chan answer, 1)
+	go func() { first <- get(t, a.url+path) }()
+	require.Eventually(t, func() bool { return o.calls.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "a holds the lock and fills")
+	waiter := make(chan answer, 1)
+	go func() { waiter <- get(t, b.url+path) }()
+	ans, ok := within(waiter, 5*time.Second)
+	require.True(t, ok, "the miss on b answered after FillTimeout, not after the lock's 30 s")
+	assert.Equal(t, http.StatusInternalServerError, ans.status)
+	assert.EqualValues(t, 1, o.calls.Load(), "b did not fill behind a's lock")
+	ans, ok = within(first, 5*time.Second)
+	require.True(t, ok, "a's own miss is bounded the same way")
+	assert.Equal(t, http.StatusInternalServerError, ans.status)
+}
