@@ -68,3 +68,37 @@ func BenchmarkRun_Engine(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRun_ProductPageShapes compares the product page's two shapes
+// with sources that return at once: the similar products' lookups as a
+// Then stage of the whole screen, and as a Chain beside the other sources.
+// The difference is the engine's cost of a chain (a nested stage).
+func BenchmarkRun_ProductPageShapes(b *testing.B) {
+	ok := func(context.Context) error { return nil }
+	ctx := context.Background()
+	first := func() []aggregate.Part {
+		return []aggregate.Part{aggregate.Critical("catalog", ok), aggregate.Optional("pricing", ok),
+			aggregate.Optional("inventory", ok), aggregate.Optional("reviews", ok)}
+	}
+	second := func() aggregate.Part {
+		return aggregate.Then(aggregate.Optional("catalog", ok), aggregate.Optional("pricing", ok))
+	}
+	shapes := map[string]func() []aggregate.Part{
+		"then": func() []aggregate.Part {
+			return append(first(), aggregate.Optional("recommendations", ok), second())
+		},
+		"chain": func() []aggregate.Part {
+			return append(first(), aggregate.Chain(aggregate.Optional("recommendations", ok), second()))
+		},
+	}
+	for _, name := range []string{"then", "chain"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := aggregate.Run(ctx, time.Second, shapes[name]()...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
