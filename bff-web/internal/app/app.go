@@ -94,7 +94,8 @@ func (a *App) close() error {
 //	compression (brotli/gzip >= 1 KiB, errors included)
 //	-> CORS (exact origins; refused preflights 403, before any auth)
 //	-> route chain:
-//	   catalog pages:  JWT optional (cookie or Bearer) -> rate limit -> response cache -> handler
+//	   catalog pages:  JWT optional (cookie or Bearer; a stale cookie is
+//	                   anonymous and expired) -> rate limit -> response cache -> handler
 //	   personal routes: JWT required -> rate limit -> CSRF -> handler
 //	   POST /v1/session: rate limit (per client IP) -> handler
 //	   DELETE /v1/session: rate limit -> CSRF -> handler (no JWT check, so

@@ -5,7 +5,9 @@
 // CSRFConfig). DELETE /v1/session clears both.
 //
 // The browser never holds the token where a script can read it; the JWT is
-// verified on every request by shared/edge/jwtauth with TokenLookup.
+// verified on every request by shared/edge/jwtauth with TokenLookup, through
+// OptionalAuthConfig on the catalog pages, which serves a browser whose
+// cookie no longer verifies as anonymous and expires its cookies.
 package session
 
 import (
