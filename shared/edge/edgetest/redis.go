@@ -1,6 +1,6 @@
 // Package edgetest holds the fakes and fixtures the tests of every module
 // share: a real redis-server on a free port, a Chromium for browser tests,
-// free and dead addresses.
+// free and dead addresses, JWT signing keys and a throwaway PKI for TLS.
 package edgetest
 
 import (
