@@ -1,4 +1,4 @@
-// Package domain holds the Go types of the domain services' payloads (SPEC §8).
+// Package domain holds the Go types of the domain services' payloads.
 // The OpenAPI documents in contracts/openapi are the source of truth; these
 // types mirror them field for field and are what the gateways decode into.
 package domain
@@ -210,7 +210,7 @@ type Fault struct {
 	Down bool `json:"down"`
 }
 
-// Service names, in SPEC order. They are the path prefixes of the fakes,
+// Service names, in the documented order. They are the path prefixes of the fakes,
 // the lower-case part of BFF_UPSTREAM_<SERVICE>_URL and the names listed in
 // an aggregate's `degraded` array.
 const (
@@ -227,7 +227,7 @@ const (
 	ServiceIdentity        = "identity"
 )
 
-// ServiceNames returns the eleven domain services in SPEC order.
+// ServiceNames returns the eleven domain services in the documented order.
 func ServiceNames() []string {
 	return []string{ServiceCatalog, ServiceInventory, ServicePricing, ServiceReviews, ServiceRecommendations,
 		ServiceUsers, ServiceOrders, ServiceCart, ServicePayments, ServiceNotifications, ServiceIdentity}

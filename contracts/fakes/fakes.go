@@ -1,4 +1,4 @@
-// Package fakes serves fakes of Shopfront's eleven domain services (SPEC §8)
+// Package fakes serves fakes of Shopfront's eleven domain services
 // from one http.Handler: every service under /<service>/..., deterministic
 // generated data, an identity service signing RS256 JWTs with a key made at
 // start-up, fault injection and per-service request counters for tests.

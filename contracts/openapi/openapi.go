@@ -1,5 +1,5 @@
 // Package openapi embeds the OpenAPI 3.1 documents of the eleven domain
-// services (SPEC §8), one file per service named after it (catalog.yaml,
+// services, one file per service named after it (catalog.yaml,
 // ...). Paths are relative to each service's base URL. Tests of any module
 // validate requests and responses against them with kin-openapi.
 package openapi

@@ -52,7 +52,7 @@ const (
 
 // FieldError is one problem of a request; validation_failed lists them
 // under `errors`. It has the shape of bff-partner's, so that every gateway
-// answers bad input alike (SPEC §7: each problem with its JSON path).
+// answers bad input alike.
 type FieldError struct {
 	// In is where the problem is: body, query, path or header.
 	In string `json:"in"`

@@ -1,5 +1,5 @@
 // Package storefront is the customer-facing cart and order routes that
-// bff-mobile and bff-web both serve under the same paths (SPEC §5, §6):
+// bff-mobile and bff-web both serve under the same paths:
 //
 //	GET    /v1/cart                        the caller's cart with names, thumbnails and prices
 //	PUT    /v1/cart/items/{productId}      {quantity}; 0 removes, as the cart service decides
@@ -40,7 +40,7 @@ const (
 	DefaultCartBudget  = 2500 * time.Millisecond
 	DefaultOrderBudget = 2 * time.Second
 	DefaultCurrency    = "USD"
-	// NoStore is SPEC §4's Cache-Control of degraded answers, and the
+	// NoStore is the Cache-Control of degraded answers, and the
 	// default of changes.
 	NoStore = "no-store"
 )
@@ -59,8 +59,7 @@ type CacheControl struct {
 	// a change is personal and outdated by the next one.
 	Change string
 	// Degraded is set on any answer whose degraded list is not empty.
-	// Optional. Default "no-store". It must hold the no-store directive
-	// (SPEC §4: a degraded answer is never cached).
+	// Optional. Default "no-store". It must hold the no-store directive.
 	Degraded string
 }
 
@@ -69,12 +68,12 @@ type Config struct {
 	// Clients are the domain services. Required.
 	Clients *services.Clients
 	// CartBudget bounds each cart route: the cart service, then catalog and
-	// pricing. Optional. Default 2.5 s (SPEC §4).
+	// pricing. Optional. Default 2.5 s.
 	CartBudget time.Duration
 	// OrderBudget bounds each order route, one call. Optional. Default 2 s.
 	OrderBudget time.Duration
 	// Currency is the currency cart prices are asked in. Optional. Default
-	// "USD" (SPEC §5).
+	// "USD".
 	Currency string
 	// CacheControl is the gateway's caching policy. Optional. Default
 	// CacheControl{}: no header on complete reads, no-store on the rest.

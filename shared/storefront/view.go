@@ -7,7 +7,7 @@ import (
 )
 
 // Money is an amount in minor units of an ISO 4217 currency, the shape of
-// money in every customer gateway answer (SPEC §5).
+// money in every customer gateway answer.
 type Money struct {
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`

@@ -1,4 +1,4 @@
-// Package api is bff-mobile's public API (SPEC §5): the handlers of the
+// Package api is bff-mobile's public API: the handlers of the
 // mobile screens. Each screen is declared as an aggregate of domain-service
 // sources and shaped into the compact views of package view; the handlers
 // route, check input and shape, and leave every business decision to the
@@ -25,7 +25,7 @@ import (
 	"github.com/shopfront/shared/storefront"
 )
 
-// Budgets bound each route's upstream work, stages included (SPEC §4).
+// Budgets bound each route's upstream work, stages included.
 // Every field is a whole route's budget. The configuration validates them
 // and fills their defaults once, at load (config.RouteBudgets); a zero
 // budget leaves the route bounded only by its upstream calls' own timeouts.
@@ -52,8 +52,7 @@ type Config struct {
 	// Budgets bound each route, as config.RouteBudgets resolves them.
 	// Optional. Default Budgets{}.
 	Budgets Budgets
-	// Currency is the currency prices are asked in. Optional. Default "USD"
-	// (SPEC §5).
+	// Currency is the currency prices are asked in. Optional. Default "USD".
 	Currency string
 	// SearchPageSize is the number of search results per page. Optional.
 	// Default 20.
@@ -111,8 +110,8 @@ func New(cfg Config) (*API, error) {
 	store, err := storefront.New(storefront.Config{
 		Clients: cfg.Clients, CartBudget: cfg.Budgets.Cart, OrderBudget: cfg.Budgets.Orders, Currency: cfg.Currency,
 		// Complete reads get no Cache-Control from the handler: the
-		// conditional middleware adds the ETag and `private, max-age=60`
-		// (SPEC §5). Changes and degraded carts are no-store, the default.
+		// conditional middleware adds the ETag and `private, max-age=60`.
+		// Changes and degraded carts are no-store, the default.
 		CacheControl: storefront.CacheControl{},
 		Degraded:     degraded, Logger: cfg.Logger,
 	})
@@ -128,7 +127,7 @@ func New(cfg Config) (*API, error) {
 		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: degraded, log: cfg.Logger}, nil
 }
 
-// Register adds the routes of SPEC §5 to r, each behind mw (authentication
+// Register adds the mobile routes to r, each behind mw (authentication
 // and the other route middleware). The middleware is attached per route
 // rather than to a group, so that a path no route matches is a plain 404
 // instead of passing through authentication.
@@ -140,7 +139,7 @@ func (a *API) Register(r storefront.Router, mw ...echo.MiddlewareFunc) {
 }
 
 // writeView writes a GET answer. A degraded view must not be reused by any
-// cache (SPEC §4), so it says no-store; otherwise the conditional
+// cache, so it says no-store; otherwise the conditional
 // middleware adds the mobile caching policy and the ETag.
 func (a *API) writeView(c echo.Context, degraded []string, v any) error {
 	for _, s := range degraded {

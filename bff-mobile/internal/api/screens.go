@@ -12,7 +12,7 @@ import (
 	"github.com/shopfront/shared/storefront"
 )
 
-// Sizes of the screens' lists (SPEC §5).
+// Sizes of the screens' lists.
 const (
 	homeOrders          = 5
 	homeRecommendations = 10

@@ -54,8 +54,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) 
 // gzip is outermost so that it compresses what revalidation lets through,
 // the problems of every layer inside it included. It is installed on the
 // instance rather than per route so that the problems of paths no route
-// matches (404) and of wrong methods (405) are gzipped too (SPEC §5: every
-// response above 256 bytes); authentication stays per route, so an unknown
+// matches (404) and of wrong methods (405) are gzipped too; authentication stays per route, so an unknown
 // path is still a plain 404.
 func (a *App) wire(cfg config.Config) error {
 	routes, err := api.New(api.Config{

@@ -1,4 +1,4 @@
-// Package compress is bff-mobile's compression policy (SPEC §5): gzip only,
+// Package compress is bff-mobile's compression policy: gzip only,
 // for bodies larger than 256 bytes when the client accepts gzip; smaller
 // ones cost more in gzip framing than they save on a cellular link.
 //
@@ -17,7 +17,7 @@ import (
 	edgecompress "github.com/shopfront/shared/edge/compress"
 )
 
-// DefaultMinLength is the smallest body that is gzipped: SPEC §5 and issue 5
+// DefaultMinLength is the smallest body that is gzipped:
 // say "larger than 256 bytes".
 const DefaultMinLength = 257
 

@@ -1,9 +1,9 @@
-// Package conditional makes bff-mobile's GET responses cheap to revalidate
-// (SPEC §5): a strong ETag over the uncompressed body of every 200,
+// Package conditional makes bff-mobile's GET responses cheap to revalidate:
+// a strong ETag over the uncompressed body of every 200,
 // `Cache-Control: private, max-age=60` unless the handler chose otherwise,
 // and 304 Not Modified without a body when If-None-Match names the current
 // representation (RFC 9110 §13.1.2). A response the handler marked
-// `no-store` (a degraded screen, SPEC §4) gets neither tag nor 304: nothing
+// `no-store` (a degraded screen) gets neither tag nor 304: nothing
 // may be revalidated into a cache that must not hold it.
 //
 // It sits inside compression, which appends compress.ETagSuffix to the tag
@@ -37,7 +37,7 @@ type Config struct {
 	CacheControl string
 }
 
-// DefaultCacheControl is the mobile caching policy of SPEC §5: the app (and
+// DefaultCacheControl is the mobile caching policy: the app (and
 // no shared cache) may reuse a screen for a minute.
 const DefaultCacheControl = "private, max-age=60"
 

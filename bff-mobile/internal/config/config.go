@@ -1,6 +1,6 @@
 // Package config is bff-mobile's configuration: the edge's common settings
 // plus the mobile policies, loaded defaults -> BFF_CONFIG YAML -> environment
-// -> Validate (SPEC §3).
+// -> Validate.
 package config
 
 import (
@@ -25,20 +25,20 @@ type Config struct {
 	Mobile Mobile `yaml:"mobile"`
 }
 
-// Mobile holds the policies bff-mobile owns (SPEC §5, issue 5): compression,
+// Mobile holds the policies bff-mobile owns: compression,
 // caching, currency, list sizes and per-route upstream budgets. They are
 // mobile's own knobs, not the shared edge's. The zero value of every field
 // means its default.
 type Mobile struct {
 	// GzipMinLength is the smallest body in bytes that is gzipped
 	// (BFF_MOBILE_GZIP_MIN_LENGTH). Optional. Default 257: bodies larger
-	// than 256 bytes (SPEC §5).
+	// than 256 bytes.
 	GzipMinLength int `yaml:"gzip_min_length"`
 	// GzipLevel is the gzip level, 1 (fastest) to 9 (smallest), or -1 for
 	// the library's default (BFF_MOBILE_GZIP_LEVEL). Optional. Default -1.
 	GzipLevel int `yaml:"gzip_level"`
 	// CacheControl is sent on successful GETs that are not degraded.
-	// Optional. Default "private, max-age=60" (SPEC §5).
+	// Optional. Default "private, max-age=60".
 	CacheControl string `yaml:"cache_control"`
 	// Currency prices are asked in (BFF_MOBILE_CURRENCY). Optional.
 	// Default "USD".
@@ -50,7 +50,7 @@ type Mobile struct {
 	// Default 0: the inventory service's own default.
 	NearbyRadiusKm float64 `yaml:"nearby_radius_km"`
 	// RateLimit is the per-user limit of authenticated requests. Optional.
-	// Default 600 per minute, burst 100 (SPEC §4).
+	// Default 600 per minute, burst 100.
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Budgets bound each route's upstream work
 	// (BFF_MOBILE_BUDGET_HOME, _PRODUCT, _SEARCH, _CART, _ORDERS). Optional.
@@ -68,7 +68,7 @@ type RateLimit struct {
 	Burst int `yaml:"burst"`
 }
 
-// Listener defaults of bff-mobile (SPEC §3, §5). Cellular clients are slow
+// Listener defaults of bff-mobile. Cellular clients are slow
 // and reconnect expensively, hence the long read/write timeouts and the
 // 120 s keep-alive.
 const (
@@ -117,7 +117,7 @@ func Load(lookup edgeconfig.Lookup) (Config, error) {
 	return c, err
 }
 
-// ReadEnv reads the variables of SPEC §3 and of the mobile section.
+// ReadEnv reads the common variables and those of the mobile section.
 func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	c.Common.ReadEnv(env)
 	m := &c.Mobile

@@ -1,5 +1,5 @@
 // Package view holds bff-mobile's screen payloads and the mapping from the
-// domain services' payloads to them. Mobile payloads are compact (SPEC §5):
+// domain services' payloads to them. Mobile payloads are compact:
 // one thumbnail instead of an image list, descriptions cut to 280 characters,
 // money as {amount, currency}. The cart and order payloads, the product
 // lookup and Money are shared/storefront's, as bff-web serves them too.
@@ -16,7 +16,7 @@ import (
 )
 
 // MaxText is the longest description or review body sent to the app, in
-// characters (runes), per SPEC §5.
+// characters (runes), so that screens stay compact.
 const MaxText = 280
 
 // User is the signed-in user as the home screen shows it.

@@ -1,5 +1,5 @@
-// Command bff-partner is Shopfront's partner gateway (SPEC §7). Its configuration
-// comes from the environment (SPEC §3); SIGINT or SIGTERM drain it and it
+// Command bff-partner is Shopfront's partner gateway. Its configuration
+// comes from the environment; SIGINT or SIGTERM drain it and it
 // exits 0, invalid configuration prints one line per problem and exits 2.
 package main
 

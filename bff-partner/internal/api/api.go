@@ -1,4 +1,4 @@
-// Package api holds bff-partner's routes (SPEC §7): they call the domain
+// Package api holds bff-partner's routes: they call the domain
 // services through the shared typed clients and shape the answers into the
 // partner document's views (contracts/public/partner.yaml). Decisions stay
 // in the services: the gateway routes, scopes and shapes.

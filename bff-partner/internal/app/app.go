@@ -132,7 +132,7 @@ func (a *App) wire(ctx context.Context) error {
 	a.OnShutdown(closeStore)
 	idem, err := idempotency.Config{
 		Store: idemStore, TTL: p.IdempotencyTTL, Wait: p.IdempotencyWait, Logger: a.Logger,
-		// Keys are scoped per partner (SPEC §7).
+		// Keys are scoped per partner.
 		Scope: func(c echo.Context) (string, error) {
 			pr, ok := auth.FromContext(c.Request().Context())
 			if !ok || pr.Partner == "" {

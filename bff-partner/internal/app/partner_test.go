@@ -572,7 +572,7 @@ func TestPartnerAudit(t *testing.T) {
 	assert.Contains(t, queries, "pageSize=2")
 }
 
-// TestPartnerUpstreamFailures maps domain-service failures by kind (SPEC §4).
+// TestPartnerUpstreamFailures maps domain-service failures by kind.
 func TestPartnerUpstreamFailures(t *testing.T) {
 	t.Parallel()
 	g := startPartner(t, nil)

@@ -1,4 +1,4 @@
-// Package audit records every answered partner request (SPEC §7): one JSON
+// Package audit records every answered partner request: one JSON
 // line per request in BFF_AUDIT_DIR/audit-YYYY-MM-DD.jsonl (UTC day), with
 // who (partner, key id, client IP), what (method, path, query, redacted
 // JSON body) and the outcome (status, latency) — never the response body.
@@ -40,7 +40,7 @@ const Redacted = "[REDACTED]"
 // DefaultMaxBodyBytes is the largest body recorded; the partner cap.
 const DefaultMaxBodyBytes = 1 << 20
 
-// Entry is one audit line. Field names are those of SPEC §7.
+// Entry is one audit line. Field names are the documented ones (docs/bff-partner.md).
 type Entry struct {
 	Time      time.Time `json:"time"`
 	RequestID string    `json:"requestId"`
@@ -83,7 +83,7 @@ type Identifier interface {
 	Identify(presented string) (partnerID, keyID string, ok bool)
 }
 
-// DefaultKeyHeader is the API key header of SPEC §7.
+// DefaultKeyHeader is the partner API key header.
 const DefaultKeyHeader = "X-API-Key"
 
 // Config configures the audit middleware.
@@ -103,7 +103,7 @@ type Config struct {
 	// Keys names the partner and key of requests that carry a known API
 	// key but no authenticated principal: a revoked key, a key refused by
 	// its partner's allow-list, or a request refused before authentication
-	// ran (413, 405). SPEC §7 leaves keyId empty only when it is unknown.
+	// ran (413, 405). keyId stays empty only when it is unknown.
 	// The key itself is never recorded. Optional. Default nil: only
 	// authenticated requests are named.
 	Keys Identifier

@@ -1,6 +1,6 @@
 // Package config is bff-partner's configuration: the edge's common settings
 // plus the partner policies, loaded defaults -> BFF_CONFIG YAML ->
-// environment -> Validate (SPEC §3).
+// environment -> Validate.
 package config
 
 import (
@@ -35,8 +35,7 @@ func (c Config) DevKeys() bool { return c.devKeys }
 
 // Partner is the partner-only section.
 type Partner struct {
-	// KeysFile is the YAML of partners and hashed API keys (SPEC §7,
-	// BFF_PARTNER_KEYS_FILE). Optional. Default: the development keys file
+	// KeysFile is the YAML of partners and hashed API keys. Optional. Default: the development keys file
 	// deploy/dev/partner-keys.yaml, looked for in the working directory and
 	// its parents (so `make run` and `go run` from anywhere in the
 	// repository find it), with a warning at start-up since its keys are
@@ -46,7 +45,7 @@ type Partner struct {
 	// Default "audit" (relative to the working directory).
 	AuditDir string `yaml:"audit_dir"`
 	// AuditRetention is how long audit files are kept. Optional. Default
-	// 90 days (SPEC §7).
+	// 90 days.
 	AuditRetention time.Duration `yaml:"audit_retention"`
 	// Currency is the currency of the prices partners see. Optional.
 	// Default "USD".
@@ -62,7 +61,7 @@ type Partner struct {
 	// + /oauth/token.
 	TokenURL string `yaml:"token_url"`
 	// IdempotencyTTL is how long an order's response is kept for replay.
-	// Optional. Default 24 h (SPEC §7).
+	// Optional. Default 24 h.
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
 	// IdempotencyWait bounds how long a concurrent retry waits for the
 	// first request with its key. Optional. Default 10 s.
@@ -92,11 +91,11 @@ const (
 	VarTokenURL = "BFF_PARTNER_TOKEN_URL"
 )
 
-// TokenPath is the identity service's token endpoint (SPEC §8), appended
+// TokenPath is the identity service's token endpoint, appended
 // to its URL for the default TokenURL.
 const TokenPath = "/oauth/token"
 
-// Listener defaults of bff-partner (SPEC §3, §7). Partners are servers on
+// Listener defaults of bff-partner. Partners are servers on
 // good networks: 10 s to send a request of at most 1 MiB, 15 s to take the
 // answer, 60 s keep-alive for batch clients reusing connections.
 const (
@@ -165,7 +164,7 @@ func FindDevKeysFile(dir string) string {
 	}
 }
 
-// ReadEnv reads the variables of SPEC §3 that bff-partner uses.
+// ReadEnv reads the environment variables bff-partner uses.
 func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	c.Common.ReadEnv(env)
 	env.String(edgeconfig.VarTLSClientCAFile, &c.Server.TLSClientCAFile)

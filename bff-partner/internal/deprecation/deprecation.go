@@ -1,5 +1,5 @@
 // Package deprecation marks every response of a deprecated API version,
-// errors included (SPEC §7): `Deprecation: @<unix seconds>` (RFC 9745),
+// errors included: `Deprecation: @<unix seconds>` (RFC 9745),
 // `Sunset: <HTTP-date>` (RFC 8594) and `Link: <url>; rel="deprecation"`.
 //
 // The headers are set before the request goes on, so whatever answers it

@@ -1,4 +1,4 @@
-// Package docs publishes the partner OpenAPI document (SPEC §7): GET
+// Package docs publishes the partner OpenAPI document: GET
 // /openapi.json serves it as JSON and GET /docs a page rendering it with
 // Redoc. Every asset of the page is embedded in the binary, so the page
 // works offline and loads nothing from another origin (its

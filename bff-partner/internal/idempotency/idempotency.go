@@ -1,4 +1,4 @@
-// Package idempotency makes POST /v2/orders safe to retry (SPEC §7): the
+// Package idempotency makes POST /v2/orders safe to retry: the
 // Idempotency-Key header is required; keys are scoped per partner; the same
 // key with an equal JSON body gets the first response again (status and
 // body) with Idempotent-Replayed: true; the same key with another body gets

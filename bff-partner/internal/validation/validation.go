@@ -1,6 +1,6 @@
 // Package validation checks partner requests against the partner OpenAPI
-// document (contracts/public/partner.yaml) before they reach a handler
-// (SPEC §7): unknown fields, unknown query parameters, wrong types and
+// document (contracts/public/partner.yaml) before they reach a handler:
+// unknown fields, unknown query parameters, wrong types and
 // missing values give 400 validation_failed listing every problem with its
 // JSON path; a body over the cap gives 413 payload_too_large; a body that is
 // not JSON gives 415 unsupported_media_type.
@@ -37,7 +37,7 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// DefaultMaxBodyBytes is the partner body cap of SPEC §7: 1 MiB.
+// DefaultMaxBodyBytes is the partner body cap: 1 MiB.
 const DefaultMaxBodyBytes = 1 << 20
 
 // FieldError is one problem of a request, listed in the `errors` member of

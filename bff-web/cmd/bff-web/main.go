@@ -1,5 +1,5 @@
-// Command bff-web is Shopfront's web gateway (SPEC §6). Its configuration
-// comes from the environment (SPEC §3); SIGINT or SIGTERM drain it and it
+// Command bff-web is Shopfront's web gateway. Its configuration
+// comes from the environment; SIGINT or SIGTERM drain it and it
 // exits 0, invalid configuration prints one line per problem and exits 2.
 package main
 

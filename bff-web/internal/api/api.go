@@ -1,4 +1,4 @@
-// Package api is bff-web's public API (SPEC §6): the handlers of the page
+// Package api is bff-web's public API: the handlers of the page
 // aggregates, the catalog and the user. Each page is an aggregate of
 // domain-service sources shaped into the payloads of view.go; the handlers
 // route, check input and shape, and leave every business decision to the
@@ -25,7 +25,7 @@ import (
 	"github.com/shopfront/shared/storefront"
 )
 
-// Budgets bound each route's upstream work, stages included (SPEC §4).
+// Budgets bound each route's upstream work, stages included.
 // The configuration validates them and fills their defaults once, at load
 // (config.RouteBudgets); a zero budget leaves the route bounded only by its
 // upstream calls' own timeouts.
@@ -54,7 +54,7 @@ type Config struct {
 	Currency string
 	// PublicCacheControl is the Cache-Control of anonymous, complete
 	// catalog and product pages. Optional. Default
-	// "public, max-age=30, stale-while-revalidate=60" (SPEC §6); the
+	// "public, max-age=30, stale-while-revalidate=60"; the
 	// composition root derives it from the cache's windows.
 	PublicCacheControl string
 	// DefaultPageSize is the catalog page size without pageSize. Optional.
@@ -84,7 +84,7 @@ const (
 	// personal is for answers that carry the user's data (account, me,
 	// cart, orders) and for changes: no cache keeps them.
 	personal = "private, no-store"
-	// degraded is SPEC §4's rule for incomplete answers.
+	// degraded is the rule for incomplete answers.
 	degraded = "no-store"
 )
 
@@ -167,7 +167,7 @@ type Routes struct {
 // cache key is made of.
 var CatalogQuery = []string{"q", "category", "page", "pageSize"}
 
-// Register adds the routes of SPEC §6 (but the session's) to r.
+// Register adds the web routes (but the session's) to r.
 func (a *API) Register(r Routes) {
 	with := func(chain []echo.MiddlewareFunc, last echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		out := slices.Clone(chain)

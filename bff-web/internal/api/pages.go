@@ -14,7 +14,7 @@ import (
 	"github.com/shopfront/shared/storefront"
 )
 
-// Sizes of the pages' lists (SPEC §6).
+// Sizes of the pages' lists.
 const (
 	productReviews = 10
 	productSimilar = 8

@@ -7,7 +7,7 @@ import (
 	"github.com/shopfront/shared/storefront"
 )
 
-// The web payloads. Web pages are richer than mobile screens (SPEC §6):
+// The web payloads. Web pages are richer than mobile screens:
 // every image and the whole description. The cart and order payloads and
 // Money are shared/storefront's, as bff-mobile serves them too. Mapping only
 // shapes data; prices, stock and ratings are the domain services' answers as

@@ -82,7 +82,7 @@ func TestErrorClasses(t *testing.T) {
 }
 
 // TestRateLimited drains an anonymous client's burst: the 429 carries the
-// SPEC's headers, and failed authentication counts against the same IP.
+// rate-limit headers, and failed authentication counts against the same IP.
 func TestRateLimited(t *testing.T) {
 	t.Parallel()
 	w := bootWeb(t, webOptions{})

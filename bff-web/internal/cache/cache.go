@@ -194,7 +194,7 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 			key := rt.Key(req)
 			e, err := c.cfg.Store.Get(req.Context(), key)
 			if err != nil && !errors.Is(err, ErrNotFound) {
-				// SPEC §6: the cache is an optimisation; a broken store must not fail the request.
+				// The cache is an optimisation; a broken store must not fail the request.
 				c.cfg.Logger.Warn("cache store failed; serving uncached", zap.Error(err))
 				c.requests.WithLabelValues("error").Inc()
 				ec.Response().Header().Set(HeaderXCache, ResultMiss)

@@ -1,4 +1,4 @@
-// Package cache is bff-web's shared response cache (SPEC §6): anonymous GETs
+// Package cache is bff-web's shared response cache: anonymous GETs
 // of the catalog pages are kept fresh for 30 s, served stale for 60 s more
 // while exactly one background refresh runs, and concurrent misses of one key
 // cause one upstream fan-out (request coalescing).
@@ -11,7 +11,7 @@
 // cache were not there.
 //
 // The middleware is written here because the maintained Go HTTP caches are
-// either client-side (gregjones/httpcache) or lack what SPEC §6 asks for
+// either client-side (gregjones/httpcache) or lack what bff-web needs
 // together: one background refresh per key while stale copies are served,
 // coalesced misses, a lock shared between instances and a store that fails
 // open. The parts that libraries do well are theirs: the LRU

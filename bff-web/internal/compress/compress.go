@@ -1,4 +1,4 @@
-// Package compress is bff-web's compression policy (SPEC §6): brotli when
+// Package compress is bff-web's compression policy: brotli when
 // the client accepts it, else gzip, for bodies of 1024 bytes or more, with
 // Vary: Accept-Encoding on every response.
 //

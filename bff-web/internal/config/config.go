@@ -1,6 +1,6 @@
 // Package config is bff-web's configuration: the edge's common settings plus
 // the web policies, loaded defaults -> BFF_CONFIG YAML -> environment ->
-// Validate (SPEC §3).
+// Validate.
 package config
 
 import (
@@ -32,7 +32,7 @@ type Web struct {
 	// Cache is the shared response cache of the anonymous catalog pages.
 	Cache Cache `yaml:"cache"`
 	// CompressMinSize is the smallest body compressed, in bytes
-	// (BFF_WEB_COMPRESS_MIN_SIZE). Optional. Default 1024 (SPEC §6).
+	// (BFF_WEB_COMPRESS_MIN_SIZE). Optional. Default 1024.
 	CompressMinSize int `yaml:"compress_min_size"`
 	// Currency is the currency prices are asked in. Optional. Default "USD".
 	Currency string `yaml:"currency"`
@@ -42,7 +42,7 @@ type Web struct {
 	Budgets api.Budgets `yaml:"budgets"`
 }
 
-// Cache configures the response cache (SPEC §6).
+// Cache configures the response cache.
 type Cache struct {
 	// Fresh is how long an entry is served as a HIT (BFF_WEB_CACHE_FRESH).
 	// Optional. Default 30s.
@@ -79,7 +79,7 @@ const (
 	DefaultCurrency        = "USD"
 )
 
-// Listener defaults of bff-web (SPEC §3). Browsers on broadband send small
+// Listener defaults of bff-web. Browsers on broadband send small
 // requests quickly: 15 s to read one is generous, 30 s to write covers the
 // 2.5 s route budget with room for slow downloads, and 75 s of keep-alive
 // outlives the 60 s idle timeout common in browsers and load balancers so
@@ -139,7 +139,7 @@ func Load(lookup edgeconfig.Lookup) (Config, error) {
 	return c, err
 }
 
-// ReadEnv reads the variables of SPEC §3 that bff-web uses.
+// ReadEnv reads the environment variables bff-web uses.
 func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	c.Common.ReadEnv(env)
 	env.List(VarCORSOrigins, &c.Web.CORSOrigins)

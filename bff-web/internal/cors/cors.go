@@ -1,4 +1,4 @@
-// Package cors is bff-web's CORS policy (SPEC §6): only the configured
+// Package cors is bff-web's CORS policy: only the configured
 // origins get Access-Control-Allow-Origin (echoed, never *), with
 // credentials and Vary: Origin; preflights from them allow the methods of
 // the API and the headers Content-Type, X-CSRF-Token, X-Request-Id and
@@ -28,7 +28,7 @@ import (
 var (
 	// DefaultMethods are the methods bff-web's routes use.
 	DefaultMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}
-	// DefaultHeaders are the request headers a page may send (SPEC §6).
+	// DefaultHeaders are the request headers a page may send.
 	DefaultHeaders = []string{echo.HeaderContentType, "X-CSRF-Token", echo.HeaderXRequestID, echo.HeaderAuthorization}
 	// DefaultExposeHeaders are the response headers a page may read.
 	DefaultExposeHeaders = []string{echo.HeaderXRequestID, "X-Cache", "Retry-After",

@@ -49,7 +49,7 @@ func TestCORS(t *testing.T) {
 			wantHeader: map[string]string{"Access-Control-Allow-Origin": allowed, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"},
 		},
 		{
-			desc: "ok, allowed preflight has exactly the SPEC's methods, headers and max-age", method: http.MethodOptions, path: "/v1/cart/items/p1",
+			desc: "ok, allowed preflight has exactly the documented methods, headers and max-age", method: http.MethodOptions, path: "/v1/cart/items/p1",
 			header:     map[string]string{"Origin": allowed, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type,x-csrf-token"},
 			wantStatus: 204,
 			wantHeader: map[string]string{

@@ -11,7 +11,7 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// CSRFConfig configures the double-submit check (SPEC §6): an unsafe request
+// CSRFConfig configures the double-submit check: an unsafe request
 // authenticated by the session cookie must carry X-CSRF-Token equal to the
 // sf_csrf cookie. A cross-site page can make the browser send the cookies
 // but can neither read sf_csrf nor set the header without a CORS preflight
@@ -22,7 +22,7 @@ import (
 // no session cookie are left to authentication (401 where a route needs it).
 //
 // echo's middleware.CSRF is not used: it issues its own token cookie and
-// checks every unsafe request, including Bearer ones, while SPEC §6 binds the
+// checks every unsafe request, including Bearer ones, while the rule binds the
 // token to the session's sf_csrf cookie and exempts Bearer requests.
 type CSRFConfig struct {
 	// Skipper skips the check, e.g. for POST /v1/session, which carries

@@ -11,7 +11,7 @@ import (
 )
 
 // OptionalAuthConfig configures the authentication of the routes where
-// signing in is optional: the catalog pages (SPEC §6). Their visitors send
+// signing in is optional: the catalog pages. Their visitors send
 // whatever cookie their browser kept, and an sf_session that no longer
 // verifies (expired, or signed with a key identity has since rotated away)
 // must not lock a browser out of the public catalog until it signs out.

@@ -1,4 +1,4 @@
-// Package session is bff-web's cookie session (SPEC §6): POST /v1/session
+// Package session is bff-web's cookie session: POST /v1/session
 // exchanges a username and password at identity for a JWT kept in the
 // HttpOnly sf_session cookie, beside a random sf_csrf cookie that scripts
 // read and echo in X-CSRF-Token on unsafe requests (double-submit, see
@@ -31,7 +31,7 @@ import (
 	"github.com/shopfront/shared/storefront"
 )
 
-// Cookie names (SPEC §6).
+// Cookie names.
 const (
 	CookieSession = "sf_session"
 	CookieCSRF    = "sf_csrf"
@@ -144,7 +144,7 @@ func (s *Sessions) expire(c echo.Context) {
 	c.SetCookie(s.cookie(CookieCSRF, "", -1, false))
 }
 
-// cookie builds a cookie with the SPEC §6 attributes. A negative maxAge
+// cookie builds a cookie with the session cookie attributes. A negative maxAge
 // renders Max-Age=0 (delete now), as net/http spells it.
 func (s *Sessions) cookie(name, value string, maxAge time.Duration, httpOnly bool) *http.Cookie {
 	age := int(maxAge / time.Second)

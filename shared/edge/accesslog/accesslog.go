@@ -1,5 +1,5 @@
 // Package accesslog writes one zap line per request once its response is
-// known (SPEC §4 Logs): request id, trace id, route template, status,
+// known: request id, trace id, route template, status,
 // latency, bytes, client IP and the caller's user, partner and key id.
 // Credentials never reach the line: no headers are logged, the query is
 // redacted and the principal is logged by its ids only.

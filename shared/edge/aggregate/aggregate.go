@@ -1,5 +1,5 @@
 // Package aggregate runs the sources of a screen in parallel inside a route
-// budget (SPEC §4 "Aggregation"). A handler declares its screen:
+// budget. A handler declares its screen:
 //
 //	var v HomeView
 //	var ids []string
@@ -14,7 +14,7 @@
 //		),
 //	)
 //
-// Each source writes its own typed field (STYLE rule 11). The sources of a
+// Each source writes its own typed field. The sources of a
 // stage run in parallel; a Then stage starts when the stage before it has
 // finished, so it may read what that stage wrote.
 //
@@ -45,7 +45,7 @@
 //
 // Failure: a critical source's failure cancels the contexts of all other
 // sources at once, later stages are skipped, and Run returns that error
-// (an *upstream.Error renders as SPEC §4's status). An optional source's
+// (an *upstream.Error renders as its status). An optional source's
 // failure or timeout adds its name to degraded. A panic in a source is
 // recovered and treated as its failure.
 //
@@ -94,7 +94,7 @@ func Critical(name string, fn func(context.Context) error, opts ...Option) Sourc
 }
 
 // Optional declares a source whose failure only degrades the screen: its
-// part stays empty and name (the service's name as in SPEC §5-6, e.g.
+// part stays empty and name (the service's name as in domain.ServiceNames, e.g.
 // "recommendations") is listed in degraded.
 func Optional(name string, fn func(context.Context) error, opts ...Option) Source {
 	return newSource(name, false, fn, opts)

@@ -7,8 +7,7 @@ import (
 )
 
 // Budget is one route's budget in a gateway's configuration: the whole
-// route's upstream work, stages included, as given to Run (SPEC §4: 2.5 s
-// per aggregate route by default). A gateway keeps its budgets as named
+// route's upstream work, stages included, as given to Run. A gateway keeps its budgets as named
 // fields of its own struct (the routes differ per gateway) and lists them
 // once as Budgets, which both validates them at load and resolves their
 // defaults for the routes.

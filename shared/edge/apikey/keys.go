@@ -1,4 +1,4 @@
-// Package apikey authenticates bff-partner callers (SPEC §7): API keys from
+// Package apikey authenticates bff-partner callers: API keys from
 // the partner keys file, compared by SHA-256 in constant time, with scopes,
 // revocation, per-partner plans and source-address allow-lists, reloaded on
 // SIGHUP or file change without dropping a request. Client-credentials JWTs
@@ -47,10 +47,10 @@ type Plan struct {
 	Burst int `yaml:"burst"`
 }
 
-// DefaultPlan applies to partners without a plan (SPEC §4).
+// DefaultPlan applies to partners without a plan.
 var DefaultPlan = Plan{PerMinute: 100, Burst: 20}
 
-// Scopes are the scopes a key may be granted (SPEC §7).
+// Scopes are the scopes a key may be granted.
 var Scopes = []auth.Scope{auth.ScopeCatalogRead, auth.ScopeInventoryRead, auth.ScopeOrdersRead, auth.ScopeOrdersWrite}
 
 // Partner is one partner of the keys file.

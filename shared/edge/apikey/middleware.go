@@ -13,7 +13,7 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// HeaderAPIKey carries a partner's API key (SPEC §7).
+// HeaderAPIKey carries a partner's API key.
 const HeaderAPIKey = "X-API-Key"
 
 // DefaultDocsURL is where invalid_api_key problems point by default.

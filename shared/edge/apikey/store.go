@@ -78,8 +78,7 @@ func (s *Store) Plan(id string) Plan {
 // Identify names the partner and key of a presented API key without
 // authorising it: revoked keys and keys refused by their partner's
 // allow-list are named too. It is for records such as the audit log, which
-// must say whose key a rejected request carried (SPEC §7: keyId is empty
-// only when unknown); it never admits a request. The look-up is Lookup's,
+// must say whose key a rejected request carried; it never admits a request. The look-up is Lookup's,
 // constant-time over every stored digest.
 func (s *Store) Identify(presented string) (partnerID, keyID string, ok bool) {
 	if presented == "" {

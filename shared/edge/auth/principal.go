@@ -1,6 +1,6 @@
 // Package auth carries the verified identity of a caller. Verifiers (JWT,
 // API key) put a *Principal into the request context; the upstream client
-// turns it into the internal identity headers of SPEC §4.
+// turns it into the internal identity headers (X-User-Id, X-User-Roles, X-Tenant-Id, X-Partner-Id, X-Client).
 package auth
 
 import (
@@ -21,7 +21,7 @@ const (
 // Role is a user role from the JWT `roles` claim.
 type Role string
 
-// Scope is an OAuth scope (SPEC §7).
+// Scope is an OAuth scope.
 type Scope string
 
 // The partner API's scopes.

@@ -13,7 +13,7 @@ import (
 	"github.com/shopfront/shared/edge/tracing"
 )
 
-// Common is the configuration every gateway shares (SPEC §3). A gateway's
+// Common is the configuration every gateway shares. A gateway's
 // own Config embeds it beside its policy sections:
 //
 //	type Config struct {
@@ -36,7 +36,7 @@ type Common struct {
 	Tracing Tracing `yaml:"tracing"`
 }
 
-// Upstreams are the base URLs of the eleven domain services (SPEC §8), each
+// Upstreams are the base URLs of the eleven domain services, each
 // without a trailing slash, and the call budgets.
 type Upstreams struct {
 	// Catalog to Identity are each service's base URL, read from
@@ -60,7 +60,7 @@ type Upstreams struct {
 	RouteBudget time.Duration `yaml:"route_budget"`
 }
 
-// JWT configures bearer-token verification (SPEC §4).
+// JWT configures bearer-token verification.
 type JWT struct {
 	// JWKSURL is where the signing keys are. Optional. Default
 	// "<identity URL>/.well-known/jwks.json".
@@ -143,7 +143,7 @@ func UpstreamVar(service string) string {
 	return "BFF_UPSTREAM_" + string(b) + "_URL"
 }
 
-// The environment variables Common reads (SPEC §3, plus timeouts).
+// The environment variables Common reads.
 const (
 	VarAddr              = "BFF_ADDR"
 	VarAdminAddr         = "BFF_ADMIN_ADDR"

@@ -1,6 +1,6 @@
 // Package config loads a gateway's configuration: built-in defaults, then the
 // optional YAML file named by BFF_CONFIG, then the environment, then
-// validation (SPEC §3). Every problem is collected and reported as one line
+// validation. Every problem is collected and reported as one line
 // naming the variable, so an operator fixes them all in one go.
 package config
 

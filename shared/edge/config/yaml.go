@@ -54,7 +54,7 @@ type Loadable interface {
 }
 
 // Load fills dst, which holds the defaults, from the YAML file, then the
-// environment, then validates it (SPEC §3, STYLE rule 8). The error joins
+// environment, then validates it. The error joins
 // every problem, one per line.
 func Load(lookup Lookup, dst Loadable) error {
 	if err := LoadYAML(lookup, dst); err != nil {

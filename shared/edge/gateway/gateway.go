@@ -43,16 +43,16 @@ import (
 // /readyz body.
 const (
 	// CheckJWKS is required: until the JWKS was fetched once no token can
-	// be checked (SPEC §4).
+	// be checked.
 	CheckJWKS = "jwks"
 	// CheckRedis is optional: while Redis is away the limiter falls back to
 	// per-instance counters, so an outage alone never makes the gateway
-	// unready (SPEC §4). It is registered only when BFF_REDIS_URL is set:
+	// unready. It is registered only when BFF_REDIS_URL is set:
 	// without it no Redis is used, and an "ok" would claim otherwise.
 	CheckRedis = "redis"
 	// BreakerCheckPrefix starts the name of each upstream's breaker check,
 	// e.g. "breaker:catalog". The checks are optional: an open breaker
-	// degrades screens, it does not make the instance unready (issue 3).
+	// degrades screens, it does not make the instance unready.
 	BreakerCheckPrefix = "breaker:"
 )
 

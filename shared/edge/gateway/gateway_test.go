@@ -58,7 +58,7 @@ func readyz(t *testing.T, g *gateway.Gateway) (int, readiness.Report) {
 
 // TestReadyzShowsBreakers opens the catalog breaker against the real fakes:
 // /readyz lists every upstream's breaker, reports the open one, and stays
-// 200 because breakers are optional (issue 3).
+// 200 because breakers are optional.
 func TestReadyzShowsBreakers(t *testing.T) {
 	t.Parallel()
 	f, base := fakestest.Start(t)
@@ -75,7 +75,7 @@ func TestReadyzShowsBreakers(t *testing.T) {
 	assert.Len(t, rep.Checks, 1+len(domain.ServiceNames()), "jwks and one breaker per service")
 
 	// A catalog that fails every call opens its breaker (5 consecutive
-	// failures, SPEC §4); the bound only guards against a breaker that
+	// failures); the bound only guards against a breaker that
 	// never opens.
 	require.NoError(t, f.SetFault(domain.ServiceCatalog, domain.Fault{Down: true}))
 	var catalog *upstream.Client

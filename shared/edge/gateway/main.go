@@ -18,7 +18,7 @@ import (
 // Exit codes of a gateway process.
 const (
 	// ExitOK follows a shutdown asked for by SIGINT or SIGTERM, after the
-	// drain (SPEC §4).
+	// drain.
 	ExitOK = 0
 	// ExitFailed follows a gateway that could not be built or whose
 	// listener failed.
@@ -60,7 +60,7 @@ type Command[C Config, A Runner] struct {
 func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, stderr io.Writer) int {
 	cfg, err := c.Load(lookup)
 	if err != nil {
-		// One line per problem, each naming its variable (SPEC §3).
+		// One line per problem, each naming its variable.
 		prefix := c.Name + ": "
 		_, _ = fmt.Fprintln(stderr, prefix+strings.ReplaceAll(err.Error(), "\n", "\n"+prefix))
 		return ExitUsage

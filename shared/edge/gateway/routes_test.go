@@ -60,7 +60,7 @@ func serveProducts(t *testing.T, base string, client auth.Client) *gateway.Gatew
 
 // TestAnonymousUpstreamCallsCarryClient: the gateway's kind goes upstream
 // as X-Client for anonymous requests too (bff-web's catalog pages), and a
-// signed-in user's identity still comes from the token only (SPEC §4).
+// signed-in user's identity still comes from the token only.
 func TestAnonymousUpstreamCallsCarryClient(t *testing.T) {
 	t.Parallel()
 	f, base := fakestest.Start(t)
@@ -137,7 +137,7 @@ func TestHeadThroughRoute(t *testing.T) {
 
 // TestUnmatchedRoutesAreRateLimited floods a gateway with requests no route
 // matches: they are charged to the client IP's anonymous limit (burst 30),
-// carry the SPEC §4 headers, turn 429 once it is spent, and spend the same
+// carry the rate-limit headers, turn 429 once it is spent, and spend the same
 // bucket an anonymous request to a real route does.
 func TestUnmatchedRoutesAreRateLimited(t *testing.T) {
 	t.Parallel()

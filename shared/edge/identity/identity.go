@@ -1,4 +1,4 @@
-// Package identity owns the internal identity headers of SPEC §4. Callers
+// Package identity owns the internal identity headers (X-User-Id, X-User-Roles, X-Tenant-Id, X-Partner-Id, X-Client). Callers
 // must never be able to speak for a user, tenant or partner, so the incoming
 // copies of these headers are deleted at the edge before anything reads them;
 // the upstream client sets them again from the verified auth.Principal only.

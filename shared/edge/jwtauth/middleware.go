@@ -38,7 +38,7 @@ type Config struct {
 	// 401 unauthorized or invalid_token, or the 503 of KeysUnavailable while
 	// no JWKS was ever fetched) and returns the error to send. The
 	// rate limiter's ChargeFailure plugs in here so failed attempts count
-	// against the client IP's anonymous limit (SPEC §4). Optional. Default
+	// against the client IP's anonymous limit. Optional. Default
 	// returns err unchanged.
 	ErrorHandler func(c echo.Context, err error) error
 }

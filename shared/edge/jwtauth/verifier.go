@@ -1,4 +1,4 @@
-// Package jwtauth verifies the gateways' bearer JWTs (SPEC §4): signatures
+// Package jwtauth verifies the gateways' bearer JWTs: signatures
 // by keys from the identity service's JWKS, an algorithm allow-list of
 // RS256, ES256 and EdDSA (alg none and every HMAC rejected), and iss, aud,
 // exp and nbf with 30 s leeway. A verified token becomes an *auth.Principal
@@ -40,12 +40,12 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// Algorithms is the allow-list of signing algorithms (SPEC §4). HMAC is
+// Algorithms is the allow-list of signing algorithms. HMAC is
 // absent on purpose: with asymmetric keys published in a JWKS, accepting
 // HS256 would let anyone sign with the public key as the secret.
 var Algorithms = []string{"RS256", "ES256", "EdDSA"}
 
-// DefaultLeeway is the clock skew allowed on exp and nbf (SPEC §4).
+// DefaultLeeway is the clock skew allowed on exp and nbf.
 const DefaultLeeway = 30 * time.Second
 
 // ErrNotReady is returned by Ready until the JWKS was fetched once.
@@ -230,7 +230,7 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	return v, nil
 }
 
-// Ready returns nil once the JWKS was fetched at least once (SPEC §4 /readyz).
+// Ready returns nil once the JWKS was fetched at least once.
 func (v *Verifier) Ready(context.Context) error {
 	if v.store.fetched.Load() {
 		return nil
@@ -290,7 +290,7 @@ func (v *Verifier) fetch(ctx context.Context) error {
 	return v.store.KeyReplaceAll(ctx, keys)
 }
 
-// claims are the members of a Shopfront token (SPEC §4).
+// claims are the members of a Shopfront token.
 type claims struct {
 	jwt.RegisteredClaims
 	Roles   []string `json:"roles,omitempty"`

@@ -1,6 +1,5 @@
 // Package logging builds Shopfront's zap JSON logger and the redaction
-// helpers every call site uses before a header, URL or body reaches a log
-// (SPEC §4: tokens, API keys, cookies and passwords never appear in any log).
+// helpers every call site uses before a header, URL or body reaches a log.
 package logging
 
 import (

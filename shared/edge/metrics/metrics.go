@@ -28,7 +28,7 @@ const Namespace = "shopfront"
 const Unmatched = "unmatched"
 
 // DefaultBuckets are latency buckets in seconds for an API gateway whose
-// routes answer in milliseconds and give up at 2.5 s (SPEC §4).
+// routes answer in milliseconds and give up at 2.5 s.
 func DefaultBuckets() []float64 {
 	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 }

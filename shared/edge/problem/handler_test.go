@@ -98,7 +98,7 @@ func do(t *testing.T, method, url, id string) answer {
 	return answer{status: resp.StatusCode, header: resp.Header, body: body}
 }
 
-// assertShape checks every SPEC §4 member is present with its JSON type.
+// assertShape checks every problem member is present with its JSON type.
 func assertShape(t *testing.T, a answer, id string) map[string]any {
 	t.Helper()
 	assert.Equal(t, problem.ContentType, a.header.Get(echo.HeaderContentType))

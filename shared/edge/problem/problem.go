@@ -13,7 +13,7 @@ import (
 // ContentType is the media type of every error body (RFC 9457 §3).
 const ContentType = "application/problem+json"
 
-// Stable error codes (SPEC §4). Clients switch on these, never on titles.
+// Stable error codes. Clients switch on these, never on titles.
 const (
 	CodeBadRequest           = "bad_request"
 	CodeUnauthorized         = "unauthorized"

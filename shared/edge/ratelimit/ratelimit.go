@@ -1,5 +1,5 @@
-// Package ratelimit is the gateways' GCRA rate limiter (SPEC §4): per user,
-// per partner key and per anonymous client IP, with the SPEC's
+// Package ratelimit is the gateways' GCRA rate limiter: per user,
+// per partner key and per anonymous client IP, with the documented
 // X-RateLimit-* and IETF draft RateLimit headers on every limited response.
 //
 // Counters live in Redis (redis_rate) when a Redis URL is configured, so all
@@ -18,7 +18,7 @@
 //
 // The authentication middleware hands its failures to ChargeFailure, which
 // charges the client IP's anonymous bucket and answers 429 once it is empty,
-// so failed logins are limited like anonymous traffic (SPEC §4); requests
+// so failed logins are limited like anonymous traffic; requests
 // that pass authentication are charged by the policy in the second middleware.
 package ratelimit
 
@@ -43,7 +43,7 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// The SPEC §4 limits.
+// The default limits.
 var (
 	// UserLimit is the mobile and web per-user limit.
 	UserLimit = Limit{Rate: 600, Burst: 100}
@@ -112,7 +112,7 @@ func (c LimiterConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Limiter decides requests and renders the SPEC's headers. It is safe for
+// Limiter decides requests and renders the rate-limit headers. It is safe for
 // concurrent use; Close releases the Redis connections.
 type Limiter struct {
 	cfg       LimiterConfig
@@ -330,7 +330,7 @@ func clientKey(ip string) string {
 
 // ChargeFailure is the authentication middlewares' ErrorHandler: it charges
 // the failed request to its client IP's anonymous bucket and returns a 429
-// once that is empty, else err unchanged (SPEC §4).
+// once that is empty, else err unchanged.
 func (l *Limiter) ChargeFailure(c echo.Context, err error) error {
 	b := l.anonymous(c)
 	if lerr := l.apply(c, b, l.Allow(c.Request().Context(), b)); lerr != nil {
@@ -339,7 +339,7 @@ func (l *Limiter) ChargeFailure(c echo.Context, err error) error {
 	return err
 }
 
-// apply writes the SPEC §4 headers and returns the 429 problem when denied.
+// apply writes the rate-limit headers and returns the 429 problem when denied.
 func (l *Limiter) apply(c echo.Context, b Bucket, r Result) error {
 	h := c.Response().Header()
 	reset := ceilSeconds(r.ResetAfter)
@@ -359,7 +359,7 @@ func (l *Limiter) apply(c echo.Context, b Bucket, r Result) error {
 		WithHeader("Retry-After", strconv.FormatInt(max(ceilSeconds(r.RetryAfter), 1), 10))
 }
 
-// The SPEC §4 headers in canonical form.
+// The rate-limit headers in canonical form.
 var (
 	headerLimit     = http.CanonicalHeaderKey("X-RateLimit-Limit")
 	headerRemaining = http.CanonicalHeaderKey("X-RateLimit-Remaining")

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Period is the window every Limit's Rate is counted over; the SPEC's
+// Period is the window every Limit's Rate is counted over; the documented
 // headers speak of per-minute rates (w=60).
 const Period = time.Minute
 

@@ -3,7 +3,7 @@
 // optional ones (e.g. Redis, which the rate limiter can do without) are
 // reported but never make the instance unready. While draining, the answer is
 // 503 whatever the checks say, so load balancers stop routing here before the
-// listener closes (SPEC §4).
+// listener closes.
 package readiness
 
 import (

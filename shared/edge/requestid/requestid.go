@@ -1,5 +1,5 @@
 // Package requestid keeps a valid incoming X-Request-Id and replaces any other
-// with a new one (SPEC §4); the id travels in the request context, is returned
+// with a new one; the id travels in the request context, is returned
 // on every response and is sent upstream.
 package requestid
 

@@ -18,11 +18,11 @@ import (
 )
 
 // newEcho builds the public echo instance with the fixed edge chain, the one
-// place its order is decided (STYLE rule 4). Every request, matched route or
+// place its order is decided. Every request, matched route or
 // not, passes through, outermost first:
 //
 //  1. strip identity headers: X-User-Id & co. are deleted before anything
-//     else reads them (SPEC §4). It is installed with Echo.Pre, so it runs
+//     else reads them. It is installed with Echo.Pre, so it runs
 //     before routing, before any Pre middleware a gateway adds (bff-partner's
 //     audit, for one) and so ahead of recover and request id; it only
 //     deletes headers, so running first changes nothing else;
@@ -31,7 +31,7 @@ import (
 //     (headAsGet, the first middleware after routing, ahead of recover as
 //     it cannot fail), so its status and headers are the GET's;
 //  3. recover: a panic becomes a 500 problem, never a dropped connection;
-//  4. request id: keep a valid X-Request-Id, replace any other (SPEC §4);
+//  4. request id: keep a valid X-Request-Id, replace any other;
 //  5. tracing: a span per request, W3C traceparent honoured;
 //  6. request metrics, then the access log: counts, latency and one line
 //     per request, seeing the final status of everything inside (metrics

@@ -13,7 +13,7 @@ import (
 // field means its default; New fills them with WithDefaults.
 type Config struct {
 	// Addr is the public listener, host:port. Optional. Default ":8080";
-	// each gateway passes its own (SPEC §3).
+	// each gateway passes its own.
 	Addr string `yaml:"addr"`
 	// AdminAddr serves /healthz, /readyz and /metrics over plain HTTP, even
 	// when the public listener uses TLS. Optional. Default "127.0.0.1:18080".
@@ -31,7 +31,7 @@ type Config struct {
 	// request. Optional. Default 120s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// ShutdownTimeout bounds how long in-flight requests may finish after
-	// shutdown starts (SPEC §4). Optional. Default 25s.
+	// shutdown starts. Optional. Default 25s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// DrainDelay keeps the public listener accepting for this long after
 	// /readyz turned 503, so that load balancers stop routing here before
@@ -39,7 +39,7 @@ type Config struct {
 	DrainDelay time.Duration `yaml:"drain_delay"`
 
 	// MaxHeaderBytes caps the request line plus headers; larger requests get
-	// a problem+json 431 from the edge chain (SPEC §4) up to
+	// a problem+json 431 from the edge chain up to
 	// HardMaxHeaderBytes, beyond which net/http answers a plain 431 itself.
 	// Optional. Default 16384 (16 KiB).
 	MaxHeaderBytes int `yaml:"max_header_bytes"`

@@ -1,7 +1,7 @@
 // Package server boots a Shopfront gateway: the public listener (HTTP or
 // HTTPS with HTTP/2) serving an echo instance with the fixed edge chain, and
 // the admin listener with /healthz, /readyz and /metrics. Run serves both
-// until its context ends, then drains gracefully (SPEC §4).
+// until its context ends, then drains gracefully.
 package server
 
 import (
@@ -59,7 +59,7 @@ const DefaultHookTimeout = 5 * time.Second
 // HardMaxHeaderBytes is the public http.Server's MaxHeaderBytes: the most
 // header bytes net/http reads (plus its own 4 KiB of slack) before it
 // answers a plain-text 431 by itself, without problem+json or X-Request-Id.
-// Config.MaxHeaderBytes (16 KiB by default, SPEC §4) is enforced inside the
+// Config.MaxHeaderBytes (16 KiB by default) is enforced inside the
 // edge chain with a problem+json 431 instead. The gap between the two is a
 // trade: every connection may hold up to this much header memory while its
 // request is read, in exchange for one consistent answer to everything a

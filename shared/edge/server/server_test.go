@@ -116,7 +116,7 @@ func newReq(t *testing.T, method, url string, hdr map[string]string) *http.Reque
 	return req
 }
 
-// assertProblem checks the SPEC §4 members of a problem+json response.
+// assertProblem checks the RFC 9457 and Shopfront members of a problem+json response.
 func assertProblem(t *testing.T, resp *http.Response, body map[string]any, status int, code string) {
 	t.Helper()
 	assert.Equal(t, status, resp.StatusCode)
@@ -283,7 +283,7 @@ func TestRequestID(t *testing.T) {
 }
 
 // TestHeaderLimit sends oversized headers over a real socket: everything
-// from just over the 16 KiB SPEC cap up to the 64 KiB hard cap is the edge
+// from just over the 16 KiB cap up to the 64 KiB hard cap is the edge
 // chain's problem+json 431 with the request id; only beyond the hard cap
 // (plus net/http's 4 KiB of slack) does net/http answer by itself.
 func TestHeaderLimit(t *testing.T) {

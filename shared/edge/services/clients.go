@@ -185,7 +185,7 @@ func (s *Orders) ForUser(ctx context.Context, userID string, limit int) ([]domai
 }
 
 // Get returns one order. Whether the caller may see it is the gateway's
-// check (SPEC §5, §7); an unknown id is a 404 problem.
+// check; an unknown id is a 404 problem.
 func (s *Orders) Get(ctx context.Context, orderID string) (domain.Order, error) {
 	var o domain.Order
 	err := s.c.Get(ctx, upstream.Path("orders", orderID), nil, &o)

@@ -1,4 +1,4 @@
-// Package services holds the typed clients of the domain services of SPEC §8,
+// Package services holds the typed clients of the domain services,
 // one per service, each over its own upstream.Client (own breaker, budget
 // and metrics label) and all sharing one connection pool. Gateways call
 // these, never raw URLs: paths are built and escaped here, answers decoded
@@ -42,7 +42,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the configuration of every service at root/<service>,
-// the layout of the fakes (SPEC §3: http://127.0.0.1:9000/<service>), with
+// the layout of the fakes, with
 // every other field at its default.
 func DefaultConfig(root string) Config {
 	root = strings.TrimRight(root, "/")
@@ -67,7 +67,7 @@ type entry struct {
 	cfg  *upstream.Config
 }
 
-// entries lists the services in SPEC order with their configuration.
+// entries lists the services in the documented order with their configuration.
 func (c *Config) entries() []entry {
 	return []entry{
 		{domain.ServiceCatalog, &c.Catalog},
@@ -97,7 +97,7 @@ func (c Config) Validate() error {
 }
 
 // Clients are the typed clients of all domain services, one field per
-// service of SPEC §8.
+// domain service.
 type Clients struct {
 	Catalog         *Catalog
 	Inventory       *Inventory
@@ -159,7 +159,7 @@ func (c *Clients) Breakers() map[string]string {
 	return out
 }
 
-// Upstreams returns the underlying clients in SPEC order.
+// Upstreams returns the underlying clients in the documented order.
 func (c *Clients) Upstreams() []*upstream.Client {
 	return append([]*upstream.Client(nil), c.all...)
 }

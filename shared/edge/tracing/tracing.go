@@ -1,4 +1,4 @@
-// Package tracing sets up OpenTelemetry for a gateway (SPEC §4 Tracing):
+// Package tracing sets up OpenTelemetry for a gateway:
 // a TracerProvider exporting over OTLP when an endpoint is configured, the
 // W3C TraceContext propagator, and the server middleware that
 // continues an incoming traceparent and starts one span per request.
@@ -123,7 +123,7 @@ func Setup(ctx context.Context, cfg Config) (*Tracing, error) {
 }
 
 // NewPropagator returns the W3C TraceContext propagator (traceparent and
-// tracestate, SPEC §4). Baggage is left out on purpose: it is arbitrary
+// tracestate). Baggage is left out on purpose: it is arbitrary
 // client-chosen key/values, and forwarding it would carry untrusted input
 // across the trust boundary into every domain service.
 func NewPropagator() propagation.TextMapPropagator {

@@ -89,8 +89,8 @@ func newBreaker(service string, cfg BreakerConfig, onChange func(from, to gobrea
 	})
 }
 
-// breakerTransport puts every round trip of one service through its breaker
-// (STYLE rule 7): an open breaker fails at once, without touching the network.
+// breakerTransport puts every round trip of one service through its breaker:
+// an open breaker fails at once, without touching the network.
 type breakerTransport struct {
 	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
 	next http.RoundTripper

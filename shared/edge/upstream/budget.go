@@ -11,7 +11,7 @@ const budgetBuckets = 10
 // budget is a retry budget (Finagle's RetryBudget, gRPC's retry throttling):
 // over a rolling window, retries may not exceed minRetries + ratio * calls
 // (by default 1 + 10 %: the floor of one lets a lone call on a quiet service
-// be retried, and adds at most one retry per window to issue 3's 10 %).
+// be retried, and adds at most one retry per window to the 10 % share).
 // It is hand-written because no maintained Go library offers one apart from
 // whole RPC frameworks; it is a few counters under a mutex, taken twice per
 // call at most.

@@ -2,7 +2,7 @@
 // connections, a timeout per call, a gobreaker circuit breaker in the
 // transport, at most one retry of idempotent calls within a retry budget,
 // identity/request-id/trace headers from the context, JSON decoding, metrics
-// and a span per call, and failures mapped by kind to SPEC §4's problems.
+// and a span per call, and failures mapped by kind to problems (docs/errors.md).
 //
 // A call goes through, outermost first:
 //
@@ -41,7 +41,7 @@ import (
 )
 
 // neverForwarded are dropped from Request.Header: credentials never go
-// upstream and identity headers come from the principal only (SPEC §4).
+// upstream and identity headers come from the principal only.
 var neverForwarded = []string{
 	"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key",
 	identity.HeaderUserID, identity.HeaderUserRoles, identity.HeaderTenantID, identity.HeaderPartnerID,
@@ -91,7 +91,7 @@ type Client struct {
 	obs     prometheus.Observer
 }
 
-// New returns the client of service (its name as in SPEC §8, e.g.
+// New returns the client of service (its name as in domain.ServiceNames, e.g.
 // "catalog", used in metrics, spans and errors) configured by cfg.
 func New(service string, cfg Config, opts Options) (*Client, error) {
 	if service == "" {
@@ -394,7 +394,7 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 	}
 	p, ok := auth.FromContext(ctx)
 	// The principal's kind wins, else the gateway's own: X-Client names the
-	// kind of caller (SPEC §4), which is known for anonymous requests too.
+	// kind of caller, which is known for anonymous requests too.
 	client := c.kind
 	if ok && p.Client != "" {
 		client = p.Client

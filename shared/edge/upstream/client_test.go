@@ -126,7 +126,7 @@ func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
 // TestClient_XClientFromGatewayKind: X-Client comes from the principal when
 // it has a kind, else from Options.Client, so anonymous calls say which
 // gateway made them; a forged X-Client never passes, and the other identity
-// headers still come from the principal only (SPEC §4).
+// headers still come from the principal only.
 func TestClient_XClientFromGatewayKind(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

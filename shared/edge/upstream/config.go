@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Defaults of SPEC §4 "Upstream calls".
+// Defaults of upstream calls.
 const (
 	DefaultTimeout                    = 2 * time.Second
 	DefaultBreakerConsecutiveFailures = 5
@@ -39,7 +39,7 @@ type Config struct {
 	// bad response (502). Optional. Default 8 MiB.
 	MaxResponseBytes int64 `yaml:"maxResponseBytes"`
 	// Breaker configures the service's circuit breaker. Optional. Default
-	// SPEC §4's thresholds.
+	// the documented thresholds (docs/configuration.md).
 	Breaker BreakerConfig `yaml:"breaker"`
 	// Retry configures the single retry of idempotent calls. Optional.
 	// Default one retry within a 10 % budget.
@@ -84,8 +84,8 @@ type RetryConfig struct {
 	// BudgetMinRetries is the number of retries always allowed per
 	// BudgetWindow on top of the ratio, so that a lone call at start-up or
 	// on a quiet service can be retried: with the ratio alone, fewer than
-	// ten calls in the window would never earn a retry. One is the floor
-	// (issue 3 asks retries <= 10 % of calls): a burst of failing calls
+	// ten calls in the window would never earn a retry. One is the floor:
+	// a burst of failing calls
 	// gets at most one retry beyond the 10 %, so retries never multiply
 	// the load on a failing service. Optional. Default 1.
 	BudgetMinRetries int `yaml:"budgetMinRetries"`

@@ -15,7 +15,7 @@ import (
 )
 
 // Kind classifies a failed upstream call; it decides the status the caller
-// sees (SPEC §4, STYLE rule 6) and is the `outcome` label of the call metric.
+// sees and is the `outcome` label of the call metric.
 type Kind string
 
 // The kinds of failure.
@@ -131,7 +131,7 @@ func clientErrorProblem(status int, code string) *problem.Problem {
 	}
 }
 
-// codePattern accepts the stable snake_case codes of SPEC §4.
+// codePattern accepts the stable snake_case error codes (docs/errors.md).
 var codePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // classify turns a transport error into a Kind. callerCtx is the context the
@@ -152,7 +152,7 @@ func classify(callerCtx context.Context, err error) Kind {
 		return KindUnavailable
 	default:
 		// Connection reset, EOF, broken pipe and protocol errors: the
-		// connection was made and then broke (SPEC §4: 502).
+		// connection was made and then broke.
 		return KindReset
 	}
 }

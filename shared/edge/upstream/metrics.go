@@ -10,7 +10,7 @@ import (
 	edgemetrics "github.com/shopfront/shared/edge/metrics"
 )
 
-// metrics are the per-service collectors of SPEC §4's /metrics. Clients of
+// metrics are the per-service collectors served on /metrics. Clients of
 // different services share one set per registry.
 type metrics struct {
 	calls           *prometheus.CounterVec

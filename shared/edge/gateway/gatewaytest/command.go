@@ -22,8 +22,8 @@ import (
 	"github.com/shopfront/shared/edge/identity"
 )
 
-// Command checks, on the real binary, what a gateway's main must do
-// (SPEC §3 and §4): bad configuration stops start-up with one line per
+// Command checks, on the real binary, what a gateway's main must do:
+// bad configuration stops start-up with one line per
 // problem and exit code 2; SIGTERM turns /readyz 503, lets an in-flight
 // request finish with its full answer, and exits 0.
 type Command struct {
@@ -57,7 +57,7 @@ type InFlight struct {
 }
 
 // checkedIdentity are the identity headers the drain test forges and
-// checks upstream (SPEC §4).
+// checks upstream.
 var checkedIdentity = []string{identity.HeaderUserID, identity.HeaderPartnerID, identity.HeaderClient}
 
 // UserBearer returns Credentials of a user's JWT as issued to client

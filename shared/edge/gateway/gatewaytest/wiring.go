@@ -35,7 +35,7 @@ type Listening interface {
 type Boot func(t *testing.T, env map[string]string) Listening
 
 // CheckWiring checks, as parallel subtests on gateways booted with boot,
-// what every composition root must wire (SPEC §4): /healthz; /readyz 200
+// what every composition root must wire: /healthz; /readyz 200
 // once the JWKS was fetched, with the jwks check and every upstream's
 // breaker in its body, 503 while the JWKS cannot be fetched; the edge
 // chain's problem+json 404 carrying a kept or replaced request id; /metrics;
