@@ -10,9 +10,9 @@ BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all build run smoke test bench vet fmt fmt-check tidy tidy-check images clean
+.PHONY: all build run smoke test bench vet fmt fmt-check tidy tidy-check deps-check images clean
 
-all: vet test
+all: vet deps-check test
 
 ## build: binaries of the fakes and the three gateways into bin/
 build:
@@ -55,6 +55,19 @@ tidy:
 ## tidy-check: fail if go mod tidy would change any module
 tidy-check:
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: run make tidy"; exit 1; }; done
+
+## deps-check: fail, listing them, if a module required by more than one module's go.mod
+## (direct or indirect) is pinned at different versions; go.work would build one version
+## anyway, so drift only shows when a module is built on its own (GOWORK=off, Dockerfiles)
+deps-check:
+	@awk 'function add(p, v) { if (p ~ /^github.com\/shopfront\//) return; \
+			at[p] = at[p] "  " m " " v; if (p in ver && ver[p] != v) drift[p] = 1; ver[p] = v } \
+		FNR == 1 { m = FILENAME; sub("/go.mod$$", "", m); r = 0 } \
+		/^require \(/ { r = 1; next } r && /^\)/ { r = 0; next } \
+		r && NF >= 2 { add($$1, $$2) } /^require [^(]/ { add($$2, $$3) } \
+		END { for (p in drift) { print p ":" at[p]; n++ } \
+			if (n) { print "one version per dependency across the modules: align these and run make tidy"; exit 1 } }' \
+		$(addsuffix /go.mod,$(MODULES))
 
 ## images: the three gateway images from deploy/gateway/Dockerfile (needs docker);
 ## public ports 8081, 8082, 8083 in GATEWAYS order, admin ports 1 + that
