@@ -1,6 +1,7 @@
 // Package edgetest holds the fakes and fixtures the tests of every module
 // share: a real redis-server on a free port, a Chromium for browser tests,
-// free and dead addresses, JWT signing keys and a throwaway PKI for TLS.
+// free and dead addresses, JWT signing keys, a throwaway PKI for TLS and an
+// in-memory HTTP transport for clients on a testing/synctest fake clock.
 package edgetest
 
 import (

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -346,74 +347,93 @@ type failingServer struct {
 
 func newFailingServer(t *testing.T, status int) *failingServer {
 	t.Helper()
-	f := &failingServer{}
-	f.status.Store(int32(status))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		f.hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(int(f.status.Load()))
-		_, _ = w.Write([]byte(`{}`))
-	}))
+	f := newFailingHandler(status)
+	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	return f
 }
 
+// newFailingHandler is a failingServer without a socket, to serve through
+// edgetest.HandlerTransport on a synctest fake clock.
+func newFailingHandler(status int) *failingServer {
+	f := &failingServer{url: "http://catalog.test"}
+	f.status.Store(int32(status))
+	return f
+}
+
+func (f *failingServer) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	f.hits.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(f.status.Load()))
+	_, _ = w.Write([]byte(`{}`))
+}
+
+// TestBreaker_OpensFailsFastHalfOpensAndCloses runs on fake time through an
+// in-memory transport, so the open breaker's 200 ms are exact: no call can
+// slip into half-open early on a slow machine.
 func TestBreaker_OpensFailsFastHalfOpensAndCloses(t *testing.T) {
 	t.Parallel()
-	f := newFailingServer(t, http.StatusInternalServerError)
-	reg := prometheus.NewRegistry()
-	c := newClient(t, f.url, upstream.Config{
-		Breaker: upstream.BreakerConfig{OpenTimeout: 200 * time.Millisecond},
-		Retry:   upstream.RetryConfig{Disabled: true},
-	}, upstream.Options{Registerer: reg})
-	ctx := context.Background()
-	call := func() error { return c.Do(ctx, upstream.Request{Path: "/x"}, nil) }
+	synctest.Test(t, func(t *testing.T) {
+		f := newFailingHandler(http.StatusInternalServerError)
+		reg := prometheus.NewRegistry()
+		c := newClient(t, f.url, upstream.Config{
+			Breaker: upstream.BreakerConfig{OpenTimeout: 200 * time.Millisecond},
+			Retry:   upstream.RetryConfig{Disabled: true},
+		}, upstream.Options{Registerer: reg, Transport: edgetest.HandlerTransport(f)})
+		ctx := context.Background()
+		call := func() error { return c.Do(ctx, upstream.Request{Path: "/x"}, nil) }
 
-	for range 5 {
-		require.Error(t, call())
-	}
-	assert.Equal(t, int64(5), f.hits.Load())
-	assert.Equal(t, "open", c.BreakerState())
-	assert.Equal(t, 2.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
+		for range 5 {
+			require.Error(t, call())
+		}
+		assert.Equal(t, int64(5), f.hits.Load())
+		assert.Equal(t, "open", c.BreakerState())
+		assert.Equal(t, 2.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
 
-	for range 10 {
-		err := call()
-		var ue *upstream.Error
-		require.ErrorAs(t, err, &ue)
-		assert.Equal(t, upstream.KindBreakerOpen, ue.Kind)
-		assert.Equal(t, 503, problem.Resolve(err).Status)
-	}
-	assert.Equal(t, int64(5), f.hits.Load(), "an open breaker makes no call")
+		for range 10 {
+			err := call()
+			var ue *upstream.Error
+			require.ErrorAs(t, err, &ue)
+			assert.Equal(t, upstream.KindBreakerOpen, ue.Kind)
+			assert.Equal(t, 503, problem.Resolve(err).Status)
+		}
+		assert.Equal(t, int64(5), f.hits.Load(), "an open breaker makes no call")
 
-	require.Eventually(t, func() bool { return gauge(t, reg, "shopfront_upstream_breaker_state") == 1 }, 2*time.Second, 10*time.Millisecond,
-		"a scrape sees the breaker half-open without any call")
-	assert.Equal(t, "half-open", c.BreakerState())
-	f.status.Store(http.StatusOK)
-	require.NoError(t, call())
-	assert.Equal(t, int64(6), f.hits.Load())
-	assert.Equal(t, "closed", c.BreakerState())
-	assert.Equal(t, 0.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
-	assert.Equal(t, 10.0, series(t, reg, "shopfront_upstream_calls_total", "outcome", "breaker_open"))
+		time.Sleep(200 * time.Millisecond)
+		assert.Equal(t, 2.0, gauge(t, reg, "shopfront_upstream_breaker_state"), "open for all of OpenTimeout")
+		time.Sleep(time.Millisecond)
+		assert.Equal(t, 1.0, gauge(t, reg, "shopfront_upstream_breaker_state"), "a scrape sees the breaker half-open without any call")
+		assert.Equal(t, "half-open", c.BreakerState())
+		f.status.Store(http.StatusOK)
+		require.NoError(t, call())
+		assert.Equal(t, int64(6), f.hits.Load())
+		assert.Equal(t, "closed", c.BreakerState())
+		assert.Equal(t, 0.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
+		assert.Equal(t, 10.0, series(t, reg, "shopfront_upstream_calls_total", "outcome", "breaker_open"))
+	})
 }
 
 func TestBreaker_HalfOpenFailureReopens(t *testing.T) {
 	t.Parallel()
-	f := newFailingServer(t, http.StatusBadGateway)
-	c := newClient(t, f.url, upstream.Config{
-		Breaker: upstream.BreakerConfig{ConsecutiveFailures: 2, OpenTimeout: 100 * time.Millisecond},
-		Retry:   upstream.RetryConfig{Disabled: true},
-	}, upstream.Options{})
-	call := func() error { return c.Do(context.Background(), upstream.Request{Path: "/x"}, nil) }
-	require.Error(t, call())
-	require.Error(t, call())
-	require.Equal(t, "open", c.BreakerState())
-	require.Eventually(t, func() bool { return c.BreakerState() == "half-open" }, 2*time.Second, 10*time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFailingHandler(http.StatusBadGateway)
+		c := newClient(t, f.url, upstream.Config{
+			Breaker: upstream.BreakerConfig{ConsecutiveFailures: 2, OpenTimeout: 100 * time.Millisecond},
+			Retry:   upstream.RetryConfig{Disabled: true},
+		}, upstream.Options{Transport: edgetest.HandlerTransport(f)})
+		call := func() error { return c.Do(context.Background(), upstream.Request{Path: "/x"}, nil) }
+		require.Error(t, call())
+		require.Error(t, call())
+		require.Equal(t, "open", c.BreakerState())
+		time.Sleep(101 * time.Millisecond) // Half-open once OpenTimeout has passed.
+		require.Equal(t, "half-open", c.BreakerState())
 
-	require.Error(t, call())
+		require.Error(t, call())
 
-	assert.Equal(t, "open", c.BreakerState())
-	assert.Equal(t, int64(3), f.hits.Load())
+		assert.Equal(t, "open", c.BreakerState())
+		assert.Equal(t, int64(3), f.hits.Load())
+	})
 }
 
 func TestBreaker_OpensOnFailureRatio(t *testing.T) {
@@ -711,22 +731,26 @@ func TestBreaker_JudgesTimeoutsAgainstTheServiceOwnTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
-			t.Cleanup(srv.Close)
-			// The default breaker: 5 consecutive failures open it.
-			c := newClient(t, srv.URL, upstream.Config{Timeout: tt.givenTO}, upstream.Options{})
+			// On fake time: which deadline fired first is exact, not a
+			// race between timers on a busy machine.
+			synctest.Test(t, func(t *testing.T) {
+				hang := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+				// The default breaker: 5 consecutive failures open it.
+				c := newClient(t, "http://catalog.test", upstream.Config{Timeout: tt.givenTO},
+					upstream.Options{Transport: edgetest.HandlerTransport(hang)})
 
-			for range 5 {
-				ctx, cancel := context.Background(), context.CancelFunc(func() {})
-				if tt.whenCallers > 0 {
-					ctx, cancel = context.WithTimeout(ctx, tt.whenCallers)
+				for range 5 {
+					ctx, cancel := context.Background(), context.CancelFunc(func() {})
+					if tt.whenCallers > 0 {
+						ctx, cancel = context.WithTimeout(ctx, tt.whenCallers)
+					}
+					err := c.Do(ctx, upstream.Request{Path: "/x"}, nil)
+					cancel()
+					assert.Equal(t, 504, problem.Resolve(err).Status)
 				}
-				err := c.Do(ctx, upstream.Request{Path: "/x"}, nil)
-				cancel()
-				assert.Equal(t, 504, problem.Resolve(err).Status)
-			}
 
-			assert.Equal(t, tt.expectState, c.BreakerState())
+				assert.Equal(t, tt.expectState, c.BreakerState())
+			})
 		})
 	}
 }
