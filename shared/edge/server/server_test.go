@@ -589,7 +589,7 @@ func TestAccessLogLinePerRequest(t *testing.T) {
 		require.NoError(t, err)
 		_ = resp.Body.Close()
 	}
-	require.Eventually(t, func() bool { return logs.FilterMessage("request").Len() == 2 }, 2*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return logs.FilterMessage("request").Len() == 2 }, 10*time.Second, 10*time.Millisecond)
 	lines := logs.FilterMessage("request").All()
 	assert.Equal(t, "/items/:id", lines[0].ContextMap()["route"])
 	assert.EqualValues(t, 204, lines[0].ContextMap()["status"])
