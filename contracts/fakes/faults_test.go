@@ -21,23 +21,23 @@ import (
 func TestFaultErrorRate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name       string
-		fault      string
-		wantStatus int
-		wantFailed func(t *testing.T, failed int)
+		name         string
+		fault        string
+		expectStatus int
+		expectFailed func(t *testing.T, failed int)
 	}{
-		{name: "ok, every request fails with 503 by default", fault: `{"errorRate":1}`, wantStatus: 503,
-			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
-		{name: "ok, chosen status", fault: `{"errorRate":1,"status":500}`, wantStatus: 500,
-			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
-		{name: "ok, a status without errorRate fails every request", fault: `{"status":500}`, wantStatus: 500,
-			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
-		{name: "ok, a status with latency and no errorRate fails every request", fault: `{"latencyMs":1,"status":429}`, wantStatus: 429,
-			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
-		{name: "ok, half fail", fault: `{"errorRate":0.5}`, wantStatus: 503,
-			wantFailed: func(t *testing.T, failed int) { assert.InDelta(t, 50, failed, 20) }},
-		{name: "ok, latency only never fails", fault: `{"latencyMs":1}`, wantStatus: 200,
-			wantFailed: func(t *testing.T, failed int) { assert.Zero(t, failed) }},
+		{name: "ok, every request fails with 503 by default", fault: `{"errorRate":1}`, expectStatus: 503,
+			expectFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, chosen status", fault: `{"errorRate":1,"status":500}`, expectStatus: 500,
+			expectFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, a status without errorRate fails every request", fault: `{"status":500}`, expectStatus: 500,
+			expectFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, a status with latency and no errorRate fails every request", fault: `{"latencyMs":1,"status":429}`, expectStatus: 429,
+			expectFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, half fail", fault: `{"errorRate":0.5}`, expectStatus: 503,
+			expectFailed: func(t *testing.T, failed int) { assert.InDelta(t, 50, failed, 20) }},
+		{name: "ok, latency only never fails", fault: `{"latencyMs":1}`, expectStatus: 200,
+			expectFailed: func(t *testing.T, failed int) { assert.Zero(t, failed) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,12 +50,12 @@ func TestFaultErrorRate(t *testing.T) {
 				resp := do(t, "GET", base+"/users/users/u-001", "", nil, &p)
 				if resp.StatusCode != http.StatusOK {
 					failed++
-					assert.Equal(t, tt.wantStatus, resp.StatusCode)
+					assert.Equal(t, tt.expectStatus, resp.StatusCode)
 					assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
-					assert.Equal(t, tt.wantStatus, p.Status)
+					assert.Equal(t, tt.expectStatus, p.Status)
 				}
 			}
-			tt.wantFailed(t, failed)
+			tt.expectFailed(t, failed)
 			assert.Equal(t, http.StatusOK, do(t, "GET", base+"/catalog/products/p-0001", "", nil, nil).StatusCode, "other services are unaffected")
 
 			require.Equal(t, http.StatusNoContent, do(t, "DELETE", base+"/__faults/users", "", nil, nil).StatusCode)

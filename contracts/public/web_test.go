@@ -21,24 +21,24 @@ func TestWebDocumentIsValidOpenAPI31(t *testing.T) {
 		assert.NotNil(t, doc.Paths.Value(p), p)
 	}
 	tests := []struct {
-		desc   string
+		name   string
 		schema string
 		given  map[string]any
 		ok     bool
 	}{
-		{desc: "ok, credentials", schema: "Credentials", given: map[string]any{"username": "alice", "password": "x"}, ok: true},
-		{desc: "nok, credentials without password", schema: "Credentials", given: map[string]any{"username": "alice"}},
-		{desc: "ok, validation errors", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
+		{name: "ok, credentials", schema: "Credentials", given: map[string]any{"username": "alice", "password": "x"}, ok: true},
+		{name: "nok, credentials without password", schema: "Credentials", given: map[string]any{"username": "alice"}},
+		{name: "ok, validation errors", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
 			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"in": "query", "path": "page", "message": "must be an integer"}}}, ok: true},
-		{desc: "nok, validation error without its location", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
+		{name: "nok, validation error without its location", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
 			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"path": "$.password", "message": "is required"}}}},
-		{desc: "ok, card with its optional sources missing", schema: "Card",
+		{name: "ok, card with its optional sources missing", schema: "Card",
 			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": nil}, ok: true},
-		{desc: "nok, card price as a decimal string", schema: "Card",
+		{name: "nok, card price as a decimal string", schema: "Card",
 			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": "19.99"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := doc.Components.Schemas[tt.schema]
 			require.NotNil(t, s)

@@ -165,18 +165,18 @@ func (l *callLog) overlap(a, b string) bool {
 func TestHomeDegraded(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc          string
+		name          string
 		given         []string
 		expect        []any
 		expectMissing []string
 	}{
-		{desc: "ok, recommendations failing", given: []string{"recommendations"}, expect: []any{"recommendations"}},
-		{desc: "ok, several optional sources failing, sorted", given: []string{"payments", "notifications", "orders"},
+		{name: "ok, recommendations failing", given: []string{"recommendations"}, expect: []any{"recommendations"}},
+		{name: "ok, several optional sources failing, sorted", given: []string{"payments", "notifications", "orders"},
 			expect: []any{"notifications", "orders", "payments"}, expectMissing: []string{"balance", "unreadNotifications"}},
-		{desc: "ok, second stage failing", given: []string{"pricing", "catalog"}, expect: []any{"catalog", "pricing"}},
+		{name: "ok, second stage failing", given: []string{"pricing", "catalog"}, expect: []any{"catalog", "pricing"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			g := start(t)
 			for _, s := range tt.given {
@@ -198,18 +198,18 @@ func TestHomeDegraded(t *testing.T) {
 func TestHomeUsersFailing(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc         string
+		name         string
 		given        domain.Fault
 		expectStatus int
 		expectCode   string
 	}{
-		{desc: "nok, users answers 500", given: domain.Fault{ErrorRate: 1, Status: 500}, expectStatus: 502, expectCode: "upstream_unavailable"},
-		{desc: "nok, users answers 503", given: domain.Fault{ErrorRate: 1, Status: 503}, expectStatus: 502, expectCode: "upstream_unavailable"},
-		{desc: "nok, users drops the connection", given: domain.Fault{Down: true}, expectStatus: 502, expectCode: "upstream_unavailable"},
-		{desc: "nok, users slower than the call timeout", given: domain.Fault{LatencyMs: 3000}, expectStatus: 504, expectCode: "upstream_timeout"},
+		{name: "nok, users answers 500", given: domain.Fault{ErrorRate: 1, Status: 500}, expectStatus: 502, expectCode: "upstream_unavailable"},
+		{name: "nok, users answers 503", given: domain.Fault{ErrorRate: 1, Status: 503}, expectStatus: 502, expectCode: "upstream_unavailable"},
+		{name: "nok, users drops the connection", given: domain.Fault{Down: true}, expectStatus: 502, expectCode: "upstream_unavailable"},
+		{name: "nok, users slower than the call timeout", given: domain.Fault{LatencyMs: 3000}, expectStatus: 504, expectCode: "upstream_timeout"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			g := start(t)
 			require.NoError(t, g.fakes.SetFault(domain.ServiceUsers, tt.given))
@@ -239,26 +239,26 @@ func TestProduct(t *testing.T) {
 	g := start(t)
 	tok := g.token(t, "u-001")
 	tests := []struct {
-		desc         string
+		name         string
 		path         string
 		expectStatus int
 		expectStores bool
 		expectErrors string // the `errors` member of a 400
 	}{
-		{desc: "ok, without location", path: "/v1/products/p-0001", expectStatus: 200},
-		{desc: "ok, with location", path: "/v1/products/p-0001?lat=52.52&lon=13.40", expectStatus: 200, expectStores: true},
-		{desc: "nok, unknown product", path: "/v1/products/p-9999", expectStatus: 404},
-		{desc: "nok, only lat", path: "/v1/products/p-0001?lat=52.5", expectStatus: 400,
+		{name: "ok, without location", path: "/v1/products/p-0001", expectStatus: 200},
+		{name: "ok, with location", path: "/v1/products/p-0001?lat=52.52&lon=13.40", expectStatus: 200, expectStores: true},
+		{name: "nok, unknown product", path: "/v1/products/p-9999", expectStatus: 404},
+		{name: "nok, only lat", path: "/v1/products/p-0001?lat=52.5", expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"lon","message":"is required with the other coordinate"}]`},
-		{desc: "nok, lat out of range", path: "/v1/products/p-0001?lat=91&lon=0", expectStatus: 400,
+		{name: "nok, lat out of range", path: "/v1/products/p-0001?lat=91&lon=0", expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"lat","message":"must be a number within -90..90"}]`},
-		{desc: "nok, lon not a number", path: "/v1/products/p-0001?lat=1&lon=east", expectStatus: 400,
+		{name: "nok, lon not a number", path: "/v1/products/p-0001?lat=1&lon=east", expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"lon","message":"must be a number within -180..180"}]`},
-		{desc: "nok, bad product id", path: "/v1/products/p%20x", expectStatus: 400,
+		{name: "nok, bad product id", path: "/v1/products/p%20x", expectStatus: 400,
 			expectErrors: `[{"in":"path","path":"id","message":"must be 1-128 characters of A-Z a-z 0-9 . _ ~ -"}]`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := g.do(t, http.MethodGet, tt.path, tok, "", nil)
 			require.Equal(t, tt.expectStatus, r.StatusCode, string(r.body))
@@ -346,28 +346,28 @@ func TestSearch(t *testing.T) {
 	g := start(t)
 	tok := g.token(t, "u-001")
 	tests := []struct {
-		desc         string
+		name         string
 		path         string
 		expectStatus int
 		expectErrors string // the `errors` member of a 400
 	}{
-		{desc: "ok, first page", path: "/v1/search?q=lamp", expectStatus: 200},
-		{desc: "ok, second page", path: "/v1/search?q=e&page=2", expectStatus: 200},
-		{desc: "nok, no query", path: "/v1/search", expectStatus: 400,
+		{name: "ok, first page", path: "/v1/search?q=lamp", expectStatus: 200},
+		{name: "ok, second page", path: "/v1/search?q=e&page=2", expectStatus: 200},
+		{name: "nok, no query", path: "/v1/search", expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"q","message":"is required"}]`},
-		{desc: "nok, blank query", path: "/v1/search?q=%20", expectStatus: 400,
+		{name: "nok, blank query", path: "/v1/search?q=%20", expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"q","message":"is required"}]`},
-		{desc: "nok, page zero", path: "/v1/search?q=lamp&page=0", expectStatus: 400,
+		{name: "nok, page zero", path: "/v1/search?q=lamp&page=0", expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"page","message":"must be an integer within 1..1000"}]`},
-		{desc: "nok, page not a number", path: "/v1/search?q=lamp&page=two", expectStatus: 400,
+		{name: "nok, page not a number", path: "/v1/search?q=lamp&page=two", expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"page","message":"must be an integer within 1..1000"}]`},
-		{desc: "nok, query too long", path: "/v1/search?q=" + strings.Repeat("a", 201), expectStatus: 400,
+		{name: "nok, query too long", path: "/v1/search?q=" + strings.Repeat("a", 201), expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"q","message":"must be at most 200 characters of text"}]`},
-		{desc: "nok, every bad parameter is listed", path: "/v1/search?page=0", expectStatus: 400,
+		{name: "nok, every bad parameter is listed", path: "/v1/search?page=0", expectStatus: 400,
 			expectErrors: `[{"in":"query","path":"q","message":"is required"},{"in":"query","path":"page","message":"must be an integer within 1..1000"}]`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := g.do(t, http.MethodGet, tt.path, tok, "", nil)
 			require.Equal(t, tt.expectStatus, r.StatusCode, string(r.body))
@@ -407,19 +407,19 @@ func TestNew(t *testing.T) {
 	clients, err := services.New(services.DefaultConfig(base), upstream.Options{})
 	require.NoError(t, err)
 	tests := []struct {
-		desc  string
+		name  string
 		given api.Config
 		ok    bool
 	}{
-		{desc: "ok, defaults", given: api.Config{Clients: clients}, ok: true},
-		{desc: "nok, no clients", given: api.Config{}},
-		{desc: "nok, negative budget", given: api.Config{Clients: clients, Budgets: api.Budgets{Cart: -time.Second}}},
-		{desc: "nok, currency not ISO", given: api.Config{Clients: clients, Currency: "usd"}},
-		{desc: "nok, page size too large", given: api.Config{Clients: clients, SearchPageSize: 500}},
-		{desc: "nok, negative radius", given: api.Config{Clients: clients, NearbyRadiusKm: -1}},
+		{name: "ok, defaults", given: api.Config{Clients: clients}, ok: true},
+		{name: "nok, no clients", given: api.Config{}},
+		{name: "nok, negative budget", given: api.Config{Clients: clients, Budgets: api.Budgets{Cart: -time.Second}}},
+		{name: "nok, currency not ISO", given: api.Config{Clients: clients, Currency: "usd"}},
+		{name: "nok, page size too large", given: api.Config{Clients: clients, SearchPageSize: 500}},
+		{name: "nok, negative radius", given: api.Config{Clients: clients, NearbyRadiusKm: -1}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := api.New(tt.given)
 			if tt.ok {

@@ -107,19 +107,19 @@ func TestAuthentication(t *testing.T) {
 		return fakestest.Token(t, g.fakes, c)
 	}
 	tests := []struct {
-		desc       string
+		name       string
 		token      string
 		expectCode string
 	}{
-		{desc: "nok, no token", token: "", expectCode: "unauthorized"},
-		{desc: "nok, garbage token", token: "not.a.jwt", expectCode: "invalid_token"},
-		{desc: "nok, web audience", token: fakestest.UserToken(t, g.fakes, "u-001", "web"), expectCode: "invalid_token"},
-		{desc: "nok, expired", token: claims(func(c jwt.MapClaims) { c["exp"] = c["iat"].(int64) - 120 }), expectCode: "invalid_token"},
-		{desc: "nok, other issuer", token: claims(func(c jwt.MapClaims) { c["iss"] = "evil" }), expectCode: "invalid_token"},
+		{name: "nok, no token", token: "", expectCode: "unauthorized"},
+		{name: "nok, garbage token", token: "not.a.jwt", expectCode: "invalid_token"},
+		{name: "nok, web audience", token: fakestest.UserToken(t, g.fakes, "u-001", "web"), expectCode: "invalid_token"},
+		{name: "nok, expired", token: claims(func(c jwt.MapClaims) { c["exp"] = c["iat"].(int64) - 120 }), expectCode: "invalid_token"},
+		{name: "nok, other issuer", token: claims(func(c jwt.MapClaims) { c["iss"] = "evil" }), expectCode: "invalid_token"},
 	}
 	for _, tt := range tests {
 		for _, path := range []string{"/v1/home", "/v1/products/p-0001", "/v1/search?q=x", "/v1/cart", "/v1/orders/o-00001"} {
-			t.Run(fmt.Sprintf("%s, %s", tt.desc, path), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s, %s", tt.name, path), func(t *testing.T) {
 				t.Parallel()
 				r := g.do(t, http.MethodGet, path, tt.token, "", nil)
 				assert.Equal(t, http.StatusUnauthorized, r.StatusCode)

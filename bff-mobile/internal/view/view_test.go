@@ -16,20 +16,20 @@ import (
 func TestCut(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc   string
+		name   string
 		given  string
 		n      int
 		expect string
 	}{
-		{desc: "ok, short text kept", given: "phone", n: 280, expect: "phone"},
-		{desc: "ok, ascii cut", given: strings.Repeat("a", 300), n: 280, expect: strings.Repeat("a", 280)},
-		{desc: "ok, exactly n runes kept", given: strings.Repeat("é", 280), n: 280, expect: strings.Repeat("é", 280)},
-		{desc: "ok, multi-byte cut on a rune boundary", given: strings.Repeat("日本", 200), n: 280, expect: strings.Repeat("日本", 140)},
-		{desc: "ok, emoji counted as one character", given: "👍👍👍", n: 2, expect: "👍👍"},
-		{desc: "ok, empty", given: "", n: 280, expect: ""},
+		{name: "ok, short text kept", given: "phone", n: 280, expect: "phone"},
+		{name: "ok, ascii cut", given: strings.Repeat("a", 300), n: 280, expect: strings.Repeat("a", 280)},
+		{name: "ok, exactly n runes kept", given: strings.Repeat("é", 280), n: 280, expect: strings.Repeat("é", 280)},
+		{name: "ok, multi-byte cut on a rune boundary", given: strings.Repeat("日本", 200), n: 280, expect: strings.Repeat("日本", 140)},
+		{name: "ok, emoji counted as one character", given: "👍👍👍", n: 2, expect: "👍👍"},
+		{name: "ok, empty", given: "", n: 280, expect: ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := view.Cut(tt.given, tt.n)
 			assert.Equal(t, tt.expect, got)

@@ -286,66 +286,66 @@ func TestPartnerNegativePaths(t *testing.T) {
 	huge := `{"items":[{"productId":"p-0001","quantity":1}],"currency":"USD","pad":"` + strings.Repeat("x", 1<<20) + `"}`
 
 	tests := []struct {
-		name       string
-		given      call
-		wantStatus int
-		wantCode   string
-		wantErrors []any
-		deprecated bool
+		name         string
+		given        call
+		expectStatus int
+		expectCode   string
+		expectErrors []any
+		deprecated   bool
 	}{
 		{name: "nok, no credentials", given: call{method: "GET", path: "/v2/products", route: "/v2/products"},
-			wantStatus: 401, wantCode: problem.CodeUnauthorized},
+			expectStatus: 401, expectCode: problem.CodeUnauthorized},
 		{name: "nok, unknown key", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: key("sf_nope")},
-			wantStatus: 401, wantCode: problem.CodeInvalidAPIKey},
+			expectStatus: 401, expectCode: problem.CodeInvalidAPIKey},
 		{name: "nok, revoked key", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: key(keyRevoked)},
-			wantStatus: 401, wantCode: problem.CodeInvalidAPIKey},
+			expectStatus: 401, expectCode: problem.CodeInvalidAPIKey},
 		{name: "nok, forged bearer token", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: bearer("a.b.c")},
-			wantStatus: 401, wantCode: problem.CodeInvalidToken},
+			expectStatus: 401, expectCode: problem.CodeInvalidToken},
 		{name: "nok, token for another gateway", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: bearer(wrongAudience)},
-			wantStatus: 401, wantCode: problem.CodeInvalidToken},
+			expectStatus: 401, expectCode: problem.CodeInvalidToken},
 		{name: "nok, key without the scope", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
-			header: with(key(keyReadOnly), "Idempotency-Key", "k")}, wantStatus: 403, wantCode: problem.CodeInsufficientScope},
+			header: with(key(keyReadOnly), "Idempotency-Key", "k")}, expectStatus: 403, expectCode: problem.CodeInsufficientScope},
 		{name: "nok, token without the scope", given: call{method: "GET", path: "/v2/inventory/p-0001", route: "/v2/inventory/:productId",
-			header: bearer(readOnlyToken)}, wantStatus: 403, wantCode: problem.CodeInsufficientScope},
+			header: bearer(readOnlyToken)}, expectStatus: 403, expectCode: problem.CodeInsufficientScope},
 		{name: "nok, address outside the allow-list", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: key(keyGlobex)},
-			wantStatus: 403, wantCode: problem.CodeForbidden},
+			expectStatus: 403, expectCode: problem.CodeForbidden},
 		{name: "nok, body over 1 MiB", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: huge,
-			header: with(key(keyFull), "Idempotency-Key", "k")}, wantStatus: 413, wantCode: problem.CodePayloadTooLarge},
+			header: with(key(keyFull), "Idempotency-Key", "k")}, expectStatus: 413, expectCode: problem.CodePayloadTooLarge},
 		{name: "nok, body not JSON", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: "items=1",
 			header: with(key(keyFull), "Idempotency-Key", "k", "Content-Type", "application/x-www-form-urlencoded")},
-			wantStatus: 415, wantCode: problem.CodeUnsupportedMediaType},
+			expectStatus: 415, expectCode: problem.CodeUnsupportedMediaType},
 		{name: "nok, invalid body with paths", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders",
 			body:   `{"items":[{"productId":"p-0001","quantity":0,"gift":true}],"currency":"USD","partnerId":"globex"}`,
-			header: with(key(keyFull), "Idempotency-Key", "k")}, wantStatus: 400, wantCode: problem.CodeValidationFailed,
-			wantErrors: []any{
+			header: with(key(keyFull), "Idempotency-Key", "k")}, expectStatus: 400, expectCode: problem.CodeValidationFailed,
+			expectErrors: []any{
 				map[string]any{"in": "body", "path": "/items/0/gift", "message": "unknown field"},
 				map[string]any{"in": "body", "path": "/items/0/quantity", "message": "must be at least 1"},
 				map[string]any{"in": "body", "path": "/partnerId", "message": "unknown field"},
 			}},
 		{name: "nok, missing Idempotency-Key", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
-			header: key(keyFull)}, wantStatus: 400, wantCode: problem.CodeValidationFailed,
-			wantErrors: []any{map[string]any{"in": "header", "path": "Idempotency-Key", "message": "is required"}}},
+			header: key(keyFull)}, expectStatus: 400, expectCode: problem.CodeValidationFailed,
+			expectErrors: []any{map[string]any{"in": "header", "path": "Idempotency-Key", "message": "is required"}}},
 		{name: "nok, pageSize over 100", given: call{method: "GET", path: "/v2/products?pageSize=101", route: "/v2/products",
-			header: key(keyFull)}, wantStatus: 400, wantCode: problem.CodeValidationFailed,
-			wantErrors: []any{map[string]any{"in": "query", "path": "pageSize", "message": "must be at most 100"}}},
+			header: key(keyFull)}, expectStatus: 400, expectCode: problem.CodeValidationFailed,
+			expectErrors: []any{map[string]any{"in": "query", "path": "pageSize", "message": "must be at most 100"}}},
 		{name: "nok, v1 error keeps deprecation headers", given: call{method: "GET", path: "/v1/products", route: "/v1/products"},
-			wantStatus: 401, wantCode: problem.CodeUnauthorized, deprecated: true},
+			expectStatus: 401, expectCode: problem.CodeUnauthorized, deprecated: true},
 		{name: "nok, v1 unknown product", given: call{method: "GET", path: "/v1/products/p-9999", route: "/v1/products/:id", header: key(keyFull)},
-			wantStatus: 404, wantCode: problem.CodeNotFound, deprecated: true},
+			expectStatus: 404, expectCode: problem.CodeNotFound, deprecated: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := g.do(tt.given)
-			assert.Equal(t, tt.wantStatus, r.status, string(r.body))
+			assert.Equal(t, tt.expectStatus, r.status, string(r.body))
 			assert.Equal(t, problem.ContentType, r.header.Get("Content-Type"))
-			assert.Equal(t, tt.wantCode, r.code())
+			assert.Equal(t, tt.expectCode, r.code())
 			assert.NotEmpty(t, r.json["requestId"])
-			if tt.wantCode == problem.CodeInvalidAPIKey {
+			if tt.expectCode == problem.CodeInvalidAPIKey {
 				assert.Equal(t, "/docs#section/Authentication", r.json["docs"])
 			}
-			if tt.wantErrors != nil {
-				assert.Equal(t, tt.wantErrors, r.json["errors"])
+			if tt.expectErrors != nil {
+				assert.Equal(t, tt.expectErrors, r.json["errors"])
 			}
 			if tt.deprecated {
 				assertDeprecated(t, r)

@@ -231,16 +231,16 @@ func TestRun_RouteBudgetCutsSourcesWithoutTimeout(t *testing.T) {
 func TestRun_CriticalFailureCancelsTheOthers(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc         string
+		name         string
 		givenPath    string
 		expectStatus int
 		expectCode   string
 	}{
-		{desc: "nok, critical 5xx fails the screen with 502", givenPath: "/fail/500", expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable},
-		{desc: "nok, critical 404 fails the screen with 404", givenPath: "/fail/404", expectStatus: 404, expectCode: problem.CodeNotFound},
+		{name: "nok, critical 5xx fails the screen with 502", givenPath: "/fail/500", expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable},
+		{name: "nok, critical 404 fails the screen with 404", givenPath: "/fail/404", expectStatus: 404, expectCode: problem.CodeNotFound},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := newBackend(t)
 			var user, a, c, d domain.Product
@@ -335,15 +335,15 @@ func TestRun_Degraded(t *testing.T) {
 	ok := func(context.Context) error { return nil }
 	fail := func(context.Context) error { return boom }
 	tests := []struct {
-		desc      string
+		name      string
 		given     []aggregate.Part
 		expect    []string
 		expectErr error
 	}{
-		{desc: "ok, nothing failed is an empty list, not nil", given: []aggregate.Part{aggregate.Optional("a", ok)}, expect: []string{}},
-		{desc: "ok, no sources", expect: []string{}},
+		{name: "ok, nothing failed is an empty list, not nil", given: []aggregate.Part{aggregate.Optional("a", ok)}, expect: []string{}},
+		{name: "ok, no sources", expect: []string{}},
 		{
-			desc: "ok, failures are sorted and deduplicated",
+			name: "ok, failures are sorted and deduplicated",
 			given: []aggregate.Part{
 				aggregate.Optional("reviews", fail), aggregate.Optional("pricing", fail), aggregate.Optional("reviews", fail),
 				aggregate.Optional("catalog", ok), aggregate.Critical("users", ok),
@@ -351,18 +351,18 @@ func TestRun_Degraded(t *testing.T) {
 			expect: []string{"pricing", "reviews"},
 		},
 		{
-			desc:   "ok, a panicking optional source is degraded",
+			name:   "ok, a panicking optional source is degraded",
 			given:  []aggregate.Part{aggregate.Optional("reviews", func(context.Context) error { panic("nil map") }), aggregate.Critical("users", ok)},
 			expect: []string{"reviews"},
 		},
 		{
-			desc:      "nok, a critical error is returned as it is",
+			name:      "nok, a critical error is returned as it is",
 			given:     []aggregate.Part{aggregate.Optional("reviews", fail), aggregate.Critical("users", fail)},
 			expectErr: boom,
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			degraded, err := aggregate.Run(context.Background(), time.Second, tt.given...)
 			if tt.expectErr != nil {

@@ -88,13 +88,13 @@ func TestChain_Failures(t *testing.T) {
 	ok := func(context.Context) error { return nil }
 	failing := func(context.Context) error { return boom }
 	tests := []struct {
-		desc         string
-		given        []aggregate.Part
-		wantDegraded []string
-		wantErr      error
+		name           string
+		given          []aggregate.Part
+		expectDegraded []string
+		expectErr      error
 	}{
 		{
-			desc: "ok, optional failures inside a chain are listed in degraded, sorted with the others",
+			name: "ok, optional failures inside a chain are listed in degraded, sorted with the others",
 			given: []aggregate.Part{
 				aggregate.Optional("users", failing),
 				aggregate.Chain(
@@ -102,10 +102,10 @@ func TestChain_Failures(t *testing.T) {
 					aggregate.Then(aggregate.Optional("catalog", failing), aggregate.Optional("pricing", ok)),
 				),
 			},
-			wantDegraded: []string{"catalog", "recommendations", "users"},
+			expectDegraded: []string{"catalog", "recommendations", "users"},
 		},
 		{
-			desc: "ok, a chain inside a Then stage and inside another chain",
+			name: "ok, a chain inside a Then stage and inside another chain",
 			given: []aggregate.Part{
 				aggregate.Critical("catalog", ok),
 				aggregate.Then(aggregate.Chain(
@@ -113,34 +113,34 @@ func TestChain_Failures(t *testing.T) {
 					aggregate.Chain(aggregate.Optional("reviews", ok), aggregate.Then(aggregate.Optional("pricing", failing))),
 				)),
 			},
-			wantDegraded: []string{"inventory", "pricing"},
+			expectDegraded: []string{"inventory", "pricing"},
 		},
 		{
-			desc: "ok, a panic inside a chain degrades its source",
+			name: "ok, a panic inside a chain degrades its source",
 			given: []aggregate.Part{
 				aggregate.Chain(aggregate.Optional("recommendations", func(context.Context) error { panic("bug") })),
 			},
-			wantDegraded: []string{"recommendations"},
+			expectDegraded: []string{"recommendations"},
 		},
 		{
-			desc: "nok, a critical failure inside a chain fails the run",
+			name: "nok, a critical failure inside a chain fails the run",
 			given: []aggregate.Part{
 				aggregate.Optional("reviews", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }),
 				aggregate.Chain(aggregate.Critical("catalog", failing), aggregate.Then(aggregate.Optional("pricing", ok))),
 			},
-			wantErr: boom,
+			expectErr: boom,
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			degraded, err := aggregate.Run(context.Background(), 5*time.Second, tt.given...)
-			if tt.wantErr != nil {
-				assert.ErrorIs(t, err, tt.wantErr)
+			if tt.expectErr != nil {
+				assert.ErrorIs(t, err, tt.expectErr)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.wantDegraded, degraded)
+			assert.Equal(t, tt.expectDegraded, degraded)
 		})
 	}
 }

@@ -117,16 +117,16 @@ func TestIdentify(t *testing.T) {
 	s, err := apikey.Open(apikey.StoreConfig{Path: edgetest.TempFile(t, "keys.yaml", keysFile(false))})
 	require.NoError(t, err)
 	tests := []struct {
-		name        string
-		presented   string
-		wantPartner string
-		wantKey     string
-		wantOK      bool
+		name          string
+		presented     string
+		expectPartner string
+		expectKey     string
+		expectOK      bool
 	}{
-		{name: "ok, valid key", presented: "acme-secret-key", wantPartner: "acme", wantKey: "acme-prod-1", wantOK: true},
-		{name: "ok, revoked key is still named", presented: "acme-old-key", wantPartner: "acme", wantKey: "acme-old", wantOK: true},
+		{name: "ok, valid key", presented: "acme-secret-key", expectPartner: "acme", expectKey: "acme-prod-1", expectOK: true},
+		{name: "ok, revoked key is still named", presented: "acme-old-key", expectPartner: "acme", expectKey: "acme-old", expectOK: true},
 		{name: "ok, key of a walled partner is named whatever the address", presented: "globex-secret-key",
-			wantPartner: "globex", wantKey: "globex-1", wantOK: true},
+			expectPartner: "globex", expectKey: "globex-1", expectOK: true},
 		{name: "nok, unknown key", presented: "nope"},
 		{name: "nok, the digest itself is not a key", presented: digest("acme-secret-key")},
 		{name: "nok, no key", presented: ""},
@@ -135,9 +135,9 @@ func TestIdentify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			partner, key, ok := s.Identify(tt.presented)
-			assert.Equal(t, tt.wantOK, ok)
-			assert.Equal(t, tt.wantPartner, partner)
-			assert.Equal(t, tt.wantKey, key)
+			assert.Equal(t, tt.expectOK, ok)
+			assert.Equal(t, tt.expectPartner, partner)
+			assert.Equal(t, tt.expectKey, key)
 		})
 	}
 }

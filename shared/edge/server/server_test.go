@@ -376,32 +376,32 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 		e.POST("/orders", func(c echo.Context) error { return c.NoContent(http.StatusCreated) })
 	})
 	tests := []struct {
-		name       string
-		path       string
-		wantStatus int
-		wantHeader map[string]string
+		name         string
+		path         string
+		expectStatus int
+		expectHeader map[string]string
 	}{
-		{name: "ok, JSON route with ETag", path: "/products/p-1", wantStatus: http.StatusOK,
-			wantHeader: map[string]string{"Etag": `"v1-p-1"`, "Cache-Control": "private, max-age=60",
+		{name: "ok, JSON route with ETag", path: "/products/p-1", expectStatus: http.StatusOK,
+			expectHeader: map[string]string{"Etag": `"v1-p-1"`, "Cache-Control": "private, max-age=60",
 				"Content-Type": "application/json"}},
-		{name: "ok, body larger than net/http's buffer", path: "/large", wantStatus: http.StatusOK},
-		{name: "ok, handler-set Content-Length", path: "/sized", wantStatus: http.StatusOK,
-			wantHeader: map[string]string{"Content-Length": strconv.Itoa(len(large))}},
-		{name: "nok, unknown route is the 404 problem", path: "/missing", wantStatus: http.StatusNotFound,
-			wantHeader: map[string]string{"Content-Type": problem.ContentType}},
-		{name: "nok, route without GET is 405", path: "/orders", wantStatus: http.StatusMethodNotAllowed,
-			wantHeader: map[string]string{"Allow": "OPTIONS, POST"}},
+		{name: "ok, body larger than net/http's buffer", path: "/large", expectStatus: http.StatusOK},
+		{name: "ok, handler-set Content-Length", path: "/sized", expectStatus: http.StatusOK,
+			expectHeader: map[string]string{"Content-Length": strconv.Itoa(len(large))}},
+		{name: "nok, unknown route is the 404 problem", path: "/missing", expectStatus: http.StatusNotFound,
+			expectHeader: map[string]string{"Content-Type": problem.ContentType}},
+		{name: "nok, route without GET is 405", path: "/orders", expectStatus: http.StatusMethodNotAllowed,
+			expectHeader: map[string]string{"Allow": "OPTIONS, POST"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			get := rawExchange(t, s.Addr(), http.MethodGet, tt.path)
 			head := rawExchange(t, s.Addr(), http.MethodHead, tt.path)
-			assert.Equal(t, tt.wantStatus, get.status)
+			assert.Equal(t, tt.expectStatus, get.status)
 			assert.Equal(t, get.status, head.status)
 			assert.NotEmpty(t, get.body, "the GET has a body")
 			assert.Empty(t, head.body, "HEAD sends no body")
-			for k, v := range tt.wantHeader {
+			for k, v := range tt.expectHeader {
 				assert.Equal(t, v, head.header.Get(k), k)
 			}
 			if get.header.Get("Transfer-Encoding") == "" {
@@ -443,20 +443,20 @@ func TestUnmatched(t *testing.T) {
 		g.GET("/products", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	})
 	tests := []struct {
-		name          string
-		method, path  string
-		wantStatus    int
-		wantUnmatched bool
+		name            string
+		method, path    string
+		expectStatus    int
+		expectUnmatched bool
 	}{
-		{name: "ok, GET route", method: http.MethodGet, path: "/v1/products/p-1", wantStatus: http.StatusNoContent},
-		{name: "ok, HEAD on a GET route", method: http.MethodHead, path: "/v1/products/p-1", wantStatus: http.StatusNoContent},
-		{name: "ok, OPTIONS on a route", method: http.MethodOptions, path: "/v1/orders", wantStatus: http.StatusNoContent},
+		{name: "ok, GET route", method: http.MethodGet, path: "/v1/products/p-1", expectStatus: http.StatusNoContent},
+		{name: "ok, HEAD on a GET route", method: http.MethodHead, path: "/v1/products/p-1", expectStatus: http.StatusNoContent},
+		{name: "ok, OPTIONS on a route", method: http.MethodOptions, path: "/v1/orders", expectStatus: http.StatusNoContent},
 		{name: "ok, a group's not-found route runs the group's middleware", method: http.MethodGet, path: "/v2/nope",
-			wantStatus: http.StatusNotFound},
-		{name: "nok, unknown path", method: http.MethodGet, path: "/nope", wantStatus: http.StatusNotFound, wantUnmatched: true},
-		{name: "nok, prefix of routes", method: http.MethodGet, path: "/v1/", wantStatus: http.StatusNotFound, wantUnmatched: true},
-		{name: "nok, wrong method", method: http.MethodPost, path: "/v1/products/p-1", wantStatus: http.StatusMethodNotAllowed,
-			wantUnmatched: true},
+			expectStatus: http.StatusNotFound},
+		{name: "nok, unknown path", method: http.MethodGet, path: "/nope", expectStatus: http.StatusNotFound, expectUnmatched: true},
+		{name: "nok, prefix of routes", method: http.MethodGet, path: "/v1/", expectStatus: http.StatusNotFound, expectUnmatched: true},
+		{name: "nok, wrong method", method: http.MethodPost, path: "/v1/products/p-1", expectStatus: http.StatusMethodNotAllowed,
+			expectUnmatched: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -464,8 +464,8 @@ func TestUnmatched(t *testing.T) {
 			resp, err := http.DefaultClient.Do(newReq(t, tt.method, s.url(tt.path), nil))
 			require.NoError(t, err)
 			_ = resp.Body.Close()
-			assert.Equal(t, tt.wantStatus, resp.StatusCode)
-			assert.Equal(t, tt.wantUnmatched, seen.Load())
+			assert.Equal(t, tt.expectStatus, resp.StatusCode)
+			assert.Equal(t, tt.expectUnmatched, seen.Load())
 		})
 	}
 }
@@ -541,14 +541,14 @@ func TestClientIP(t *testing.T) {
 	trusted := start(t, server.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, server.Options{}, handler)
 
 	tests := []struct {
-		name string
-		srv  *running
-		xff  string
-		want string
+		name   string
+		srv    *running
+		xff    string
+		expect string
 	}{
-		{name: "ok, no proxies trusted: the peer, whatever XFF says", srv: untrusted, xff: "203.0.113.9", want: "127.0.0.1"},
-		{name: "ok, trusted peer: the rightmost untrusted XFF hop", srv: trusted, xff: "198.51.100.1, 203.0.113.9", want: "203.0.113.9"},
-		{name: "ok, trusted peer without XFF: the peer", srv: trusted, want: "127.0.0.1"},
+		{name: "ok, no proxies trusted: the peer, whatever XFF says", srv: untrusted, xff: "203.0.113.9", expect: "127.0.0.1"},
+		{name: "ok, trusted peer: the rightmost untrusted XFF hop", srv: trusted, xff: "198.51.100.1, 203.0.113.9", expect: "203.0.113.9"},
+		{name: "ok, trusted peer without XFF: the peer", srv: trusted, expect: "127.0.0.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -561,7 +561,7 @@ func TestClientIP(t *testing.T) {
 			require.NoError(t, err)
 			raw, _ := io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
-			assert.Equal(t, tt.want, string(raw))
+			assert.Equal(t, tt.expect, string(raw))
 		})
 	}
 }
@@ -603,14 +603,14 @@ func TestAccessLogLinePerRequest(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		cfg  server.Config
-		want string
+		name   string
+		cfg    server.Config
+		expect string
 	}{
-		{name: "nok, certificate without key", cfg: server.Config{TLSCertFile: "cert.pem"}, want: "TLSCertFile and TLSKeyFile must be set together"},
-		{name: "nok, client CA without TLS", cfg: server.Config{TLSClientCAFile: "ca.pem"}, want: "TLSClientCAFile needs TLSCertFile and TLSKeyFile"},
-		{name: "nok, negative timeout", cfg: server.Config{ReadTimeout: -time.Second}, want: "ReadTimeout must be positive"},
-		{name: "nok, unreadable certificate", cfg: server.Config{TLSCertFile: "/nonexistent/c.pem", TLSKeyFile: "/nonexistent/k.pem"}, want: "loading TLS certificate"},
+		{name: "nok, certificate without key", cfg: server.Config{TLSCertFile: "cert.pem"}, expect: "TLSCertFile and TLSKeyFile must be set together"},
+		{name: "nok, client CA without TLS", cfg: server.Config{TLSClientCAFile: "ca.pem"}, expect: "TLSClientCAFile needs TLSCertFile and TLSKeyFile"},
+		{name: "nok, negative timeout", cfg: server.Config{ReadTimeout: -time.Second}, expect: "ReadTimeout must be positive"},
+		{name: "nok, unreadable certificate", cfg: server.Config{TLSCertFile: "/nonexistent/c.pem", TLSKeyFile: "/nonexistent/k.pem"}, expect: "loading TLS certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -618,7 +618,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			tt.cfg.Addr, tt.cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 			_, err := server.New(tt.cfg, server.Options{Name: "bff-test"})
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, err.Error(), tt.expect)
 		})
 	}
 }

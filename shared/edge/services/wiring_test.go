@@ -82,31 +82,31 @@ func startGateway(t *testing.T) (*fakes.Fakes, string) {
 func TestWiring_HomeScreenThroughAGateway(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc           string
+		name           string
 		givenFaults    map[string]domain.Fault
 		expectStatus   int
 		expectDegraded []string
 		expectCode     string
 	}{
-		{desc: "ok, every source answers", expectStatus: 200, expectDegraded: []string{}},
+		{name: "ok, every source answers", expectStatus: 200, expectDegraded: []string{}},
 		{
-			desc:         "ok, failing recommendations degrade the screen",
+			name:         "ok, failing recommendations degrade the screen",
 			givenFaults:  map[string]domain.Fault{domain.ServiceRecommendations: {ErrorRate: 1, Status: 500}},
 			expectStatus: 200, expectDegraded: []string{"recommendations"},
 		},
 		{
-			desc:         "nok, a crashed users service fails the screen with 502",
+			name:         "nok, a crashed users service fails the screen with 502",
 			givenFaults:  map[string]domain.Fault{domain.ServiceUsers: {Down: true}},
 			expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc:         "nok, users answering 500 fails the screen with 502 and no upstream body",
+			name:         "nok, users answering 500 fails the screen with 502 and no upstream body",
 			givenFaults:  map[string]domain.Fault{domain.ServiceUsers: {ErrorRate: 1, Status: 500}},
 			expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f, url := startGateway(t)
 			for svc, fault := range tt.givenFaults {
