@@ -30,25 +30,25 @@ func TestHome(t *testing.T) {
 	g := start(t)
 	r := g.do(t, http.MethodGet, "/v1/home", g.token(t, "u-001"), "", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
-	m := r.json(t)
-	assert.Equal(t, "u-001", m["user"].(map[string]any)["id"])
-	assert.Equal(t, []any{}, m["degraded"])
-	recs := m["recommendations"].([]any)
-	require.NotEmpty(t, recs)
-	assert.LessOrEqual(t, len(recs), 10)
-	card := recs[0].(map[string]any)
-	assert.NotEmpty(t, card["name"], "second stage filled names")
-	assert.NotEmpty(t, card["thumbnailUrl"])
-	assert.Equal(t, "USD", card["price"].(map[string]any)["currency"])
-	orders := m["recentOrders"].([]any)
-	assert.LessOrEqual(t, len(orders), 5)
-	if len(orders) > 0 {
-		item := orders[0].(map[string]any)["items"].([]any)[0].(map[string]any)
-		assert.NotEmpty(t, item["name"])
-		assert.NotEmpty(t, item["thumbnailUrl"])
+	home := decode[homeScreen](t, r)
+	assert.Equal(t, "u-001", home.User.ID)
+	assert.Equal(t, []string{}, home.Degraded)
+	require.NotEmpty(t, home.Recommendations)
+	assert.LessOrEqual(t, len(home.Recommendations), 10)
+	card := home.Recommendations[0]
+	assert.NotEmpty(t, card.Name, "second stage filled names")
+	assert.NotEmpty(t, card.ThumbnailURL)
+	require.NotNil(t, card.Price)
+	assert.Equal(t, "USD", card.Price.Currency)
+	assert.LessOrEqual(t, len(home.RecentOrders), 5)
+	if len(home.RecentOrders) > 0 {
+		require.NotEmpty(t, home.RecentOrders[0].Items)
+		item := home.RecentOrders[0].Items[0]
+		assert.NotEmpty(t, item.Name)
+		assert.NotEmpty(t, item.ThumbnailURL)
 	}
-	assert.NotNil(t, m["balance"])
-	assert.NotNil(t, m["unreadNotifications"])
+	assert.NotEmpty(t, home.Balance)
+	assert.NotEmpty(t, home.UnreadNotifications)
 	assert.Equal(t, "private, max-age=60", r.Header.Get("Cache-Control"))
 	assert.NotEmpty(t, r.Header.Get("ETag"))
 }
@@ -167,13 +167,13 @@ func TestHomeDegraded(t *testing.T) {
 	tests := []struct {
 		name          string
 		given         []string
-		expect        []any
+		expect        []string
 		expectMissing []string
 	}{
-		{name: "ok, recommendations failing", given: []string{"recommendations"}, expect: []any{"recommendations"}},
+		{name: "ok, recommendations failing", given: []string{"recommendations"}, expect: []string{"recommendations"}},
 		{name: "ok, several optional sources failing, sorted", given: []string{"payments", "notifications", "orders"},
-			expect: []any{"notifications", "orders", "payments"}, expectMissing: []string{"balance", "unreadNotifications"}},
-		{name: "ok, second stage failing", given: []string{"pricing", "catalog"}, expect: []any{"catalog", "pricing"}},
+			expect: []string{"notifications", "orders", "payments"}, expectMissing: []string{"balance", "unreadNotifications"}},
+		{name: "ok, second stage failing", given: []string{"pricing", "catalog"}, expect: []string{"catalog", "pricing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,13 +184,14 @@ func TestHomeDegraded(t *testing.T) {
 			}
 			r := g.do(t, http.MethodGet, "/v1/home", g.token(t, "u-001"), "", nil)
 			require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
-			m := r.json(t)
-			assert.Equal(t, tt.expect, m["degraded"])
+			home := decode[homeScreen](t, r)
+			assert.Equal(t, tt.expect, home.Degraded)
 			assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+			m := r.json(t)
 			for _, k := range tt.expectMissing {
 				assert.Nil(t, m[k], k)
 			}
-			assert.Equal(t, "u-001", m["user"].(map[string]any)["id"])
+			assert.Equal(t, "u-001", home.User.ID)
 		})
 	}
 }
@@ -272,23 +273,23 @@ func TestProduct(t *testing.T) {
 				}
 				return
 			}
-			p := m["product"].(map[string]any)
-			assert.Equal(t, "p-0001", p["id"])
-			assert.LessOrEqual(t, len([]rune(p["description"].(string))), 280)
-			assert.NotEmpty(t, p["thumbnailUrl"])
-			assert.NotNil(t, m["price"])
-			assert.NotNil(t, m["availability"])
-			assert.NotNil(t, m["rating"])
-			assert.LessOrEqual(t, len(m["topReviews"].([]any)), 3)
-			similar := m["similar"].([]any)
-			assert.LessOrEqual(t, len(similar), 6)
-			if len(similar) > 0 {
-				assert.NotEmpty(t, similar[0].(map[string]any)["name"])
-				assert.NotNil(t, similar[0].(map[string]any)["price"])
+			screen := decode[productScreen](t, r)
+			p := screen.Product
+			assert.Equal(t, "p-0001", p.ID)
+			assert.LessOrEqual(t, len([]rune(p.Description)), 280)
+			assert.NotEmpty(t, p.ThumbnailURL)
+			assert.NotEmpty(t, screen.Price)
+			assert.NotEmpty(t, screen.Availability)
+			assert.NotNil(t, screen.Rating)
+			assert.LessOrEqual(t, len(screen.TopReviews), 3)
+			assert.LessOrEqual(t, len(screen.Similar), 6)
+			if len(screen.Similar) > 0 {
+				assert.NotEmpty(t, screen.Similar[0].Name)
+				assert.NotNil(t, screen.Similar[0].Price)
 			}
 			_, hasStores := m["nearbyStores"]
 			assert.Equal(t, tt.expectStores, hasStores)
-			assert.Equal(t, []any{}, m["degraded"])
+			assert.Equal(t, []string{}, screen.Degraded)
 		})
 	}
 }
@@ -303,15 +304,14 @@ func TestProductTopReviewsAreTheServicesFirstThree(t *testing.T) {
 	require.NoError(t, jsonDecode(direct, &page))
 	require.GreaterOrEqual(t, len(page.Items), 3, "the fixture has enough reviews")
 
-	m := g.do(t, http.MethodGet, "/v1/products/p-0002", g.token(t, "u-001"), "", nil).json(t)
-	top := m["topReviews"].([]any)
-	require.Len(t, top, 3)
+	screen := decode[productScreen](t, g.do(t, http.MethodGet, "/v1/products/p-0002", g.token(t, "u-001"), "", nil))
+	require.Len(t, screen.TopReviews, 3)
 	for i := range 3 {
-		assert.Equal(t, page.Items[i].ID, top[i].(map[string]any)["id"])
+		assert.Equal(t, page.Items[i].ID, screen.TopReviews[i].ID)
 	}
-	rating := m["rating"].(map[string]any)
-	assert.InDelta(t, page.AverageRating, rating["average"], 1e-9)
-	assert.EqualValues(t, page.Count, rating["count"])
+	require.NotNil(t, screen.Rating)
+	assert.InDelta(t, page.AverageRating, screen.Rating.Average, 1e-9)
+	assert.EqualValues(t, page.Count, screen.Rating.Count)
 }
 
 func TestProductDegraded(t *testing.T) {
@@ -323,7 +323,7 @@ func TestProductDegraded(t *testing.T) {
 	r := g.do(t, http.MethodGet, "/v1/products/p-0001?lat=1&lon=2", g.token(t, "u-001"), "", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
 	m := r.json(t)
-	assert.Equal(t, []any{"inventory", "pricing", "recommendations", "reviews"}, m["degraded"])
+	assert.Equal(t, []string{"inventory", "pricing", "recommendations", "reviews"}, decode[productScreen](t, r).Degraded)
 	assert.Nil(t, m["price"])
 	assert.Nil(t, m["availability"])
 	assert.Nil(t, m["rating"])
@@ -379,12 +379,11 @@ func TestSearch(t *testing.T) {
 				assert.JSONEq(t, tt.expectErrors, string(b))
 				return
 			}
-			items := m["items"].([]any)
-			require.NotEmpty(t, items)
-			first := items[0].(map[string]any)
-			assert.NotEmpty(t, first["name"])
-			assert.NotNil(t, first["price"])
-			assert.Greater(t, m["total"], 0.0)
+			list := decode[listScreen](t, r)
+			require.NotEmpty(t, list.Items)
+			assert.NotEmpty(t, list.Items[0].Name)
+			assert.NotNil(t, list.Items[0].Price)
+			assert.Positive(t, list.Total)
 		})
 	}
 }
@@ -395,9 +394,10 @@ func TestSearchWithoutPricing(t *testing.T) {
 	require.NoError(t, g.fakes.SetFault(domain.ServicePricing, domain.Fault{ErrorRate: 1}))
 	r := g.do(t, http.MethodGet, "/v1/search?q=lamp", g.token(t, "u-001"), "", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode)
-	m := r.json(t)
-	assert.Equal(t, []any{"pricing"}, m["degraded"])
-	assert.Nil(t, m["items"].([]any)[0].(map[string]any)["price"])
+	list := decode[listScreen](t, r)
+	assert.Equal(t, []string{"pricing"}, list.Degraded)
+	require.NotEmpty(t, list.Items)
+	assert.Nil(t, list.Items[0].Price)
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
 }
 
