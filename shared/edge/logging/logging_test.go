@@ -57,15 +57,20 @@ func TestNew(t *testing.T) {
 			log.Error("e")
 			var msgs []string
 			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-				var m map[string]any
+				var m struct {
+					Msg        string          `json:"msg"`
+					Time       string          `json:"time"`
+					Level      string          `json:"level"`
+					Stacktrace json.RawMessage `json:"stacktrace"`
+				}
 				require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-				msgs = append(msgs, m["msg"].(string))
-				ts, err := time.Parse(time.RFC3339Nano, m["time"].(string))
+				msgs = append(msgs, m.Msg)
+				ts, err := time.Parse(time.RFC3339Nano, m.Time)
 				require.NoError(t, err)
 				assert.WithinDuration(t, time.Now(), ts, time.Minute)
-				assert.True(t, strings.HasSuffix(m["time"].(string), "Z"), "UTC time")
-				assert.NotEmpty(t, m["level"])
-				assert.NotContains(t, m, "stacktrace")
+				assert.True(t, strings.HasSuffix(m.Time, "Z"), "UTC time")
+				assert.NotEmpty(t, m.Level)
+				assert.Nil(t, m.Stacktrace, "no stacktrace")
 			}
 			assert.Equal(t, tt.logged, msgs)
 		})

@@ -495,28 +495,43 @@ func TestAdmin(t *testing.T) {
 		return nil
 	})
 
-	readyz := func() (int, map[string]any) {
-		resp, body := getJSON(t, newReq(t, http.MethodGet, s.adminURL("/readyz"), nil))
-		return resp.StatusCode, body
+	type check struct {
+		Status   string `json:"status"`
+		Required *bool  `json:"required"`
+		Detail   string `json:"detail"`
+	}
+	type report struct {
+		Status string           `json:"status"`
+		Checks map[string]check `json:"checks"`
+	}
+	readyz := func() (int, report) {
+		resp, err := http.Get(s.adminURL("/readyz"))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var r report
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+		return resp.StatusCode, r
 	}
 
 	status, body := readyz()
 	assert.Equal(t, http.StatusServiceUnavailable, status, "a failing required check makes it unready")
-	assert.Equal(t, "not_ready", body["status"])
-	assert.Equal(t, "not fetched yet", body["checks"].(map[string]any)["jwks"].(map[string]any)["detail"])
+	assert.Equal(t, "not_ready", body.Status)
+	assert.Equal(t, "not fetched yet", body.Checks["jwks"].Detail)
 
 	jwksOK.Store(true)
 	status, body = readyz()
 	assert.Equal(t, http.StatusOK, status, "a failing optional check alone does not")
-	redis := body["checks"].(map[string]any)["redis"].(map[string]any)
-	assert.Equal(t, "failing", redis["status"])
-	assert.Equal(t, false, redis["required"])
-	assert.Equal(t, "connection refused", redis["detail"])
+	redis := body.Checks["redis"]
+	assert.Equal(t, "failing", redis.Status)
+	if assert.NotNil(t, redis.Required) {
+		assert.False(t, *redis.Required)
+	}
+	assert.Equal(t, "connection refused", redis.Detail)
 
 	redisOK.Store(true)
 	status, body = readyz()
 	assert.Equal(t, http.StatusOK, status)
-	assert.Equal(t, "ok", body["checks"].(map[string]any)["redis"].(map[string]any)["status"])
+	assert.Equal(t, "ok", body.Checks["redis"].Status)
 
 	resp, err = http.Get(s.adminURL("/metrics"))
 	require.NoError(t, err)

@@ -122,21 +122,22 @@ func TestWiring_HomeScreenThroughAGateway(t *testing.T) {
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			defer resp.Body.Close()
-			var body map[string]any
+			var body struct {
+				Error     string   `json:"error"`
+				RequestID string   `json:"requestId"`
+				Detail    string   `json:"detail"`
+				Degraded  []string `json:"degraded"`
+			}
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 
 			assert.Equal(t, tt.expectStatus, resp.StatusCode)
 			if tt.expectCode != "" {
 				assert.Equal(t, problem.ContentType, resp.Header.Get("Content-Type"))
-				assert.Equal(t, tt.expectCode, body["error"])
-				assert.Equal(t, "home-1", body["requestId"])
-				assert.Equal(t, problem.ServerDetail(tt.expectCode), body["detail"], "no upstream detail on a 5xx")
+				assert.Equal(t, tt.expectCode, body.Error)
+				assert.Equal(t, "home-1", body.RequestID)
+				assert.Equal(t, problem.ServerDetail(tt.expectCode), body.Detail, "no upstream detail on a 5xx")
 			} else {
-				degraded := []string{}
-				for _, d := range body["degraded"].([]any) {
-					degraded = append(degraded, d.(string))
-				}
-				assert.Equal(t, tt.expectDegraded, degraded)
+				assert.Equal(t, tt.expectDegraded, body.Degraded)
 			}
 			h := f.LastHeaders(domain.ServiceUsers)
 			require.NotNil(t, h)
