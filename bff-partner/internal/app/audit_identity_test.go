@@ -13,8 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// auditLine is one line of the audit log, as an auditor's tool reads it.
+type auditLine struct {
+	RequestID   string `json:"requestId"`
+	PartnerID   string `json:"partnerId"`
+	KeyID       string `json:"keyId"`
+	ClientIP    string `json:"clientIp"`
+	Query       string `json:"query"`
+	Status      int    `json:"status"`
+	RequestBody struct {
+		Currency   string `json:"currency"`
+		CardNumber string `json:"cardNumber"`
+	} `json:"requestBody"`
+}
+
 // auditLines stops g and returns its audit lines by request id.
-func auditLines(t *testing.T, g *gw) (map[string]map[string]any, string) {
+func auditLines(t *testing.T, g *gw) (map[string]*auditLine, string) {
 	t.Helper()
 	g.stop()
 	files, err := filepath.Glob(filepath.Join(g.audit, "audit-*.jsonl"))
@@ -22,13 +36,13 @@ func auditLines(t *testing.T, g *gw) (map[string]map[string]any, string) {
 	require.Len(t, files, 1)
 	raw, err := os.ReadFile(files[0])
 	require.NoError(t, err)
-	out := map[string]map[string]any{}
+	out := map[string]*auditLine{}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(nil, 4<<20)
 	for sc.Scan() {
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
-		out[m["requestId"].(string)] = m
+		var l auditLine
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l))
+		out[l.RequestID] = &l
 	}
 	require.NoError(t, sc.Err())
 	return out, string(raw)
@@ -78,9 +92,9 @@ func TestPartnerAuditNamesKnownKeys(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := lines[ids[i]]
 			require.NotNil(t, l, "one line for the request")
-			assert.EqualValues(t, tt.expectStatus, l["status"])
-			assert.Equal(t, tt.expectPartner, l["partnerId"])
-			assert.Equal(t, tt.expectKey, l["keyId"])
+			assert.Equal(t, tt.expectStatus, l.Status)
+			assert.Equal(t, tt.expectPartner, l.PartnerID)
+			assert.Equal(t, tt.expectKey, l.KeyID)
 		})
 	}
 }

@@ -41,6 +41,14 @@ func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) Set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
 
+// remarshal decodes v, a member of a decoded line, into the typed out.
+func remarshal(t *testing.T, v, out any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, out), string(b))
+}
+
 func readLines(t *testing.T, path string) []map[string]any {
 	t.Helper()
 	f, err := os.Open(path)
@@ -137,17 +145,35 @@ func TestMiddlewareRecordsEveryAnsweredRequest(t *testing.T) {
 	assert.Equal(t, "page=1&api_key=%5BREDACTED%5D", e["query"])
 	assert.EqualValues(t, 201, e["status"])
 	assert.InDelta(t, 15.0, e["latencyMs"], 0.001)
-	rb := e["requestBody"].(map[string]any)
-	assert.Equal(t, "USD", rb["currency"])
-	assert.Equal(t, []any{map[string]any{"productId": "p-1", "quantity": 2.0}}, rb["items"])
-	pay := rb["payment"].(map[string]any)
-	assert.Equal(t, audit.Redacted, pay["cardNumber"])
-	assert.Equal(t, audit.Redacted, pay["Password"])
-	nested := pay["nested"].([]any)[0].(map[string]any)
-	assert.Equal(t, audit.Redacted, nested["api_key"])
-	assert.Equal(t, audit.Redacted, nested["note"], "a card number in any field")
-	assert.Equal(t, audit.Redacted, rb["access_token"])
-	assert.Equal(t, audit.Redacted, rb["clientSecret"])
+	var rb struct {
+		Currency string `json:"currency"`
+		Items    []struct {
+			ProductID string `json:"productId"`
+			Quantity  int    `json:"quantity"`
+		} `json:"items"`
+		Payment struct {
+			CardNumber string `json:"cardNumber"`
+			Password   string `json:"Password"`
+			Nested     []struct {
+				APIKey string `json:"api_key"`
+				Note   string `json:"note"`
+			} `json:"nested"`
+		} `json:"payment"`
+		AccessToken  string `json:"access_token"`
+		ClientSecret string `json:"clientSecret"`
+	}
+	remarshal(t, e["requestBody"], &rb)
+	assert.Equal(t, "USD", rb.Currency)
+	require.Len(t, rb.Items, 1)
+	assert.Equal(t, "p-1", rb.Items[0].ProductID)
+	assert.Equal(t, 2, rb.Items[0].Quantity)
+	assert.Equal(t, audit.Redacted, rb.Payment.CardNumber)
+	assert.Equal(t, audit.Redacted, rb.Payment.Password)
+	require.Len(t, rb.Payment.Nested, 1)
+	assert.Equal(t, audit.Redacted, rb.Payment.Nested[0].APIKey)
+	assert.Equal(t, audit.Redacted, rb.Payment.Nested[0].Note, "a card number in any field")
+	assert.Equal(t, audit.Redacted, rb.AccessToken)
+	assert.Equal(t, audit.Redacted, rb.ClientSecret)
 
 	raw, err := os.ReadFile(filepath.Join(dir, "audit-2026-03-04.jsonl"))
 	require.NoError(t, err)
