@@ -69,16 +69,20 @@ done
 say "ready"
 
 # extract FILE: the runnable sh blocks of FILE as one script, each command
-# line that ends in "# NNN ..." prefixed with EXPECT_STATUS=NNN.
+# whose (last) line ends in "# NNN ..." prefixed with EXPECT_STATUS=NNN.
 extract() {
 	awk '
 		/^```sh[ \t]*$/ { run = 1; printf "echo \"[examples] %s, block at line %d\" >&2\n", FILENAME, NR; next }
 		/^```/ { run = 0; next }
-		run {
-			if (match($0, /#[ \t]*[1-5][0-9][0-9]([^0-9]|$)/) && $0 !~ /\\$/) {
+		!run { next }
+		/\\$/ { buf = buf $0 "\n"; next }
+		{
+			cmd = buf $0; buf = ""
+			if (match($0, /#[ \t]*[1-5][0-9][0-9]([^0-9]|$)/)) {
 				code = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", code)
-				print "EXPECT_STATUS=" code " " $0
-			} else print
+				cmd = "EXPECT_STATUS=" code " " cmd
+			}
+			print cmd
 		}' "$1"
 }
 
