@@ -37,9 +37,21 @@ fail() {
 	[[ -s $log ]] && { echo "[examples] last lines of make run:" >&2; tail -n 30 "$log" >&2; }
 	exit 1
 }
+# members PGID: the live (not zombie) processes of a process group.
+members() {
+	local f stat rest fields
+	for f in /proc/[0-9]*/stat; do
+		{ read -r stat <"$f"; } 2>/dev/null || continue
+		rest="${stat##*) }" # after "pid (comm) ": state ppid pgrp ...
+		read -r -a fields <<<"$rest"
+		[[ ${fields[2]} == "$1" && ${fields[0]} != Z ]] || continue
+		f="${f#/proc/}"
+		echo "${f%/stat}"
+	done
+}
 cleanup() {
 	local rc=$?
-	if [[ -n $pgid ]] && kill -0 -- "-$pgid" 2>/dev/null; then
+	if [[ -n $pgid && -n "$(members "$pgid")" ]]; then
 		kill -TERM -- "-$pgid" 2>/dev/null || true
 		sleep 3
 		kill -KILL -- "-$pgid" 2>/dev/null || true
@@ -123,8 +135,11 @@ kill -INT -- "-$pgid"
 rc=0
 wait "$pgid" || rc=$?
 ((rc == 0)) || fail "make run exited with status $rc after SIGINT"
-sleep 0.5
-kill -0 -- "-$pgid" 2>/dev/null && fail "processes of make run still running after it exited"
+for _ in $(seq 50); do
+	[[ -z "$(members "$pgid")" ]] && break
+	sleep 0.1
+done
+[[ -z "$(members "$pgid")" ]] || fail "processes of make run still running after it exited: $(members "$pgid" | tr '\n' ' ')"
 pgid=""
 grep -q 'exited with status [^0]' "$log" && fail "a process exited with a non-zero status: $(grep 'exited with status' "$log" | tr '\n' ' ')"
 say "ok: make run stopped on SIGINT with status 0, nothing left running"
