@@ -1,6 +1,8 @@
 package edgetest
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -106,4 +108,54 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+var metricPattern = regexp.MustCompile("`(shopfront_[a-z0-9_]+)`")
+
+// DocMetrics returns, sorted, the metric families the table of the
+// "## Metrics" section of docs/operations.md lists for gateway ("mobile",
+// "web" or "partner"): the rows whose gateways column says "all" or names
+// it.
+func DocMetrics(t testing.TB, gateway string) []string {
+	t.Helper()
+	names := map[string]bool{}
+	section := ""
+	for line := range strings.SplitSeq(Doc(t, "operations.md"), "\n") {
+		if title, ok := strings.CutPrefix(line, "## "); ok {
+			section = strings.TrimSpace(title)
+			continue
+		}
+		cells := strings.Split(line, "|")
+		if section != "Metrics" || len(cells) < 6 {
+			continue
+		}
+		m := metricPattern.FindStringSubmatch(cells[1])
+		gws := strings.TrimSpace(cells[4])
+		if m != nil && (gws == "all" || slices.Contains(strings.Split(strings.ReplaceAll(gws, " ", ""), ","), gateway)) {
+			names[m[1]] = true
+		}
+	}
+	return sortedKeys(names)
+}
+
+// ScrapeFamilies returns, sorted, the shopfront_* metric families the admin
+// listener at adminAddr exports on /metrics.
+func ScrapeFamilies(t testing.TB, adminAddr string) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("scraping %s/metrics: %v", adminAddr, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scraping %s/metrics: status %d, %v", adminAddr, resp.StatusCode, err)
+	}
+	names := map[string]bool{}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "#" && f[1] == "TYPE" && strings.HasPrefix(f[2], "shopfront_") {
+			names[f[2]] = true
+		}
+	}
+	return sortedKeys(names)
 }
