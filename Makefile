@@ -10,9 +10,14 @@ BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all build run smoke test bench vet fmt fmt-check tidy tidy-check deps-check images clean
+.PHONY: all help build run smoke examples test bench vet fmt fmt-check tidy tidy-check deps-check images clean
 
 all: vet deps-check test
+
+## help: this list: every target with what it does
+help:
+	@awk '/^## [a-z-]+:/ { sub(/^## /, ""); t = $$0; sub(/:.*/, "", t); sub(/^[^:]*: */, ""); printf "  %-11s %s\n", t, $$0; next } \
+		/^## / { sub(/^## /, ""); printf "  %-11s %s\n", "", $$0 }' $(firstword $(MAKEFILE_LIST))
 
 ## build: binaries of the fakes and the three gateways into bin/
 build:
@@ -27,6 +32,10 @@ run: build
 ## smoke: make run end to end (scripts/smoke.sh): ready, one route per gateway, Ctrl-C leaves nothing running
 smoke: build
 	@./scripts/smoke.sh
+
+## examples: run every sh example of README.md and docs/ against make run (scripts/examples.sh)
+examples:
+	@./scripts/examples.sh
 
 ## test: every test of every module, with the race detector
 test:
@@ -79,5 +88,6 @@ images:
 		port=$$((port + 1)); \
 	done
 
+## clean: remove bin/
 clean:
 	rm -rf $(BIN)

@@ -82,7 +82,7 @@ func (a *App) wire(ctx context.Context) error {
 	if cfg.DevKeys() {
 		// Convenient for a local try, dangerous anywhere else: say so
 		// loudly, naming the file and never a key.
-		a.Logger.Warn("serving with the DEVELOPMENT partner keys: their plaintexts are published in the README, "+
+		a.Logger.Warn("serving with the DEVELOPMENT partner keys: their plaintexts are published in docs/bff-partner.md, "+
 			"so anyone can use them; set "+config.VarKeysFile+" to the real partners' keys file",
 			zap.String("keysFile", p.KeysFile))
 	}

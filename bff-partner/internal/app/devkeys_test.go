@@ -22,7 +22,7 @@ import (
 
 // TestDevKeysWarnAtStartUp boots the gateway without BFF_PARTNER_KEYS_FILE
 // inside the repository: it picks up the development keys file, whose
-// plaintext keys the README publishes, and must say so at start-up, naming
+// plaintext keys docs/bff-partner.md publishes, and must say so at start-up, naming
 // the file and no key. Naming the file explicitly (as make run does) is a
 // choice, not an accident, and stays quiet.
 func TestDevKeysWarnAtStartUp(t *testing.T) {

@@ -29,7 +29,7 @@ type Config struct {
 
 // DevKeys reports whether the keys file is the development one, picked up
 // because neither BFF_PARTNER_KEYS_FILE nor BFF_CONFIG named a keys file.
-// Its keys' plaintexts are published in the README, so the gateway warns
+// Its keys' plaintexts are published in docs/bff-partner.md, so the gateway warns
 // at start-up.
 func (c Config) DevKeys() bool { return c.devKeys }
 

@@ -157,6 +157,7 @@ const (
 	VarTLSKeyFile        = "BFF_TLS_KEY_FILE"
 	VarTLSClientCAFile   = "BFF_TLS_CLIENT_CA_FILE"
 	VarTrustedProxies    = "BFF_TRUSTED_PROXIES"
+	VarErrorsURL         = "BFF_ERRORS_URL"
 	VarUpstreamTimeout   = "BFF_UPSTREAM_TIMEOUT"
 	VarRouteBudget       = "BFF_ROUTE_BUDGET"
 	VarJWKSURL           = "BFF_JWT_JWKS_URL"
@@ -184,6 +185,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.String(VarTLSCertFile, &s.TLSCertFile)
 	env.String(VarTLSKeyFile, &s.TLSKeyFile)
 	env.CIDRs(VarTrustedProxies, &s.TrustedProxies)
+	env.URL(VarErrorsURL, &s.ErrorsURL)
 
 	for _, name := range domain.ServiceNames() {
 		env.URL(UpstreamVar(name), c.Upstreams.all()[name])
@@ -257,6 +259,9 @@ func (c Common) Validate() error {
 			fail(VarTLSClientCAFile, "needs %s and %s (client certificates need TLS)", VarTLSCertFile, VarTLSKeyFile)
 		}
 		checkReadable(fail, VarTLSClientCAFile, s.TLSClientCAFile)
+	}
+	if _, err := ParseHTTPURL(s.ErrorsURL); err != nil {
+		fail(VarErrorsURL, "%q %v", s.ErrorsURL, err)
 	}
 	for _, name := range domain.ServiceNames() {
 		raw := c.Upstreams.URL(name)

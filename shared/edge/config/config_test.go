@@ -44,6 +44,7 @@ func TestDefaults(t *testing.T) {
 	assert.Empty(t, c.Tracing.Endpoint)
 	assert.Equal(t, "http/protobuf", c.Tracing.Protocol)
 	assert.Empty(t, c.Server.TrustedProxies)
+	assert.Equal(t, "https://github.com/shopfront/shopfront/blob/main/docs/errors.md", c.Server.ErrorsURL)
 }
 
 func TestEnv(t *testing.T) {
@@ -83,6 +84,10 @@ func TestEnv(t *testing.T) {
 			expect: func(t *testing.T, c config.Common) {
 				assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
 					netip.MustParsePrefix("2001:db8::/32")}, c.Server.TrustedProxies)
+			}},
+		{name: "ok, the error catalogue of this deployment", env: map[string]string{"BFF_ERRORS_URL": "https://developers.shop.example.com/errors/"},
+			expect: func(t *testing.T, c config.Common) {
+				assert.Equal(t, "https://developers.shop.example.com/errors", c.Server.ErrorsURL)
 			}},
 		{name: "ok, TLS with both files", env: map[string]string{"BFF_TLS_CERT_FILE": cert, "BFF_TLS_KEY_FILE": key},
 			expect: func(t *testing.T, c config.Common) { assert.True(t, c.Server.TLS()) }},
@@ -135,6 +140,8 @@ func TestEnvErrors(t *testing.T) {
 			lines: []string{`BFF_UPSTREAM_ORDERS_URL: "ftp://orders" is not an absolute http(s) URL`}},
 		{name: "nok, redis URL with another scheme, password not echoed", env: map[string]string{"BFF_REDIS_URL": "http://:hunter2@redis:6379"},
 			lines: []string{`BFF_REDIS_URL: is not a redis:// or rediss:// URL`}},
+		{name: "nok, errors URL with a fragment", env: map[string]string{"BFF_ERRORS_URL": "https://docs.example.com/errors.md#top"},
+			lines: []string{`BFF_ERRORS_URL: "https://docs.example.com/errors.md#top" must not have a query or fragment`}},
 		{name: "nok, bad CIDR", env: map[string]string{"BFF_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33,nope"},
 			lines: []string{`BFF_TRUSTED_PROXIES: "10.0.0.0/33", "nope" are not a CIDR (e.g. 10.0.0.0/8)`}},
 		{name: "nok, log level", env: map[string]string{"BFF_LOG_LEVEL": "verbose"},

@@ -17,10 +17,24 @@ import (
 type HandlerConfig struct {
 	// Logger receives one line per 5xx with its cause. Required.
 	Logger *zap.Logger
-	// TypeBase, when set, makes `type` a URL under it ending in the code
-	// (e.g. https://docs.shopfront.dev/errors/rate_limited). Optional.
-	// Default "about:blank" per RFC 9457 §4.2.1.
+	// TypeBase is the error catalogue: `type` is TypeBase#<code>, the
+	// catalogue's section on that code, so a client (or its developer)
+	// can follow it to what the code means and what to do about it.
+	// Optional. Default DefaultTypeBase.
 	TypeBase string
+}
+
+// DefaultTypeBase is the error catalogue of the Shopfront repository,
+// docs/errors.md, which has one section per code.
+const DefaultTypeBase = "https://github.com/shopfront/shopfront/blob/main/docs/errors.md"
+
+// TypeURL returns the `type` of a problem with code under the catalogue
+// base (DefaultTypeBase when base is empty): base#code.
+func TypeURL(base, code string) string {
+	if base == "" {
+		base = DefaultTypeBase
+	}
+	return strings.TrimRight(base, "/#") + "#" + code
 }
 
 // handledKey marks, in the echo context, a request whose error was handled.
@@ -65,7 +79,8 @@ func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
 	}
 }
 
-// Write renders p on c with the request id as instance.
+// Write renders p on c with the request id as instance and, unless p names
+// its own type, TypeURL(typeBase, p.Code) as type.
 func Write(c echo.Context, p *Problem, typeBase string) {
 	out := *p
 	id := requestid.FromContext(c.Request().Context())
@@ -80,10 +95,7 @@ func Write(c echo.Context, p *Problem, typeBase string) {
 		out.Title = http.StatusText(out.Status)
 	}
 	if out.Type == "" {
-		out.Type = "about:blank"
-		if typeBase != "" {
-			out.Type = strings.TrimRight(typeBase, "/") + "/" + out.Code
-		}
+		out.Type = TypeURL(typeBase, out.Code)
 	}
 	if out.Status >= 500 {
 		// RFC 9457 §5: details of server errors help attackers, not clients,

@@ -49,7 +49,7 @@ import (
 func (s *Server) newEcho() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: s.log})
+	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: s.log, TypeBase: s.cfg.ErrorsURL})
 	e.IPExtractor = ipExtractor(s.cfg)
 
 	reqID, err := requestid.Config{}.ToMiddleware()

@@ -585,7 +585,7 @@ func TestRetry_NeverExceedsBudgetUnderTotalFailure(t *testing.T) {
 	wg.Wait()
 
 	retried := f.hits.Load() - calls
-	// Issue 3's bound: retries <= 10 % of the calls, plus the floor of one
+	// The bound: retries <= 10 % of the calls, plus the floor of one
 	// retry per window (DefaultRetryBudgetMinRetries).
 	assert.LessOrEqual(t, retried, int64(calls/10+1))
 	assert.Positive(t, retried, "the budget does allow some retries")
