@@ -29,6 +29,7 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/redact"
 	"github.com/shopfront/shared/edge/requestid"
 )
 
@@ -141,13 +142,13 @@ func TestMiddlewareRecordsEveryAnsweredRequest(t *testing.T) {
 	assert.Equal(t, "USD", rb["currency"])
 	assert.Equal(t, []any{map[string]any{"productId": "p-1", "quantity": 2.0}}, rb["items"])
 	pay := rb["payment"].(map[string]any)
-	assert.Equal(t, audit.Redacted, pay["cardNumber"])
-	assert.Equal(t, audit.Redacted, pay["Password"])
+	assert.Equal(t, redact.Marker, pay["cardNumber"])
+	assert.Equal(t, redact.Marker, pay["Password"])
 	nested := pay["nested"].([]any)[0].(map[string]any)
-	assert.Equal(t, audit.Redacted, nested["api_key"])
-	assert.Equal(t, audit.Redacted, nested["note"], "a card number in any field")
-	assert.Equal(t, audit.Redacted, rb["access_token"])
-	assert.Equal(t, audit.Redacted, rb["clientSecret"])
+	assert.Equal(t, redact.Marker, nested["api_key"])
+	assert.Equal(t, redact.Marker, nested["note"], "a card number in any field")
+	assert.Equal(t, redact.Marker, rb["access_token"])
+	assert.Equal(t, redact.Marker, rb["clientSecret"])
 
 	raw, err := os.ReadFile(filepath.Join(dir, "audit-2026-03-04.jsonl"))
 	require.NoError(t, err)
@@ -384,9 +385,9 @@ func TestBodyIsRecordedAsTheChainReadsIt(t *testing.T) {
 		wantNote string
 	}{
 		{name: "ok, body read by the chain is recorded, redacted", body: strings.NewReader(small), handler: readAll,
-			wantBody: map[string]any{"currency": "USD", "password": audit.Redacted}},
+			wantBody: map[string]any{"currency": "USD", "password": redact.Marker}},
 		{name: "ok, chunked body read by the chain is recorded", body: chunked{strings.NewReader(small)}, handler: readAll,
-			wantBody: map[string]any{"currency": "USD", "password": audit.Redacted}},
+			wantBody: map[string]any{"currency": "USD", "password": redact.Marker}},
 		{name: "ok, no body", handler: readAll},
 		{name: "nok, chunked body over the cap", body: chunked{strings.NewReader(big)}, handler: readAll, wantNote: audit.NoteTooLarge},
 		{name: "nok, Content-Length over the cap", body: strings.NewReader(big), handler: readAll, wantNote: audit.NoteTooLarge},
