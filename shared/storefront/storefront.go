@@ -31,15 +31,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/aggregate"
+	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/services"
 )
 
-// Defaults of Config.
+// NoStore is a Cache-Control value.
 const (
-	DefaultCartBudget  = 2500 * time.Millisecond
-	DefaultOrderBudget = 2 * time.Second
-	DefaultCurrency    = "USD"
 	// NoStore is the Cache-Control of degraded answers, and the
 	// default of changes.
 	NoStore = "no-store"
@@ -68,12 +66,13 @@ type Config struct {
 	// Clients are the domain services. Required.
 	Clients *services.Clients
 	// CartBudget bounds each cart route: the cart service, then catalog and
-	// pricing. Optional. Default 2.5 s.
+	// pricing. Optional. Default edgeconfig.DefaultRouteBudget.
 	CartBudget time.Duration
-	// OrderBudget bounds each order route, one call. Optional. Default 2 s.
+	// OrderBudget bounds each order route, one call. Optional. Default
+	// edgeconfig.DefaultUpstreamTimeout.
 	OrderBudget time.Duration
 	// Currency is the currency cart prices are asked in. Optional. Default
-	// "USD".
+	// edgeconfig.DefaultCurrency.
 	Currency string
 	// CacheControl is the gateway's caching policy. Optional. Default
 	// CacheControl{}: no header on complete reads, no-store on the rest.
@@ -116,16 +115,16 @@ func New(cfg Config) (*Routes, error) {
 		errs = append(errs, errors.New("storefront: Clients is required"))
 	}
 	if cfg.CartBudget == 0 {
-		cfg.CartBudget = DefaultCartBudget
+		cfg.CartBudget = edgeconfig.DefaultRouteBudget
 	}
 	if cfg.OrderBudget == 0 {
-		cfg.OrderBudget = DefaultOrderBudget
+		cfg.OrderBudget = edgeconfig.DefaultUpstreamTimeout
 	}
 	if cfg.CartBudget < 0 || cfg.OrderBudget < 0 {
 		errs = append(errs, fmt.Errorf("storefront: budgets (cart %s, orders %s) must not be negative", cfg.CartBudget, cfg.OrderBudget))
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = DefaultCurrency
+		cfg.Currency = edgeconfig.DefaultCurrency
 	}
 	if !ValidCurrency(cfg.Currency) {
 		errs = append(errs, fmt.Errorf("storefront: Currency %q is not an ISO 4217 code", cfg.Currency))

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/aggregate"
+	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/storefront"
@@ -38,7 +39,8 @@ type Budgets struct {
 	// Default 0.
 	Search time.Duration `yaml:"search"`
 	// Cart bounds the cart routes (cart, then catalog and pricing).
-	// Optional. Default storefront's 2.5 s.
+	// Optional. Default
+	// edgeconfig.DefaultRouteBudget.
 	Cart time.Duration `yaml:"cart"`
 	// Orders bounds the order routes, single calls. Optional. Default
 	// storefront's 2 s.
@@ -52,7 +54,8 @@ type Config struct {
 	// Budgets bound each route, as config.RouteBudgets resolves them.
 	// Optional. Default Budgets{}.
 	Budgets Budgets
-	// Currency is the currency prices are asked in. Optional. Default "USD".
+	// Currency is the currency prices are asked in. Optional. Default
+	// edgeconfig.DefaultCurrency.
 	Currency string
 	// SearchPageSize is the number of search results per page. Optional.
 	// Default 20.
@@ -70,7 +73,6 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultCurrency       = storefront.DefaultCurrency
 	DefaultSearchPageSize = 20
 )
 
@@ -92,7 +94,7 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("api: Clients is required")
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = DefaultCurrency
+		cfg.Currency = edgeconfig.DefaultCurrency
 	}
 	if cfg.SearchPageSize == 0 {
 		cfg.SearchPageSize = DefaultSearchPageSize

@@ -20,24 +20,22 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/aggregate"
 	"github.com/shopfront/shared/edge/auth"
+	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/services"
 )
 
-// Defaults of Config.
-const (
-	DefaultCurrency    = "USD"
-	DefaultPageSize    = 20
-	DefaultRouteBudget = 2500 * time.Millisecond
-)
+// DefaultPageSize is the page size of the list routes.
+const DefaultPageSize = 20
 
 // Config configures the routes.
 type Config struct {
 	// Clients are the domain services. Required.
 	Clients *services.Clients
-	// Currency of the prices. Optional. Default "USD".
+	// Currency of the prices. Optional. Default edgeconfig.DefaultCurrency.
 	Currency string
-	// RouteBudget bounds a route's upstream calls. Optional. Default 2.5 s.
+	// RouteBudget bounds a route's upstream calls. Optional. Default
+	// edgeconfig.DefaultRouteBudget.
 	RouteBudget time.Duration
 }
 
@@ -54,10 +52,10 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("api: Clients is required")
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = DefaultCurrency
+		cfg.Currency = edgeconfig.DefaultCurrency
 	}
 	if cfg.RouteBudget == 0 {
-		cfg.RouteBudget = DefaultRouteBudget
+		cfg.RouteBudget = edgeconfig.DefaultRouteBudget
 	}
 	return &API{c: cfg.Clients, currency: cfg.Currency, budget: cfg.RouteBudget}, nil
 }

@@ -29,13 +29,11 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
 
+	"github.com/shopfront/bff-partner/internal/config"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/redact"
 	"github.com/shopfront/shared/edge/requestid"
 )
-
-// DefaultMaxBodyBytes is the largest body recorded; the partner cap.
-const DefaultMaxBodyBytes = 1 << 20
 
 // Entry is one audit line. Field names are the documented ones (docs/bff-partner.md).
 type Entry struct {
@@ -124,7 +122,7 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 		c.Now = time.Now
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
+		c.MaxBodyBytes = config.DefaultBodyLimit
 	}
 	if c.MaxBodyBytes < 0 {
 		return nil, errors.New("audit: MaxBodyBytes must not be negative")

@@ -107,7 +107,6 @@ const (
 	DefaultIdleTimeout  = 60 * time.Second
 	DefaultBodyLimit    = 1 << 20
 	DefaultAuditDir     = "audit"
-	DefaultCurrency     = "USD"
 	DefaultDocsURL      = "/docs#section/Authentication"
 	DefaultV1Link       = "/docs#tag/Deprecated-v1"
 	DefaultIdemTTL      = 24 * time.Hour
@@ -117,11 +116,11 @@ const (
 	DevKeysFile = "deploy/dev/partner-keys.yaml"
 )
 
-// Default /v1 deprecation dates.
-var (
-	DefaultV1Deprecated = time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC)
-	DefaultV1Sunset     = time.Date(2027, time.June, 1, 0, 0, 0, 0, time.UTC)
-)
+// DefaultV1Deprecated is the default date /v1 was deprecated.
+func DefaultV1Deprecated() time.Time { return time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC) }
+
+// DefaultV1Sunset is the default date /v1 stops answering.
+func DefaultV1Sunset() time.Time { return time.Date(2027, time.June, 1, 0, 0, 0, 0, time.UTC) }
 
 // Defaults returns the embedded defaults `make run` uses.
 func Defaults() Config {
@@ -132,11 +131,11 @@ func Defaults() Config {
 	c.Server.BodyLimit = DefaultBodyLimit
 	c.Partner.AuditDir = DefaultAuditDir
 	c.Partner.AuditRetention = DefaultRetention
-	c.Partner.Currency = DefaultCurrency
+	c.Partner.Currency = edgeconfig.DefaultCurrency
 	c.Partner.DocsURL = DefaultDocsURL
 	c.Partner.IdempotencyTTL = DefaultIdemTTL
 	c.Partner.IdempotencyWait = DefaultIdemWait
-	c.Partner.V1 = Deprecation{Deprecated: DefaultV1Deprecated, Sunset: DefaultV1Sunset, Link: DefaultV1Link}
+	c.Partner.V1 = Deprecation{Deprecated: DefaultV1Deprecated(), Sunset: DefaultV1Sunset(), Link: DefaultV1Link}
 	return c
 }
 

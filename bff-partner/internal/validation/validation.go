@@ -34,11 +34,9 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/shopfront/bff-partner/internal/config"
 	"github.com/shopfront/shared/edge/problem"
 )
-
-// DefaultMaxBodyBytes is the partner body cap: 1 MiB.
-const DefaultMaxBodyBytes = 1 << 20
 
 // FieldError is one problem of a request, listed in the `errors` member of
 // a validation_failed problem.
@@ -59,7 +57,7 @@ type Config struct {
 	// Document is the OpenAPI document requests are checked against; its
 	// references must be resolved (public.Load does). Required.
 	Document *openapi3.T
-	// MaxBodyBytes caps request bodies. Optional. Default DefaultMaxBodyBytes.
+	// MaxBodyBytes caps request bodies. Optional. Default config.DefaultBodyLimit.
 	MaxBodyBytes int64
 }
 
@@ -73,7 +71,7 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 		c.Skipper = middleware.DefaultSkipper
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
+		c.MaxBodyBytes = config.DefaultBodyLimit
 	}
 	if c.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("validation: MaxBodyBytes %d is negative", c.MaxBodyBytes)

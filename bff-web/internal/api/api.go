@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopfront/shared/edge/auth"
+	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/storefront"
 )
@@ -36,7 +37,8 @@ type Budgets struct {
 	Product time.Duration `yaml:"product"`
 	// Account bounds GET /v1/pages/account. Optional. Default 0.
 	Account time.Duration `yaml:"account"`
-	// Cart bounds the cart routes. Optional. Default storefront's 2.5 s.
+	// Cart bounds the cart routes. Optional. Default
+	// edgeconfig.DefaultRouteBudget.
 	Cart time.Duration `yaml:"cart"`
 	// Single bounds the routes of one call (/v1/me, orders). Optional.
 	// Default 0 for /v1/me, storefront's 2 s for orders.
@@ -50,7 +52,8 @@ type Config struct {
 	// Budgets bound each route, as config.RouteBudgets resolves them.
 	// Optional. Default Budgets{}.
 	Budgets Budgets
-	// Currency is the currency prices are asked in. Optional. Default "USD".
+	// Currency is the currency prices are asked in. Optional. Default
+	// edgeconfig.DefaultCurrency.
 	Currency string
 	// PublicCacheControl is the Cache-Control of anonymous, complete
 	// catalog and product pages. Optional. Default
@@ -70,7 +73,6 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultCurrency           = storefront.DefaultCurrency
 	DefaultPublicCacheControl = "public, max-age=30, stale-while-revalidate=60"
 	DefaultPageSize           = 20
 	DefaultMaxPageSize        = 50
@@ -106,7 +108,7 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("api: Clients is required")
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = DefaultCurrency
+		cfg.Currency = edgeconfig.DefaultCurrency
 	}
 	if cfg.PublicCacheControl == "" {
 		cfg.PublicCacheControl = DefaultPublicCacheControl
@@ -163,9 +165,9 @@ type Routes struct {
 	CatalogCache, ProductCache echo.MiddlewareFunc
 }
 
-// CatalogQuery lists the query parameters of GET /v1/catalog, the ones its
-// cache key is made of.
-var CatalogQuery = []string{"q", "category", "page", "pageSize"}
+// CatalogQuery returns the query parameters of GET /v1/catalog, the ones
+// its cache key is made of, as a fresh slice.
+func CatalogQuery() []string { return []string{"q", "category", "page", "pageSize"} }
 
 // Register adds the web routes (but the session's) to r.
 func (a *API) Register(r Routes) {

@@ -32,7 +32,7 @@ func (a *API) parseCatalog(c echo.Context) (catalogQuery, error) {
 	var errs []storefront.FieldError
 	qs := c.QueryParams()
 	out := catalogQuery{q: strings.TrimSpace(qs.Get("q")), category: qs.Get("category"), page: 1, pageSize: a.pageSize}
-	for _, name := range CatalogQuery {
+	for _, name := range CatalogQuery() {
 		if len(qs[name]) > 1 {
 			errs = append(errs, storefront.QueryError(name, "must be given at most once"))
 		}

@@ -153,7 +153,7 @@ func (a *App) wire(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit())}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}
@@ -170,7 +170,7 @@ func (a *App) wire(opts Options) error {
 		Router:       e,
 		Optional:     []echo.MiddlewareFunc{optional, limit},
 		Required:     []echo.MiddlewareFunc{required, limit, csrf},
-		CatalogCache: a.cache.Middleware(cache.Route{Query: api.CatalogQuery}),
+		CatalogCache: a.cache.Middleware(cache.Route{Query: api.CatalogQuery()}),
 		ProductCache: a.cache.Middleware(cache.Route{}),
 	})
 	return nil

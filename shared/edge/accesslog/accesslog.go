@@ -122,7 +122,7 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 	}
 	fields = append(fields,
 		zap.String("method", req.Method),
-		zap.String("route", metrics.Route(ec, err)),
+		zap.String("route", metrics.Route(ec)),
 		zap.String("path", req.URL.Path),
 	)
 	if req.URL.RawQuery != "" {
