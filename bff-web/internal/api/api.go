@@ -19,9 +19,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/auth"
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/degraded"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/storefront"
 )
@@ -69,6 +71,9 @@ type Config struct {
 	// Registry receives shopfront_degraded_sections_total{route,source}.
 	// Optional. Default none (counted but not exported).
 	Registry prometheus.Registerer
+	// Logger receives one warning per failed optional source, with its
+	// cause. Optional. Default zap.NewNop().
+	Logger *zap.Logger
 }
 
 // Defaults of Config.
@@ -86,8 +91,8 @@ const (
 	// personal is for answers that carry the user's data (account, me,
 	// cart, orders) and for changes: no cache keeps them.
 	personal = "private, no-store"
-	// degraded is the rule for incomplete answers.
-	degraded = "no-store"
+	// degradedPage is the rule for incomplete answers.
+	degradedPage = "no-store"
 )
 
 // API serves the web routes.
@@ -100,6 +105,7 @@ type API struct {
 	pageSize    int
 	maxPageSize int
 	degraded    *prometheus.CounterVec
+	log         *zap.Logger
 }
 
 // New validates cfg and returns the API.
@@ -122,24 +128,27 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxPageSize < 1 || cfg.MaxPageSize > 100 || cfg.DefaultPageSize < 1 || cfg.DefaultPageSize > cfg.MaxPageSize {
 		return nil, fmt.Errorf("api: page sizes must satisfy 1 <= DefaultPageSize (%d) <= MaxPageSize (%d) <= 100", cfg.DefaultPageSize, cfg.MaxPageSize)
 	}
-	degraded := storefront.DegradedSections()
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	sections := degraded.Sections()
 	// Carts and orders are personal data: no cache keeps them, complete,
 	// changed or degraded alike.
 	store, err := storefront.New(storefront.Config{
 		Clients: cfg.Clients, CartBudget: cfg.Budgets.Cart, OrderBudget: cfg.Budgets.Single, Currency: cfg.Currency,
 		CacheControl: storefront.CacheControl{Read: personal, Change: personal, Degraded: personal},
-		Degraded:     degraded,
+		Degraded:     sections, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	if cfg.Registry != nil {
-		if err := cfg.Registry.Register(degraded); err != nil {
+		if err := cfg.Registry.Register(sections); err != nil {
 			return nil, fmt.Errorf("api: registering metrics: %w", err)
 		}
 	}
 	return &API{c: cfg.Clients, store: store, budgets: cfg.Budgets, currency: cfg.Currency, publicCC: cfg.PublicCacheControl,
-		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize, degraded: degraded}, nil
+		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize, degraded: sections, log: cfg.Logger}, nil
 }
 
 // Router is where routes are added; *echo.Echo is one. Routes go on the
@@ -188,13 +197,6 @@ func (a *API) Register(r Routes) {
 	a.store.Register(r.Router, r.Required...)
 }
 
-// countDegraded counts the sections an answer had to leave empty.
-func (a *API) countDegraded(c echo.Context, parts []string) {
-	for _, p := range parts {
-		a.degraded.WithLabelValues(c.Path(), p).Inc()
-	}
-}
-
 // writePage writes a catalog or product page: shareable when anonymous and
 // complete, private when signed in, never stored when degraded.
 func (a *API) writePage(c echo.Context, degradedParts []string, v any) error {
@@ -203,8 +205,8 @@ func (a *API) writePage(c echo.Context, degradedParts []string, v any) error {
 		cc = privatePage
 	}
 	if len(degradedParts) > 0 {
-		cc = degraded
-		a.countDegraded(c, degradedParts)
+		cc = degradedPage
+		degraded.Count(a.degraded, c, degradedParts)
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, cc)
 	return c.JSON(http.StatusOK, v)

@@ -124,6 +124,7 @@ func (a *App) wire(opts Options) error {
 
 	routes, err := api.New(api.Config{
 		Clients: a.Clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Web.Currency, Registry: a.Registry,
+		Logger: a.Logger,
 		PublicCacheControl: fmt.Sprintf("public, max-age=%d, stale-while-revalidate=%d",
 			int(cfg.Web.Cache.Fresh/time.Second), int(cfg.Web.Cache.Stale/time.Second)),
 	})

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/bff-web/internal/api"
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/problem"
@@ -123,7 +125,11 @@ func TestDegradedPages(t *testing.T) {
 	a := newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog?pageSize=3", "", nil)
 	require.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, []any{"pricing"}, a.json["degraded"])
-	assert.Nil(t, a.json["items"].([]any)[0].(map[string]any)["price"])
+	var catalog api.Catalog
+	require.NoError(t, json.Unmarshal(a.body, &catalog))
+	require.NotEmpty(t, catalog.Items)
+	assert.Nil(t, catalog.Items[0].Price)
+	assert.Nil(t, catalog.Items[0].ListPrice)
 	assert.Equal(t, "no-store", a.header.Get("Cache-Control"))
 
 	tok := map[string]string{"Authorization": "Bearer " + fakestest.UserToken(t, w.fakes, "u-002", "web")}

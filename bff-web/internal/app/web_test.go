@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/shopfront/bff-web/internal/api"
 	"github.com/shopfront/bff-web/internal/app"
 	"github.com/shopfront/bff-web/internal/config"
 	"github.com/shopfront/contracts/domain"
@@ -429,11 +430,18 @@ func TestCatalogCacheAndCompression(t *testing.T) {
 	a := c.do(http.MethodGet, w.url+"/v1/catalog?pageSize=5&page=1", "", nil)
 	require.Equal(t, http.StatusOK, a.status, string(a.body))
 	assert.Equal(t, "MISS", a.header.Get("X-Cache"))
-	items := a.json["items"].([]any)
-	assert.Len(t, items, 5)
-	first := items[0].(map[string]any)
-	assert.NotNil(t, first["price"])
-	assert.Contains(t, []any{"in_stock", "low_stock", "out_of_stock"}, first["availability"])
+	var catalog api.Catalog
+	require.NoError(t, json.Unmarshal(a.body, &catalog))
+	require.Len(t, catalog.Items, 5)
+	first := catalog.Items[0]
+	// Two money objects, each {amount, currency} (the contract check
+	// refuses any other member); the fakes price every product.
+	require.NotNil(t, first.Price)
+	require.NotNil(t, first.ListPrice)
+	assert.Equal(t, first.Price.Currency, first.ListPrice.Currency)
+	assert.GreaterOrEqual(t, first.ListPrice.Amount, first.Price.Amount)
+	require.NotNil(t, first.Availability)
+	assert.Contains(t, []domain.StockStatus{domain.InStock, domain.LowStock, domain.OutOfStock}, *first.Availability)
 
 	// Same parameters in another order, plus junk: the same entry.
 	a = c.do(http.MethodGet, w.url+"/v1/catalog?page=1&utm_source=mail&pageSize=5", "", nil)
@@ -607,11 +615,14 @@ func TestSimilarProductsDoNotWaitForSlowReviews(t *testing.T) {
 	a := newClient(t, newContract(t)).do(http.MethodGet, w.url+"/v1/pages/product/p-0005", "", nil)
 	require.Equal(t, http.StatusOK, a.status, string(a.body))
 	assert.Equal(t, []any{"reviews"}, a.json["degraded"])
-	similar := a.json["similar"].([]any)
-	require.Len(t, similar, 8)
-	for _, s := range similar {
-		card := s.(map[string]any)
-		assert.NotEmpty(t, card["name"], card["productId"])
-		assert.NotNil(t, card["price"], card["productId"])
+	var page api.ProductPage
+	require.NoError(t, json.Unmarshal(a.body, &page))
+	require.Len(t, page.Similar, 8)
+	for _, card := range page.Similar {
+		if assert.NotNil(t, card.Name, card.ProductID) {
+			assert.NotEmpty(t, *card.Name, card.ProductID)
+		}
+		assert.NotNil(t, card.Price, card.ProductID)
+		assert.NotNil(t, card.ListPrice, card.ProductID)
 	}
 }
