@@ -6,7 +6,6 @@ package config
 import (
 	"compress/gzip"
 	"errors"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/conditional"
 	"github.com/shopfront/shared/edge/aggregate"
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/input"
 	"github.com/shopfront/shared/edge/ratelimit"
 )
 
@@ -138,8 +138,6 @@ func readLevel(env *edgeconfig.Env, name string, dst *int) {
 	*dst = n
 }
 
-var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
-
 // Validate reports every problem, one line each.
 func (c Config) Validate() error {
 	errs := []error{c.Common.Validate()}
@@ -153,7 +151,7 @@ func (c Config) Validate() error {
 	if m.GzipLevel < gzip.DefaultCompression || m.GzipLevel > gzip.BestCompression {
 		fail(VarGzipLevel, "must be -1 or 1..9, got %d", m.GzipLevel)
 	}
-	if m.Currency != "" && !currencyPattern.MatchString(m.Currency) {
+	if m.Currency != "" && !input.ValidCurrency(m.Currency) {
 		fail(VarCurrency, "%q is not an ISO 4217 code such as USD", m.Currency)
 	}
 	if m.SearchPageSize < 0 || m.SearchPageSize > 100 {

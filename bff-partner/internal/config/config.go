@@ -11,6 +11,7 @@ import (
 	"time"
 
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/input"
 )
 
 // Config is the whole bff-partner configuration.
@@ -206,7 +207,7 @@ func (c Config) Validate() error {
 	if p.AuditRetention <= 0 {
 		errs = append(errs, errors.New("partner.audit_retention: must be positive"))
 	}
-	if len(p.Currency) != 3 {
+	if !input.ValidCurrency(p.Currency) {
 		errs = append(errs, errors.New("partner.currency: must be an ISO 4217 code such as USD"))
 	}
 	if p.IdempotencyTTL <= 0 || p.IdempotencyWait <= 0 {

@@ -5,7 +5,6 @@ package config
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/shopfront/bff-web/internal/api"
@@ -13,6 +12,7 @@ import (
 	"github.com/shopfront/shared/edge/aggregate"
 	edgecompress "github.com/shopfront/shared/edge/compress"
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/input"
 )
 
 // Config is the whole bff-web configuration.
@@ -178,7 +178,7 @@ func (c Config) Validate() error {
 			errs = append(errs, edgeconfig.Errorf(n.name, "must be a positive integer, got %d", n.n))
 		}
 	}
-	if len(w.Currency) != 3 || strings.ToUpper(w.Currency) != w.Currency {
+	if !input.ValidCurrency(w.Currency) {
 		errs = append(errs, edgeconfig.Errorf("web.currency", "%q is not an ISO 4217 code such as USD", w.Currency))
 	}
 	errs = append(errs, c.budgets().Validate())
