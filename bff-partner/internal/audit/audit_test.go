@@ -138,17 +138,38 @@ func TestMiddlewareRecordsEveryAnsweredRequest(t *testing.T) {
 	assert.Equal(t, "page=1&api_key=%5BREDACTED%5D", e["query"])
 	assert.EqualValues(t, 201, e["status"])
 	assert.InDelta(t, 15.0, e["latencyMs"], 0.001)
-	rb := e["requestBody"].(map[string]any)
-	assert.Equal(t, "USD", rb["currency"])
-	assert.Equal(t, []any{map[string]any{"productId": "p-1", "quantity": 2.0}}, rb["items"])
-	pay := rb["payment"].(map[string]any)
-	assert.Equal(t, redact.Marker, pay["cardNumber"])
-	assert.Equal(t, redact.Marker, pay["Password"])
-	nested := pay["nested"].([]any)[0].(map[string]any)
-	assert.Equal(t, redact.Marker, nested["api_key"])
-	assert.Equal(t, redact.Marker, nested["note"], "a card number in any field")
-	assert.Equal(t, redact.Marker, rb["access_token"])
-	assert.Equal(t, redact.Marker, rb["clientSecret"])
+	// The recorded body, decoded into the fields the test sent.
+	var rb struct {
+		Currency string `json:"currency"`
+		Items    []struct {
+			ProductID string `json:"productId"`
+			Quantity  int    `json:"quantity"`
+		} `json:"items"`
+		Payment struct {
+			CardNumber string `json:"cardNumber"`
+			Password   string `json:"Password"`
+			Nested     []struct {
+				APIKey string `json:"api_key"`
+				Note   string `json:"note"`
+			} `json:"nested"`
+		} `json:"payment"`
+		AccessToken  string `json:"access_token"`
+		ClientSecret string `json:"clientSecret"`
+	}
+	recorded, err := json.Marshal(e["requestBody"])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(recorded, &rb))
+	assert.Equal(t, "USD", rb.Currency)
+	require.Len(t, rb.Items, 1)
+	assert.Equal(t, "p-1", rb.Items[0].ProductID)
+	assert.Equal(t, 2, rb.Items[0].Quantity)
+	assert.Equal(t, redact.Marker, rb.Payment.CardNumber)
+	assert.Equal(t, redact.Marker, rb.Payment.Password)
+	require.Len(t, rb.Payment.Nested, 1)
+	assert.Equal(t, redact.Marker, rb.Payment.Nested[0].APIKey)
+	assert.Equal(t, redact.Marker, rb.Payment.Nested[0].Note, "a card number in any field")
+	assert.Equal(t, redact.Marker, rb.AccessToken)
+	assert.Equal(t, redact.Marker, rb.ClientSecret)
 
 	raw, err := os.ReadFile(filepath.Join(dir, "audit-2026-03-04.jsonl"))
 	require.NoError(t, err)
