@@ -33,9 +33,18 @@ func TestWebDocumentIsValidOpenAPI31(t *testing.T) {
 		{name: "nok, validation error without its location", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
 			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"path": "$.password", "message": "is required"}}}},
 		{name: "ok, card with its optional sources missing", schema: "Card",
-			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": nil}, ok: true},
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": nil, "listPrice": nil}, ok: true},
+		{name: "ok, card with a price and a list price, each a money object", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": "Mug", "imageUrl": nil,
+				"price": map[string]any{"amount": 1999, "currency": "USD"}, "listPrice": map[string]any{"amount": 2499, "currency": "USD"}}, ok: true},
 		{name: "nok, card price as a decimal string", schema: "Card",
-			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": "19.99"}},
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": "19.99", "listPrice": nil}},
+		{name: "nok, a list amount inside the money", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil,
+				"price": map[string]any{"amount": 1999, "listAmount": 2499, "currency": "USD"}, "listPrice": nil}},
+		{name: "nok, card without its list price", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": nil}},
+		{name: "nok, money with a fractional amount", schema: "Money", given: map[string]any{"amount": 19.99, "currency": "USD"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/shopfront/contracts/fakes"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/degraded"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
@@ -53,7 +54,7 @@ func boot(t *testing.T, cfg storefront.Config) *shop {
 		cfg.Logger = zap.New(core)
 	}
 	if cfg.Degraded == nil {
-		cfg.Degraded = storefront.DegradedSections()
+		cfg.Degraded = degraded.Sections()
 	}
 	routes, err := storefront.New(cfg)
 	require.NoError(t, err)

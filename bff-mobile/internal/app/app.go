@@ -74,9 +74,7 @@ func (a *App) wire(cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(ratelimit.Limit{
-		Rate: cfg.Mobile.RateLimit.PerMinute, Burst: cfg.Mobile.RateLimit.Burst,
-	})}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(cfg.Mobile.RateLimit)}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/config"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/ratelimit"
 )
 
 func TestDefaults(t *testing.T) {
@@ -106,7 +107,7 @@ mobile:
 	assert.Equal(t, "private, max-age=30", c.Mobile.CacheControl)
 	assert.Equal(t, 10, c.Mobile.SearchPageSize)
 	assert.InDelta(t, 5.0, c.Mobile.NearbyRadiusKm, 0)
-	assert.Equal(t, config.RateLimit{PerMinute: 60, Burst: 5}, c.Mobile.RateLimit)
+	assert.Equal(t, ratelimit.Limit{Rate: 60, Burst: 5}, c.Mobile.RateLimit)
 	assert.Equal(t, 1500*time.Millisecond, c.RouteBudgets().Product)
 	assert.Equal(t, 750*time.Millisecond, c.RouteBudgets().Orders, "the environment wins over the file")
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/shopfront/bff-mobile/internal/view"
 	"github.com/shopfront/contracts/domain"
-	"github.com/shopfront/shared/storefront"
+	storeview "github.com/shopfront/shared/storefront/view"
 )
 
 func TestCut(t *testing.T) {
@@ -60,7 +60,7 @@ func TestLookup(t *testing.T) {
 	require.Len(t, cards, 2)
 	assert.Equal(t, "One", *cards[0].Name)
 	assert.Equal(t, "u1", *cards[0].ThumbnailURL)
-	assert.Equal(t, storefront.Money{Amount: 1999, Currency: "USD"}, *cards[0].Price)
+	assert.Equal(t, storeview.Money{Amount: 1999, Currency: "USD"}, *cards[0].Price)
 	assert.Equal(t, view.Card{ProductID: "p2"}, cards[1], "an unknown product keeps its id and nothing else")
 }
 

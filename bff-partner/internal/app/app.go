@@ -155,10 +155,7 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerPartner(func(id string) ratelimit.Limit {
-		plan := keys.Plan(id)
-		return ratelimit.Limit{Rate: plan.PerMinute, Burst: plan.Burst}
-	})}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerPartner(keys.Plan)}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}

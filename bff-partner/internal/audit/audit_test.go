@@ -29,6 +29,7 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/redact"
 	"github.com/shopfront/shared/edge/requestid"
 )
 
@@ -145,6 +146,7 @@ func TestMiddlewareRecordsEveryAnsweredRequest(t *testing.T) {
 	assert.Equal(t, "page=1&api_key=%5BREDACTED%5D", e["query"])
 	assert.EqualValues(t, 201, e["status"])
 	assert.InDelta(t, 15.0, e["latencyMs"], 0.001)
+	// The recorded body, decoded into the fields the test sent.
 	var rb struct {
 		Currency string `json:"currency"`
 		Items    []struct {
@@ -162,18 +164,20 @@ func TestMiddlewareRecordsEveryAnsweredRequest(t *testing.T) {
 		AccessToken  string `json:"access_token"`
 		ClientSecret string `json:"clientSecret"`
 	}
-	remarshal(t, e["requestBody"], &rb)
+	recorded, err := json.Marshal(e["requestBody"])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(recorded, &rb))
 	assert.Equal(t, "USD", rb.Currency)
 	require.Len(t, rb.Items, 1)
 	assert.Equal(t, "p-1", rb.Items[0].ProductID)
 	assert.Equal(t, 2, rb.Items[0].Quantity)
-	assert.Equal(t, audit.Redacted, rb.Payment.CardNumber)
-	assert.Equal(t, audit.Redacted, rb.Payment.Password)
+	assert.Equal(t, redact.Marker, rb.Payment.CardNumber)
+	assert.Equal(t, redact.Marker, rb.Payment.Password)
 	require.Len(t, rb.Payment.Nested, 1)
-	assert.Equal(t, audit.Redacted, rb.Payment.Nested[0].APIKey)
-	assert.Equal(t, audit.Redacted, rb.Payment.Nested[0].Note, "a card number in any field")
-	assert.Equal(t, audit.Redacted, rb.AccessToken)
-	assert.Equal(t, audit.Redacted, rb.ClientSecret)
+	assert.Equal(t, redact.Marker, rb.Payment.Nested[0].APIKey)
+	assert.Equal(t, redact.Marker, rb.Payment.Nested[0].Note, "a card number in any field")
+	assert.Equal(t, redact.Marker, rb.AccessToken)
+	assert.Equal(t, redact.Marker, rb.ClientSecret)
 
 	raw, err := os.ReadFile(filepath.Join(dir, "audit-2026-03-04.jsonl"))
 	require.NoError(t, err)
@@ -410,9 +414,9 @@ func TestBodyIsRecordedAsTheChainReadsIt(t *testing.T) {
 		expectNote string
 	}{
 		{name: "ok, body read by the chain is recorded, redacted", body: strings.NewReader(small), handler: readAll,
-			expectBody: map[string]any{"currency": "USD", "password": audit.Redacted}},
+			expectBody: map[string]any{"currency": "USD", "password": redact.Marker}},
 		{name: "ok, chunked body read by the chain is recorded", body: chunked{strings.NewReader(small)}, handler: readAll,
-			expectBody: map[string]any{"currency": "USD", "password": audit.Redacted}},
+			expectBody: map[string]any{"currency": "USD", "password": redact.Marker}},
 		{name: "ok, no body", handler: readAll},
 		{name: "nok, chunked body over the cap", body: chunked{strings.NewReader(big)}, handler: readAll, expectNote: audit.NoteTooLarge},
 		{name: "nok, Content-Length over the cap", body: strings.NewReader(big), handler: readAll, expectNote: audit.NoteTooLarge},

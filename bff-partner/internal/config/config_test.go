@@ -50,7 +50,7 @@ partner:
 			assert.Equal(t, "USD", c.Partner.Currency)
 			assert.Equal(t, 24*time.Hour, c.Partner.IdempotencyTTL)
 			assert.Equal(t, 90*24*time.Hour, c.Partner.AuditRetention)
-			assert.Equal(t, config.DefaultV1Sunset, c.Partner.V1.Sunset)
+			assert.Equal(t, config.DefaultV1Sunset(), c.Partner.V1.Sunset)
 			assert.Equal(t, "http://127.0.0.1:9000/identity/oauth/token", c.Partner.TokenURL, "the identity upstream's")
 		}},
 		{name: "ok, token URL follows the identity upstream", env: map[string]string{config.VarKeysFile: keys,

@@ -124,6 +124,7 @@ func (a *App) wire(opts Options) error {
 
 	routes, err := api.New(api.Config{
 		Clients: a.Clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Web.Currency, Registry: a.Registry,
+		Logger: a.Logger,
 		PublicCacheControl: fmt.Sprintf("public, max-age=%d, stale-while-revalidate=%d",
 			int(cfg.Web.Cache.Fresh/time.Second), int(cfg.Web.Cache.Stale/time.Second)),
 	})
@@ -153,7 +154,7 @@ func (a *App) wire(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit())}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}
@@ -170,7 +171,7 @@ func (a *App) wire(opts Options) error {
 		Router:       e,
 		Optional:     []echo.MiddlewareFunc{optional, limit},
 		Required:     []echo.MiddlewareFunc{required, limit, csrf},
-		CatalogCache: a.cache.Middleware(cache.Route{Query: api.CatalogQuery}),
+		CatalogCache: a.cache.Middleware(cache.Route{Query: api.CatalogQuery()}),
 		ProductCache: a.cache.Middleware(cache.Route{}),
 	})
 	return nil

@@ -1,15 +1,19 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 
+	"github.com/shopfront/bff-web/internal/api"
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/shared/edge/degraded"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -122,10 +126,12 @@ func TestDegradedPages(t *testing.T) {
 
 	a := newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog?pageSize=3", "", nil)
 	require.Equal(t, http.StatusOK, a.status)
-	catalog := decode[webPage](t, a)
-	assert.Equal(t, []string{"pricing"}, catalog.Degraded)
+	assert.Equal(t, []any{"pricing"}, a.json["degraded"])
+	var catalog api.Catalog
+	require.NoError(t, json.Unmarshal(a.body, &catalog))
 	require.NotEmpty(t, catalog.Items)
 	assert.Nil(t, catalog.Items[0].Price)
+	assert.Nil(t, catalog.Items[0].ListPrice)
 	assert.Equal(t, "no-store", a.header.Get("Cache-Control"))
 
 	tok := map[string]string{"Authorization": "Bearer " + fakestest.UserToken(t, w.fakes, "u-002", "web")}
@@ -139,4 +145,29 @@ func TestDegradedPages(t *testing.T) {
 	require.NoError(t, w.fakes.SetFault(domain.ServiceUsers, domain.Fault{Status: 500, ErrorRate: 1}))
 	a = newClient(t, ct).do(http.MethodGet, w.url+"/v1/pages/account", "", tok)
 	assert.Equal(t, http.StatusBadGateway, a.status, "users is critical")
+}
+
+// TestDegradedSectionIsLoggedAtWarn checks that a page whose optional
+// source fails writes one Warn line naming the route, the source and the
+// request id, as every gateway does: the client only learns the source's
+// name, the operator needs the cause.
+func TestDegradedSectionIsLoggedAtWarn(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{})
+	require.NoError(t, w.fakes.SetFault(domain.ServicePricing, domain.Fault{Status: 500, ErrorRate: 1}))
+	a := newClient(t, newContract(t)).do(http.MethodGet, w.url+"/v1/catalog?pageSize=2", "",
+		map[string]string{"X-Request-Id": "web-degraded-1"})
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+
+	var lines []map[string]any
+	for _, e := range w.logs.FilterMessage(degraded.Message).All() {
+		if f := e.ContextMap(); f["requestId"] == "web-degraded-1" {
+			assert.Equal(t, zapcore.WarnLevel, e.Level)
+			lines = append(lines, f)
+		}
+	}
+	require.Len(t, lines, 1)
+	assert.Equal(t, "/v1/catalog", lines[0]["route"])
+	assert.Equal(t, domain.ServicePricing, lines[0]["source"])
+	assert.NotEmpty(t, lines[0]["error"])
 }

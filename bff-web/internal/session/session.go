@@ -26,9 +26,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/edge/input"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
-	"github.com/shopfront/shared/storefront"
 )
 
 // Cookie names.
@@ -202,18 +202,18 @@ func readCredentials(c echo.Context) (string, string, error) {
 			fmt.Sprintf("The login body must be at most %d bytes.", maxBody))
 	}
 	var cr credentials
-	if err := storefront.Unmarshal(body, &cr); err != nil {
+	if err := input.Unmarshal(body, &cr); err != nil {
 		return "", "", err
 	}
-	var errs []storefront.FieldError
+	var errs []input.FieldError
 	if cr.Username == nil || *cr.Username == "" || len(*cr.Username) > maxUsername || !utf8.ValidString(*cr.Username) {
-		errs = append(errs, storefront.BodyError("/username", fmt.Sprintf("is required: 1-%d bytes of text", maxUsername)))
+		errs = append(errs, input.BodyError("/username", fmt.Sprintf("is required: 1-%d bytes of text", maxUsername)))
 	}
 	if cr.Password == nil || *cr.Password == "" || len(*cr.Password) > maxPassword {
-		errs = append(errs, storefront.BodyError("/password", fmt.Sprintf("is required: 1-%d bytes", maxPassword)))
+		errs = append(errs, input.BodyError("/password", fmt.Sprintf("is required: 1-%d bytes", maxPassword)))
 	}
 	if len(errs) > 0 {
-		return "", "", storefront.Invalid(errs...)
+		return "", "", input.Invalid(errs...)
 	}
 	return *cr.Username, *cr.Password, nil
 }

@@ -18,9 +18,9 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/shopfront/shared/edge/auth"
-	"github.com/shopfront/shared/edge/logging"
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/redact"
 	"github.com/shopfront/shared/edge/requestid"
 )
 
@@ -122,11 +122,11 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 	}
 	fields = append(fields,
 		zap.String("method", req.Method),
-		zap.String("route", metrics.Route(ec, err)),
+		zap.String("route", metrics.Route(ec)),
 		zap.String("path", req.URL.Path),
 	)
 	if req.URL.RawQuery != "" {
-		fields = append(fields, zap.String("query", logging.RedactQuery(req.URL.RawQuery)))
+		fields = append(fields, zap.String("query", redact.Query(req.URL.RawQuery, redact.Marker)))
 	}
 	fields = append(fields,
 		zap.Int("status", status),

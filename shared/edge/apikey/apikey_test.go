@@ -30,6 +30,7 @@ import (
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/ratelimit"
 )
 
 func digest(key string) string {
@@ -107,9 +108,9 @@ func TestLookupAndPlans(t *testing.T) {
 	_, ok = s.Keys().Lookup("nope")
 	assert.False(t, ok)
 
-	assert.Equal(t, apikey.DefaultPlan, s.Plan("acme"))
-	assert.Equal(t, apikey.Plan{PerMinute: 600, Burst: 50}, s.Plan("globex"))
-	assert.Equal(t, apikey.DefaultPlan, s.Plan("client-credentials-only"))
+	assert.Equal(t, ratelimit.PartnerLimit(), s.Plan("acme"))
+	assert.Equal(t, ratelimit.Limit{Rate: 600, Burst: 50}, s.Plan("globex"))
+	assert.Equal(t, ratelimit.PartnerLimit(), s.Plan("client-credentials-only"))
 }
 
 func TestIdentify(t *testing.T) {

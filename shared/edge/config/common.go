@@ -91,6 +91,8 @@ const (
 	DefaultLogLevel        = "info"
 	DefaultUpstreamTimeout = 2 * time.Second
 	DefaultRouteBudget     = 2500 * time.Millisecond
+	// DefaultCurrency is the ISO 4217 code prices are asked in.
+	DefaultCurrency = "USD"
 )
 
 // Defaults returns the embedded defaults of a gateway listening on addr and

@@ -186,7 +186,7 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	// this a flood of unknown paths would be free. They are charged like
 	// any anonymous request, before the gateway's own middleware runs.
 	unmatched, err := ratelimit.Config{Limiter: g.Limiter,
-		Skipper: func(c echo.Context) bool { return !server.Unmatched(c) }}.ToMiddleware()
+		Skipper: func(c echo.Context) bool { return metrics.Matched(c) }}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building the rate limit of unmatched routes: %w", err)
 	}

@@ -39,7 +39,7 @@ func serveProducts(t *testing.T, base string, client auth.Client) *gateway.Gatew
 		if err != nil {
 			return nil, err
 		}
-		limit, err := ratelimit.Config{Limiter: g.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
+		limit, err := ratelimit.Config{Limiter: g.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit())}.ToMiddleware()
 		if err != nil {
 			return nil, err
 		}
@@ -167,7 +167,7 @@ func TestUnmatchedRoutesAreRateLimited(t *testing.T) {
 				return resp, body
 			}
 
-			burst := ratelimit.AnonymousLimit.Burst
+			burst := ratelimit.AnonymousLimit().Burst
 			for i := range burst {
 				resp, _ := do(tt.method, tt.path)
 				require.Equal(t, tt.expectStatus, resp.StatusCode, "request %d is within the burst", i+1)

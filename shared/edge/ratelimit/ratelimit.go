@@ -43,15 +43,15 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// The default limits.
-var (
-	// UserLimit is the mobile and web per-user limit.
-	UserLimit = Limit{Rate: 600, Burst: 100}
-	// AnonymousLimit is the per-client-IP limit of unauthenticated requests.
-	AnonymousLimit = Limit{Rate: 120, Burst: 30}
-	// PartnerLimit is the partner plan used when a partner has none.
-	PartnerLimit = Limit{Rate: 100, Burst: 20}
-)
+// UserLimit is the default mobile and web per-user limit.
+func UserLimit() Limit { return Limit{Rate: 600, Burst: 100} }
+
+// AnonymousLimit is the default per-client-IP limit of unauthenticated
+// requests.
+func AnonymousLimit() Limit { return Limit{Rate: 120, Burst: 30} }
+
+// PartnerLimit is the plan of a partner the keys file gives none.
+func PartnerLimit() Limit { return Limit{Rate: 100, Burst: 20} }
 
 // Policy names, used in RateLimit-Policy and metric labels.
 const (
@@ -78,7 +78,7 @@ type LimiterConfig struct {
 	// that their budgets are independent. Optional. Default "shopfront:".
 	Prefix string
 	// Anonymous is the per-client-IP limit of unauthenticated requests and
-	// of failed authentications. Optional. Default AnonymousLimit.
+	// of failed authentications. Optional. Default AnonymousLimit().
 	Anonymous Limit
 	// MemorySize bounds the keys of the in-process store. Optional. Default
 	// 100000.
@@ -140,7 +140,7 @@ func New(cfg LimiterConfig) (*Limiter, error) {
 		cfg.Prefix = "shopfront:"
 	}
 	if cfg.Anonymous == (Limit{}) {
-		cfg.Anonymous = AnonymousLimit
+		cfg.Anonymous = AnonymousLimit()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()

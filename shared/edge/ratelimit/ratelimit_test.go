@@ -234,7 +234,7 @@ func TestPartnerPolicyUsesPlanPerCredential(t *testing.T) {
 		if l, ok := plans[id]; ok {
 			return l
 		}
-		return ratelimit.PartnerLimit
+		return ratelimit.PartnerLimit()
 	})}.ToMiddleware()
 	require.NoError(t, err)
 	url := server(t, asPrincipal, mw)

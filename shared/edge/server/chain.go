@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"net/http"
-	"reflect"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -195,22 +194,4 @@ func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
-}
-
-// Unmatched reports whether the router found no route for c's request, so
-// that it is about to be answered 404 not_found or 405 method_not_allowed;
-// a route-level middleware never sees such requests, so a gateway that
-// wants to act on them (charge them to a rate limit) uses this as the
-// Skipper of an instance-level one. Not-found routes a group adds for its
-// prefix (echo's Group.Use) count as matched: the group's own middleware
-// runs for them.
-func Unmatched(c echo.Context) bool {
-	// echo hands such requests its package-level NotFoundHandler or
-	// MethodNotAllowedHandler and says so no other way (c.Path() may name a
-	// prefix of other routes). Func values compare only by code pointer;
-	// matched routes, RouteNotFound ones included, run echo's wrapping
-	// closure instead, so they never compare equal.
-	h := reflect.ValueOf(c.Handler()).Pointer()
-	return h == reflect.ValueOf(echo.NotFoundHandler).Pointer() ||
-		h == reflect.ValueOf(echo.MethodNotAllowedHandler).Pointer()
 }

@@ -40,18 +40,3 @@ func BenchmarkEdgeChain(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkUnmatched measures server.Unmatched, which the gateways run on
-// every request as the Skipper of the rate limit of unmatched routes.
-func BenchmarkUnmatched(b *testing.B) {
-	e := echo.New()
-	e.GET("/v1/ping/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
-	c := e.NewContext(httptest.NewRequest(http.MethodGet, "/v1/ping/42", nil), httptest.NewRecorder())
-	e.Router().Find(http.MethodGet, "/v1/ping/42", c)
-	b.ReportAllocs()
-	for b.Loop() {
-		if server.Unmatched(c) {
-			b.Fatal("a matched route reported unmatched")
-		}
-	}
-}

@@ -424,52 +424,6 @@ func TestHeadAnswersLikeGet(t *testing.T) {
 	}
 }
 
-// TestUnmatched checks server.Unmatched against echo's routing as the
-// gateways use it: true exactly for the requests echo answers 404 or 405 by
-// itself.
-func TestUnmatched(t *testing.T) {
-	t.Parallel()
-	var seen atomic.Value
-	s := start(t, server.Config{}, server.Options{}, func(e *echo.Echo) {
-		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-			return func(c echo.Context) error {
-				seen.Store(server.Unmatched(c))
-				return next(c)
-			}
-		})
-		e.GET("/v1/products/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
-		e.POST("/v1/orders", func(c echo.Context) error { return c.NoContent(http.StatusCreated) })
-		g := e.Group("/v2", func(next echo.HandlerFunc) echo.HandlerFunc { return next })
-		g.GET("/products", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
-	})
-	tests := []struct {
-		name            string
-		method, path    string
-		expectStatus    int
-		expectUnmatched bool
-	}{
-		{name: "ok, GET route", method: http.MethodGet, path: "/v1/products/p-1", expectStatus: http.StatusNoContent},
-		{name: "ok, HEAD on a GET route", method: http.MethodHead, path: "/v1/products/p-1", expectStatus: http.StatusNoContent},
-		{name: "ok, OPTIONS on a route", method: http.MethodOptions, path: "/v1/orders", expectStatus: http.StatusNoContent},
-		{name: "ok, a group's not-found route runs the group's middleware", method: http.MethodGet, path: "/v2/nope",
-			expectStatus: http.StatusNotFound},
-		{name: "nok, unknown path", method: http.MethodGet, path: "/nope", expectStatus: http.StatusNotFound, expectUnmatched: true},
-		{name: "nok, prefix of routes", method: http.MethodGet, path: "/v1/", expectStatus: http.StatusNotFound, expectUnmatched: true},
-		{name: "nok, wrong method", method: http.MethodPost, path: "/v1/products/p-1", expectStatus: http.StatusMethodNotAllowed,
-			expectUnmatched: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// Not parallel: the middleware records the last request.
-			resp, err := http.DefaultClient.Do(newReq(t, tt.method, s.url(tt.path), nil))
-			require.NoError(t, err)
-			_ = resp.Body.Close()
-			assert.Equal(t, tt.expectStatus, resp.StatusCode)
-			assert.Equal(t, tt.expectUnmatched, seen.Load())
-		})
-	}
-}
-
 func TestAdmin(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
