@@ -78,9 +78,12 @@ type Server struct {
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
 
-	mu      sync.Mutex
-	hooks   []func(ctx context.Context) error
-	started bool
+	mu        sync.Mutex
+	hooks     []func(ctx context.Context) error
+	started   bool
+	installed bool
+	// steps is the chain in order, as installed.
+	steps []step
 }
 
 // New validates cfg, binds both listeners (so a taken port fails start-up
@@ -122,7 +125,6 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.echo = e
 
 	errLog, err := zap.NewStdLogAt(s.log.With(zap.String("listener", "public")), zap.WarnLevel)
 	if err != nil {
