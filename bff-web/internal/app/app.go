@@ -148,7 +148,7 @@ func (a *App) wire(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	required, err := jwtauth.Config{Verifier: a.Verifier, TokenLookup: session.TokenLookup,
+	required, err := jwtauth.Config{Verifier: a.Verifier, TokenLookup: session.TokenLookup(),
 		ErrorHandler: a.Limiter.ChargeFailure}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
