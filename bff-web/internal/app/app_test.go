@@ -58,3 +58,11 @@ func TestFailedWiringReleasesWhatWasOpened(t *testing.T) {
 	require.NoError(t, err, "the public listener was closed when wiring failed")
 	assert.NoError(t, ln.Close())
 }
+
+// TestChainDoc: docs/chain.md shows bff-web's edge chain exactly as the
+// composition root installs it.
+func TestChainDoc(t *testing.T) {
+	t.Parallel()
+	a := boot(t, nil)
+	gatewaytest.CheckChainDoc(t, app.Name, a.Layers())
+}
