@@ -417,9 +417,9 @@ func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 
 // Unmatched reports whether the router found no route for c's request, so
 // that it is about to be answered 404 not_found or 405 method_not_allowed;
-// a route-level middleware never sees such requests, so a gateway that
-// wants to act on them (charge them to a rate limit) uses this as the
-// Skipper of an instance-level one. Not-found routes a group adds for its
+// a route-level middleware never sees such requests, so the layers of
+// Chain's Unmatched slot (the rate limit charging them) run only when it
+// holds. Not-found routes a group adds for its
 // prefix (echo's Group.Use) count as matched: the group's own middleware
 // runs for them.
 func Unmatched(c echo.Context) bool {
