@@ -198,7 +198,9 @@ func (s *Server) adminHandler() http.Handler {
 }
 
 // Echo returns the public echo instance with the edge chain installed; the
-// gateway adds its routes, groups and route-level middleware to it.
+// gateway adds its routes to it (route.Register), each with its own chain.
+// Layers for every request go through Install, never Echo.Pre or Echo.Use,
+// so that the whole order stays decided in one place.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
 // Config returns the configuration in effect, defaults filled.
