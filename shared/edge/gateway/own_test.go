@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -92,18 +93,40 @@ func TestShutdownClosesOwnedAfterHooks(t *testing.T) {
 	assert.ErrorIs(t, g.Redis.Ping(context.Background()).Err(), redis.ErrClosed, "and closed after them")
 }
 
-// TestRedisCallsFailFast: against an address where nothing answers, a call
-// on the shared client fails within its context's deadline, without
-// retries.
-func TestRedisCallsFailFast(t *testing.T) {
+// TestRedisCallsEndAtTheirDeadline: against a peer that accepts and never
+// answers, a call on the shared client ends with a timeout (its context's
+// deadline), not a retry or a wait for an answer that never comes.
+func TestRedisCallsEndAtTheirDeadline(t *testing.T) {
 	t.Parallel()
-	rdb, err := gateway.NewRedis("redis://" + edgetest.DeadAddr(t) + "/0")
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = silent.Close() })
+	go func() {
+		var conns []net.Conn
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				for _, c := range conns {
+					_ = c.Close()
+				}
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	rdb, err := gateway.NewRedis("redis://" + silent.Addr().String() + "/0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rdb.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
+
 	err = rdb.Ping(ctx).Err()
-	require.Error(t, err)
+
+	var ne net.Error
+	if !errors.Is(err, context.DeadlineExceeded) {
+		require.ErrorAs(t, err, &ne)
+		assert.True(t, ne.Timeout(), "a timeout, got %v", err)
+	}
 
 	_, err = gateway.NewRedis("http://nope")
 	assert.ErrorContains(t, err, "BFF_REDIS_URL")

@@ -229,8 +229,16 @@ func (s *Server) OnShutdown(fn func(ctx context.Context) error) {
 }
 
 // Close releases the listeners of a server whose Run was never called.
+// Closing them again does nothing.
 func (s *Server) Close() error {
-	return errors.Join(s.publicLn.Close(), s.adminLn.Close())
+	return errors.Join(ignoreClosed(s.publicLn.Close()), ignoreClosed(s.adminLn.Close()))
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // Run serves until ctx is done, then shuts down gracefully:
