@@ -21,6 +21,7 @@ import (
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/upstream"
 	"github.com/shopfront/shared/storefront"
@@ -71,7 +72,8 @@ func boot(t *testing.T, cfg storefront.Config) *shop {
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{})
 	e.Use(built(requestid.Config{}.ToMiddleware()))
-	routes.Register(e, built(jwtauth.Config{Verifier: verifier}.ToMiddleware()))
+	require.NoError(t, route.Register(e, route.Chains{"personal": {built(jwtauth.Config{Verifier: verifier}.ToMiddleware())}},
+		routes.Routes("personal")))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &shop{fakes: f, clients: clients, url: srv.URL, logs: logs, degraded: cfg.Degraded}

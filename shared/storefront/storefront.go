@@ -32,6 +32,7 @@ import (
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/degraded"
 	"github.com/shopfront/shared/edge/input"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 )
 
@@ -150,22 +151,17 @@ func hasNoStore(v string) bool {
 	return false
 }
 
-// Router is where routes are added; *echo.Echo and *echo.Group are both
-// one.
-type Router interface {
-	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-}
-
-// Register adds the five routes to r, each behind mw (the gateway's
-// authentication, rate limit, CSRF, ...). The middleware is attached per
-// route rather than to a group, so that a path no route matches stays a
-// plain 404 instead of passing through authentication.
-func (s *Routes) Register(r Router, mw ...echo.MiddlewareFunc) {
-	r.Add(http.MethodGet, "/v1/cart", s.Cart, mw...)
-	r.Add(http.MethodPut, "/v1/cart/items/:productId", s.SetCartItem, mw...)
-	r.Add(http.MethodDelete, "/v1/cart/items/:productId", s.RemoveCartItem, mw...)
-	r.Add(http.MethodPost, "/v1/orders", s.CreateOrder, mw...)
-	r.Add(http.MethodGet, "/v1/orders/:id", s.Order, mw...)
+// Routes lists the five cart and order routes, each behind policy: the
+// gateway's chain of personal routes (authentication, rate limit, CSRF,
+// ...), given to route.Register.
+func (s *Routes) Routes(policy route.Policy) []route.Route {
+	return []route.Route{
+		{Method: http.MethodGet, Path: "/v1/cart", Handler: s.Cart, Policy: policy},
+		{Method: http.MethodPut, Path: "/v1/cart/items/:productId", Handler: s.SetCartItem, Policy: policy},
+		{Method: http.MethodDelete, Path: "/v1/cart/items/:productId", Handler: s.RemoveCartItem, Policy: policy},
+		{Method: http.MethodPost, Path: "/v1/orders", Handler: s.CreateOrder, Policy: policy},
+		{Method: http.MethodGet, Path: "/v1/orders/:id", Handler: s.Order, Policy: policy},
+	}
 }
 
 // answer is the kind of an answer, which picks its Cache-Control.

@@ -22,6 +22,7 @@ import (
 	"github.com/shopfront/shared/edge/aggregate"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/degraded"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/storefront"
 )
@@ -129,15 +130,18 @@ func New(cfg Config) (*API, error) {
 		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: sections, log: cfg.Logger}, nil
 }
 
-// Register adds the mobile routes to r, each behind mw (authentication
-// and the other route middleware). The middleware is attached per route
-// rather than to a group, so that a path no route matches is a plain 404
-// instead of passing through authentication.
-func (a *API) Register(r storefront.Router, mw ...echo.MiddlewareFunc) {
-	r.Add(http.MethodGet, "/v1/home", a.home, mw...)
-	r.Add(http.MethodGet, "/v1/products/:id", a.product, mw...)
-	r.Add(http.MethodGet, "/v1/search", a.search, mw...)
-	a.store.Register(r, mw...)
+// AuthenticatedPolicy is the policy of every mobile route: JWT, per-user rate
+// limit, revalidation (ETag/304 and Cache-Control).
+const AuthenticatedPolicy route.Policy = "authenticated"
+
+// Routes lists the mobile routes, all behind AuthenticatedPolicy, for
+// route.Register.
+func (a *API) Routes() []route.Route {
+	return append([]route.Route{
+		{Method: http.MethodGet, Path: "/v1/home", Handler: a.home, Policy: AuthenticatedPolicy},
+		{Method: http.MethodGet, Path: "/v1/products/:id", Handler: a.product, Policy: AuthenticatedPolicy},
+		{Method: http.MethodGet, Path: "/v1/search", Handler: a.search, Policy: AuthenticatedPolicy},
+	}, a.store.Routes(AuthenticatedPolicy)...)
 }
 
 // writeView writes a GET answer. A degraded view must not be reused by any

@@ -30,6 +30,7 @@ import (
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/upstream"
 )
@@ -76,7 +77,7 @@ func startLogged(t testing.TB, f *fakes.Fakes, base string, cfg services.Config,
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{})
 	e.Use(rid)
-	a.Register(e, gz, authn, cond)
+	require.NoError(t, route.Register(e, route.Chains{api.AuthenticatedPolicy: {gz, authn, cond}}, a.Routes()))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &gateway{fakes: f, base: base, url: srv.URL}

@@ -22,6 +22,7 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/storefront/view"
 )
@@ -190,6 +191,31 @@ func (a *API) product(c echo.Context) (domain.Product, map[string]domain.Price, 
 		}),
 	)
 	return p, byProduct(prices), err
+}
+
+// The policies of the partner routes, one per scope a route requires: the
+// composition root gives each its chain (credentials, plan rate limit, the
+// scope, validation against the partner document, ...).
+const (
+	CatalogReadPolicy   route.Policy = "scope " + route.Policy(auth.ScopeCatalogRead)
+	InventoryReadPolicy route.Policy = "scope " + route.Policy(auth.ScopeInventoryRead)
+	OrdersReadPolicy    route.Policy = "scope " + route.Policy(auth.ScopeOrdersRead)
+	// OrdersWritePolicy adds idempotency to its scope's chain.
+	OrdersWritePolicy route.Policy = "scope " + route.Policy(auth.ScopeOrdersWrite) + ", idempotent"
+)
+
+// Routes lists the partner API's routes, for route.Register.
+func (a *API) Routes() []route.Route {
+	return []route.Route{
+		{Method: http.MethodGet, Path: "/v2/products", Handler: a.ListProducts, Policy: CatalogReadPolicy},
+		{Method: http.MethodGet, Path: "/v2/products/:id", Handler: a.GetProduct, Policy: CatalogReadPolicy},
+		{Method: http.MethodGet, Path: "/v2/inventory/:productId", Handler: a.GetInventory, Policy: InventoryReadPolicy},
+		{Method: http.MethodPost, Path: "/v2/orders", Handler: a.CreateOrder, Policy: OrdersWritePolicy},
+		{Method: http.MethodGet, Path: "/v2/orders/:id", Handler: a.GetOrder, Policy: OrdersReadPolicy},
+
+		{Method: http.MethodGet, Path: "/v1/products", Handler: a.ListProductsV1, Policy: CatalogReadPolicy},
+		{Method: http.MethodGet, Path: "/v1/products/:id", Handler: a.GetProductV1, Policy: CatalogReadPolicy},
+	}
 }
 
 // ListProducts is GET /v2/products.

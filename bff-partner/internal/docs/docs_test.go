@@ -23,6 +23,7 @@ import (
 	"github.com/shopfront/bff-partner/internal/docs"
 	"github.com/shopfront/contracts/public"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/route"
 )
 
 func newServer(t *testing.T) (*httptest.Server, *docs.Docs) {
@@ -30,7 +31,7 @@ func newServer(t *testing.T) (*httptest.Server, *docs.Docs) {
 	d, err := docs.New(docs.Config{Document: public.Partner(), Title: "Shopfront Partner API"})
 	require.NoError(t, err)
 	e := echo.New()
-	d.Register(e)
+	require.NoError(t, route.Register(e, nil, d.Routes()))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv, d
@@ -105,7 +106,7 @@ func TestTokenURL(t *testing.T) {
 			}
 			require.NoError(t, err)
 			e := echo.New()
-			d.Register(e)
+			require.NoError(t, route.Register(e, nil, d.Routes()))
 			srv := httptest.NewServer(e)
 			t.Cleanup(srv.Close)
 			res, body := get(t, srv.URL+"/openapi.json")

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,6 +23,7 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/degraded"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/storefront"
 )
@@ -151,50 +151,32 @@ func New(cfg Config) (*API, error) {
 		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize, degraded: sections, log: cfg.Logger}, nil
 }
 
-// Router is where routes are added; *echo.Echo is one. Routes go on the
-// echo instance with per-route middleware rather than on groups, because an
-// echo group with middleware adds catch-all routes that would answer an
-// unknown path with the group's 401 instead of 404.
-type Router interface {
-	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-}
-
-// Routes are the router and the route middleware Register installs.
-type Routes struct {
-	// Router receives the routes. Required.
-	Router Router
-	// Optional is the chain of the catalog pages (optional authentication,
-	// rate limit).
-	Optional []echo.MiddlewareFunc
-	// Required is the chain of the personal routes (required
-	// authentication, rate limit, CSRF).
-	Required []echo.MiddlewareFunc
-	// CatalogCache and ProductCache are the response cache of the two
-	// cached routes, innermost. Optional. Default none.
-	CatalogCache, ProductCache echo.MiddlewareFunc
-}
+// The policies of the web routes: the composition root gives each its
+// chain.
+const (
+	// CatalogPolicy is GET /v1/catalog's: optional authentication, rate
+	// limit, the response cache keyed by CatalogQuery.
+	CatalogPolicy route.Policy = "catalog page"
+	// ProductPolicy is the product page's: optional authentication, rate
+	// limit, the response cache.
+	ProductPolicy route.Policy = "product page"
+	// PersonalPolicy is the personal routes': required authentication, rate
+	// limit, CSRF.
+	PersonalPolicy route.Policy = "personal"
+)
 
 // CatalogQuery returns the query parameters of GET /v1/catalog, the ones
 // its cache key is made of, as a fresh slice.
 func CatalogQuery() []string { return []string{"q", "category", "page", "pageSize"} }
 
-// Register adds the web routes (but the session's) to r.
-func (a *API) Register(r Routes) {
-	with := func(chain []echo.MiddlewareFunc, last echo.MiddlewareFunc) []echo.MiddlewareFunc {
-		out := slices.Clone(chain)
-		if last != nil {
-			out = append(out, last)
-		}
-		return out
-	}
-	add := func(method, path string, h echo.HandlerFunc, m []echo.MiddlewareFunc) {
-		r.Router.Add(method, path, h, m...)
-	}
-	add(http.MethodGet, "/v1/catalog", a.catalog, with(r.Optional, r.CatalogCache))
-	add(http.MethodGet, "/v1/pages/product/:id", a.productPage, with(r.Optional, r.ProductCache))
-	add(http.MethodGet, "/v1/pages/account", a.accountPage, r.Required)
-	add(http.MethodGet, "/v1/me", a.me, r.Required)
-	a.store.Register(r.Router, r.Required...)
+// Routes lists the web routes (but the session's), for route.Register.
+func (a *API) Routes() []route.Route {
+	return append([]route.Route{
+		{Method: http.MethodGet, Path: "/v1/catalog", Handler: a.catalog, Policy: CatalogPolicy},
+		{Method: http.MethodGet, Path: "/v1/pages/product/:id", Handler: a.productPage, Policy: ProductPolicy},
+		{Method: http.MethodGet, Path: "/v1/pages/account", Handler: a.accountPage, Policy: PersonalPolicy},
+		{Method: http.MethodGet, Path: "/v1/me", Handler: a.me, Policy: PersonalPolicy},
+	}, a.store.Routes(PersonalPolicy)...)
 }
 
 // writePage writes a catalog or product page: shareable when anonymous and

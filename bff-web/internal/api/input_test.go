@@ -17,6 +17,7 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/upstream"
 )
@@ -33,7 +34,7 @@ func TestCatalogQueryErrors(t *testing.T) {
 	require.NoError(t, err)
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: zap.NewNop()})
-	a.Register(api.Routes{Router: e})
+	require.NoError(t, route.Register(e, route.Chains{api.CatalogPolicy: nil, api.ProductPolicy: nil, api.PersonalPolicy: nil}, a.Routes()))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 

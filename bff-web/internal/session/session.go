@@ -181,10 +181,12 @@ func newCSRFToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// TokenLookup is the jwtauth TokenLookup of bff-web: Authorization: Bearer
+// TokenLookup returns the jwtauth TokenLookup of bff-web: Authorization: Bearer
 // first, then the session cookie. A Bearer request is thereby authenticated
 // by its header, which is what exempts it from the CSRF check.
-var TokenLookup = jwtauth.FirstOf(jwtauth.BearerToken, jwtauth.CookieToken(CookieSession))
+func TokenLookup() func(c echo.Context) string {
+	return jwtauth.FirstOf(jwtauth.BearerToken, jwtauth.CookieToken(CookieSession))
+}
 
 // readCredentials decodes and checks the login body without echoing any of
 // it back: a password never appears in an error.

@@ -82,7 +82,10 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				}
 			}()
 			err = next(ec)
-			if err != nil {
+			if err != nil && !ec.Response().Committed {
+				// Rendered here to log the status really sent. An error
+				// after the answer started is left to the outer renderer,
+				// which logs it once.
 				ec.Error(err)
 			}
 			// The client going away before the answer is nginx's 499.

@@ -78,9 +78,12 @@ type Server struct {
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
 
-	mu      sync.Mutex
-	hooks   []func(ctx context.Context) error
-	started bool
+	mu        sync.Mutex
+	hooks     []func(ctx context.Context) error
+	started   bool
+	installed bool
+	// steps is the chain in order, as installed.
+	steps []step
 }
 
 // New validates cfg, binds both listeners (so a taken port fails start-up
@@ -122,7 +125,6 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.echo = e
 
 	errLog, err := zap.NewStdLogAt(s.log.With(zap.String("listener", "public")), zap.WarnLevel)
 	if err != nil {
@@ -196,7 +198,9 @@ func (s *Server) adminHandler() http.Handler {
 }
 
 // Echo returns the public echo instance with the edge chain installed; the
-// gateway adds its routes, groups and route-level middleware to it.
+// gateway adds its routes to it (route.Register), each with its own chain.
+// Layers for every request go through Install, never Echo.Pre or Echo.Use,
+// so that the whole order stays decided in one place.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
 // Config returns the configuration in effect, defaults filled.
@@ -225,8 +229,16 @@ func (s *Server) OnShutdown(fn func(ctx context.Context) error) {
 }
 
 // Close releases the listeners of a server whose Run was never called.
+// Closing them again does nothing.
 func (s *Server) Close() error {
-	return errors.Join(s.publicLn.Close(), s.adminLn.Close())
+	return errors.Join(ignoreClosed(s.publicLn.Close()), ignoreClosed(s.adminLn.Close()))
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // Run serves until ctx is done, then shuts down gracefully:
