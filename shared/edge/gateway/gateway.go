@@ -12,6 +12,8 @@
 //	   requests no route matches (404, 405) to the client IP's anonymous
 //	   limit
 //	-> one optional check per upstream breaker ("breaker:<service>")
+//	-> GET /routing on the admin listener, and a watcher reloading the
+//	   routing section when the BFF_CONFIG file changes
 //
 // The gateway's own composition root then adds only its policies and
 // routes to Echo(), and Main is the whole of its main function:
@@ -150,7 +152,9 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	// the spans still buffered are exported.
 	g.OnShutdown(g.Tracing.Shutdown)
 
-	g.Clients, err = services.New(services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL),
+	svcCfg := services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL)
+	svcCfg.Routing, svcCfg.RoutingFile = cfg.Routing, cfg.File
+	g.Clients, err = services.New(svcCfg,
 		upstream.Options{
 			Logger: g.Logger, Registerer: g.Registry,
 			TracerProvider: g.Tracing.Provider, Propagator: g.Tracing.Propagator,
@@ -192,10 +196,21 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	}
 	g.Echo().Use(unmatched)
 
-	for _, u := range g.Clients.Upstreams() {
-		g.AddCheck(BreakerCheck(u.Service()), false, u.CheckBreaker)
+	for _, r := range g.Clients.Routes() {
+		g.AddCheck(BreakerCheck(r.Name()), false, r.CheckBreaker)
 	}
+	// The routing section is re-read when the file changes (here) and on
+	// SIGHUP (Main calls Reload).
+	g.HandleAdmin("GET /routing", g.Clients.Router())
+	go g.Clients.Router().Watch(ctx)
 	return g, nil
+}
+
+// Reload re-reads the routing section of the BFF_CONFIG file and puts it in
+// force; a bad file keeps the routing in force, logs one error line and is
+// returned. Only the routing section is reloaded.
+func (g *Gateway) Reload(ctx context.Context) error {
+	return g.Clients.Router().Reload(ctx)
 }
 
 // Close releases what New built (listeners, Redis connections, tracing) for

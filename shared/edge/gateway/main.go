@@ -50,6 +50,29 @@ type Command[C Config, A Runner] struct {
 	Load func(lookup config.Lookup) (C, error)
 	// New builds the gateway and binds its listeners. Required.
 	New func(ctx context.Context, cfg C, log *zap.Logger) (A, error)
+	// Reload delivers the signals (SIGHUP) that make a gateway that is a
+	// Reloader re-read what it reloads at run time. Optional. Default none.
+	Reload <-chan os.Signal
+}
+
+// Reloader is a gateway that reloads part of its configuration at run
+// time; *Gateway is one (the routing section), and so is every app that
+// embeds it.
+type Reloader interface {
+	Reload(ctx context.Context) error
+}
+
+// reloadOn calls r.Reload for every signal until ctx is done. A failed
+// reload was logged by r and changed nothing.
+func reloadOn(ctx context.Context, signals <-chan os.Signal, r Reloader) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-signals:
+			_ = r.Reload(ctx)
+		}
+	}
 }
 
 // Run is the process without its process-wide parts (environment, signals,
@@ -73,6 +96,9 @@ func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, st
 	defer func() { _ = log.Sync() }()
 	a, err := c.New(ctx, cfg, log)
 	if err == nil {
+		if r, ok := any(a).(Reloader); ok && c.Reload != nil {
+			go reloadOn(ctx, c.Reload, r)
+		}
 		err = a.Run(ctx)
 	}
 	if err != nil {
@@ -88,12 +114,16 @@ func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, st
 //
 // It runs the Command with the process environment until SIGINT or
 // SIGTERM, which start the graceful drain, and exits with Run's code.
+// SIGHUP reloads the routing section of the BFF_CONFIG file.
 // Signals stay caught during the drain: under `make run` a Ctrl-C reaches a
 // gateway twice (the terminal's SIGINT, then run.sh's SIGTERM), and the
 // second must not cut the drain short.
 func Main[C Config, A Runner](name string, load func(config.Lookup) (C, error), build func(context.Context, C, *zap.Logger) (A, error)) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := Command[C, A]{Name: name, Load: load, New: build}.Run(ctx, os.LookupEnv, os.Stdout, os.Stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := Command[C, A]{Name: name, Load: load, New: build, Reload: hup}.Run(ctx, os.LookupEnv, os.Stdout, os.Stderr)
+	signal.Stop(hup)
 	stop()
 	os.Exit(code)
 }

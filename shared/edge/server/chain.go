@@ -15,6 +15,7 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/tracing"
+	"github.com/shopfront/shared/edge/variant"
 )
 
 // newEcho builds the public echo instance with the fixed edge chain, the one
@@ -33,9 +34,12 @@ import (
 //  3. recover: a panic becomes a 500 problem, never a dropped connection;
 //  4. request id: keep a valid X-Request-Id, replace any other;
 //  5. tracing: a span per request, W3C traceparent honoured;
-//  6. request metrics, then the access log: counts, latency and one line
-//     per request, seeing the final status of everything inside (metrics
-//     sit outside the access log, which renders errors, per their docs);
+//  6. request metrics, then the routing state, then the access log:
+//     counts, latency and one line per request, seeing the final status of
+//     everything inside (metrics sit outside the access log, which renders
+//     errors, per their docs); the routing state (client IP, the tester's
+//     X-Shopfront-Variant pin, removed from the request) sits outside the
+//     access log, which names the variants the request's calls used;
 //  7. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413
 //     (net/http itself only stops headers beyond HardMaxHeaderBytes).
 //
@@ -68,6 +72,10 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building request metrics middleware: %w", err)
 	}
+	routingState, err := variant.Config{}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building routing state middleware: %w", err)
+	}
 	access, err := accesslog.Config{Logger: s.log}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building access log middleware: %w", err)
@@ -92,6 +100,7 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 		reqID,
 		traces,
 		reqMetrics,
+		routingState,
 		access,
 		limits,
 	)
