@@ -411,3 +411,24 @@ func TestView(t *testing.T) {
 	assert.Equal(t, []routing.VariantView{{Name: upstream.DefaultVariant, Weight: 1, Host: "127.0.0.1:9", Breaker: "closed"}},
 		v.Services[domain.ServiceUsers].Variants, "a service without routing has the default variant")
 }
+
+// BenchmarkPick measures the choice of a variant for one call: a sticky
+// user among two weighted variants, and the pinned path of a tester.
+func BenchmarkPick(b *testing.B) {
+	r := newRouter(b, catalog("", "", routing.Variant{Name: "stable", Weight: 90}, routing.Variant{Name: "canary", Weight: 10}), routing.Options{})
+	b.Run("sticky-user", func(b *testing.B) {
+		ctx := variant.NewContext(userCtx("u-000123"), &variant.Request{ClientIP: "192.0.2.1"})
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.PickName(ctx, domain.ServiceCatalog)
+		}
+	})
+	b.Run("tester-pin", func(b *testing.B) {
+		ctx := variant.NewContext(context.Background(), &variant.Request{ClientIP: "192.0.2.1", Pin: "pricing=a, catalog=canary"})
+		ctx = auth.WithPrincipal(ctx, &auth.Principal{Subject: "u-1", Roles: []auth.Role{auth.RoleTester}})
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = r.PickName(ctx, domain.ServiceCatalog)
+		}
+	})
+}
