@@ -1,6 +1,7 @@
 // Package accesslog writes one zap line per request once its response is
 // known: request id, trace id, route template, status,
-// latency, bytes, client IP and the caller's user, partner and key id.
+// latency, bytes, client IP, the caller's user, partner and key id, and the
+// variants of domain services the request's calls used.
 // Credentials never reach the line: no headers are logged, the query is
 // redacted and the principal is logged by its ids only.
 package accesslog
@@ -22,6 +23,7 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/redact"
 	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/variant"
 )
 
 // Unmatched is the route logged for requests no route matched, so that
@@ -142,6 +144,9 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 	)
 	if p, ok := auth.FromContext(req.Context()); ok {
 		fields = append(fields, principalFields(p)...)
+	}
+	if v := variant.FromContext(req.Context()).String(); v != "" {
+		fields = append(fields, zap.String("variants", v))
 	}
 	if errCode != "" {
 		fields = append(fields, zap.String("error", errCode))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/edge/routing"
 	"github.com/shopfront/shared/edge/server"
 	"github.com/shopfront/shared/edge/tracing"
 )
@@ -34,6 +35,14 @@ type Common struct {
 	LogLevel string `yaml:"log_level"`
 	// Tracing is the OpenTelemetry export.
 	Tracing Tracing `yaml:"tracing"`
+	// Routing shares domain services' calls between their deployed
+	// variants (canary and A/B routing). It is the one section reloaded
+	// at run time, on SIGHUP and when the file changes. Optional. Default:
+	// each service has one variant at its URL.
+	Routing routing.Config `yaml:"routing"`
+	// File is the BFF_CONFIG file the configuration was read from, which
+	// routing reloads re-read. Not a YAML key.
+	File string `yaml:"-"`
 }
 
 // Upstreams are the base URLs of the eleven domain services, each
@@ -199,6 +208,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.String(VarIssuer, &c.JWT.Issuer)
 	env.String(VarAudience, &c.JWT.Audience)
 	env.String(VarRedisURL, &c.RedisURL)
+	env.String(FileVar, &c.File)
 	env.OneOf(VarLogLevel, &c.LogLevel, "debug", "info", "warn", "error")
 	env.URL(VarOTLPEndpoint, &c.Tracing.Endpoint)
 	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
@@ -300,6 +310,10 @@ func (c Common) Validate() error {
 	case tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC:
 	default:
 		fail(VarOTLPProtocol, "%q is not one of %s, %s, %s", c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
+	}
+	if err := c.Routing.Validate(); err != nil {
+		// Each line already names its key (routing.catalog.variants[1].weight).
+		errs = append(errs, Errorf(FileVar, "%s", strings.ReplaceAll(err.Error(), "\n", "\n"+FileVar+": ")))
 	}
 	// Map iteration above is random; sorted lines keep the report stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

@@ -212,6 +212,20 @@ log_level: warn
 			err: "BFF_CONFIG: decoding"},
 		{name: "nok, missing file", env: map[string]string{"BFF_CONFIG": "/nonexistent/bff.yaml"},
 			err: "BFF_CONFIG: reading /nonexistent/bff.yaml"},
+		{name: "ok, a routing section", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "routing.yaml",
+			"routing:\n  catalog:\n    fallback: stable\n    variants:\n      - {name: stable, weight: 90}\n      - {name: canary, weight: 10, url: \"http://127.0.0.1:9100/catalog\"}\n")},
+			expect: func(t *testing.T, c config.Common) {
+				require.NotNil(t, c.Routing.Catalog)
+				assert.Equal(t, "stable", c.Routing.Catalog.Fallback)
+				assert.Len(t, c.Routing.Catalog.Variants, 2)
+				assert.NotEmpty(t, c.File, "reloads re-read the file")
+			}},
+		{name: "nok, a bad routing section stops start-up", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "badrouting.yaml",
+			"routing:\n  catalog:\n    variants:\n      - {name: stable, weight: 0}\n")},
+			err: "BFF_CONFIG: routing.catalog.variants: the weights must have a positive sum"},
+		{name: "nok, a routing section for an unknown service", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "unknownservice.yaml",
+			"routing:\n  catalgo: {}\n")},
+			err: "field catalgo not found"},
 		{name: "nok, bad value in the file is validated", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "bad.yaml", "upstreams:\n  pricing: \"::bad\"\n")},
 			err: `BFF_UPSTREAM_PRICING_URL: "::bad" is not an absolute http(s) URL`},
 	}

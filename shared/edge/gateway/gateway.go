@@ -12,6 +12,8 @@
 //	   when Redis is configured), which also charges requests no route
 //	   matches (404, 405) to the client IP's anonymous limit
 //	-> one optional check per upstream breaker ("breaker:<service>")
+//	-> GET /routing on the admin listener, and a watcher reloading the
+//	   routing section when the BFF_CONFIG file changes
 //
 // The gateway's own composition root then adds only its policies, installs
 // its layers of the edge chain (Install) and registers its routes
@@ -184,7 +186,9 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	// (the response cache's refreshes, for one) is done with it.
 	g.OnShutdown(g.release)
 
-	g.Clients, err = services.New(services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL),
+	svcCfg := services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL)
+	svcCfg.Routing, svcCfg.RoutingFile = cfg.Routing, cfg.File
+	g.Clients, err = services.New(svcCfg,
 		upstream.Options{
 			Logger: g.Logger, Registerer: g.Registry,
 			TracerProvider: g.Tracing.Provider, Propagator: g.Tracing.Propagator,
@@ -229,9 +233,14 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	}
 	g.unmatched = server.Layer{Name: "rate limit of unmatched routes (client IP)", Middleware: unmatched}
 
-	for _, u := range g.Clients.Upstreams() {
-		g.AddCheck(BreakerCheck(u.Service()), false, u.CheckBreaker)
+	for _, r := range g.Clients.Routes() {
+		g.AddCheck(BreakerCheck(r.Name()), false, r.CheckBreaker)
 	}
+	// The routing section is re-read when the file changes (here) and on
+	// SIGHUP (Main calls Reload, which runs the OnReload functions).
+	g.HandleAdmin("GET /routing", g.Clients.Router())
+	g.OnReload(g.Clients.Router().Reload)
+	go g.Clients.Router().Watch(ctx)
 	return g, nil
 }
 

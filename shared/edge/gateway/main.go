@@ -130,8 +130,8 @@ func (c Command[C, A]) serveReloads(ctx context.Context, a A, log *zap.Logger) (
 // exits with Run's code. Signals stay caught during the drain: under `make
 // run` a Ctrl-C reaches a gateway twice (the terminal's SIGINT, then
 // run.sh's SIGTERM), and the second must not cut the drain short. SIGHUP
-// reloads what the gateway registered with OnReload (bff-partner's keys
-// file); it is caught from the start, so an early one never kills the
+// reloads what the gateway registered with OnReload (the routing
+// section of BFF_CONFIG, bff-partner's keys file); it is caught from the start, so an early one never kills the
 // process.
 func Main[C Config, A Runner](name string, load func(config.Lookup) (C, error), build func(context.Context, C, *zap.Logger) (A, error)) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

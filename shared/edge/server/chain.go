@@ -17,6 +17,7 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/tracing"
+	"github.com/shopfront/shared/edge/variant"
 )
 
 // Layer is one named middleware of the chain. The name is what docs/chain.md
@@ -91,9 +92,12 @@ type step struct {
 //  4. recover: a panic becomes a 500 problem, never a dropped connection;
 //  5. request id: keep a valid X-Request-Id, replace any other;
 //  6. tracing: a span per request, W3C traceparent honoured;
-//  7. request metrics, then the access log: counts, latency and one line
-//     per request, seeing the final status of everything inside (metrics
-//     sit outside the access log, which renders errors, per their docs);
+//  7. request metrics, then the routing state, then the access log:
+//     counts, latency and one line per request, seeing the final status of
+//     everything inside (metrics sit outside the access log, which renders
+//     errors, per their docs); the routing state (client IP, the tester's
+//     X-Shopfront-Variant pin, removed from the request) sits outside the
+//     access log, which names the variants the request's calls used;
 //  8. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413
 //     (net/http itself only stops headers beyond HardMaxHeaderBytes);
 //  9. the Unmatched slot, for requests no route matches only;
@@ -140,6 +144,10 @@ func (s *Server) edgeSteps() ([]step, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building request metrics middleware: %w", err)
 	}
+	routingState, err := variant.Config{}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building routing state middleware: %w", err)
+	}
 	access, err := accesslog.Config{Logger: s.log}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building access log middleware: %w", err)
@@ -168,6 +176,7 @@ func (s *Server) edgeSteps() ([]step, error) {
 		edge("request id", reqID),
 		edge("tracing", traces),
 		edge("request metrics", reqMetrics),
+		edge("routing state", routingState),
 		edge("access log", access),
 		edge("header and body limits", limits),
 	}, nil

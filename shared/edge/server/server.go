@@ -77,6 +77,7 @@ type Server struct {
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
+	adminMux          *http.ServeMux
 
 	mu        sync.Mutex
 	hooks     []func(ctx context.Context) error
@@ -194,7 +195,14 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.Handle("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", metrics.Handler(s.opts.Registry))
+	s.adminMux = mux
 	return mux
+}
+
+// HandleAdmin adds a handler to the admin listener, e.g. "GET /routing".
+// Call it before Run.
+func (s *Server) HandleAdmin(pattern string, h http.Handler) {
+	s.adminMux.Handle(pattern, h)
 }
 
 // Echo returns the public echo instance with the edge chain installed; the

@@ -326,10 +326,10 @@ func TestNew_AllServicesShareOneRegistry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 11, states, "every service's breaker state is exported")
 	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP shopfront_upstream_calls_total Upstream calls by domain service and outcome (ok or the failure kind).
+# HELP shopfront_upstream_calls_total Upstream calls by domain service, variant and outcome (ok or the failure kind).
 # TYPE shopfront_upstream_calls_total counter
-shopfront_upstream_calls_total{outcome="client_error",service="catalog"} 1
-shopfront_upstream_calls_total{outcome="ok",service="users"} 1
+shopfront_upstream_calls_total{outcome="client_error",service="catalog",variant="default"} 1
+shopfront_upstream_calls_total{outcome="ok",service="users",variant="default"} 1
 `), "shopfront_upstream_calls_total"))
 }
 
