@@ -10,7 +10,7 @@ BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all help build run smoke examples test bench vet fmt fmt-check tidy tidy-check deps-check images clean
+.PHONY: all help build run smoke examples chain-doc test bench vet fmt fmt-check tidy tidy-check deps-check images clean
 
 all: vet deps-check test
 
@@ -40,6 +40,10 @@ examples:
 ## test: every test of every module, with the race detector
 test:
 	$(GO) test -race -count=1 $(PKGS)
+
+## chain-doc: rewrite docs/chain.md from the chain the code installs
+chain-doc:
+	SHOPFRONT_UPDATE_CHAIN_DOC=1 $(GO) test -count=1 -run 'TestChainDoc' $(PKGS)
 
 ## bench: every benchmark, with allocations
 bench:

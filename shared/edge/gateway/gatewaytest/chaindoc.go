@@ -15,17 +15,29 @@ import (
 // relative to the repository root (the directory holding go.work).
 const ChainDoc = "docs/chain.md"
 
+// UpdateEnv names the environment variable that makes CheckChainDoc
+// rewrite a stale section of ChainDoc instead of failing.
+const UpdateEnv = "SHOPFRONT_UPDATE_CHAIN_DOC"
+
 // CheckChainDoc fails t unless the section of ChainDoc named section (the
 // fenced block between `<!-- chain:<section> -->` and
 // `<!-- /chain:<section> -->`) is server.Describe(layers): the document is
 // generated from the chain the code installs, and this keeps the two
-// from drifting. On a mismatch the message holds the block to paste.
+// from drifting. On a mismatch the message holds the block to paste; with
+// UpdateEnv set to 1 the section is rewritten in place instead (run the
+// chain tests once that way after changing the chain: make chain-doc).
 func CheckChainDoc(t testing.TB, section string, layers []server.SlotLayer) {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join(repoRoot(t), ChainDoc))
+	path := filepath.Join(repoRoot(t), ChainDoc)
+	doc, err := os.ReadFile(path)
 	require.NoError(t, err)
 	want := server.Describe(layers)
 	got, ok := chainSection(string(doc), section)
+	if os.Getenv(UpdateEnv) == "1" && ok && got != want {
+		updated := strings.Replace(string(doc), ChainSection(section, got), ChainSection(section, want), 1)
+		require.NoError(t, os.WriteFile(path, []byte(updated), 0o644))
+		return
+	}
 	require.Truef(t, ok, "%s has no section %q; add:\n\n%s", ChainDoc, section, ChainSection(section, want))
 	require.Equalf(t, want, got, "%s's section %q differs from the chain the code installs; replace it with:\n\n%s",
 		ChainDoc, section, ChainSection(section, want))
