@@ -39,6 +39,8 @@ type Config struct {
 	Notifications upstream.Config `yaml:"notifications"`
 	// Identity is the identity service. Required (BaseURL).
 	Identity upstream.Config `yaml:"identity"`
+	// Media is the media service. Required (BaseURL).
+	Media upstream.Config `yaml:"media"`
 }
 
 // DefaultConfig returns the configuration of every service at root/<service>,
@@ -81,6 +83,7 @@ func (c *Config) entries() []entry {
 		{domain.ServicePayments, &c.Payments},
 		{domain.ServiceNotifications, &c.Notifications},
 		{domain.ServiceIdentity, &c.Identity},
+		{domain.ServiceMedia, &c.Media},
 	}
 }
 
@@ -110,6 +113,7 @@ type Clients struct {
 	Payments        *Payments
 	Notifications   *Notifications
 	Identity        *Identity
+	Media           *Media
 
 	all []*upstream.Client
 }
@@ -123,7 +127,7 @@ func New(cfg Config, opts upstream.Options) (*Clients, error) {
 	if opts.Transport == nil {
 		opts.Transport = upstream.NewTransport()
 	}
-	up := make(map[string]*upstream.Client, 11)
+	up := make(map[string]*upstream.Client, len(domain.ServiceNames()))
 	var all []*upstream.Client
 	for _, e := range cfg.entries() {
 		c, err := upstream.New(e.name, *e.cfg, opts)
@@ -145,6 +149,7 @@ func New(cfg Config, opts upstream.Options) (*Clients, error) {
 		Payments:        &Payments{c: up[domain.ServicePayments]},
 		Notifications:   &Notifications{c: up[domain.ServiceNotifications]},
 		Identity:        &Identity{c: up[domain.ServiceIdentity]},
+		Media:           &Media{c: up[domain.ServiceMedia]},
 		all:             all,
 	}, nil
 }
