@@ -15,6 +15,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/compress"
 	"github.com/shopfront/bff-mobile/internal/conditional"
 	"github.com/shopfront/bff-mobile/internal/config"
+	"github.com/shopfront/bff-mobile/internal/upload"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/gateway"
 	"github.com/shopfront/shared/edge/jwtauth"
@@ -86,5 +87,24 @@ func (a *App) wire(cfg config.Config) error {
 	}
 	a.Echo().Use(gz)
 	routes.Register(a.Echo(), []echo.MiddlewareFunc{authn, limit, cond}...)
+	return a.wireUploads(cfg, authn, limit)
+}
+
+// wireUploads adds the resumable upload routes (package upload): OPTIONS
+// behind the anonymous per-IP limit, the rest behind the JWT and the
+// per-user limit. They skip revalidation: an upload's offset must never be
+// answered from a cache.
+func (a *App) wireUploads(cfg config.Config, authn, limit echo.MiddlewareFunc) error {
+	uploads, err := upload.New(upload.Config{Media: a.Clients.Media,
+		PatchBudget: cfg.RouteBudgets().Upload, MaxConcurrent: cfg.Mobile.Uploads.MaxConcurrent})
+	if err != nil {
+		return fmt.Errorf("building upload routes: %w", err)
+	}
+	anonymous, err := ratelimit.Config{Limiter: a.Limiter}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("building the rate limit of upload capabilities: %w", err)
+	}
+	a.Echo().Pre(upload.Resumable)
+	uploads.Register(a.Echo(), []echo.MiddlewareFunc{anonymous}, []echo.MiddlewareFunc{authn, limit})
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/api"
 	"github.com/shopfront/bff-mobile/internal/compress"
 	"github.com/shopfront/bff-mobile/internal/conditional"
+	"github.com/shopfront/bff-mobile/internal/upload"
 	"github.com/shopfront/shared/edge/aggregate"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/ratelimit"
@@ -53,10 +54,22 @@ type Mobile struct {
 	// Default 600 per minute, burst 100.
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Budgets bound each route's upstream work
-	// (BFF_MOBILE_BUDGET_HOME, _PRODUCT, _SEARCH, _CART, _ORDERS). Optional.
-	// Default: the aggregate routes (home, product, search, cart) get
-	// BFF_ROUTE_BUDGET (2.5 s), the order routes BFF_UPSTREAM_TIMEOUT (2 s).
+	// (BFF_MOBILE_BUDGET_HOME, _PRODUCT, _SEARCH, _CART, _ORDERS, _UPLOAD).
+	// Optional. Default: the aggregate routes (home, product, search, cart)
+	// get BFF_ROUTE_BUDGET (2.5 s), the order routes BFF_UPSTREAM_TIMEOUT
+	// (2 s), an upload PATCH 30 s (a slow radio sending 1 MiB).
 	Budgets api.Budgets `yaml:"budgets"`
+	// Uploads holds the resumable uploads' limits. Optional.
+	Uploads Uploads `yaml:"uploads"`
+}
+
+// Uploads are the limits of the resumable upload routes.
+type Uploads struct {
+	// MaxConcurrent caps the upload PATCHes in flight on one instance
+	// (BFF_MOBILE_UPLOADS_MAX_CONCURRENT); each buffers one chunk of at most
+	// 1 MiB, so this bounds that memory in MiB. The excess gets 503 with
+	// Retry-After. Optional. Default 64.
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // RateLimit is a GCRA limit.
@@ -90,6 +103,8 @@ const (
 	VarBudgetSearch  = "BFF_MOBILE_BUDGET_SEARCH"
 	VarBudgetCart    = "BFF_MOBILE_BUDGET_CART"
 	VarBudgetOrders  = "BFF_MOBILE_BUDGET_ORDERS"
+	VarBudgetUpload  = "BFF_MOBILE_BUDGET_UPLOAD"
+	VarUploadsMax    = "BFF_MOBILE_UPLOADS_MAX_CONCURRENT"
 )
 
 // Defaults returns the embedded defaults `make run` uses.
@@ -105,6 +120,7 @@ func Defaults() Config {
 		Currency:       api.DefaultCurrency,
 		SearchPageSize: api.DefaultSearchPageSize,
 		RateLimit:      RateLimit{PerMinute: ratelimit.UserLimit.Rate, Burst: ratelimit.UserLimit.Burst},
+		Uploads:        Uploads{MaxConcurrent: upload.DefaultMaxConcurrent},
 	}
 	return c
 }
@@ -129,6 +145,8 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	env.Duration(VarBudgetSearch, &m.Budgets.Search)
 	env.Duration(VarBudgetCart, &m.Budgets.Cart)
 	env.Duration(VarBudgetOrders, &m.Budgets.Orders)
+	env.Duration(VarBudgetUpload, &m.Budgets.Upload)
+	env.Int(VarUploadsMax, &m.Uploads.MaxConcurrent)
 }
 
 // readLevel reads the gzip level, which may be -1 (env.Int refuses
@@ -171,6 +189,9 @@ func (c Config) Validate() error {
 	if m.RateLimit.PerMinute < 1 || m.RateLimit.Burst < 1 {
 		fail("mobile.rate_limit", "per_minute and burst must be positive, got %d and %d", m.RateLimit.PerMinute, m.RateLimit.Burst)
 	}
+	if m.Uploads.MaxConcurrent < 1 || m.Uploads.MaxConcurrent > 4096 {
+		fail(VarUploadsMax, "must be within 1..4096, got %d", m.Uploads.MaxConcurrent)
+	}
 	if m.NearbyRadiusKm < 0 {
 		fail("mobile.nearby_radius_km", "must not be negative, got %g", m.NearbyRadiusKm)
 	}
@@ -189,6 +210,7 @@ func (c *Config) budgets() aggregate.Budgets {
 		{Name: VarBudgetSearch, Value: &b.Search, Default: route},
 		{Name: VarBudgetCart, Value: &b.Cart, Default: route},
 		{Name: VarBudgetOrders, Value: &b.Orders, Default: single},
+		{Name: VarBudgetUpload, Value: &b.Upload, Default: upload.DefaultPatchBudget},
 	}
 }
 
