@@ -34,7 +34,7 @@ type App struct {
 // New builds the gateway and binds its listeners. ctx bounds background
 // work such as JWKS refreshes; cancel it to stop them.
 func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) {
-	g, err := gateway.New(ctx, cfg.Common, gateway.Options{Name: Name, Client: auth.ClientMobile, Logger: log})
+	g, err := gateway.New(ctx, cfg.Common, gateway.Options{Name: Name, Client: auth.ClientMobile, Logger: log, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -39,9 +39,6 @@ type tusGateways struct {
 	bob   string // token of u-002
 }
 
-// The upload tests do not run in parallel with the rest: they move
-// megabytes and boot several gateways, and the package's wall-clock-bound
-// rate-limit test (one token a second) must not share the CPU with them.
 func bootTus(t *testing.T, n int) tusGateways {
 	t.Helper()
 	f, base := fakestest.Start(t)
@@ -145,6 +142,7 @@ func randomBytes(n int, seed uint64) []byte {
 // alternating between two instances, arrives whole and unchanged at the
 // media service.
 func TestUploads_TwoInstancesByteIdentical(t *testing.T) {
+	t.Parallel()
 	g := bootTus(t, 2)
 	file := randomBytes(5<<19, 1) // 2.5 MiB
 	path := g.create(t, 0, g.alice, len(file))
@@ -191,6 +189,7 @@ func TestUploads_TwoInstancesByteIdentical(t *testing.T) {
 // through a 1 MiB chunk; HEAD shows the old offset and the chunk is sent
 // again whole.
 func TestUploads_InterruptedChunkWritesNothing(t *testing.T) {
+	t.Parallel()
 	g := bootTus(t, 1)
 	file := randomBytes(1<<20+10, 2)
 	path := g.create(t, 0, g.alice, len(file))
@@ -228,6 +227,7 @@ func TestUploads_InterruptedChunkWritesNothing(t *testing.T) {
 // and code, with Tus-Resumable, and leaves the media service's offset
 // where it was.
 func TestUploads_ErrorsWriteNothing(t *testing.T) {
+	t.Parallel()
 	g := bootTus(t, 1)
 	path := g.create(t, 0, g.alice, 100)
 	res, _ := g.patch(t, 0, g.alice, path, 0, make([]byte, 10), nil)
@@ -288,6 +288,7 @@ func TestUploads_ErrorsWriteNothing(t *testing.T) {
 }
 
 func TestUploads_CreateErrors(t *testing.T) {
+	t.Parallel()
 	g := bootTus(t, 1)
 	tests := []struct {
 		desc       string
@@ -314,6 +315,7 @@ func TestUploads_CreateErrors(t *testing.T) {
 }
 
 func TestUploads_OwnershipExpiryTermination(t *testing.T) {
+	t.Parallel()
 	g := bootTus(t, 1)
 	path := g.create(t, 0, g.alice, 10)
 
@@ -349,6 +351,7 @@ func TestUploads_OwnershipExpiryTermination(t *testing.T) {
 }
 
 func TestUploads_OptionsWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	g := bootTus(t, 1)
 	res, _ := tusCall(t, http.MethodOptions, g.urls[0]+"/v1/uploads", "", nil, map[string]string{"Tus-Resumable": ""})
 	assert.Equal(t, http.StatusNoContent, res.StatusCode)

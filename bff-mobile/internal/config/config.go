@@ -24,6 +24,11 @@ type Config struct {
 	edgeconfig.Common `yaml:",inline"`
 	// Mobile holds the mobile-only policies.
 	Mobile Mobile `yaml:"mobile"`
+	// Now is the clock of the in-process rate limits. It is set in code,
+	// never read from the file or the environment: tests hold time still
+	// with it so that a limit's refill cannot race their requests.
+	// Optional. Default time.Now.
+	Now func() time.Time `yaml:"-"`
 }
 
 // Mobile holds the policies bff-mobile owns: compression,

@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,10 @@ type Options struct {
 	// Logger receives every component's events. Optional. Default
 	// zap.NewNop().
 	Logger *zap.Logger
+	// Now is the clock of the rate limiter's in-process counters, so that
+	// a test can hold time still instead of racing the refill. Optional.
+	// Default time.Now.
+	Now func() time.Time
 }
 
 // Validate reports every missing required field.
@@ -170,7 +175,7 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	g.AddCheck(CheckJWKS, true, g.Verifier.Ready)
 
 	g.Limiter, err = ratelimit.New(ratelimit.LimiterConfig{
-		RedisURL: cfg.RedisURL, Prefix: opts.Name + ":", Logger: g.Logger, Registry: g.Registry,
+		RedisURL: cfg.RedisURL, Prefix: opts.Name + ":", Logger: g.Logger, Registry: g.Registry, Now: opts.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building rate limiter: %w", err)
