@@ -12,7 +12,6 @@ import (
 
 	"github.com/shopfront/bff-mobile/internal/upload"
 	"github.com/shopfront/contracts/domain"
-	"github.com/shopfront/shared/edge/auth"
 )
 
 // stillMedia is a media service whose upload always stands at offset 0,
@@ -44,14 +43,7 @@ func BenchmarkPatch1MiB(b *testing.B) {
 		b.Fatal(err)
 	}
 	e := echo.New()
-	principal := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			r := c.Request()
-			c.SetRequest(r.WithContext(auth.WithPrincipal(r.Context(), &auth.Principal{Subject: "u-001"})))
-			return next(c)
-		}
-	}
-	api.Register(e, nil, []echo.MiddlewareFunc{principal})
+	api.Register(e, nil, []echo.MiddlewareFunc{asUser("u-001")})
 	chunk := bytes.Repeat([]byte{0xab}, upload.MaxChunk)
 	h := newSum(chunk)
 
