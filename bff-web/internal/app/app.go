@@ -20,6 +20,7 @@ import (
 	"github.com/shopfront/bff-web/internal/compress"
 	"github.com/shopfront/bff-web/internal/config"
 	"github.com/shopfront/bff-web/internal/cors"
+	"github.com/shopfront/bff-web/internal/events"
 	"github.com/shopfront/bff-web/internal/session"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/gateway"
@@ -49,6 +50,8 @@ type App struct {
 	*gateway.Gateway
 	cfg   config.Config
 	cache *cache.Cache
+	// redis is the client of BFF_REDIS_URL, nil without it.
+	redis *redis.Client
 	// closers release what wire opened beside the gateway core (the cache's
 	// Redis client): at shutdown, or at once when wiring fails, since the
 	// core's Close does not run shutdown hooks.
@@ -135,7 +138,14 @@ func (a *App) wire(opts Options) error {
 		return fmt.Errorf("building sessions: %w", err)
 	}
 
-	comp, err := compress.Config{MinSize: cfg.Web.CompressMinSize}.ToMiddleware()
+	relay, err := a.eventsRelay()
+	if err != nil {
+		return err
+	}
+
+	// Event streams are never compressed: the compressor buffers, and
+	// every event must reach the browser when it happens.
+	comp, err := compress.Config{MinSize: cfg.Web.CompressMinSize, Skipper: events.Skipper}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building compression: %w", err)
 	}
@@ -166,6 +176,8 @@ func (a *App) wire(opts Options) error {
 	e.Use(comp, corsMW)
 	e.POST("/v1/session", sessions.Create, limit)
 	e.DELETE("/v1/session", sessions.Delete, limit, csrf)
+	// No CSRF check on the events route: a GET changes nothing.
+	e.GET(events.Path, relay.Handle, required, limit)
 	routes.Register(api.Routes{
 		Router:       e,
 		Optional:     []echo.MiddlewareFunc{optional, limit},
@@ -200,6 +212,30 @@ func (a *App) cacheStore(opts Options) (cache.Store, error) {
 		newRedis = redis.NewClient
 	}
 	rdb := newRedis(ropts)
+	a.redis = rdb
 	a.closers = append(a.closers, rdb.Close)
 	return cache.NewRedis(rdb, Name+":cache:"), nil
+}
+
+// eventsRelay builds the live events relay: stream slots in Redis when it
+// is configured, every stream ended as soon as the server starts draining,
+// and the shutdown waiting for the WebSocket close frames.
+func (a *App) eventsRelay() (*events.Relay, error) {
+	cfg := a.cfg
+	var slots events.Slots
+	if a.redis != nil {
+		rs := events.NewRedisSlots(a.redis, Name+":events:", a.Logger)
+		a.closers = append(a.closers, rs.Close)
+		slots = rs
+	}
+	relay, err := events.New(events.Config{
+		Upstream: a.Clients.Notifications, Origins: cfg.Web.CORSOrigins, Slots: slots,
+		MaxPerUser: cfg.Web.Events.MaxPerUser, Heartbeat: cfg.Web.Events.Heartbeat,
+		Draining: a.Draining(), Registry: a.Registry, Logger: a.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building live events: %w", err)
+	}
+	a.OnShutdown(relay.Wait)
+	return relay, nil
 }
