@@ -111,8 +111,13 @@ func TestMeasureIdleStreams(t *testing.T) {
 	time.Sleep(time.Second)
 	g0, rss0 := gauges(t, p.AdminAddr)
 	const n = 1000
-	for range n {
-		res, _ := openStream(t, p.Addr, tok)
+	var toks []string
+	for i := range 20 {
+		toks = append(toks, fakestest.UserToken(t, f, fmt.Sprintf("u-%03d", i+1), "web"))
+	}
+	for i := range n {
+		// 50 per user, within each user's rate-limit burst of 100.
+		res, _ := openStream(t, p.Addr, toks[i%20])
 		defer res.Body.Close()
 	}
 	time.Sleep(time.Second)
