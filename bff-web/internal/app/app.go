@@ -74,7 +74,7 @@ func NewWithOptions(ctx context.Context, cfg config.Config, log *zap.Logger, opt
 	// Hooks run last registered first: this one, registered before wire's,
 	// closes Redis after the cache's refreshes have finished with it.
 	a.OnShutdown(func(context.Context) error { return a.close() })
-	if err := a.wire(opts); err != nil {
+	if err := a.wire(ctx, opts); err != nil {
 		_ = errors.Join(g.Close(ctx), a.close())
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (a *App) close() error {
 // The cache sits innermost so that only what the handler produced for an
 // anonymous caller is shared, and compression outermost so that the cache
 // keeps uncompressed bodies and any encoding a client accepts is served.
-func (a *App) wire(opts Options) error {
+func (a *App) wire(ctx context.Context, opts Options) error {
 	cfg := a.cfg
 	store, err := a.cacheStore(opts)
 	if err != nil {
@@ -138,7 +138,7 @@ func (a *App) wire(opts Options) error {
 		return fmt.Errorf("building sessions: %w", err)
 	}
 
-	relay, err := a.eventsRelay()
+	relay, err := a.eventsRelay(ctx)
 	if err != nil {
 		return err
 	}
@@ -219,12 +219,13 @@ func (a *App) cacheStore(opts Options) (cache.Store, error) {
 
 // eventsRelay builds the live events relay: stream slots in Redis when it
 // is configured, every stream ended as soon as the server starts draining,
-// and the shutdown waiting for the WebSocket close frames.
-func (a *App) eventsRelay() (*events.Relay, error) {
+// and the shutdown waiting for the WebSocket close frames. ctx, New's,
+// bounds the slots' background refreshes.
+func (a *App) eventsRelay(ctx context.Context) (*events.Relay, error) {
 	cfg := a.cfg
 	var slots events.Slots
 	if a.redis != nil {
-		rs := events.NewRedisSlots(a.redis, Name+":events:", a.Logger)
+		rs := events.NewRedisSlots(ctx, a.redis, Name+":events:", a.Logger)
 		a.closers = append(a.closers, rs.Close)
 		slots = rs
 	}

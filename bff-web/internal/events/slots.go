@@ -95,14 +95,16 @@ type redisSlots struct {
 }
 
 // NewRedisSlots counts in Redis under prefix+user and refreshes this
-// instance's entries until Close.
-func NewRedisSlots(rdb redis.Scripter, prefix string, log *zap.Logger) *redisSlots {
+// instance's entries until ctx is done or Close; each refresh is bounded by
+// ctx too, so that a stopping process does not wait on Redis. Pass the
+// process's context, which ends at shutdown.
+func NewRedisSlots(ctx context.Context, rdb redis.Scripter, prefix string, log *zap.Logger) *redisSlots {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	s := &redisSlots{rdb: rdb, prefix: prefix, log: log, fallback: NewMemorySlots(),
 		held: map[string]map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go s.refreshLoop()
+	go s.refreshLoop(ctx)
 	return s
 }
 
@@ -156,7 +158,7 @@ func (s *redisSlots) Release(ctx context.Context, user, stream string) {
 	}
 }
 
-func (s *redisSlots) refreshLoop() {
+func (s *redisSlots) refreshLoop(ctx context.Context) {
 	defer close(s.done)
 	t := time.NewTicker(SlotRefresh)
 	defer t.Stop()
@@ -164,14 +166,16 @@ func (s *redisSlots) refreshLoop() {
 		select {
 		case <-s.stop:
 			return
+		case <-ctx.Done():
+			return
 		case <-t.C:
-			s.refresh()
+			s.refresh(ctx)
 		}
 	}
 }
 
 // refresh pushes the expiry of every stream this instance holds in Redis.
-func (s *redisSlots) refresh() {
+func (s *redisSlots) refresh(ctx context.Context) {
 	s.mu.Lock()
 	batch := make(map[string][]any, len(s.held))
 	for user, streams := range s.held {
@@ -183,7 +187,7 @@ func (s *redisSlots) refresh() {
 	}
 	s.mu.Unlock()
 	for user, ids := range batch {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		err := refreshScript.Run(ctx, s.rdb, []string{s.prefix + user}, append([]any{SlotTTL.Milliseconds()}, ids...)...).Err()
 		cancel()
 		if err != nil {
