@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -173,6 +174,7 @@ func TestEventsUpstreamFailuresBeforeFirstByte(t *testing.T) {
 	t.Parallel()
 	f, base := fakestest.Start(t)
 	w := bootWeb(t, webOptions{fakes: f, base: base, env: map[string]string{"BFF_UPSTREAM_TIMEOUT": "300ms"}})
+	doc := newContract(t)
 	for _, tc := range []struct {
 		name   string
 		fault  domain.Fault
@@ -185,9 +187,12 @@ func TestEventsUpstreamFailuresBeforeFirstByte(t *testing.T) {
 	} {
 		require.NoError(t, f.SetFault(domain.ServiceNotifications, tc.fault))
 		res := getEvents(t, w.url, bearer(t, f, "u-008")...)
-		var p struct{ Error string }
-		require.NoError(t, json.NewDecoder(res.Body).Decode(&p), tc.name)
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err, tc.name)
 		res.Body.Close()
+		doc.check(t, res.Request, res, body)
+		var p struct{ Error string }
+		require.NoError(t, json.Unmarshal(body, &p), tc.name)
 		assert.Equal(t, tc.status, res.StatusCode, tc.name)
 		assert.Equal(t, tc.code, p.Error, tc.name)
 		assert.Equal(t, "application/problem+json", res.Header.Get("Content-Type"), tc.name)
@@ -241,11 +246,15 @@ func TestEventsStreamCapAcrossInstances(t *testing.T) {
 		}
 		open = append(open, openSSE(t, url, cred...))
 	}
+	doc := newContract(t)
 	for _, url := range []string{a.url, b.url} {
 		res := getEvents(t, url, cred...)
-		var p struct{ Error string }
-		require.NoError(t, json.NewDecoder(res.Body).Decode(&p))
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
 		res.Body.Close()
+		doc.check(t, res.Request, res, body)
+		var p struct{ Error string }
+		require.NoError(t, json.Unmarshal(body, &p))
 		assert.Equal(t, http.StatusTooManyRequests, res.StatusCode, "the sixth stream, on either instance")
 		assert.Equal(t, "rate_limited", p.Error)
 	}
