@@ -243,7 +243,9 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	// The routing section is re-read when the file changes (here) and on
 	// SIGHUP (Main calls Reload, which runs the OnReload functions).
 	g.HandleAdmin("GET /routing", g.Clients.Router())
-	g.OnReload(g.Clients.Router().Reload)
+	if cfg.File != "" {
+		g.OnReload(g.Clients.Router().Reload)
+	}
 	go g.Clients.Router().Watch(ctx)
 	return g, nil
 }

@@ -40,7 +40,7 @@ func (c *Client) Stream(ctx context.Context, r Request, firstByte time.Duration)
 		}
 		c.logFailure(ctx, r, outcome, time.Since(start), err)
 	}
-	c.m.calls.WithLabelValues(c.service, outcome).Inc()
+	c.m.calls.WithLabelValues(c.service, c.variant, outcome).Inc()
 	c.obs.Observe(time.Since(start).Seconds())
 	return resp, err
 }
