@@ -3,7 +3,7 @@
 SHELL   := /bin/bash
 GO      ?= go
 BIN     ?= bin
-MODULES := shared contracts bff-mobile bff-web bff-partner
+MODULES := shared contracts bff-mobile bff-web bff-partner deploy
 GATEWAYS := bff-mobile bff-web bff-partner
 # Extra flags for make bench, e.g. BENCHFLAGS='-count=5 -benchtime=2s'.
 BENCHFLAGS ?=
