@@ -31,7 +31,7 @@ var (
 	// DefaultHeaders are the request headers a page may send.
 	DefaultHeaders = []string{echo.HeaderContentType, "X-CSRF-Token", echo.HeaderXRequestID, echo.HeaderAuthorization}
 	// DefaultExposeHeaders are the response headers a page may read.
-	DefaultExposeHeaders = []string{echo.HeaderXRequestID, "X-Cache", "Retry-After",
+	DefaultExposeHeaders = []string{echo.HeaderXRequestID, "X-Cache", "Cache-Status", "Retry-After",
 		"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy"}
 )
 
