@@ -220,11 +220,12 @@ func (c *Common) ReadEnv(env *Env) {
 	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
 	env.String(VarOTELServiceName, &c.Tracing.ServiceName)
 	env.String(VarOTELResourceAttrs, &c.Tracing.ResourceAttributes)
-	if v, ok := env.get(VarOTELSampler); ok && v != "" {
+	if _, ok := env.get(VarOTELSampler); ok {
 		// A sampler named without an arg gets the specification's 1.0,
 		// not the default sampler's ratio.
-		c.Tracing.Sampler, c.Tracing.SamplerArg = v, ""
+		c.Tracing.SamplerArg = ""
 	}
+	env.OneOf(VarOTELSampler, &c.Tracing.Sampler, tracing.Samplers()...)
 	env.String(VarOTELSamplerArg, &c.Tracing.SamplerArg)
 
 	if c.JWT.JWKSURL == "" && c.Upstreams.Identity != "" {
