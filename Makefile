@@ -12,9 +12,14 @@ BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all build run smoke test bench vet fmt fmt-check tidy tidy-check images clean
+.PHONY: all help build run smoke examples chain-doc test bench vet fmt fmt-check tidy tidy-check deps-check images clean
 
-all: vet test
+all: vet deps-check test
+
+## help: this list: every target with what it does
+help:
+	@awk '/^## [a-z-]+:/ { sub(/^## /, ""); t = $$0; sub(/:.*/, "", t); sub(/^[^:]*: */, ""); printf "  %-11s %s\n", t, $$0; next } \
+		/^## / { sub(/^## /, ""); printf "  %-11s %s\n", "", $$0 }' $(firstword $(MAKEFILE_LIST))
 
 ## build: binaries of the fakes and the three gateways into bin/
 build:
@@ -30,9 +35,17 @@ run: build
 smoke: build
 	@./scripts/smoke.sh
 
+## examples: run every sh example of README.md and docs/ against make run (scripts/examples.sh)
+examples:
+	@./scripts/examples.sh
+
 ## test: every test of every module, with the race detector
 test:
 	$(GO) test -race -count=1 $(PKGS)
+
+## chain-doc: rewrite docs/chain.md from the chain the code installs
+chain-doc:
+	SHOPFRONT_UPDATE_CHAIN_DOC=1 $(GO) test -count=1 -run 'TestChainDoc' $(PKGS)
 
 ## bench: every benchmark, with allocations
 bench:
@@ -58,6 +71,19 @@ tidy:
 tidy-check:
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: run make tidy"; exit 1; }; done
 
+## deps-check: fail, listing them, if a module required by more than one module's go.mod
+## (direct or indirect) is pinned at different versions; go.work would build one version
+## anyway, so drift only shows when a module is built on its own (GOWORK=off, Dockerfiles)
+deps-check:
+	@awk 'function add(p, v) { if (p ~ /^github.com\/shopfront\//) return; \
+			at[p] = at[p] "  " m " " v; if (p in ver && ver[p] != v) drift[p] = 1; ver[p] = v } \
+		FNR == 1 { m = FILENAME; sub("/go.mod$$", "", m); r = 0 } \
+		/^require \(/ { r = 1; next } r && /^\)/ { r = 0; next } \
+		r && NF >= 2 { add($$1, $$2) } /^require [^(]/ { add($$2, $$3) } \
+		END { for (p in drift) { print p ":" at[p]; n++ } \
+			if (n) { print "one version per dependency across the modules: align these and run make tidy"; exit 1 } }' \
+		$(addsuffix /go.mod,$(MODULES))
+
 ## images: the three gateway images from deploy/gateway/Dockerfile (needs docker);
 ## public ports 8081, 8082, 8083 in GATEWAYS order, admin ports 1 + that
 images:
@@ -68,5 +94,6 @@ images:
 		port=$$((port + 1)); \
 	done
 
+## clean: remove bin/
 clean:
 	rm -rf $(BIN)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -20,23 +21,23 @@ import (
 func TestFaultErrorRate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name       string
-		fault      string
-		wantStatus int
-		wantFailed func(t *testing.T, failed int)
+		name         string
+		fault        string
+		expectStatus int
+		expectFailed func(t *testing.T, failed int)
 	}{
-		{name: "ok, every request fails with 503 by default", fault: `{"errorRate":1}`, wantStatus: 503,
-			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
-		{name: "ok, chosen status", fault: `{"errorRate":1,"status":500}`, wantStatus: 500,
-			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
-		{name: "ok, a status without errorRate fails every request", fault: `{"status":500}`, wantStatus: 500,
-			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
-		{name: "ok, a status with latency and no errorRate fails every request", fault: `{"latencyMs":1,"status":429}`, wantStatus: 429,
-			wantFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
-		{name: "ok, half fail", fault: `{"errorRate":0.5}`, wantStatus: 503,
-			wantFailed: func(t *testing.T, failed int) { assert.InDelta(t, 50, failed, 20) }},
-		{name: "ok, latency only never fails", fault: `{"latencyMs":1}`, wantStatus: 200,
-			wantFailed: func(t *testing.T, failed int) { assert.Zero(t, failed) }},
+		{name: "ok, every request fails with 503 by default", fault: `{"errorRate":1}`, expectStatus: 503,
+			expectFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, chosen status", fault: `{"errorRate":1,"status":500}`, expectStatus: 500,
+			expectFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, a status without errorRate fails every request", fault: `{"status":500}`, expectStatus: 500,
+			expectFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, a status with latency and no errorRate fails every request", fault: `{"latencyMs":1,"status":429}`, expectStatus: 429,
+			expectFailed: func(t *testing.T, failed int) { assert.Equal(t, 100, failed) }},
+		{name: "ok, half fail", fault: `{"errorRate":0.5}`, expectStatus: 503,
+			expectFailed: func(t *testing.T, failed int) { assert.InDelta(t, 50, failed, 20) }},
+		{name: "ok, latency only never fails", fault: `{"latencyMs":1}`, expectStatus: 200,
+			expectFailed: func(t *testing.T, failed int) { assert.Zero(t, failed) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,12 +50,12 @@ func TestFaultErrorRate(t *testing.T) {
 				resp := do(t, "GET", base+"/users/users/u-001", "", nil, &p)
 				if resp.StatusCode != http.StatusOK {
 					failed++
-					assert.Equal(t, tt.wantStatus, resp.StatusCode)
+					assert.Equal(t, tt.expectStatus, resp.StatusCode)
 					assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
-					assert.Equal(t, tt.wantStatus, p.Status)
+					assert.Equal(t, tt.expectStatus, p.Status)
 				}
 			}
-			tt.wantFailed(t, failed)
+			tt.expectFailed(t, failed)
 			assert.Equal(t, http.StatusOK, do(t, "GET", base+"/catalog/products/p-0001", "", nil, nil).StatusCode, "other services are unaffected")
 
 			require.Equal(t, http.StatusNoContent, do(t, "DELETE", base+"/__faults/users", "", nil, nil).StatusCode)
@@ -63,63 +64,58 @@ func TestFaultErrorRate(t *testing.T) {
 	}
 }
 
-// TestFaultLatency: the faulted service waits at least its latency, and a
-// call to another service made meanwhile is not held up. The bound on the
-// unfaulted call is relative to a large injected latency, not absolute, so
-// a loaded CI machine running -race does not make it flake.
+// TestFaultLatency: the faulted service waits exactly its latency, and a
+// call to another service made meanwhile is not held up. The handler is
+// called in process on fake time, so the claim is exact however loaded the
+// machine is.
 func TestFaultLatency(t *testing.T) {
 	t.Parallel()
 	const latency = 2 * time.Second
-	f, base := fakestest.Start(t)
+	f, err := fakes.New(fakes.Options{})
+	require.NoError(t, err)
 	require.NoError(t, f.SetFault(domain.ServicePricing, domain.Fault{LatencyMs: int(latency / time.Millisecond)}))
 
-	type result struct {
-		status  int
-		elapsed time.Duration
-	}
-	slow := make(chan result, 1)
-	go func() {
-		start := time.Now()
-		resp, err := http.Get(base + "/pricing/prices/p-0001")
-		if err != nil {
-			slow <- result{}
-			return
+	synctest.Test(t, func(t *testing.T) {
+		type result struct {
+			status  int
+			elapsed time.Duration
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		slow <- result{status: resp.StatusCode, elapsed: time.Since(start)}
-	}()
-	require.Eventually(t, func() bool { return f.Requests(domain.ServicePricing) == 1 }, 10*time.Second, time.Millisecond,
-		"the pricing call is waiting out its latency")
+		slow := make(chan result, 1)
+		start := time.Now()
+		go func() {
+			w := httptest.NewRecorder()
+			f.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/pricing/prices/p-0001", nil))
+			slow <- result{status: w.Code, elapsed: time.Since(start)}
+		}()
+		synctest.Wait() // The pricing call is waiting out its latency.
+		require.Equal(t, 1, f.Requests(domain.ServicePricing))
 
-	start := time.Now()
-	assert.Equal(t, http.StatusOK, do(t, "GET", base+"/catalog/products/p-0001", "", nil, nil).StatusCode)
-	assert.Less(t, time.Since(start), latency/2, "only pricing is slow, and it does not hold up catalog")
+		w := httptest.NewRecorder()
+		f.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/catalog/products/p-0001", nil))
+		assert.Equal(t, http.StatusOK, w.Code)
+		assert.Zero(t, time.Since(start), "only pricing is slow, and it does not hold up catalog")
 
-	r := <-slow
-	assert.Equal(t, http.StatusOK, r.status)
-	assert.GreaterOrEqual(t, r.elapsed, latency)
+		r := <-slow
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, latency, r.elapsed)
+	})
 }
 
 // TestFaultLatencyHonoursCancellation: a caller that gives up frees the
-// handler at once; httptest.Server.Close waits for every handler to return.
+// handler at once, not when the latency has run out.
 func TestFaultLatencyHonoursCancellation(t *testing.T) {
 	t.Parallel()
 	f, err := fakes.New(fakes.Options{})
 	require.NoError(t, err)
-	srv := httptest.NewServer(f.Handler())
 	require.NoError(t, f.SetFault(domain.ServiceCatalog, domain.Fault{LatencyMs: 20_000}))
 
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/catalog/products/p-0001", nil)
-	require.NoError(t, err)
-	_, err = http.DefaultClient.Do(req)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-
-	start := time.Now()
-	srv.Close()
-	assert.Less(t, time.Since(start), 5*time.Second, "the handler stopped waiting when the client left")
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		f.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodGet, "/catalog/products/p-0001", nil))
+		assert.Equal(t, 100*time.Millisecond, time.Since(start), "the handler stopped waiting when the client left")
+	})
 }
 
 // TestFaultStatusOnly: through the Go API as through PUT /__faults, a

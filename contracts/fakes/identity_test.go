@@ -58,27 +58,27 @@ func TestTokenGrants(t *testing.T) {
 	f, base := fakestest.StartWith(t, fakes.Options{Clock: func() time.Time { return now }})
 	allScopes := "catalog:read inventory:read orders:read orders:write"
 	tests := []struct {
-		name       string
-		form       url.Values
-		basic      [2]string
-		wantAud    string
-		wantClaims jwt.MapClaims
+		name         string
+		form         url.Values
+		basic        [2]string
+		expectAud    string
+		expectClaims jwt.MapClaims
 	}{
-		{name: "ok, password grant for mobile", wantAud: fakes.AudienceMobile,
-			form:       url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"shopfront"}, "client_id": {"mobile"}},
-			wantClaims: jwt.MapClaims{"sub": "u-001", "roles": []any{"customer"}, "tenant": "tenant-north"}},
-		{name: "ok, password grant for web", wantAud: fakes.AudienceWeb,
-			form:       url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"shopfront"}, "client_id": {"web"}},
-			wantClaims: jwt.MapClaims{"sub": "u-002", "roles": []any{"customer"}, "tenant": "tenant-south"}},
-		{name: "ok, client credentials, all scopes", wantAud: fakes.AudiencePartner,
-			form:       url.Values{"grant_type": {"client_credentials"}, "client_id": {"acme-client"}, "client_secret": {"acme-secret"}},
-			wantClaims: jwt.MapClaims{"sub": "acme-client", "partner": "acme", "scope": allScopes}},
-		{name: "ok, client credentials, requested subset", wantAud: fakes.AudiencePartner,
-			form:       url.Values{"grant_type": {"client_credentials"}, "client_id": {"acme-client"}, "client_secret": {"acme-secret"}, "scope": {"orders:read catalog:read"}},
-			wantClaims: jwt.MapClaims{"sub": "acme-client", "partner": "acme", "scope": "orders:read catalog:read"}},
-		{name: "ok, client credentials with HTTP Basic", wantAud: fakes.AudiencePartner, basic: [2]string{"acme-client", "acme-secret"},
-			form:       url.Values{"grant_type": {"client_credentials"}, "scope": {"inventory:read"}},
-			wantClaims: jwt.MapClaims{"sub": "acme-client", "partner": "acme", "scope": "inventory:read"}},
+		{name: "ok, password grant for mobile", expectAud: fakes.AudienceMobile,
+			form:         url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"shopfront"}, "client_id": {"mobile"}},
+			expectClaims: jwt.MapClaims{"sub": "u-001", "roles": []any{"customer"}, "tenant": "tenant-north"}},
+		{name: "ok, password grant for web", expectAud: fakes.AudienceWeb,
+			form:         url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"shopfront"}, "client_id": {"web"}},
+			expectClaims: jwt.MapClaims{"sub": "u-002", "roles": []any{"customer"}, "tenant": "tenant-south"}},
+		{name: "ok, client credentials, all scopes", expectAud: fakes.AudiencePartner,
+			form:         url.Values{"grant_type": {"client_credentials"}, "client_id": {"acme-client"}, "client_secret": {"acme-secret"}},
+			expectClaims: jwt.MapClaims{"sub": "acme-client", "partner": "acme", "scope": allScopes}},
+		{name: "ok, client credentials, requested subset", expectAud: fakes.AudiencePartner,
+			form:         url.Values{"grant_type": {"client_credentials"}, "client_id": {"acme-client"}, "client_secret": {"acme-secret"}, "scope": {"orders:read catalog:read"}},
+			expectClaims: jwt.MapClaims{"sub": "acme-client", "partner": "acme", "scope": "orders:read catalog:read"}},
+		{name: "ok, client credentials with HTTP Basic", expectAud: fakes.AudiencePartner, basic: [2]string{"acme-client", "acme-secret"},
+			form:         url.Values{"grant_type": {"client_credentials"}, "scope": {"inventory:read"}},
+			expectClaims: jwt.MapClaims{"sub": "acme-client", "partner": "acme", "scope": "inventory:read"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,9 +91,9 @@ func TestTokenGrants(t *testing.T) {
 			assert.Equal(t, "Bearer", tok.TokenType)
 			assert.Equal(t, 3600, tok.ExpiresIn)
 
-			claims, err := verify(t, base, tok.AccessToken, tt.wantAud)
+			claims, err := verify(t, base, tok.AccessToken, tt.expectAud)
 			require.NoError(t, err)
-			for k, v := range tt.wantClaims {
+			for k, v := range tt.expectClaims {
 				assert.Equal(t, v, claims[k], k)
 			}
 			assert.Equal(t, float64(now.Unix()), claims["iat"])
@@ -112,25 +112,25 @@ func TestTokenErrors(t *testing.T) {
 	t.Parallel()
 	_, base := fakestest.Start(t)
 	tests := []struct {
-		name     string
-		form     url.Values
-		basic    [2]string
-		status   int
-		wantCode string
+		name       string
+		form       url.Values
+		basic      [2]string
+		status     int
+		expectCode string
 	}{
-		{name: "nok, wrong password", status: 401, wantCode: "invalid_grant",
+		{name: "nok, wrong password", status: 401, expectCode: "invalid_grant",
 			form: url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"secret"}, "client_id": {"mobile"}}},
-		{name: "nok, unknown user", status: 401, wantCode: "invalid_grant",
+		{name: "nok, unknown user", status: 401, expectCode: "invalid_grant",
 			form: url.Values{"grant_type": {"password"}, "username": {"zed"}, "password": {"shopfront"}, "client_id": {"mobile"}}},
-		{name: "nok, password grant for partner client", status: 401, wantCode: "invalid_client",
+		{name: "nok, password grant for partner client", status: 401, expectCode: "invalid_client",
 			form: url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"shopfront"}, "client_id": {"partner"}}},
-		{name: "nok, wrong client secret", status: 401, wantCode: "invalid_client",
+		{name: "nok, wrong client secret", status: 401, expectCode: "invalid_client",
 			form: url.Values{"grant_type": {"client_credentials"}, "client_id": {"acme-client"}, "client_secret": {"acme"}}},
-		{name: "nok, wrong Basic secret", status: 401, wantCode: "invalid_client", basic: [2]string{"acme-client", "nope"},
+		{name: "nok, wrong Basic secret", status: 401, expectCode: "invalid_client", basic: [2]string{"acme-client", "nope"},
 			form: url.Values{"grant_type": {"client_credentials"}}},
-		{name: "nok, scope not allowed", status: 400, wantCode: "invalid_scope",
+		{name: "nok, scope not allowed", status: 400, expectCode: "invalid_scope",
 			form: url.Values{"grant_type": {"client_credentials"}, "client_id": {"acme-client"}, "client_secret": {"acme-secret"}, "scope": {"catalog:read admin"}}},
-		{name: "nok, no grant type", status: 400, wantCode: "unsupported_grant_type", form: url.Values{"username": {"alice"}}},
+		{name: "nok, no grant type", status: 400, expectCode: "unsupported_grant_type", form: url.Values{"username": {"alice"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +140,7 @@ func TestTokenErrors(t *testing.T) {
 			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 			var p problem
 			require.NoError(t, json.Unmarshal(body, &p))
-			assert.Equal(t, tt.wantCode, p.Code)
+			assert.Equal(t, tt.expectCode, p.Code)
 			assert.NotContains(t, string(body), "access_token")
 		})
 	}

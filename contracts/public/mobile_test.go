@@ -23,25 +23,25 @@ func TestMobileDocumentIsValidOpenAPI31(t *testing.T) {
 	}
 
 	tests := []struct {
-		desc   string
+		name   string
 		schema string
 		given  map[string]any
 		ok     bool
 	}{
-		{desc: "ok, money", schema: "Money", given: map[string]any{"amount": 1999, "currency": "USD"}, ok: true},
-		{desc: "nok, money with a decimal string", schema: "Money", given: map[string]any{"amount": "19.99", "currency": "USD"}},
-		{desc: "nok, money with an unknown member", schema: "Money", given: map[string]any{"amount": 1, "currency": "USD", "x": 1}},
-		{desc: "ok, card without its optional sources", schema: "ProductCard",
+		{name: "ok, money", schema: "Money", given: map[string]any{"amount": 1999, "currency": "USD"}, ok: true},
+		{name: "nok, money with a decimal string", schema: "Money", given: map[string]any{"amount": "19.99", "currency": "USD"}},
+		{name: "nok, money with an unknown member", schema: "Money", given: map[string]any{"amount": 1, "currency": "USD", "x": 1}},
+		{name: "ok, card without its optional sources", schema: "ProductCard",
 			given: map[string]any{"productId": "p1", "name": nil, "thumbnailUrl": nil, "price": nil}, ok: true},
-		{desc: "nok, quantity above 99", schema: "SetQuantity", given: map[string]any{"quantity": 100}},
-		{desc: "ok, quantity zero", schema: "SetQuantity", given: map[string]any{"quantity": 0}, ok: true},
-		{desc: "ok, validation errors", schema: "ValidationProblem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
+		{name: "nok, quantity above 99", schema: "SetQuantity", given: map[string]any{"quantity": 100}},
+		{name: "ok, quantity zero", schema: "SetQuantity", given: map[string]any{"quantity": 0}, ok: true},
+		{name: "ok, validation errors", schema: "ValidationProblem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
 			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"in": "body", "path": "/items/0/quantity", "message": "must be an integer"}}}, ok: true},
-		{desc: "nok, validation error without its location", schema: "ValidationProblem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
+		{name: "nok, validation error without its location", schema: "ValidationProblem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
 			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"path": "$.quantity", "message": "must be an integer"}}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := doc.Components.Schemas[tt.schema]
 			require.NotNil(t, s)

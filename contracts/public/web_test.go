@@ -21,24 +21,33 @@ func TestWebDocumentIsValidOpenAPI31(t *testing.T) {
 		assert.NotNil(t, doc.Paths.Value(p), p)
 	}
 	tests := []struct {
-		desc   string
+		name   string
 		schema string
 		given  map[string]any
 		ok     bool
 	}{
-		{desc: "ok, credentials", schema: "Credentials", given: map[string]any{"username": "alice", "password": "x"}, ok: true},
-		{desc: "nok, credentials without password", schema: "Credentials", given: map[string]any{"username": "alice"}},
-		{desc: "ok, validation errors", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
+		{name: "ok, credentials", schema: "Credentials", given: map[string]any{"username": "alice", "password": "x"}, ok: true},
+		{name: "nok, credentials without password", schema: "Credentials", given: map[string]any{"username": "alice"}},
+		{name: "ok, validation errors", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
 			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"in": "query", "path": "page", "message": "must be an integer"}}}, ok: true},
-		{desc: "nok, validation error without its location", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
+		{name: "nok, validation error without its location", schema: "Problem", given: map[string]any{"type": "about:blank", "title": "Bad Request",
 			"status": 400, "error": "validation_failed", "errors": []any{map[string]any{"path": "$.password", "message": "is required"}}}},
-		{desc: "ok, card with its optional sources missing", schema: "Card",
-			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": nil}, ok: true},
-		{desc: "nok, card price as a decimal string", schema: "Card",
-			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": "19.99"}},
+		{name: "ok, card with its optional sources missing", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": nil, "listPrice": nil}, ok: true},
+		{name: "ok, card with a price and a list price, each a money object", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": "Mug", "imageUrl": nil,
+				"price": map[string]any{"amount": 1999, "currency": "USD"}, "listPrice": map[string]any{"amount": 2499, "currency": "USD"}}, ok: true},
+		{name: "nok, card price as a decimal string", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": "19.99", "listPrice": nil}},
+		{name: "nok, a list amount inside the money", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil,
+				"price": map[string]any{"amount": 1999, "listAmount": 2499, "currency": "USD"}, "listPrice": nil}},
+		{name: "nok, card without its list price", schema: "Card",
+			given: map[string]any{"productId": "p1", "name": nil, "imageUrl": nil, "price": nil}},
+		{name: "nok, money with a fractional amount", schema: "Money", given: map[string]any{"amount": 19.99, "currency": "USD"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := doc.Components.Schemas[tt.schema]
 			require.NotNil(t, s)

@@ -7,6 +7,17 @@
 # (bin/). scripts/smoke.sh (make smoke) runs this script end to end.
 set -uo pipefail
 
+# A script that starts this one in the background (without job control)
+# hands it SIGINT ignored, and bash cannot trap a signal ignored on entry:
+# SIGINT would then reach the children but not this script, which would
+# take their exit for a failure. Start again with the default dispositions
+# (env --default-signal, coreutils 8.31+), so SIGINT and SIGTERM stop
+# everything cleanly however the script was started.
+if [[ -z ${SHOPFRONT_RUN_SIGNALS_RESET:-} ]] && env --default-signal=INT true 2>/dev/null; then
+	SHOPFRONT_RUN_SIGNALS_RESET=1 exec env --default-signal=INT,TERM "$BASH" "${BASH_SOURCE[0]}" "$@"
+fi
+unset SHOPFRONT_RUN_SIGNALS_RESET
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bin="${BIN:-$root/bin}"
 pids=()
@@ -65,7 +76,10 @@ done
 
 start mobile "$bin/bff-mobile"
 # Local http: without this browsers would drop the Secure session cookie.
-start web "$bin/bff-web" BFF_COOKIE_INSECURE="${BFF_COOKIE_INSECURE:-true}"
+# The origin is the usual address of a single-page app's development
+# server, so CORS can be tried locally (a preflight from it gets 204).
+start web "$bin/bff-web" BFF_COOKIE_INSECURE="${BFF_COOKIE_INSECURE:-true}" \
+	BFF_CORS_ORIGINS="${BFF_CORS_ORIGINS:-http://localhost:5173}"
 # The keys file is named explicitly so the run never depends on where the
 # gateway happens to look for it; audit files go to audit/ at the root of
 # the repository (ignored by git), where the gateway's own default "audit"
@@ -74,7 +88,7 @@ start partner "$bin/bff-partner" \
 	BFF_PARTNER_KEYS_FILE="${BFF_PARTNER_KEYS_FILE:-$root/deploy/dev/partner-keys.yaml}" \
 	BFF_AUDIT_DIR="${BFF_AUDIT_DIR:-$root/audit}"
 
-echo "[run] fakes http://127.0.0.1:9000  mobile :8081 (admin 127.0.0.1:18081)  web :8082 (18082)  partner :8083 (18083); Ctrl-C stops all"
+echo "[run] fakes http://127.0.0.1:9000  mobile :8081 (admin 127.0.0.1:18081)  web :8082 (18082, CORS origin ${BFF_CORS_ORIGINS:-http://localhost:5173})  partner :8083 (18083); Ctrl-C stops all"
 # Return when any process exits; the EXIT trap then stops the rest.
 wait -n "${pids[@]}"
 rc=$?

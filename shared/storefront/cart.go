@@ -9,11 +9,14 @@ import (
 
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/aggregate"
+	"github.com/shopfront/shared/edge/degraded"
+	"github.com/shopfront/shared/edge/input"
+	"github.com/shopfront/shared/storefront/view"
 )
 
 // Cart is GET /v1/cart.
 func (s *Routes) Cart(c echo.Context) error {
-	id, err := UserID(c)
+	id, err := input.UserID(c)
 	if err != nil {
 		return err
 	}
@@ -35,10 +38,10 @@ type setQuantity struct {
 
 // cartItem returns the caller and the product of a cart item route.
 func cartItem(c echo.Context) (userID, productID string, err error) {
-	if userID, err = UserID(c); err != nil {
+	if userID, err = input.UserID(c); err != nil {
 		return "", "", err
 	}
-	productID, err = PathID(c, "productId")
+	productID, err = input.PathID(c, "productId")
 	return userID, productID, err
 }
 
@@ -49,11 +52,11 @@ func (s *Routes) SetCartItem(c echo.Context) error {
 		return err
 	}
 	var body setQuantity
-	if err := DecodeJSON(c, &body); err != nil {
+	if err := input.DecodeJSON(c, &body); err != nil {
 		return err
 	}
-	if body.Quantity == nil || *body.Quantity < 0 || *body.Quantity > MaxQuantity {
-		return Invalid(BodyError("/quantity", fmt.Sprintf("must be an integer within 0..%d", MaxQuantity)))
+	if body.Quantity == nil || *body.Quantity < 0 || *body.Quantity > input.MaxQuantity {
+		return input.Invalid(input.BodyError("/quantity", fmt.Sprintf("must be an integer within 0..%d", input.MaxQuantity)))
 	}
 	v, err := s.cartView(c, func(ctx context.Context) (domain.Cart, error) {
 		return s.c.Cart.SetItem(ctx, id, productID, *body.Quantity)
@@ -82,7 +85,7 @@ func (s *Routes) RemoveCartItem(c echo.Context) error {
 // cartView runs load (the cart service, critical), then the names and
 // prices of its products (optional, one batch call each; an empty cart
 // makes no call).
-func (s *Routes) cartView(c echo.Context, load func(context.Context) (domain.Cart, error)) (Cart, error) {
+func (s *Routes) cartView(c echo.Context, load func(context.Context) (domain.Cart, error)) (view.Cart, error) {
 	var (
 		cart     domain.Cart
 		products []domain.Product
@@ -95,7 +98,7 @@ func (s *Routes) cartView(c echo.Context, load func(context.Context) (domain.Car
 		}
 		return out
 	}
-	degraded, err := aggregate.Run(c.Request().Context(), s.cart, s.observe(c),
+	failed, err := aggregate.Run(c.Request().Context(), s.cart, degraded.Log(s.log, c),
 		aggregate.Critical(domain.ServiceCart, func(ctx context.Context) (err error) {
 			cart, err = load(ctx)
 			return
@@ -112,9 +115,9 @@ func (s *Routes) cartView(c echo.Context, load func(context.Context) (domain.Car
 		),
 	)
 	if err != nil {
-		return Cart{}, err
+		return view.Cart{}, err
 	}
-	v := NewLookup(products, prices).Cart(cart)
-	v.Degraded = degraded
+	v := view.NewLookup(products, prices).Cart(cart)
+	v.Degraded = failed
 	return v, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/storefront"
+	"github.com/shopfront/shared/storefront/view"
 )
 
 func TestCart(t *testing.T) {
@@ -26,7 +27,7 @@ func TestCart(t *testing.T) {
 	require.NotNil(t, line, "the item is in the returned cart")
 	assert.EqualValues(t, 7, line["quantity"])
 	assert.Equal(t, product.Name, line["name"])
-	assert.Equal(t, *storefront.Thumbnail(product.Images), line["thumbnailUrl"], "the smallest image")
+	assert.Equal(t, *view.Thumbnail(product.Images), line["thumbnailUrl"], "the smallest image")
 	assert.Equal(t, "USD", line["price"].(map[string]any)["currency"])
 	assert.Equal(t, []string{"u-003"}, s.fakes.LastHeaders(domain.ServiceCart).Values("X-User-Id"), "the user is the token's")
 

@@ -17,9 +17,11 @@ import (
 	"github.com/shopfront/contracts/fakes"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/degraded"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/upstream"
 	"github.com/shopfront/shared/storefront"
@@ -53,7 +55,7 @@ func boot(t *testing.T, cfg storefront.Config) *shop {
 		cfg.Logger = zap.New(core)
 	}
 	if cfg.Degraded == nil {
-		cfg.Degraded = storefront.DegradedSections()
+		cfg.Degraded = degraded.Sections()
 	}
 	routes, err := storefront.New(cfg)
 	require.NoError(t, err)
@@ -70,7 +72,8 @@ func boot(t *testing.T, cfg storefront.Config) *shop {
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{})
 	e.Use(built(requestid.Config{}.ToMiddleware()))
-	routes.Register(e, built(jwtauth.Config{Verifier: verifier}.ToMiddleware()))
+	require.NoError(t, route.Register(e, route.Chains{"personal": {built(jwtauth.Config{Verifier: verifier}.ToMiddleware())}},
+		routes.Routes("personal")))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &shop{fakes: f, clients: clients, url: srv.URL, logs: logs, degraded: cfg.Degraded}

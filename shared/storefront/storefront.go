@@ -7,9 +7,8 @@
 //	POST   /v1/orders                      201; Idempotency-Key forwarded
 //	GET    /v1/orders/{id}                 404 unless the order is the caller's
 //
-// with their strict input checks (DecodeJSON, PathID, Invalid) and the
-// product lookup that decorates carts and lists (Lookup), which the
-// gateways' own screens use as well.
+// with their strict input checks (edge/input) and the cart and order views
+// (storefront/view), which the gateways' own screens use as well.
 //
 // The handlers act for the verified principal only, route, check input and
 // shape; every business decision stays in the domain services. Each
@@ -30,16 +29,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/shopfront/shared/edge/aggregate"
-	"github.com/shopfront/shared/edge/requestid"
+	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/degraded"
+	"github.com/shopfront/shared/edge/input"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 )
 
-// Defaults of Config.
+// NoStore is a Cache-Control value.
 const (
-	DefaultCartBudget  = 2500 * time.Millisecond
-	DefaultOrderBudget = 2 * time.Second
-	DefaultCurrency    = "USD"
 	// NoStore is the Cache-Control of degraded answers, and the
 	// default of changes.
 	NoStore = "no-store"
@@ -68,34 +66,25 @@ type Config struct {
 	// Clients are the domain services. Required.
 	Clients *services.Clients
 	// CartBudget bounds each cart route: the cart service, then catalog and
-	// pricing. Optional. Default 2.5 s.
+	// pricing. Optional. Default edgeconfig.DefaultRouteBudget.
 	CartBudget time.Duration
-	// OrderBudget bounds each order route, one call. Optional. Default 2 s.
+	// OrderBudget bounds each order route, one call. Optional. Default
+	// edgeconfig.DefaultUpstreamTimeout.
 	OrderBudget time.Duration
 	// Currency is the currency cart prices are asked in. Optional. Default
-	// "USD".
+	// edgeconfig.DefaultCurrency.
 	Currency string
 	// CacheControl is the gateway's caching policy. Optional. Default
 	// CacheControl{}: no header on complete reads, no-store on the rest.
 	CacheControl CacheControl
 	// Degraded counts the sections a cart answer had to leave empty, by
-	// route and source; DegradedSections makes one, which the gateway shares
+	// route and source; degraded.Sections makes one, which the gateway shares
 	// with its own aggregate routes. Optional. Default: not counted.
 	Degraded *prometheus.CounterVec
 	// Logger receives one warning per failed optional source, with its
 	// cause (the client only learns the source's name). Optional. Default
 	// zap.NewNop().
 	Logger *zap.Logger
-}
-
-// DegradedSections returns the counter
-// shopfront_degraded_sections_total{route,source}, unregistered: the
-// gateway registers it once and hands it to Config and its own screens.
-func DegradedSections() *prometheus.CounterVec {
-	return prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "shopfront_degraded_sections_total",
-		Help: "Sections of aggregate responses left empty because their optional source failed, by route and source.",
-	}, []string{"route", "source"})
 }
 
 // Routes serves the cart and order routes.
@@ -116,18 +105,18 @@ func New(cfg Config) (*Routes, error) {
 		errs = append(errs, errors.New("storefront: Clients is required"))
 	}
 	if cfg.CartBudget == 0 {
-		cfg.CartBudget = DefaultCartBudget
+		cfg.CartBudget = edgeconfig.DefaultRouteBudget
 	}
 	if cfg.OrderBudget == 0 {
-		cfg.OrderBudget = DefaultOrderBudget
+		cfg.OrderBudget = edgeconfig.DefaultUpstreamTimeout
 	}
 	if cfg.CartBudget < 0 || cfg.OrderBudget < 0 {
 		errs = append(errs, fmt.Errorf("storefront: budgets (cart %s, orders %s) must not be negative", cfg.CartBudget, cfg.OrderBudget))
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = DefaultCurrency
+		cfg.Currency = edgeconfig.DefaultCurrency
 	}
-	if !ValidCurrency(cfg.Currency) {
+	if !input.ValidCurrency(cfg.Currency) {
 		errs = append(errs, fmt.Errorf("storefront: Currency %q is not an ISO 4217 code", cfg.Currency))
 	}
 	if cfg.CacheControl.Change == "" {
@@ -162,22 +151,17 @@ func hasNoStore(v string) bool {
 	return false
 }
 
-// Router is where routes are added; *echo.Echo and *echo.Group are both
-// one.
-type Router interface {
-	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-}
-
-// Register adds the five routes to r, each behind mw (the gateway's
-// authentication, rate limit, CSRF, ...). The middleware is attached per
-// route rather than to a group, so that a path no route matches stays a
-// plain 404 instead of passing through authentication.
-func (s *Routes) Register(r Router, mw ...echo.MiddlewareFunc) {
-	r.Add(http.MethodGet, "/v1/cart", s.Cart, mw...)
-	r.Add(http.MethodPut, "/v1/cart/items/:productId", s.SetCartItem, mw...)
-	r.Add(http.MethodDelete, "/v1/cart/items/:productId", s.RemoveCartItem, mw...)
-	r.Add(http.MethodPost, "/v1/orders", s.CreateOrder, mw...)
-	r.Add(http.MethodGet, "/v1/orders/:id", s.Order, mw...)
+// Routes lists the five cart and order routes, each behind policy: the
+// gateway's chain of personal routes (authentication, rate limit, CSRF,
+// ...), given to route.Register.
+func (s *Routes) Routes(policy route.Policy) []route.Route {
+	return []route.Route{
+		{Method: http.MethodGet, Path: "/v1/cart", Handler: s.Cart, Policy: policy},
+		{Method: http.MethodPut, Path: "/v1/cart/items/:productId", Handler: s.SetCartItem, Policy: policy},
+		{Method: http.MethodDelete, Path: "/v1/cart/items/:productId", Handler: s.RemoveCartItem, Policy: policy},
+		{Method: http.MethodPost, Path: "/v1/orders", Handler: s.CreateOrder, Policy: policy},
+		{Method: http.MethodGet, Path: "/v1/orders/:id", Handler: s.Order, Policy: policy},
+	}
 }
 
 // answer is the kind of an answer, which picks its Cache-Control.
@@ -190,35 +174,17 @@ const (
 
 // write counts the degraded sections and writes v with the Cache-Control
 // the gateway's policy gives an answer of this kind.
-func (s *Routes) write(c echo.Context, status int, kind answer, degraded []string, v any) error {
+func (s *Routes) write(c echo.Context, status int, kind answer, failed []string, v any) error {
 	cc := s.cc.Read
 	if kind == change {
 		cc = s.cc.Change
 	}
-	if len(degraded) > 0 {
+	if len(failed) > 0 {
 		cc = s.cc.Degraded
-		if s.degraded != nil {
-			for _, d := range degraded {
-				s.degraded.WithLabelValues(c.Path(), d).Inc()
-			}
-		}
+		degraded.Count(s.degraded, c, failed)
 	}
 	if cc != "" {
 		c.Response().Header().Set(echo.HeaderCacheControl, cc)
 	}
 	return c.JSON(status, v)
-}
-
-// observe logs the failures of optional sources: the client only learns
-// the source's name from degraded, the operator needs the cause. Critical
-// failures are logged by the error renderer.
-func (s *Routes) observe(c echo.Context) aggregate.Part {
-	id, route := requestid.FromContext(c.Request().Context()), c.Path()
-	return aggregate.Observe(func(r aggregate.Result) {
-		if r.Err == nil || r.Critical {
-			return
-		}
-		s.log.Warn("optional source failed", zap.String("requestId", id), zap.String("route", route),
-			zap.String("source", r.Name), zap.Duration("took", r.Duration), zap.Error(r.Err))
-	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/upstream"
 	"github.com/shopfront/shared/storefront"
@@ -100,7 +101,7 @@ func TestNoPrincipal(t *testing.T) {
 	require.NoError(t, err)
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{})
-	routes.Register(e)
+	require.NoError(t, route.Register(e, route.Chains{"personal": nil}, routes.Routes("personal")))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 

@@ -20,7 +20,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/aggregate"
-	"github.com/shopfront/shared/edge/requestid"
+	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/degraded"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/storefront"
 )
@@ -38,7 +40,8 @@ type Budgets struct {
 	// Default 0.
 	Search time.Duration `yaml:"search"`
 	// Cart bounds the cart routes (cart, then catalog and pricing).
-	// Optional. Default storefront's 2.5 s.
+	// Optional. Default
+	// edgeconfig.DefaultRouteBudget.
 	Cart time.Duration `yaml:"cart"`
 	// Orders bounds the order routes, single calls. Optional. Default
 	// storefront's 2 s.
@@ -52,7 +55,8 @@ type Config struct {
 	// Budgets bound each route, as config.RouteBudgets resolves them.
 	// Optional. Default Budgets{}.
 	Budgets Budgets
-	// Currency is the currency prices are asked in. Optional. Default "USD".
+	// Currency is the currency prices are asked in. Optional. Default
+	// edgeconfig.DefaultCurrency.
 	Currency string
 	// SearchPageSize is the number of search results per page. Optional.
 	// Default 20.
@@ -70,7 +74,6 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultCurrency       = storefront.DefaultCurrency
 	DefaultSearchPageSize = 20
 )
 
@@ -92,7 +95,7 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("api: Clients is required")
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = DefaultCurrency
+		cfg.Currency = edgeconfig.DefaultCurrency
 	}
 	if cfg.SearchPageSize == 0 {
 		cfg.SearchPageSize = DefaultSearchPageSize
@@ -106,61 +109,51 @@ func New(cfg Config) (*API, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	degraded := storefront.DegradedSections()
+	sections := degraded.Sections()
 	store, err := storefront.New(storefront.Config{
 		Clients: cfg.Clients, CartBudget: cfg.Budgets.Cart, OrderBudget: cfg.Budgets.Orders, Currency: cfg.Currency,
 		// Complete reads get no Cache-Control from the handler: the
 		// conditional middleware adds the ETag and `private, max-age=60`.
 		// Changes and degraded carts are no-store, the default.
 		CacheControl: storefront.CacheControl{},
-		Degraded:     degraded, Logger: cfg.Logger,
+		Degraded:     sections, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	if cfg.Registry != nil {
-		if err := cfg.Registry.Register(degraded); err != nil {
+		if err := cfg.Registry.Register(sections); err != nil {
 			return nil, fmt.Errorf("api: registering metrics: %w", err)
 		}
 	}
 	return &API{c: cfg.Clients, store: store, budgets: cfg.Budgets, currency: cfg.Currency,
-		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: degraded, log: cfg.Logger}, nil
+		pageSize: cfg.SearchPageSize, radiusKm: cfg.NearbyRadiusKm, degraded: sections, log: cfg.Logger}, nil
 }
 
-// Register adds the mobile routes to r, each behind mw (authentication
-// and the other route middleware). The middleware is attached per route
-// rather than to a group, so that a path no route matches is a plain 404
-// instead of passing through authentication.
-func (a *API) Register(r storefront.Router, mw ...echo.MiddlewareFunc) {
-	r.Add(http.MethodGet, "/v1/home", a.home, mw...)
-	r.Add(http.MethodGet, "/v1/products/:id", a.product, mw...)
-	r.Add(http.MethodGet, "/v1/search", a.search, mw...)
-	a.store.Register(r, mw...)
+// AuthenticatedPolicy is the policy of every mobile route: JWT, per-user rate
+// limit, revalidation (ETag/304 and Cache-Control).
+const AuthenticatedPolicy route.Policy = "authenticated"
+
+// Routes lists the mobile routes, all behind AuthenticatedPolicy, for
+// route.Register.
+func (a *API) Routes() []route.Route {
+	return append([]route.Route{
+		{Method: http.MethodGet, Path: "/v1/home", Handler: a.home, Policy: AuthenticatedPolicy},
+		{Method: http.MethodGet, Path: "/v1/products/:id", Handler: a.product, Policy: AuthenticatedPolicy},
+		{Method: http.MethodGet, Path: "/v1/search", Handler: a.search, Policy: AuthenticatedPolicy},
+	}, a.store.Routes(AuthenticatedPolicy)...)
 }
 
 // writeView writes a GET answer. A degraded view must not be reused by any
 // cache, so it says no-store; otherwise the conditional
 // middleware adds the mobile caching policy and the ETag.
-func (a *API) writeView(c echo.Context, degraded []string, v any) error {
-	for _, s := range degraded {
-		a.degraded.WithLabelValues(c.Path(), s).Inc()
-	}
-	if len(degraded) > 0 {
+func (a *API) writeView(c echo.Context, failed []string, v any) error {
+	degraded.Count(a.degraded, c, failed)
+	if len(failed) > 0 {
 		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	}
 	return c.JSON(http.StatusOK, v)
 }
 
-// observe logs the failures of optional sources: the client only learns
-// the source's name from degraded, the operator needs the cause. Critical
-// failures are logged by the error renderer.
-func (a *API) observe(c echo.Context) aggregate.Part {
-	id, route := requestid.FromContext(c.Request().Context()), c.Path()
-	return aggregate.Observe(func(r aggregate.Result) {
-		if r.Err == nil || r.Critical {
-			return
-		}
-		a.log.Warn("optional source failed", zap.String("requestId", id), zap.String("route", route),
-			zap.String("source", r.Name), zap.Duration("took", r.Duration), zap.Error(r.Err))
-	})
-}
+// observe logs the failures of optional sources of the answer to c.
+func (a *API) observe(c echo.Context) aggregate.Part { return degraded.Log(a.log, c) }

@@ -27,15 +27,15 @@ func TestCartAndOrders(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
 	assert.Empty(t, r.Header.Get("ETag"), "changes are not cacheable")
-	line := findLine(t, r.json(t), "p-0042")
+	line := findLine(t, r, "p-0042")
 	require.NotNil(t, line, "the item is in the returned cart")
-	assert.NotEmpty(t, line["thumbnailUrl"])
+	assert.NotEmpty(t, line.ThumbnailURL)
 
 	r = g.do(t, http.MethodGet, "/v1/cart", tok, "", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
 	assert.Equal(t, "private, max-age=60", r.Header.Get("Cache-Control"))
 	require.NotEmpty(t, r.Header.Get("ETag"))
-	assert.NotNil(t, findLine(t, r.json(t), "p-0042"), "the change reached the cart service")
+	assert.NotNil(t, findLine(t, r, "p-0042"), "the change reached the cart service")
 	again := g.do(t, http.MethodGet, "/v1/cart", tok, "", map[string]string{"If-None-Match": r.Header.Get("ETag")})
 	assert.Equal(t, http.StatusNotModified, again.StatusCode)
 	assert.Empty(t, again.body)
@@ -43,7 +43,7 @@ func TestCartAndOrders(t *testing.T) {
 	r = g.do(t, http.MethodDelete, "/v1/cart/items/p-0042", tok, "", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
-	assert.Nil(t, findLine(t, r.json(t), "p-0042"))
+	assert.Nil(t, findLine(t, r, "p-0042"))
 
 	r = g.do(t, http.MethodPut, "/v1/cart/items/p-0042", tok, `{"quantity":100}`, nil)
 	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
@@ -56,7 +56,7 @@ func TestCartAndOrders(t *testing.T) {
 	require.Equal(t, http.StatusCreated, order.StatusCode, string(order.body))
 	assert.Equal(t, "no-store", order.Header.Get("Cache-Control"))
 	assert.Equal(t, "key-123", g.fakes.LastHeaders(domain.ServiceOrders).Get("Idempotency-Key"))
-	id := order.json(t)["id"].(string)
+	id := decode[created](t, order).ID
 	r = g.do(t, http.MethodGet, "/v1/orders/"+id, tok, "", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
 	assert.Equal(t, "private, max-age=60", r.Header.Get("Cache-Control"))
@@ -69,15 +69,17 @@ func TestCartAndOrders(t *testing.T) {
 	require.NoError(t, g.fakes.SetFault(domain.ServiceCatalog, domain.Fault{ErrorRate: 1}))
 	r = g.do(t, http.MethodGet, "/v1/cart", g.token(t, "u-001"), "", nil)
 	require.Equal(t, http.StatusOK, r.StatusCode)
-	assert.Equal(t, []any{"catalog"}, r.json(t)["degraded"])
+	assert.Equal(t, []string{"catalog"}, decode[listScreen](t, r).Degraded)
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"), "a degraded cart is never cached")
 }
 
-func findLine(t *testing.T, cart map[string]any, productID string) map[string]any {
+// findLine returns the cart line of productID in a cart reply, or nil.
+func findLine(t *testing.T, r reply, productID string) *card {
 	t.Helper()
-	for _, it := range cart["items"].([]any) {
-		if l := it.(map[string]any); l["productId"] == productID {
-			return l
+	cart := decode[listScreen](t, r)
+	for i, l := range cart.Items {
+		if l.ProductID == productID {
+			return &cart.Items[i]
 		}
 	}
 	return nil
@@ -107,19 +109,19 @@ func TestAuthentication(t *testing.T) {
 		return fakestest.Token(t, g.fakes, c)
 	}
 	tests := []struct {
-		desc       string
+		name       string
 		token      string
 		expectCode string
 	}{
-		{desc: "nok, no token", token: "", expectCode: "unauthorized"},
-		{desc: "nok, garbage token", token: "not.a.jwt", expectCode: "invalid_token"},
-		{desc: "nok, web audience", token: fakestest.UserToken(t, g.fakes, "u-001", "web"), expectCode: "invalid_token"},
-		{desc: "nok, expired", token: claims(func(c jwt.MapClaims) { c["exp"] = c["iat"].(int64) - 120 }), expectCode: "invalid_token"},
-		{desc: "nok, other issuer", token: claims(func(c jwt.MapClaims) { c["iss"] = "evil" }), expectCode: "invalid_token"},
+		{name: "nok, no token", token: "", expectCode: "unauthorized"},
+		{name: "nok, garbage token", token: "not.a.jwt", expectCode: "invalid_token"},
+		{name: "nok, web audience", token: fakestest.UserToken(t, g.fakes, "u-001", "web"), expectCode: "invalid_token"},
+		{name: "nok, expired", token: claims(func(c jwt.MapClaims) { c["exp"] = c["iat"].(int64) - 120 }), expectCode: "invalid_token"},
+		{name: "nok, other issuer", token: claims(func(c jwt.MapClaims) { c["iss"] = "evil" }), expectCode: "invalid_token"},
 	}
 	for _, tt := range tests {
 		for _, path := range []string{"/v1/home", "/v1/products/p-0001", "/v1/search?q=x", "/v1/cart", "/v1/orders/o-00001"} {
-			t.Run(fmt.Sprintf("%s, %s", tt.desc, path), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s, %s", tt.name, path), func(t *testing.T) {
 				t.Parallel()
 				r := g.do(t, http.MethodGet, path, tt.token, "", nil)
 				assert.Equal(t, http.StatusUnauthorized, r.StatusCode)

@@ -30,6 +30,7 @@ import (
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/upstream"
 )
@@ -42,18 +43,18 @@ type gateway struct {
 	url   string // the gateway's base URL
 }
 
-func start(t *testing.T) *gateway {
+func start(t testing.TB) *gateway {
 	t.Helper()
 	f, base := fakestest.Start(t)
 	return startWith(t, f, base, services.DefaultConfig(base))
 }
 
-func startWith(t *testing.T, f *fakes.Fakes, base string, cfg services.Config) *gateway {
+func startWith(t testing.TB, f *fakes.Fakes, base string, cfg services.Config) *gateway {
 	t.Helper()
 	return startLogged(t, f, base, cfg, zap.NewNop())
 }
 
-func startLogged(t *testing.T, f *fakes.Fakes, base string, cfg services.Config, log *zap.Logger) *gateway {
+func startLogged(t testing.TB, f *fakes.Fakes, base string, cfg services.Config, log *zap.Logger) *gateway {
 	t.Helper()
 	clients, err := services.New(cfg, upstream.Options{})
 	require.NoError(t, err)
@@ -76,13 +77,13 @@ func startLogged(t *testing.T, f *fakes.Fakes, base string, cfg services.Config,
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{})
 	e.Use(rid)
-	a.Register(e, gz, authn, cond)
+	require.NoError(t, route.Register(e, route.Chains{api.AuthenticatedPolicy: {gz, authn, cond}}, a.Routes()))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &gateway{fakes: f, base: base, url: srv.URL}
 }
 
-func (g *gateway) token(t *testing.T, user string) string {
+func (g *gateway) token(t testing.TB, user string) string {
 	t.Helper()
 	return fakestest.UserToken(t, g.fakes, user, "mobile")
 }
@@ -94,14 +95,14 @@ type reply struct {
 	wire int    // bytes on the wire
 }
 
-func (r reply) json(t *testing.T) map[string]any {
+func (r reply) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
 	return m
 }
 
-func (g *gateway) do(t *testing.T, method, path, token string, body string, hdr map[string]string) reply {
+func (g *gateway) do(t testing.TB, method, path, token string, body string, hdr map[string]string) reply {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -152,7 +153,7 @@ var router = func() routers.Router {
 
 // validate checks the response against contracts/public/mobile.yaml: status
 // declared, headers and body matching their schemas.
-func validate(t *testing.T, req *http.Request, r reply) {
+func validate(t testing.TB, req *http.Request, r reply) {
 	t.Helper()
 	route, params, err := router.FindRoute(req)
 	require.NoError(t, err, "%s %s is not in mobile.yaml", req.Method, req.URL.Path)

@@ -10,12 +10,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/shopfront/shared/storefront"
+	"github.com/shopfront/shared/edge/input"
 )
 
 // Input limits of the screens. Every check answers 400 validation_failed
 // and changes nothing, before any upstream call; the cart and order routes
-// check theirs in shared/storefront.
+// check theirs with shared/edge/input.
 const (
 	maxQueryLength = 200
 	maxPage        = 1000
@@ -29,17 +29,17 @@ func parsePoint(c echo.Context) (*point, error) {
 	if !q.Has("lat") && !q.Has("lon") {
 		return nil, nil
 	}
-	var errs []storefront.FieldError
+	var errs []input.FieldError
 	lat, err := coordinate(q.Get("lat"), 90)
 	if err != nil {
-		errs = append(errs, storefront.QueryError("lat", err.Error()))
+		errs = append(errs, input.QueryError("lat", err.Error()))
 	}
 	lon, err := coordinate(q.Get("lon"), 180)
 	if err != nil {
-		errs = append(errs, storefront.QueryError("lon", err.Error()))
+		errs = append(errs, input.QueryError("lon", err.Error()))
 	}
 	if len(errs) > 0 {
-		return nil, storefront.Invalid(errs...)
+		return nil, input.Invalid(errs...)
 	}
 	return &point{lat: lat, lon: lon}, nil
 }
@@ -56,24 +56,24 @@ func coordinate(s string, limit float64) (float64, error) {
 }
 
 func parseSearch(c echo.Context) (string, int, error) {
-	var errs []storefront.FieldError
+	var errs []input.FieldError
 	q := strings.TrimSpace(c.QueryParam("q"))
 	switch n := utf8.RuneCountInString(q); {
 	case n == 0:
-		errs = append(errs, storefront.QueryError("q", "is required"))
+		errs = append(errs, input.QueryError("q", "is required"))
 	case n > maxQueryLength || !utf8.ValidString(q):
-		errs = append(errs, storefront.QueryError("q", fmt.Sprintf("must be at most %d characters of text", maxQueryLength)))
+		errs = append(errs, input.QueryError("q", fmt.Sprintf("must be at most %d characters of text", maxQueryLength)))
 	}
 	page := 1
 	if s := c.QueryParam("page"); s != "" || c.QueryParams().Has("page") {
 		p, err := strconv.Atoi(s)
 		if err != nil || p < 1 || p > maxPage {
-			errs = append(errs, storefront.QueryError("page", fmt.Sprintf("must be an integer within 1..%d", maxPage)))
+			errs = append(errs, input.QueryError("page", fmt.Sprintf("must be an integer within 1..%d", maxPage)))
 		}
 		page = p
 	}
 	if len(errs) > 0 {
-		return "", 0, storefront.Invalid(errs...)
+		return "", 0, input.Invalid(errs...)
 	}
 	return q, page, nil
 }

@@ -8,8 +8,9 @@ import (
 	"github.com/shopfront/bff-mobile/internal/view"
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/aggregate"
+	"github.com/shopfront/shared/edge/input"
 	"github.com/shopfront/shared/edge/services"
-	"github.com/shopfront/shared/storefront"
+	storeview "github.com/shopfront/shared/storefront/view"
 )
 
 // Sizes of the screens' lists.
@@ -25,7 +26,7 @@ const (
 // names, thumbnails and prices of the products found, in one batch call
 // per service.
 func (a *API) home(c echo.Context) error {
-	id, err := storefront.UserID(c)
+	id, err := input.UserID(c)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (a *API) home(c echo.Context) error {
 		v.UnreadNotifications = &unread
 	}
 	if gotBalance {
-		v.Balance = &storefront.Money{Amount: balance.Amount, Currency: balance.Currency}
+		v.Balance = &storeview.Money{Amount: balance.Amount, Currency: balance.Currency}
 	}
 	return a.writeView(c, degraded, v)
 }
@@ -107,10 +108,10 @@ func firstRecs(r []domain.Recommendation) []domain.Recommendation {
 // products in parallel, then the names, thumbnails and prices of the
 // similar products.
 func (a *API) product(c echo.Context) error {
-	if _, err := storefront.UserID(c); err != nil {
+	if _, err := input.UserID(c); err != nil {
 		return err
 	}
-	id, err := storefront.PathID(c, "id")
+	id, err := input.PathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -189,7 +190,7 @@ func (a *API) product(c echo.Context) error {
 		Degraded:   degraded,
 	}
 	if gotPrice {
-		m := storefront.MoneyOf(price)
+		m := storeview.MoneyOf(price)
 		v.Price = &m
 	}
 	if gotStock {
@@ -214,7 +215,7 @@ func (a *API) product(c echo.Context) error {
 // without prices is still useful to browse, and the client learns from
 // degraded that prices are missing.
 func (a *API) search(c echo.Context) error {
-	if _, err := storefront.UserID(c); err != nil {
+	if _, err := input.UserID(c); err != nil {
 		return err
 	}
 	q, page, err := parseSearch(c)

@@ -27,7 +27,7 @@ func (w countingWriter) Write(b []byte) (int, error) {
 
 // TestWireBytes measures what one GET /v1/home saves the app: the bytes of
 // the screen compressed and not, against the raw payloads of the upstream
-// calls it replaces, and the number of requests. The README quotes its log:
+// calls it replaces, and the number of requests. docs/bff-mobile.md quotes its log:
 //
 //	go test -run TestWireBytes -v ./internal/api/
 func TestWireBytes(t *testing.T) {

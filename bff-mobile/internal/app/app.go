@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
 	"github.com/shopfront/bff-mobile/internal/api"
@@ -19,6 +18,8 @@ import (
 	"github.com/shopfront/shared/edge/gateway"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/ratelimit"
+	"github.com/shopfront/shared/edge/route"
+	"github.com/shopfront/shared/edge/server"
 )
 
 // Name is the gateway's name in logs, metrics and traces.
@@ -45,17 +46,18 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) 
 	return a, nil
 }
 
-// wire builds the mobile policies and routes on the gateway core. Every
-// mobile route passes, after the server's edge chain, through:
+// wire builds the mobile policies and routes on the gateway core. After
+// the server's edge chain (docs/chain.md), gzip (> 256 B) sits in its Outer
+// slot, and every mobile route passes through:
 //
-//	gzip (> 256 B) -> JWT (aud shopfront-mobile; failures charged to the
-//	client IP) -> per-user rate limit -> ETag/304 and Cache-Control -> handler
+//	JWT (aud shopfront-mobile; failures charged to the client IP)
+//	-> per-user rate limit -> ETag/304 and Cache-Control -> handler
 //
 // gzip is outermost so that it compresses what revalidation lets through,
-// the problems of every layer inside it included. It is installed on the
-// instance rather than per route so that the problems of paths no route
-// matches (404) and of wrong methods (405) are gzipped too; authentication stays per route, so an unknown
-// path is still a plain 404.
+// the problems of every layer inside it included. It is on the instance
+// rather than per route so that the problems of paths no route matches
+// (404) and of wrong methods (405) are gzipped too; authentication stays
+// per route, so an unknown path is still a plain 404.
 func (a *App) wire(cfg config.Config) error {
 	routes, err := api.New(api.Config{
 		Clients: a.Clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Mobile.Currency,
@@ -74,9 +76,7 @@ func (a *App) wire(cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(ratelimit.Limit{
-		Rate: cfg.Mobile.RateLimit.PerMinute, Burst: cfg.Mobile.RateLimit.Burst,
-	})}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(cfg.Mobile.RateLimit)}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}
@@ -84,7 +84,10 @@ func (a *App) wire(cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("building revalidation: %w", err)
 	}
-	a.Echo().Use(gz)
-	routes.Register(a.Echo(), []echo.MiddlewareFunc{authn, limit, cond}...)
-	return nil
+	if err := a.Install(server.Chain{Outer: []server.Layer{{Name: "gzip", Middleware: gz}}}); err != nil {
+		return fmt.Errorf("installing the edge chain: %w", err)
+	}
+	return route.Register(a.Echo(), route.Chains{
+		api.AuthenticatedPolicy: {authn, limit, cond},
+	}, routes.Routes())
 }

@@ -39,3 +39,11 @@ func TestWiring(t *testing.T) {
 	t.Parallel()
 	gatewaytest.CheckWiring(t, func(t *testing.T, env map[string]string) gatewaytest.Listening { return boot(t, env) })
 }
+
+// TestChainDoc: docs/chain.md shows bff-mobile's edge chain exactly as the
+// composition root installs it.
+func TestChainDoc(t *testing.T) {
+	t.Parallel()
+	a := boot(t, nil)
+	gatewaytest.CheckChainDoc(t, app.Name, a.Layers())
+}

@@ -42,7 +42,7 @@ func TestMobileProblemsGzipped(t *testing.T) {
 	tok := fakestest.UserToken(t, f, "u-020", "mobile")
 
 	tests := []struct {
-		desc         string
+		name         string
 		method, path string
 		token, body  string
 		id           string
@@ -50,23 +50,23 @@ func TestMobileProblemsGzipped(t *testing.T) {
 		expectCode   string
 		expectGzip   bool
 	}{
-		{desc: "ok, missing token", method: http.MethodGet, path: "/v1/home", id: longID + "1",
+		{name: "ok, missing token", method: http.MethodGet, path: "/v1/home", id: longID + "1",
 			expectStatus: 401, expectCode: "unauthorized", expectGzip: true},
-		{desc: "ok, bad query", method: http.MethodGet, path: "/v1/search?q=", token: tok, id: longID + "2",
+		{name: "ok, bad query", method: http.MethodGet, path: "/v1/search?q=", token: tok, id: longID + "2",
 			expectStatus: 400, expectCode: "validation_failed", expectGzip: true},
-		{desc: "ok, bad body", method: http.MethodPut, path: "/v1/cart/items/p-0001", token: tok, body: `{"quantity":"2"}`, id: longID + "3",
+		{name: "ok, bad body", method: http.MethodPut, path: "/v1/cart/items/p-0001", token: tok, body: `{"quantity":"2"}`, id: longID + "3",
 			expectStatus: 400, expectCode: "validation_failed", expectGzip: true},
-		{desc: "ok, unknown product", method: http.MethodGet, path: "/v1/products/p-9999", token: tok, id: longID + "4",
+		{name: "ok, unknown product", method: http.MethodGet, path: "/v1/products/p-9999", token: tok, id: longID + "4",
 			expectStatus: 404, expectCode: "not_found", expectGzip: true},
-		{desc: "ok, unknown route", method: http.MethodGet, path: "/v1/nothing", token: tok, id: longID + "5",
+		{name: "ok, unknown route", method: http.MethodGet, path: "/v1/nothing", token: tok, id: longID + "5",
 			expectStatus: 404, expectCode: "not_found", expectGzip: true},
-		{desc: "ok, wrong method", method: http.MethodPost, path: "/v1/home", token: tok, id: longID + "6",
+		{name: "ok, wrong method", method: http.MethodPost, path: "/v1/home", token: tok, id: longID + "6",
 			expectStatus: 405, expectCode: "method_not_allowed", expectGzip: true},
-		{desc: "nok, small problem is sent as it is", method: http.MethodGet, path: "/v1/orders/o-99999", token: tok, id: "short-7",
+		{name: "nok, small problem is sent as it is", method: http.MethodGet, path: "/v1/orders/o-99999", token: tok, id: "short-7",
 			expectStatus: 404, expectCode: "not_found"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			// Sequential: the log lines are read per request.
 			id := strings.TrimPrefix(tt.id, longID)
 			if len(tt.id) > 128 {
@@ -124,22 +124,22 @@ func TestMobileETagPerCoding(t *testing.T) {
 	assert.Equal(t, strings.TrimSuffix(plainTag, `"`)+compress.ETagSuffix+`"`, gzTag, "strong tags differ per coding")
 
 	for _, tt := range []struct {
-		desc, given, acceptEncoding string
+		name, given, acceptEncoding string
 	}{
-		{desc: "ok, gzip tag from a gzip client", given: gzTag, acceptEncoding: "gzip"},
-		{desc: "ok, identity tag from a gzip client", given: plainTag, acceptEncoding: "gzip"},
-		{desc: "ok, gzip tag from an identity client", given: gzTag},
-		{desc: "ok, identity tag from an identity client", given: plainTag},
+		{name: "ok, gzip tag from a gzip client", given: gzTag, acceptEncoding: "gzip"},
+		{name: "ok, identity tag from a gzip client", given: plainTag, acceptEncoding: "gzip"},
+		{name: "ok, gzip tag from an identity client", given: gzTag},
+		{name: "ok, identity tag from an identity client", given: plainTag},
 	} {
 		hdr := map[string]string{"If-None-Match": tt.given}
 		if tt.acceptEncoding != "" {
 			hdr["Accept-Encoding"] = tt.acceptEncoding
 		}
 		r := call(t, http.MethodGet, s.url+"/v1/home", tok, "", hdr)
-		assert.Equal(t, http.StatusNotModified, r.StatusCode, tt.desc)
-		assert.Empty(t, r.body, tt.desc)
-		assert.Equal(t, tt.given, r.Header.Get("ETag"), tt.desc)
-		assert.Equal(t, "private, max-age=60", r.Header.Get("Cache-Control"), tt.desc)
+		assert.Equal(t, http.StatusNotModified, r.StatusCode, tt.name)
+		assert.Empty(t, r.body, tt.name)
+		assert.Equal(t, tt.given, r.Header.Get("ETag"), tt.name)
+		assert.Equal(t, "private, max-age=60", r.Header.Get("Cache-Control"), tt.name)
 	}
 }
 

@@ -24,7 +24,7 @@ func TestMobileErrorClasses(t *testing.T) {
 	tok := fakestest.UserToken(t, s.fakes, "u-009", "mobile")
 	webTok := fakestest.UserToken(t, s.fakes, "u-009", "web")
 	tests := []struct {
-		desc         string
+		name         string
 		method, path string
 		token, body  string
 		fault        string // service to fail with 500, 503 after drop, ...
@@ -33,29 +33,29 @@ func TestMobileErrorClasses(t *testing.T) {
 		expectCode   string
 		expectHeader map[string]string
 	}{
-		{desc: "nok, no token", method: http.MethodGet, path: "/v1/home",
+		{name: "nok, no token", method: http.MethodGet, path: "/v1/home",
 			expectStatus: 401, expectCode: "unauthorized", expectHeader: map[string]string{"WWW-Authenticate": "Bearer"}},
-		{desc: "nok, token of another audience", method: http.MethodGet, path: "/v1/home", token: webTok,
+		{name: "nok, token of another audience", method: http.MethodGet, path: "/v1/home", token: webTok,
 			expectStatus: 401, expectCode: "invalid_token"},
-		{desc: "nok, bad input", method: http.MethodGet, path: "/v1/search?q=", token: tok,
+		{name: "nok, bad input", method: http.MethodGet, path: "/v1/search?q=", token: tok,
 			expectStatus: 400, expectCode: "validation_failed"},
-		{desc: "nok, unknown product", method: http.MethodGet, path: "/v1/products/p-9999", token: tok,
+		{name: "nok, unknown product", method: http.MethodGet, path: "/v1/products/p-9999", token: tok,
 			expectStatus: 404, expectCode: "not_found"},
-		{desc: "nok, unknown route", method: http.MethodGet, path: "/v1/nothing", token: tok,
+		{name: "nok, unknown route", method: http.MethodGet, path: "/v1/nothing", token: tok,
 			expectStatus: 404, expectCode: "not_found"},
-		{desc: "nok, wrong method", method: http.MethodPost, path: "/v1/home", token: tok,
+		{name: "nok, wrong method", method: http.MethodPost, path: "/v1/home", token: tok,
 			expectStatus: 405, expectCode: "method_not_allowed"},
-		{desc: "nok, not JSON", method: http.MethodPut, path: "/v1/cart/items/p-0001", token: tok, body: "<quantity/>",
+		{name: "nok, not JSON", method: http.MethodPut, path: "/v1/cart/items/p-0001", token: tok, body: "<quantity/>",
 			expectStatus: 415, expectCode: "unsupported_media_type"},
-		{desc: "nok, body too large", method: http.MethodPut, path: "/v1/cart/items/p-0001", token: tok,
+		{name: "nok, body too large", method: http.MethodPut, path: "/v1/cart/items/p-0001", token: tok,
 			body: `{"quantity":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`, expectStatus: 413, expectCode: "payload_too_large"},
-		{desc: "nok, critical upstream 5xx", method: http.MethodGet, path: "/v1/cart", token: tok,
+		{name: "nok, critical upstream 5xx", method: http.MethodGet, path: "/v1/cart", token: tok,
 			fault: domain.ServiceCart, given: domain.Fault{ErrorRate: 1, Status: 500}, expectStatus: 502, expectCode: "upstream_unavailable"},
-		{desc: "nok, critical upstream too slow", method: http.MethodGet, path: "/v1/orders/o-00001", token: tok,
+		{name: "nok, critical upstream too slow", method: http.MethodGet, path: "/v1/orders/o-00001", token: tok,
 			fault: domain.ServiceOrders, given: domain.Fault{LatencyMs: 2500}, expectStatus: 504, expectCode: "upstream_timeout"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			if tt.fault != "" {
 				require.NoError(t, s.fakes.SetFault(tt.fault, tt.given))
 				defer func() { require.NoError(t, s.fakes.SetFault(tt.fault, domain.Fault{})) }()

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -130,7 +129,9 @@ func TestMobileWiring(t *testing.T) {
 	assert.Empty(t, again.body)
 	assert.Equal(t, etag, again.Header.Get("ETag"))
 
-	small := call(t, http.MethodGet, s.url+"/v1/orders/o-99999", tok, "", map[string]string{"Accept-Encoding": "gzip"})
+	// A short request id keeps the problem under the 256-byte threshold
+	// (a generated id appears twice, in instance and requestId).
+	small := call(t, http.MethodGet, s.url+"/v1/orders/o-99999", tok, "", map[string]string{"Accept-Encoding": "gzip", "X-Request-Id": "small-1"})
 	assert.Equal(t, http.StatusNotFound, small.StatusCode)
 	assert.Empty(t, small.Header.Get("Content-Encoding"), "a small problem is sent as it is")
 
@@ -186,26 +187,29 @@ func TestMobileDegradedAndFailing(t *testing.T) {
 }
 
 // TestMobileBudgetsFromEnvironment sets the home budget through the
-// environment: a payments call slower than the budget is cut off by it,
-// well before the 2 s per-call timeout would end it, and the screen is
-// served degraded. The budget leaves room for the other sources on a loaded
-// machine; only payments is known to miss it.
+// environment: a payments call slower than the budget is cut off by it and
+// the screen is served degraded. The route budget and the per-call timeout
+// are raised well above the payments latency, so nothing but the home
+// budget can cut that call: had it been ignored, payments would have
+// answered and the screen would not be degraded. No elapsed time is
+// asserted.
 func TestMobileBudgetsFromEnvironment(t *testing.T) {
 	t.Parallel()
-	s := bootReady(t, map[string]string{"BFF_MOBILE_BUDGET_HOME": "800ms"})
+	s := bootReady(t, map[string]string{
+		"BFF_MOBILE_BUDGET_HOME": "800ms",
+		"BFF_ROUTE_BUDGET":       "10s",
+		"BFF_UPSTREAM_TIMEOUT":   "10s",
+	})
 	tok := fakestest.UserToken(t, s.fakes, "u-003", "mobile")
 	require.NoError(t, s.fakes.SetFault(domain.ServicePayments, domain.Fault{LatencyMs: 3000}))
-	begin := time.Now()
 	r := call(t, http.MethodGet, s.url+"/v1/home", tok, "", nil)
-	took := time.Since(begin)
 	require.Equal(t, http.StatusOK, r.StatusCode, string(r.body))
 	var home struct {
 		Degraded []string `json:"degraded"`
 	}
 	require.NoError(t, json.Unmarshal(r.body, &home), string(r.body))
-	assert.Contains(t, home.Degraded, "payments", "the slow optional source is cut off by the route budget")
+	assert.Contains(t, home.Degraded, "payments", "the slow optional source is cut off by the home budget")
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
-	assert.Less(t, took, 2*time.Second, "the 800 ms budget, not the 2 s call timeout, ended the payments call")
 }
 
 // TestMobileIdentityFromTokenOnly sends forged identity headers in every

@@ -35,30 +35,30 @@ func TestCompress(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	tests := []struct {
-		desc           string
+		name           string
 		size           int
 		acceptEncoding string
 		expectGzip     bool
 	}{
-		{desc: "ok, above 256 bytes is gzipped", size: 1000, acceptEncoding: "gzip", expectGzip: true},
-		{desc: "ok, 257 bytes is gzipped", size: 257, acceptEncoding: "gzip, deflate, br", expectGzip: true},
-		{desc: "ok, star accepts gzip", size: 1000, acceptEncoding: "*", expectGzip: true},
-		{desc: "nok, 256 bytes is sent as it is", size: 256, acceptEncoding: "gzip"},
-		{desc: "nok, small body is sent as it is", size: 40, acceptEncoding: "gzip"},
-		{desc: "nok, client does not accept gzip", size: 1000, acceptEncoding: ""},
-		{desc: "nok, gzip refused with q=0", size: 1000, acceptEncoding: "gzip;q=0, identity"},
-		{desc: "nok, star allowed but gzip refused", size: 1000, acceptEncoding: "*, gzip;q=0"},
-		{desc: "ok, coding names are case-insensitive", size: 1000, acceptEncoding: "GZIP", expectGzip: true},
-		{desc: "ok, gzip weighed below brotli is still accepted", size: 1000, acceptEncoding: "br;q=1.0, gzip;q=0.8", expectGzip: true},
-		{desc: "ok, star with a weight accepts gzip", size: 1000, acceptEncoding: "*;q=0.1", expectGzip: true},
-		{desc: "nok, star refused", size: 1000, acceptEncoding: "*;q=0"},
-		{desc: "nok, q=0.000 refuses", size: 1000, acceptEncoding: "gzip; q=0.000"},
-		{desc: "nok, malformed q refuses", size: 1000, acceptEncoding: "gzip;q=junk"},
-		{desc: "nok, brotli only is not offered", size: 1000, acceptEncoding: "br"},
-		{desc: "nok, identity only", size: 1000, acceptEncoding: "identity"},
+		{name: "ok, above 256 bytes is gzipped", size: 1000, acceptEncoding: "gzip", expectGzip: true},
+		{name: "ok, 257 bytes is gzipped", size: 257, acceptEncoding: "gzip, deflate, br", expectGzip: true},
+		{name: "ok, star accepts gzip", size: 1000, acceptEncoding: "*", expectGzip: true},
+		{name: "nok, 256 bytes is sent as it is", size: 256, acceptEncoding: "gzip"},
+		{name: "nok, small body is sent as it is", size: 40, acceptEncoding: "gzip"},
+		{name: "nok, client does not accept gzip", size: 1000, acceptEncoding: ""},
+		{name: "nok, gzip refused with q=0", size: 1000, acceptEncoding: "gzip;q=0, identity"},
+		{name: "nok, star allowed but gzip refused", size: 1000, acceptEncoding: "*, gzip;q=0"},
+		{name: "ok, coding names are case-insensitive", size: 1000, acceptEncoding: "GZIP", expectGzip: true},
+		{name: "ok, gzip weighed below brotli is still accepted", size: 1000, acceptEncoding: "br;q=1.0, gzip;q=0.8", expectGzip: true},
+		{name: "ok, star with a weight accepts gzip", size: 1000, acceptEncoding: "*;q=0.1", expectGzip: true},
+		{name: "nok, star refused", size: 1000, acceptEncoding: "*;q=0"},
+		{name: "nok, q=0.000 refuses", size: 1000, acceptEncoding: "gzip; q=0.000"},
+		{name: "nok, malformed q refuses", size: 1000, acceptEncoding: "gzip;q=junk"},
+		{name: "nok, brotli only is not offered", size: 1000, acceptEncoding: "br"},
+		{name: "nok, identity only", size: 1000, acceptEncoding: "identity"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			req, err := http.NewRequest(http.MethodGet, srv.URL+"/bytes/"+strconv.Itoa(tt.size), nil)
 			require.NoError(t, err)
@@ -122,17 +122,17 @@ func TestCompressErrors(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	tests := []struct {
-		desc         string
+		name         string
 		path         string
 		expectStatus int
 		expectGzip   bool
 	}{
-		{desc: "ok, a large problem is gzipped", path: "/problem/400", expectStatus: 400, expectGzip: true},
-		{desc: "nok, a small problem is sent as it is", path: "/problem/1", expectStatus: 400},
-		{desc: "ok, an echo error is rendered as a problem", path: "/missing", expectStatus: 404},
+		{name: "ok, a large problem is gzipped", path: "/problem/400", expectStatus: 400, expectGzip: true},
+		{name: "nok, a small problem is sent as it is", path: "/problem/1", expectStatus: 400},
+		{name: "ok, an echo error is rendered as a problem", path: "/missing", expectStatus: 404},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			req, err := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
 			require.NoError(t, err)
 			req.Header.Set("Accept-Encoding", "gzip")
@@ -182,19 +182,19 @@ func TestCompressETag(t *testing.T) {
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	tests := []struct {
-		desc           string
+		name           string
 		size           int
 		tag            string
 		acceptEncoding string
 		expect         string
 	}{
-		{desc: "ok, gzipped body gets the suffix", size: 1000, tag: `"abc"`, acceptEncoding: "gzip", expect: `"abc-gzip"`},
-		{desc: "nok, identity body keeps its tag", size: 1000, tag: `"abc"`, expect: `"abc"`},
-		{desc: "nok, small body keeps its tag", size: 10, tag: `"abc"`, acceptEncoding: "gzip", expect: `"abc"`},
-		{desc: "nok, weak tag is left alone", size: 1000, tag: `W/"abc"`, acceptEncoding: "gzip", expect: `W/"abc"`},
+		{name: "ok, gzipped body gets the suffix", size: 1000, tag: `"abc"`, acceptEncoding: "gzip", expect: `"abc-gzip"`},
+		{name: "nok, identity body keeps its tag", size: 1000, tag: `"abc"`, expect: `"abc"`},
+		{name: "nok, small body keeps its tag", size: 10, tag: `"abc"`, acceptEncoding: "gzip", expect: `"abc"`},
+		{name: "nok, weak tag is left alone", size: 1000, tag: `W/"abc"`, acceptEncoding: "gzip", expect: `W/"abc"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			req, err := http.NewRequest(http.MethodGet, srv.URL+"/tagged/"+strconv.Itoa(tt.size)+"?tag="+url.QueryEscape(tt.tag), nil)
 			require.NoError(t, err)

@@ -63,7 +63,7 @@ func TestConditional(t *testing.T) {
 	tag := conditional.ETag([]byte(body))
 
 	tests := []struct {
-		desc         string
+		name         string
 		method, path string
 		given        map[string]string
 		expectStatus int
@@ -71,35 +71,35 @@ func TestConditional(t *testing.T) {
 		expectCC     string
 		expectBody   bool
 	}{
-		{desc: "ok, 200 with strong tag and private caching", method: http.MethodGet, path: "/screen",
+		{name: "ok, 200 with strong tag and private caching", method: http.MethodGet, path: "/screen",
 			expectStatus: 200, expectETag: tag, expectCC: "private, max-age=60", expectBody: true},
-		{desc: "ok, matching tag answers 304 without body", method: http.MethodGet, path: "/screen",
+		{name: "ok, matching tag answers 304 without body", method: http.MethodGet, path: "/screen",
 			given: map[string]string{"If-None-Match": tag}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
-		{desc: "ok, tag in a list matches", method: http.MethodGet, path: "/screen",
+		{name: "ok, tag in a list matches", method: http.MethodGet, path: "/screen",
 			given: map[string]string{"If-None-Match": `"a", ` + tag + `, "b"`}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
-		{desc: "ok, weak form matches under weak comparison", method: http.MethodGet, path: "/screen",
+		{name: "ok, weak form matches under weak comparison", method: http.MethodGet, path: "/screen",
 			given: map[string]string{"If-None-Match": "W/" + tag}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
-		{desc: "ok, star matches", method: http.MethodGet, path: "/screen",
+		{name: "ok, star matches", method: http.MethodGet, path: "/screen",
 			given: map[string]string{"If-None-Match": "*"}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
-		{desc: "ok, 304 through gzip is not encoded", method: http.MethodGet, path: "/screen",
+		{name: "ok, 304 through gzip is not encoded", method: http.MethodGet, path: "/screen",
 			given: map[string]string{"If-None-Match": tag, "Accept-Encoding": "gzip"}, expectStatus: 304, expectETag: tag, expectCC: "private, max-age=60"},
-		{desc: "nok, other tag answers the body", method: http.MethodGet, path: "/screen",
+		{name: "nok, other tag answers the body", method: http.MethodGet, path: "/screen",
 			given: map[string]string{"If-None-Match": `"other"`}, expectStatus: 200, expectETag: tag, expectCC: "private, max-age=60", expectBody: true},
-		{desc: "nok, unquoted tag is malformed and matches nothing", method: http.MethodGet, path: "/screen",
+		{name: "nok, unquoted tag is malformed and matches nothing", method: http.MethodGet, path: "/screen",
 			given: map[string]string{"If-None-Match": strings.Trim(tag, `"`)}, expectStatus: 200, expectETag: tag, expectCC: "private, max-age=60", expectBody: true},
-		{desc: "ok, handler's no-store is kept and carries no tag", method: http.MethodGet, path: "/degraded",
+		{name: "ok, handler's no-store is kept and carries no tag", method: http.MethodGet, path: "/degraded",
 			expectStatus: 200, expectCC: "no-store", expectBody: true},
-		{desc: "nok, no-store is never revalidated by star", method: http.MethodGet, path: "/degraded",
+		{name: "nok, no-store is never revalidated by star", method: http.MethodGet, path: "/degraded",
 			given: map[string]string{"If-None-Match": "*"}, expectStatus: 200, expectCC: "no-store", expectBody: true},
-		{desc: "nok, no-store is never revalidated by its content's tag", method: http.MethodGet, path: "/degraded",
+		{name: "nok, no-store is never revalidated by its content's tag", method: http.MethodGet, path: "/degraded",
 			given: map[string]string{"If-None-Match": conditional.ETag([]byte(`{"degraded":["recommendations"]}`))}, expectStatus: 200, expectCC: "no-store", expectBody: true},
-		{desc: "nok, errors carry no tag", method: http.MethodGet, path: "/missing", expectStatus: 404, expectBody: true},
-		{desc: "nok, other successes carry no tag", method: http.MethodGet, path: "/accepted", expectStatus: 202, expectBody: true},
-		{desc: "nok, POST is untouched", method: http.MethodPost, path: "/screen",
+		{name: "nok, errors carry no tag", method: http.MethodGet, path: "/missing", expectStatus: 404, expectBody: true},
+		{name: "nok, other successes carry no tag", method: http.MethodGet, path: "/accepted", expectStatus: 202, expectBody: true},
+		{name: "nok, POST is untouched", method: http.MethodPost, path: "/screen",
 			given: map[string]string{"If-None-Match": "*"}, expectStatus: 201, expectBody: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			res, b := do(t, srv, tt.method, tt.path, tt.given)
 			assert.Equal(t, tt.expectStatus, res.StatusCode)
@@ -140,19 +140,19 @@ func TestTagPerCoding(t *testing.T) {
 	assert.Equal(t, gzipTag, gz.Header.Get("ETag"))
 
 	tests := []struct {
-		desc           string
+		name           string
 		given          string
 		acceptEncoding string
 		expectETag     string
 	}{
-		{desc: "ok, gzip tag revalidates a gzip client", given: gzipTag, acceptEncoding: "gzip", expectETag: gzipTag},
-		{desc: "ok, identity tag revalidates a gzip client", given: identityTag, acceptEncoding: "gzip", expectETag: identityTag},
-		{desc: "ok, gzip tag revalidates an identity client", given: gzipTag, expectETag: gzipTag},
-		{desc: "ok, identity tag revalidates an identity client", given: identityTag, expectETag: identityTag},
-		{desc: "ok, weak gzip tag matches under weak comparison", given: "W/" + gzipTag, acceptEncoding: "gzip", expectETag: gzipTag},
+		{name: "ok, gzip tag revalidates a gzip client", given: gzipTag, acceptEncoding: "gzip", expectETag: gzipTag},
+		{name: "ok, identity tag revalidates a gzip client", given: identityTag, acceptEncoding: "gzip", expectETag: identityTag},
+		{name: "ok, gzip tag revalidates an identity client", given: gzipTag, expectETag: gzipTag},
+		{name: "ok, identity tag revalidates an identity client", given: identityTag, expectETag: identityTag},
+		{name: "ok, weak gzip tag matches under weak comparison", given: "W/" + gzipTag, acceptEncoding: "gzip", expectETag: gzipTag},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			hdr := map[string]string{"If-None-Match": tt.given}
 			if tt.acceptEncoding != "" {
@@ -175,26 +175,26 @@ func TestTagPerCoding(t *testing.T) {
 func TestNoneMatchFails(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc   string
+		name   string
 		given  string
 		expect bool
 	}{
-		{desc: "ok, same tag", given: `"x"`, expect: true},
-		{desc: "ok, weak tag", given: `W/"x"`, expect: true},
-		{desc: "ok, in a list", given: `"a","x"`, expect: true},
-		{desc: "ok, star", given: `*`, expect: true},
-		{desc: "ok, tag holding a comma", given: `"a,b", "x"`, expect: true},
-		{desc: "ok, tag of the gzipped body", given: `"x-gzip"`, expect: true},
-		{desc: "nok, other coding suffix", given: `"x-br"`},
-		{desc: "nok, suffix alone", given: `"-gzip"`},
-		{desc: "nok, other", given: `"y"`},
-		{desc: "nok, prefix of the tag", given: `"x`},
-		{desc: "nok, empty", given: ``},
-		{desc: "nok, unquoted", given: `x`},
-		{desc: "nok, after a malformed member", given: `a, "x"`},
+		{name: "ok, same tag", given: `"x"`, expect: true},
+		{name: "ok, weak tag", given: `W/"x"`, expect: true},
+		{name: "ok, in a list", given: `"a","x"`, expect: true},
+		{name: "ok, star", given: `*`, expect: true},
+		{name: "ok, tag holding a comma", given: `"a,b", "x"`, expect: true},
+		{name: "ok, tag of the gzipped body", given: `"x-gzip"`, expect: true},
+		{name: "nok, other coding suffix", given: `"x-br"`},
+		{name: "nok, suffix alone", given: `"-gzip"`},
+		{name: "nok, other", given: `"y"`},
+		{name: "nok, prefix of the tag", given: `"x`},
+		{name: "nok, empty", given: ``},
+		{name: "nok, unquoted", given: `x`},
+		{name: "nok, after a malformed member", given: `a, "x"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			assert.Equal(t, tt.expect, conditional.NoneMatchFails(tt.given, `"x"`))
 		})

@@ -6,7 +6,6 @@ package config
 import (
 	"compress/gzip"
 	"errors"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/conditional"
 	"github.com/shopfront/shared/edge/aggregate"
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/input"
 	"github.com/shopfront/shared/edge/ratelimit"
 )
 
@@ -41,7 +41,7 @@ type Mobile struct {
 	// Optional. Default "private, max-age=60".
 	CacheControl string `yaml:"cache_control"`
 	// Currency prices are asked in (BFF_MOBILE_CURRENCY). Optional.
-	// Default "USD".
+	// Default edgeconfig.DefaultCurrency.
 	Currency string `yaml:"currency"`
 	// SearchPageSize is the number of results per search page. Optional.
 	// Default 20.
@@ -50,22 +50,13 @@ type Mobile struct {
 	// Default 0: the inventory service's own default.
 	NearbyRadiusKm float64 `yaml:"nearby_radius_km"`
 	// RateLimit is the per-user limit of authenticated requests. Optional.
-	// Default 600 per minute, burst 100.
-	RateLimit RateLimit `yaml:"rate_limit"`
+	// Default ratelimit.UserLimit() (600 per minute, burst 100).
+	RateLimit ratelimit.Limit `yaml:"rate_limit"`
 	// Budgets bound each route's upstream work
 	// (BFF_MOBILE_BUDGET_HOME, _PRODUCT, _SEARCH, _CART, _ORDERS). Optional.
 	// Default: the aggregate routes (home, product, search, cart) get
 	// BFF_ROUTE_BUDGET (2.5 s), the order routes BFF_UPSTREAM_TIMEOUT (2 s).
 	Budgets api.Budgets `yaml:"budgets"`
-}
-
-// RateLimit is a GCRA limit.
-type RateLimit struct {
-	// PerMinute is the sustained rate. Optional. Default 600.
-	PerMinute int `yaml:"per_minute"`
-	// Burst is the number of requests allowed back to back. Optional.
-	// Default 100.
-	Burst int `yaml:"burst"`
 }
 
 // Listener defaults of bff-mobile. Cellular clients are slow
@@ -102,9 +93,9 @@ func Defaults() Config {
 		GzipMinLength:  compress.DefaultMinLength,
 		GzipLevel:      gzip.DefaultCompression,
 		CacheControl:   conditional.DefaultCacheControl,
-		Currency:       api.DefaultCurrency,
+		Currency:       edgeconfig.DefaultCurrency,
 		SearchPageSize: api.DefaultSearchPageSize,
-		RateLimit:      RateLimit{PerMinute: ratelimit.UserLimit.Rate, Burst: ratelimit.UserLimit.Burst},
+		RateLimit:      ratelimit.UserLimit(),
 	}
 	return c
 }
@@ -147,8 +138,6 @@ func readLevel(env *edgeconfig.Env, name string, dst *int) {
 	*dst = n
 }
 
-var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
-
 // Validate reports every problem, one line each.
 func (c Config) Validate() error {
 	errs := []error{c.Common.Validate()}
@@ -162,14 +151,14 @@ func (c Config) Validate() error {
 	if m.GzipLevel < gzip.DefaultCompression || m.GzipLevel > gzip.BestCompression {
 		fail(VarGzipLevel, "must be -1 or 1..9, got %d", m.GzipLevel)
 	}
-	if m.Currency != "" && !currencyPattern.MatchString(m.Currency) {
+	if m.Currency != "" && !input.ValidCurrency(m.Currency) {
 		fail(VarCurrency, "%q is not an ISO 4217 code such as USD", m.Currency)
 	}
 	if m.SearchPageSize < 0 || m.SearchPageSize > 100 {
 		fail("mobile.search_page_size", "must be within 1..100, got %d", m.SearchPageSize)
 	}
-	if m.RateLimit.PerMinute < 1 || m.RateLimit.Burst < 1 {
-		fail("mobile.rate_limit", "per_minute and burst must be positive, got %d and %d", m.RateLimit.PerMinute, m.RateLimit.Burst)
+	if m.RateLimit.Rate < 1 || m.RateLimit.Burst < 1 {
+		fail("mobile.rate_limit", "per_minute and burst must be positive, got %d and %d", m.RateLimit.Rate, m.RateLimit.Burst)
 	}
 	if m.NearbyRadiusKm < 0 {
 		fail("mobile.nearby_radius_km", "must not be negative, got %g", m.NearbyRadiusKm)

@@ -11,6 +11,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/config"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/ratelimit"
 )
 
 func TestDefaults(t *testing.T) {
@@ -33,13 +34,13 @@ func TestDefaults(t *testing.T) {
 func TestEnvironment(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc   string
+		name   string
 		given  map[string]string
 		expect func(t *testing.T, c config.Config)
 		errs   []string
 	}{
 		{
-			desc:  "ok, mobile knobs",
+			name:  "ok, mobile knobs",
 			given: map[string]string{"BFF_MOBILE_GZIP_MIN_LENGTH": "1024", "BFF_MOBILE_GZIP_LEVEL": "9", "BFF_MOBILE_CURRENCY": "EUR"},
 			expect: func(t *testing.T, c config.Config) {
 				assert.Equal(t, 1024, c.Mobile.GzipMinLength)
@@ -48,7 +49,7 @@ func TestEnvironment(t *testing.T) {
 			},
 		},
 		{
-			desc:  "ok, one route budget set, the others derived",
+			name:  "ok, one route budget set, the others derived",
 			given: map[string]string{"BFF_MOBILE_BUDGET_HOME": "1s", "BFF_ROUTE_BUDGET": "3s", "BFF_UPSTREAM_TIMEOUT": "1500ms"},
 			expect: func(t *testing.T, c config.Config) {
 				b := c.RouteBudgets()
@@ -58,20 +59,20 @@ func TestEnvironment(t *testing.T) {
 			},
 		},
 		{
-			desc:  "ok, default gzip level",
+			name:  "ok, default gzip level",
 			given: map[string]string{"BFF_MOBILE_GZIP_LEVEL": "-1"},
 			expect: func(t *testing.T, c config.Config) {
 				assert.Equal(t, -1, c.Mobile.GzipLevel)
 			},
 		},
-		{desc: "nok, bad values, one line each", given: map[string]string{
+		{name: "nok, bad values, one line each", given: map[string]string{
 			"BFF_MOBILE_GZIP_MIN_LENGTH": "-5", "BFF_MOBILE_BUDGET_CART": "soon", "BFF_MOBILE_GZIP_LEVEL": "max",
 		}, errs: []string{"BFF_MOBILE_GZIP_MIN_LENGTH", "BFF_MOBILE_BUDGET_CART", "BFF_MOBILE_GZIP_LEVEL"}},
-		{desc: "nok, currency not ISO", given: map[string]string{"BFF_MOBILE_CURRENCY": "dollars"}, errs: []string{"BFF_MOBILE_CURRENCY"}},
-		{desc: "nok, gzip level out of range", given: map[string]string{"BFF_MOBILE_GZIP_LEVEL": "12"}, errs: []string{"BFF_MOBILE_GZIP_LEVEL"}},
+		{name: "nok, currency not ISO", given: map[string]string{"BFF_MOBILE_CURRENCY": "dollars"}, errs: []string{"BFF_MOBILE_CURRENCY"}},
+		{name: "nok, gzip level out of range", given: map[string]string{"BFF_MOBILE_GZIP_LEVEL": "12"}, errs: []string{"BFF_MOBILE_GZIP_LEVEL"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := config.Load(edgeconfig.MapLookup(tt.given))
 			if len(tt.errs) > 0 {
@@ -106,7 +107,7 @@ mobile:
 	assert.Equal(t, "private, max-age=30", c.Mobile.CacheControl)
 	assert.Equal(t, 10, c.Mobile.SearchPageSize)
 	assert.InDelta(t, 5.0, c.Mobile.NearbyRadiusKm, 0)
-	assert.Equal(t, config.RateLimit{PerMinute: 60, Burst: 5}, c.Mobile.RateLimit)
+	assert.Equal(t, ratelimit.Limit{Rate: 60, Burst: 5}, c.Mobile.RateLimit)
 	assert.Equal(t, 1500*time.Millisecond, c.RouteBudgets().Product)
 	assert.Equal(t, 750*time.Millisecond, c.RouteBudgets().Orders, "the environment wins over the file")
 

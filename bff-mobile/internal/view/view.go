@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/shopfront/contracts/domain"
-	"github.com/shopfront/shared/storefront"
+	storeview "github.com/shopfront/shared/storefront/view"
 )
 
 // MaxText is the longest description or review body sent to the app, in
@@ -29,10 +29,10 @@ type User struct {
 // Card is a product in a list. Name, ThumbnailURL and Price are null when
 // their source (catalog or pricing) failed or did not know the product.
 type Card struct {
-	ProductID    string            `json:"productId"`
-	Name         *string           `json:"name"`
-	ThumbnailURL *string           `json:"thumbnailUrl"`
-	Price        *storefront.Money `json:"price"`
+	ProductID    string           `json:"productId"`
+	Name         *string          `json:"name"`
+	ThumbnailURL *string          `json:"thumbnailUrl"`
+	Price        *storeview.Money `json:"price"`
 }
 
 // OrderSummary is an order on the home screen.
@@ -40,7 +40,7 @@ type OrderSummary struct {
 	ID        string             `json:"id"`
 	Status    string             `json:"status"`
 	CreatedAt time.Time          `json:"createdAt"`
-	Total     storefront.Money   `json:"total"`
+	Total     storeview.Money    `json:"total"`
 	Items     []OrderSummaryItem `json:"items"`
 }
 
@@ -54,12 +54,12 @@ type OrderSummaryItem struct {
 
 // Home is GET /v1/home.
 type Home struct {
-	User                User              `json:"user"`
-	RecentOrders        []OrderSummary    `json:"recentOrders"`
-	Recommendations     []Card            `json:"recommendations"`
-	UnreadNotifications *int              `json:"unreadNotifications"`
-	Balance             *storefront.Money `json:"balance"`
-	Degraded            []string          `json:"degraded"`
+	User                User             `json:"user"`
+	RecentOrders        []OrderSummary   `json:"recentOrders"`
+	Recommendations     []Card           `json:"recommendations"`
+	UnreadNotifications *int             `json:"unreadNotifications"`
+	Balance             *storeview.Money `json:"balance"`
+	Degraded            []string         `json:"degraded"`
 }
 
 // Product is the compact product of the product screen.
@@ -106,14 +106,14 @@ type Store struct {
 // ProductScreen is GET /v1/products/{id}. NearbyStores is left out unless
 // the caller sent lat and lon.
 type ProductScreen struct {
-	Product      Product           `json:"product"`
-	Price        *storefront.Money `json:"price"`
-	Availability *Availability     `json:"availability"`
-	Rating       *Rating           `json:"rating"`
-	TopReviews   []Review          `json:"topReviews"`
-	Similar      []Card            `json:"similar"`
-	NearbyStores *[]Store          `json:"nearbyStores,omitempty"`
-	Degraded     []string          `json:"degraded"`
+	Product      Product          `json:"product"`
+	Price        *storeview.Money `json:"price"`
+	Availability *Availability    `json:"availability"`
+	Rating       *Rating          `json:"rating"`
+	TopReviews   []Review         `json:"topReviews"`
+	Similar      []Card           `json:"similar"`
+	NearbyStores *[]Store         `json:"nearbyStores,omitempty"`
+	Degraded     []string         `json:"degraded"`
 }
 
 // SearchPage is GET /v1/search.
@@ -144,18 +144,18 @@ func Cut(s string, n int) string {
 func Compact(p domain.Product) Product {
 	return Product{
 		ID: p.ID, SKU: p.SKU, Name: p.Name, Description: Cut(p.Description, MaxText),
-		Brand: p.Brand, Category: p.Category, ThumbnailURL: storefront.Thumbnail(p.Images),
+		Brand: p.Brand, Category: p.Category, ThumbnailURL: storeview.Thumbnail(p.Images),
 	}
 }
 
 // Lookup is the product lookup of shared/storefront with the mobile lists
 // it fills.
-type Lookup struct{ storefront.Lookup }
+type Lookup struct{ storeview.Lookup }
 
 // NewLookup indexes products and prices; either may be empty when its
 // source failed.
 func NewLookup(products []domain.Product, prices []domain.Price) Lookup {
-	return Lookup{storefront.NewLookup(products, prices)}
+	return Lookup{storeview.NewLookup(products, prices)}
 }
 
 // Card returns the card of product id.
@@ -178,7 +178,7 @@ func (l Lookup) OrderSummaries(orders []domain.Order) []OrderSummary {
 	out := make([]OrderSummary, 0, len(orders))
 	for _, o := range orders {
 		s := OrderSummary{ID: o.ID, Status: o.Status, CreatedAt: o.CreatedAt,
-			Total: storefront.Money{Amount: o.TotalAmount, Currency: o.Currency}, Items: make([]OrderSummaryItem, 0, len(o.Items))}
+			Total: storeview.Money{Amount: o.TotalAmount, Currency: o.Currency}, Items: make([]OrderSummaryItem, 0, len(o.Items))}
 		for _, it := range o.Items {
 			s.Items = append(s.Items, OrderSummaryItem{ProductID: it.ProductID, Quantity: it.Quantity,
 				Name: l.Name(it.ProductID), ThumbnailURL: l.Thumbnail(it.ProductID)})

@@ -10,26 +10,26 @@ import (
 
 	"github.com/shopfront/bff-mobile/internal/view"
 	"github.com/shopfront/contracts/domain"
-	"github.com/shopfront/shared/storefront"
+	storeview "github.com/shopfront/shared/storefront/view"
 )
 
 func TestCut(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc   string
+		name   string
 		given  string
 		n      int
 		expect string
 	}{
-		{desc: "ok, short text kept", given: "phone", n: 280, expect: "phone"},
-		{desc: "ok, ascii cut", given: strings.Repeat("a", 300), n: 280, expect: strings.Repeat("a", 280)},
-		{desc: "ok, exactly n runes kept", given: strings.Repeat("é", 280), n: 280, expect: strings.Repeat("é", 280)},
-		{desc: "ok, multi-byte cut on a rune boundary", given: strings.Repeat("日本", 200), n: 280, expect: strings.Repeat("日本", 140)},
-		{desc: "ok, emoji counted as one character", given: "👍👍👍", n: 2, expect: "👍👍"},
-		{desc: "ok, empty", given: "", n: 280, expect: ""},
+		{name: "ok, short text kept", given: "phone", n: 280, expect: "phone"},
+		{name: "ok, ascii cut", given: strings.Repeat("a", 300), n: 280, expect: strings.Repeat("a", 280)},
+		{name: "ok, exactly n runes kept", given: strings.Repeat("é", 280), n: 280, expect: strings.Repeat("é", 280)},
+		{name: "ok, multi-byte cut on a rune boundary", given: strings.Repeat("日本", 200), n: 280, expect: strings.Repeat("日本", 140)},
+		{name: "ok, emoji counted as one character", given: "👍👍👍", n: 2, expect: "👍👍"},
+		{name: "ok, empty", given: "", n: 280, expect: ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := view.Cut(tt.given, tt.n)
 			assert.Equal(t, tt.expect, got)
@@ -60,7 +60,7 @@ func TestLookup(t *testing.T) {
 	require.Len(t, cards, 2)
 	assert.Equal(t, "One", *cards[0].Name)
 	assert.Equal(t, "u1", *cards[0].ThumbnailURL)
-	assert.Equal(t, storefront.Money{Amount: 1999, Currency: "USD"}, *cards[0].Price)
+	assert.Equal(t, storeview.Money{Amount: 1999, Currency: "USD"}, *cards[0].Price)
 	assert.Equal(t, view.Card{ProductID: "p2"}, cards[1], "an unknown product keeps its id and nothing else")
 }
 

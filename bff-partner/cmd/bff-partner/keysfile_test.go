@@ -25,18 +25,18 @@ func TestMissingKeysFileSaysWhatToSet(t *testing.T) {
 	dir, err := filepath.EvalSymlinks(dir)
 	require.NoError(t, err)
 	tests := []struct {
-		name      string
-		env       []string
-		wantExit  int
-		wantLines []string
+		name        string
+		env         []string
+		expectExit  int
+		expectLines []string
 	}{
-		{name: "nok, no keys file outside the repository", wantExit: gateway.ExitUsage, wantLines: []string{
+		{name: "nok, no keys file outside the repository", expectExit: gateway.ExitUsage, expectLines: []string{
 			"bff-partner: BFF_PARTNER_KEYS_FILE: not set, and no deploy/dev/partner-keys.yaml in " + dir + " or its parents; " +
 				"set BFF_PARTNER_KEYS_FILE=/path/to/partner-keys.yaml (the partners and hashed keys; for local use the " +
 				"repository's deploy/dev/partner-keys.yaml) or start bff-partner inside the repository",
 		}},
 		{name: "nok, keys file that does not exist", env: []string{"BFF_PARTNER_KEYS_FILE=" + filepath.Join(dir, "nope.yaml")},
-			wantExit: gateway.ExitUsage, wantLines: []string{
+			expectExit: gateway.ExitUsage, expectLines: []string{
 				"bff-partner: BFF_PARTNER_KEYS_FILE: reading " + filepath.Join(dir, "nope.yaml") + ": no such file or directory",
 			}},
 	}
@@ -52,8 +52,8 @@ func TestMissingKeysFileSaysWhatToSet(t *testing.T) {
 			err := cmd.Run()
 			var exit *exec.ExitError
 			require.ErrorAs(t, err, &exit, "output: %s", stdout.String())
-			assert.Equal(t, tt.wantExit, exit.ExitCode())
-			assert.Equal(t, tt.wantLines, strings.Split(strings.TrimSpace(stderr.String()), "\n"))
+			assert.Equal(t, tt.expectExit, exit.ExitCode())
+			assert.Equal(t, tt.expectLines, strings.Split(strings.TrimSpace(stderr.String()), "\n"))
 			assert.Empty(t, stdout.String(), "nothing starts")
 		})
 	}

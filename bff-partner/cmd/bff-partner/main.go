@@ -1,6 +1,7 @@
 // Command bff-partner is Shopfront's partner gateway. Its configuration
 // comes from the environment; SIGINT or SIGTERM drain it and it
-// exits 0, invalid configuration prints one line per problem and exits 2.
+// exits 0, SIGHUP reloads the partner keys file, invalid configuration
+// prints one line per problem and exits 2.
 package main
 
 import (

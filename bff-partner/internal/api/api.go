@@ -20,24 +20,24 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/aggregate"
 	"github.com/shopfront/shared/edge/auth"
+	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
+	"github.com/shopfront/shared/storefront/view"
 )
 
-// Defaults of Config.
-const (
-	DefaultCurrency    = "USD"
-	DefaultPageSize    = 20
-	DefaultRouteBudget = 2500 * time.Millisecond
-)
+// DefaultPageSize is the page size of the list routes.
+const DefaultPageSize = 20
 
 // Config configures the routes.
 type Config struct {
 	// Clients are the domain services. Required.
 	Clients *services.Clients
-	// Currency of the prices. Optional. Default "USD".
+	// Currency of the prices. Optional. Default edgeconfig.DefaultCurrency.
 	Currency string
-	// RouteBudget bounds a route's upstream calls. Optional. Default 2.5 s.
+	// RouteBudget bounds a route's upstream calls. Optional. Default
+	// edgeconfig.DefaultRouteBudget.
 	RouteBudget time.Duration
 }
 
@@ -54,18 +54,12 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("api: Clients is required")
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = DefaultCurrency
+		cfg.Currency = edgeconfig.DefaultCurrency
 	}
 	if cfg.RouteBudget == 0 {
-		cfg.RouteBudget = DefaultRouteBudget
+		cfg.RouteBudget = edgeconfig.DefaultRouteBudget
 	}
 	return &API{c: cfg.Clients, currency: cfg.Currency, budget: cfg.RouteBudget}, nil
-}
-
-// Money is an amount in minor units and its currency.
-type Money struct {
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
 }
 
 // Product is the v2 product.
@@ -77,7 +71,7 @@ type Product struct {
 	Brand       string         `json:"brand"`
 	Category    string         `json:"category"`
 	Images      []domain.Image `json:"images"`
-	Price       *Money         `json:"price"`
+	Price       *view.Money    `json:"price"`
 	UpdatedAt   time.Time      `json:"updatedAt"`
 }
 
@@ -98,9 +92,9 @@ type Inventory struct {
 
 // OrderItem is a line of a v2 order.
 type OrderItem struct {
-	ProductID string `json:"productId"`
-	Quantity  int    `json:"quantity"`
-	UnitPrice Money  `json:"unitPrice"`
+	ProductID string     `json:"productId"`
+	Quantity  int        `json:"quantity"`
+	UnitPrice view.Money `json:"unitPrice"`
 }
 
 // Order is the v2 order; the user id of the domain order is not shown.
@@ -109,7 +103,7 @@ type Order struct {
 	PartnerID string      `json:"partnerId"`
 	Status    string      `json:"status"`
 	Items     []OrderItem `json:"items"`
-	Total     Money       `json:"total"`
+	Total     view.Money  `json:"total"`
 	CreatedAt time.Time   `json:"createdAt"`
 }
 
@@ -197,6 +191,31 @@ func (a *API) product(c echo.Context) (domain.Product, map[string]domain.Price, 
 		}),
 	)
 	return p, byProduct(prices), err
+}
+
+// The policies of the partner routes, one per scope a route requires: the
+// composition root gives each its chain (credentials, plan rate limit, the
+// scope, validation against the partner document, ...).
+const (
+	CatalogReadPolicy   route.Policy = "scope " + route.Policy(auth.ScopeCatalogRead)
+	InventoryReadPolicy route.Policy = "scope " + route.Policy(auth.ScopeInventoryRead)
+	OrdersReadPolicy    route.Policy = "scope " + route.Policy(auth.ScopeOrdersRead)
+	// OrdersWritePolicy adds idempotency to its scope's chain.
+	OrdersWritePolicy route.Policy = "scope " + route.Policy(auth.ScopeOrdersWrite) + ", idempotent"
+)
+
+// Routes lists the partner API's routes, for route.Register.
+func (a *API) Routes() []route.Route {
+	return []route.Route{
+		{Method: http.MethodGet, Path: "/v2/products", Handler: a.ListProducts, Policy: CatalogReadPolicy},
+		{Method: http.MethodGet, Path: "/v2/products/:id", Handler: a.GetProduct, Policy: CatalogReadPolicy},
+		{Method: http.MethodGet, Path: "/v2/inventory/:productId", Handler: a.GetInventory, Policy: InventoryReadPolicy},
+		{Method: http.MethodPost, Path: "/v2/orders", Handler: a.CreateOrder, Policy: OrdersWritePolicy},
+		{Method: http.MethodGet, Path: "/v2/orders/:id", Handler: a.GetOrder, Policy: OrdersReadPolicy},
+
+		{Method: http.MethodGet, Path: "/v1/products", Handler: a.ListProductsV1, Policy: CatalogReadPolicy},
+		{Method: http.MethodGet, Path: "/v1/products/:id", Handler: a.GetProductV1, Policy: CatalogReadPolicy},
+	}
 }
 
 // ListProducts is GET /v2/products.
@@ -302,7 +321,7 @@ func productV2(p domain.Product, prices map[string]domain.Price) Product {
 		out.Images = []domain.Image{}
 	}
 	if pr, ok := prices[p.ID]; ok {
-		out.Price = &Money{Amount: pr.Amount, Currency: pr.Currency}
+		out.Price = &view.Money{Amount: pr.Amount, Currency: pr.Currency}
 	}
 	return out
 }
@@ -322,10 +341,10 @@ func (a *API) productV1(p domain.Product, prices map[string]domain.Price) Produc
 
 func orderV2(o domain.Order) Order {
 	out := Order{ID: o.ID, PartnerID: o.PartnerID, Status: o.Status, Items: make([]OrderItem, 0, len(o.Items)),
-		Total: Money{Amount: o.TotalAmount, Currency: o.Currency}, CreatedAt: o.CreatedAt}
+		Total: view.Money{Amount: o.TotalAmount, Currency: o.Currency}, CreatedAt: o.CreatedAt}
 	for _, it := range o.Items {
 		out.Items = append(out.Items, OrderItem{ProductID: it.ProductID, Quantity: it.Quantity,
-			UnitPrice: Money{Amount: it.UnitAmount, Currency: o.Currency}})
+			UnitPrice: view.Money{Amount: it.UnitAmount, Currency: o.Currency}})
 	}
 	return out
 }

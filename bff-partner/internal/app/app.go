@@ -10,12 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/shopfront/bff-partner/internal/api"
@@ -30,6 +27,8 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/gateway"
 	"github.com/shopfront/shared/edge/ratelimit"
+	"github.com/shopfront/shared/edge/route"
+	"github.com/shopfront/shared/edge/server"
 )
 
 // Name is the gateway's name in logs, metrics and traces.
@@ -57,20 +56,20 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) 
 	return a, nil
 }
 
-// wire builds the partner policies and routes on the gateway core. After
-// the server's edge chain, every request passes through:
+// wire builds the partner policies and routes on the gateway core. The
+// edge chain's Pre slot (docs/chain.md) holds:
 //
-//	audit (echo Pre: outermost, so 401/403/413/415/429 and unmatched routes
-//	are recorded) -> /v1 deprecation headers (Pre, so errors carry them too)
-//	-> router
+//	audit (outermost, so 401/403/413/415/429 and unmatched routes are
+//	recorded) -> /v1 deprecation headers (so errors carry them too)
 //
-// and every /v1 and /v2 route through:
+// and every /v1 and /v2 route passes through its scope's policy chain:
 //
 //	API key or client-credentials JWT (failures charged to the client IP)
 //	-> per-key plan rate limit -> scope -> validation against the partner
 //	document (413, 415, 400) -> [POST /v2/orders: idempotency] -> handler
 //
-// /openapi.json and /docs need no credentials.
+// /openapi.json and /docs need no credentials. SIGHUP reloads the keys
+// file (OnReload).
 func (a *App) wire(ctx context.Context) error {
 	cfg := a.cfg
 	p := cfg.Partner
@@ -82,24 +81,20 @@ func (a *App) wire(ctx context.Context) error {
 	if cfg.DevKeys() {
 		// Convenient for a local try, dangerous anywhere else: say so
 		// loudly, naming the file and never a key.
-		a.Logger.Warn("serving with the DEVELOPMENT partner keys: their plaintexts are published in the README, "+
+		a.Logger.Warn("serving with the DEVELOPMENT partner keys: their plaintexts are published in docs/bff-partner.md, "+
 			"so anyone can use them; set "+config.VarKeysFile+" to the real partners' keys file",
 			zap.String("keysFile", p.KeysFile))
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		keys.Watch(ctx, hup)
-	}()
+	a.OnReload(func(context.Context) error { return keys.Reload() })
 
 	// Audit first: it must see every request, rejected ones included.
 	aw, err := audit.Open(audit.WriterConfig{Dir: p.AuditDir, Retention: p.AuditRetention, Logger: a.Logger})
 	if err != nil {
 		return fmt.Errorf("opening audit log: %w", err)
 	}
-	// Shutdown hooks run after in-flight requests finished: no line is lost.
-	a.OnShutdown(aw.Close)
+	// Closed after in-flight requests finished, so no line is lost, or at
+	// once when the rest of the wiring fails.
+	a.Own("audit log", aw.Close)
 	// Keys names the partner and key of requests refused before or by
 	// authentication (revoked key, allow-list, 413, 405).
 	auditMW, err := audit.Config{Sink: aw, Logger: a.Logger, MaxBodyBytes: cfg.Server.BodyLimit, Keys: keys,
@@ -112,8 +107,6 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building v1 deprecation: %w", err)
 	}
-	e := a.Echo()
-	e.Pre(auditMW, deprecated)
 
 	doc, err := public.Load(ctx, "partner.yaml")
 	if err != nil {
@@ -123,13 +116,11 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building docs: %w", err)
 	}
-	pages.Register(e)
 
-	idemStore, closeStore, err := a.idempotencyStore()
+	idemStore, err := a.idempotencyStore()
 	if err != nil {
 		return err
 	}
-	a.OnShutdown(closeStore)
 	idem, err := idempotency.Config{
 		Store: idemStore, TTL: p.IdempotencyTTL, Wait: p.IdempotencyWait, Logger: a.Logger,
 		// Keys are scoped per partner.
@@ -155,10 +146,7 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerPartner(func(id string) ratelimit.Limit {
-		plan := keys.Plan(id)
-		return ratelimit.Limit{Rate: plan.PerMinute, Burst: plan.Burst}
-	})}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerPartner(keys.Plan)}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}
@@ -166,43 +154,76 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building validation: %w", err)
 	}
-	// guard is the per-route chain. It is given to each route, not to a
-	// group: echo's Group with middleware registers a catch-all 404 route
-	// for its prefix, which the router prefers to its 405 handler, so a
-	// known path asked with another method (DELETE /v2/products) was
-	// answered 404 instead of 405 with Allow (RFC 9110 §15.5.6). Unknown
-	// paths are 404 before authentication, as in bff-mobile and bff-web.
-	guard := func(scope auth.Scope, extra ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
+
+	if err := a.Install(server.Chain{Pre: []server.Layer{
+		{Name: "audit log", Middleware: auditMW},
+		{Name: "/v1 deprecation headers", Middleware: deprecated},
+	}}); err != nil {
+		return fmt.Errorf("installing the edge chain: %w", err)
+	}
+	// The keys file is polled too (apikey.StoreConfig.PollInterval), until
+	// ctx ends; SIGHUP reaches it through OnReload.
+	go keys.Watch(ctx, nil)
+
+	scoped := func(scope auth.Scope, extra ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return append([]echo.MiddlewareFunc{authn, limit, apikey.RequireScope(scope), validate}, extra...)
 	}
-	e.GET("/v2/products", routes.ListProducts, guard(auth.ScopeCatalogRead)...)
-	e.GET("/v2/products/:id", routes.GetProduct, guard(auth.ScopeCatalogRead)...)
-	e.GET("/v2/inventory/:productId", routes.GetInventory, guard(auth.ScopeInventoryRead)...)
-	e.POST("/v2/orders", routes.CreateOrder, guard(auth.ScopeOrdersWrite, idem)...)
-	e.GET("/v2/orders/:id", routes.GetOrder, guard(auth.ScopeOrdersRead)...)
-
-	e.GET("/v1/products", routes.ListProductsV1, guard(auth.ScopeCatalogRead)...)
-	e.GET("/v1/products/:id", routes.GetProductV1, guard(auth.ScopeCatalogRead)...)
-	return nil
+	return route.Register(a.Echo(), route.Chains{
+		api.CatalogReadPolicy:   scoped(auth.ScopeCatalogRead),
+		api.InventoryReadPolicy: scoped(auth.ScopeInventoryRead),
+		api.OrdersReadPolicy:    scoped(auth.ScopeOrdersRead),
+		api.OrdersWritePolicy:   scoped(auth.ScopeOrdersWrite, idem),
+	}, routes.Routes(), pages.Routes())
 }
+
+// idempotencyRedisTimeout bounds one idempotency operation in Redis, so
+// that POST /v2/orders fails closed (503) well within 2 s while Redis is
+// away.
+const idempotencyRedisTimeout = time.Second
 
 // idempotencyStore is Redis when BFF_REDIS_URL is set (shared by every
 // instance), else the in-process store.
-func (a *App) idempotencyStore() (idempotency.Store, func(context.Context) error, error) {
-	if a.cfg.RedisURL == "" {
+func (a *App) idempotencyStore() (idempotency.Store, error) {
+	if a.Redis == nil {
 		s, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 		if err != nil {
-			return nil, nil, fmt.Errorf("building idempotency store: %w", err)
+			return nil, fmt.Errorf("building idempotency store: %w", err)
 		}
-		return s, func(context.Context) error { return nil }, nil
+		return s, nil
 	}
-	opts, err := redis.ParseURL(a.cfg.RedisURL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("parsing %s: %w", "BFF_REDIS_URL", err)
-	}
-	rdb := redis.NewClient(opts)
+	rdb := a.Redis
 	// Reported in /readyz, not required: only POST /v2/orders needs it, and
 	// it fails closed (503) while Redis is away.
-	a.AddCheck("idempotency", false, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
-	return idempotency.NewRedisStore(rdb, Name+":idem:"), func(context.Context) error { return rdb.Close() }, nil
+	a.AddCheck("idempotency", false, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, idempotencyRedisTimeout)
+		defer cancel()
+		return rdb.Ping(ctx).Err()
+	})
+	return boundedStore{Store: idempotency.NewRedisStore(rdb, Name+":idem:"), timeout: idempotencyRedisTimeout}, nil
+}
+
+// boundedStore gives every call on its Store its own deadline.
+type boundedStore struct {
+	idempotency.Store
+	timeout time.Duration
+}
+
+var _ idempotency.Store = boundedStore{}
+
+func (s boundedStore) Claim(ctx context.Context, key idempotency.Key, rec idempotency.Record, lock time.Duration) (*idempotency.Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Claim(ctx, key, rec, lock)
+}
+
+func (s boundedStore) Complete(ctx context.Context, key idempotency.Key, rec idempotency.Record, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Complete(ctx, key, rec, ttl)
+}
+
+func (s boundedStore) Release(ctx context.Context, key idempotency.Key, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Release(ctx, key, token)
 }

@@ -13,8 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// auditLine is one line of the audit log, as an auditor's tool reads it.
+type auditLine struct {
+	RequestID   string `json:"requestId"`
+	PartnerID   string `json:"partnerId"`
+	KeyID       string `json:"keyId"`
+	ClientIP    string `json:"clientIp"`
+	Query       string `json:"query"`
+	Status      int    `json:"status"`
+	RequestBody struct {
+		Currency   string `json:"currency"`
+		CardNumber string `json:"cardNumber"`
+	} `json:"requestBody"`
+}
+
 // auditLines stops g and returns its audit lines by request id.
-func auditLines(t *testing.T, g *gw) (map[string]map[string]any, string) {
+func auditLines(t *testing.T, g *gw) (map[string]*auditLine, string) {
 	t.Helper()
 	g.stop()
 	files, err := filepath.Glob(filepath.Join(g.audit, "audit-*.jsonl"))
@@ -22,13 +36,13 @@ func auditLines(t *testing.T, g *gw) (map[string]map[string]any, string) {
 	require.Len(t, files, 1)
 	raw, err := os.ReadFile(files[0])
 	require.NoError(t, err)
-	out := map[string]map[string]any{}
+	out := map[string]*auditLine{}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(nil, 4<<20)
 	for sc.Scan() {
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
-		out[m["requestId"].(string)] = m
+		var l auditLine
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l))
+		out[l.RequestID] = &l
 	}
 	require.NoError(t, sc.Err())
 	return out, string(raw)
@@ -43,32 +57,32 @@ func TestPartnerAuditNamesKnownKeys(t *testing.T) {
 	g := startPartner(t, nil)
 	huge := `{"items":[{"productId":"p-0001","quantity":1}],"currency":"USD","pad":"` + strings.Repeat("x", 1<<20) + `"}`
 	tests := []struct {
-		name        string
-		given       call
-		wantStatus  int
-		wantPartner string
-		wantKey     string
+		name          string
+		given         call
+		expectStatus  int
+		expectPartner string
+		expectKey     string
 	}{
 		{name: "ok, accepted request", given: call{method: "GET", path: "/v2/products/p-0001", header: key(keyFull)},
-			wantStatus: 200, wantPartner: "acme", wantKey: "acme-full"},
+			expectStatus: 200, expectPartner: "acme", expectKey: "acme-full"},
 		{name: "nok, revoked key", given: call{method: "GET", path: "/v2/products", header: key(keyRevoked)},
-			wantStatus: 401, wantPartner: "acme", wantKey: "acme-revoked"},
+			expectStatus: 401, expectPartner: "acme", expectKey: "acme-revoked"},
 		{name: "nok, address outside the partner's allow-list", given: call{method: "GET", path: "/v2/products", header: key(keyGlobex)},
-			wantStatus: 403, wantPartner: "globex", wantKey: "globex-1"},
+			expectStatus: 403, expectPartner: "globex", expectKey: "globex-1"},
 		{name: "nok, body over 1 MiB refused before authentication", given: call{method: "POST", path: "/v2/orders", body: huge,
-			header: with(key(keyFull), "Idempotency-Key", "big")}, wantStatus: 413, wantPartner: "acme", wantKey: "acme-full"},
+			header: with(key(keyFull), "Idempotency-Key", "big")}, expectStatus: 413, expectPartner: "acme", expectKey: "acme-full"},
 		{name: "nok, wrong method", given: call{method: "DELETE", path: "/v2/products", header: key(keyReadOnly)},
-			wantStatus: 405, wantPartner: "acme", wantKey: "acme-readonly"},
+			expectStatus: 405, expectPartner: "acme", expectKey: "acme-readonly"},
 		{name: "nok, unknown key stays unnamed", given: call{method: "GET", path: "/v2/products", header: key("sf_nope")},
-			wantStatus: 401},
-		{name: "nok, no credential", given: call{method: "GET", path: "/v2/products"}, wantStatus: 401},
+			expectStatus: 401},
+		{name: "nok, no credential", given: call{method: "GET", path: "/v2/products"}, expectStatus: 401},
 	}
 	ids := make([]string, len(tests))
 	for i, tt := range tests {
 		ids[i] = "audit-identity-" + string(rune('a'+i))
 		r := g.do(call{method: tt.given.method, path: tt.given.path, body: tt.given.body,
 			header: with(tt.given.header, "X-Request-Id", ids[i])})
-		require.Equal(t, tt.wantStatus, r.status, "%s: %s", tt.name, r.body)
+		require.Equal(t, tt.expectStatus, r.status, "%s: %s", tt.name, r.body)
 	}
 	lines, raw := auditLines(t, g)
 	for _, secret := range []string{keyFull, keyRevoked, keyGlobex, keyReadOnly, "sf_nope"} {
@@ -78,9 +92,9 @@ func TestPartnerAuditNamesKnownKeys(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := lines[ids[i]]
 			require.NotNil(t, l, "one line for the request")
-			assert.EqualValues(t, tt.wantStatus, l["status"])
-			assert.Equal(t, tt.wantPartner, l["partnerId"])
-			assert.Equal(t, tt.wantKey, l["keyId"])
+			assert.Equal(t, tt.expectStatus, l.Status)
+			assert.Equal(t, tt.expectPartner, l.PartnerID)
+			assert.Equal(t, tt.expectKey, l.KeyID)
 		})
 	}
 }

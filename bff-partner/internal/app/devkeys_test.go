@@ -22,7 +22,7 @@ import (
 
 // TestDevKeysWarnAtStartUp boots the gateway without BFF_PARTNER_KEYS_FILE
 // inside the repository: it picks up the development keys file, whose
-// plaintext keys the README publishes, and must say so at start-up, naming
+// plaintext keys docs/bff-partner.md publishes, and must say so at start-up, naming
 // the file and no key. Naming the file explicitly (as make run does) is a
 // choice, not an accident, and stays quiet.
 func TestDevKeysWarnAtStartUp(t *testing.T) {
@@ -32,11 +32,11 @@ func TestDevKeysWarnAtStartUp(t *testing.T) {
 	devFile := config.FindDevKeysFile(wd)
 	require.NotEmpty(t, devFile, "the repository's development keys file")
 	tests := []struct {
-		name     string
-		env      map[string]string
-		wantWarn bool
+		name       string
+		env        map[string]string
+		expectWarn bool
 	}{
-		{name: "ok, development keys found by searching", wantWarn: true},
+		{name: "ok, development keys found by searching", expectWarn: true},
 		{name: "ok, keys file named explicitly", env: map[string]string{config.VarKeysFile: devFile}},
 	}
 	for _, tt := range tests {
@@ -53,7 +53,7 @@ func TestDevKeysWarnAtStartUp(t *testing.T) {
 			gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, cfg, zap.New(core)) })
 
 			warnings := logs.FilterMessageSnippet("DEVELOPMENT partner keys").All()
-			if !tt.wantWarn {
+			if !tt.expectWarn {
 				assert.Empty(t, warnings)
 				return
 			}

@@ -18,22 +18,22 @@ func TestPartnerWrongMethod(t *testing.T) {
 	t.Parallel()
 	g := startPartner(t, nil)
 	tests := []struct {
-		name      string
-		given     call
-		wantAllow string
-		v1        bool
+		name        string
+		given       call
+		expectAllow string
+		v1          bool
 	}{
-		{name: "nok, DELETE /v2/products", given: call{method: "DELETE", path: "/v2/products"}, wantAllow: "GET"},
+		{name: "nok, DELETE /v2/products", given: call{method: "DELETE", path: "/v2/products"}, expectAllow: "GET"},
 		{name: "nok, DELETE /v2/products with a valid key", given: call{method: "DELETE", path: "/v2/products", header: key(keyFull)},
-			wantAllow: "GET"},
-		{name: "nok, GET /v2/orders", given: call{method: "GET", path: "/v2/orders", header: key(keyFull)}, wantAllow: "POST"},
+			expectAllow: "GET"},
+		{name: "nok, GET /v2/orders", given: call{method: "GET", path: "/v2/orders", header: key(keyFull)}, expectAllow: "POST"},
 		{name: "nok, PUT /v2/orders/o-1", given: call{method: "PUT", path: "/v2/orders/o-1", body: order, header: key(keyFull)},
-			wantAllow: "GET"},
+			expectAllow: "GET"},
 		{name: "nok, POST /v2/inventory/p-0001", given: call{method: "POST", path: "/v2/inventory/p-0001", header: key(keyFull)},
-			wantAllow: "GET"},
+			expectAllow: "GET"},
 		{name: "nok, POST /v1/products with a valid key", given: call{method: "POST", path: "/v1/products", body: "{}", header: key(keyFull)},
-			wantAllow: "GET", v1: true},
-		{name: "nok, DELETE /v1/products/p-0001", given: call{method: "DELETE", path: "/v1/products/p-0001"}, wantAllow: "GET", v1: true},
+			expectAllow: "GET", v1: true},
+		{name: "nok, DELETE /v1/products/p-0001", given: call{method: "DELETE", path: "/v1/products/p-0001"}, expectAllow: "GET", v1: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,7 +43,7 @@ func TestPartnerWrongMethod(t *testing.T) {
 			assert.Equal(t, problem.ContentType, r.header.Get("Content-Type"))
 			assert.Equal(t, problem.CodeMethodNotAllowed, r.code())
 			assert.NotEmpty(t, r.json["requestId"])
-			assert.Contains(t, r.header.Get("Allow"), tt.wantAllow)
+			assert.Contains(t, r.header.Get("Allow"), tt.expectAllow)
 			if tt.v1 {
 				assertDeprecated(t, r)
 			} else {

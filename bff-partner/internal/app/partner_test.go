@@ -126,6 +126,37 @@ type reply struct {
 
 func (r reply) code() string { s, _ := r.json["error"].(string); return s }
 
+// decode reads the reply's body as a T, failing the test on a body that
+// does not fit.
+func decode[T any](t testing.TB, r reply) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(r.body, &v), string(r.body))
+	return v
+}
+
+// The partner API's bodies as a partner's client reads them: only the
+// members the tests check.
+type (
+	minorPrice struct {
+		Amount   int64  `json:"amount"`
+		Currency string `json:"currency"`
+	}
+	productV2 struct {
+		ID       string      `json:"id"`
+		Category string      `json:"category"`
+		Price    *minorPrice `json:"price"`
+	}
+	productPage struct {
+		Items    []productV2 `json:"items"`
+		PageSize int         `json:"pageSize"`
+	}
+	partnerOrder struct {
+		ID        string `json:"id"`
+		PartnerID string `json:"partnerId"`
+	}
+)
+
 type call struct {
 	method string
 	path   string // as sent, with the query
@@ -196,14 +227,14 @@ func TestPartnerRoutes(t *testing.T) {
 
 	r := g.do(call{method: "GET", path: "/v2/products?category=kitchen&page=1&pageSize=5", route: "/v2/products", header: key(keyFull)})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	items := r.json["items"].([]any)
-	require.Len(t, items, 5)
-	first := items[0].(map[string]any)
-	assert.Equal(t, "kitchen", first["category"])
-	price := first["price"].(map[string]any)
-	assert.Equal(t, "USD", price["currency"])
-	assert.Greater(t, price["amount"].(float64), 0.0, "prices in minor units")
-	assert.EqualValues(t, 5, r.json["pageSize"])
+	page := decode[productPage](t, r)
+	require.Len(t, page.Items, 5)
+	first := page.Items[0]
+	assert.Equal(t, "kitchen", first.Category)
+	require.NotNil(t, first.Price)
+	assert.Equal(t, "USD", first.Price.Currency)
+	assert.Positive(t, first.Price.Amount, "prices in minor units")
+	assert.Equal(t, 5, page.PageSize)
 	assert.Equal(t, "1000", r.header.Get("X-RateLimit-Limit"), "the partner's plan")
 	assert.Equal(t, `"partner";q=1000;w=60`, r.header.Get("RateLimit-Policy"))
 	assert.Equal(t, "199", r.header.Get("X-RateLimit-Remaining"))
@@ -215,8 +246,10 @@ func TestPartnerRoutes(t *testing.T) {
 
 	r = g.do(call{method: "GET", path: "/v2/products/p-0001", route: "/v2/products/:id", header: key(keyFull)})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	assert.Equal(t, "p-0001", r.json["id"])
-	amount := r.json["price"].(map[string]any)["amount"].(float64)
+	product := decode[productV2](t, r)
+	assert.Equal(t, "p-0001", product.ID)
+	require.NotNil(t, product.Price)
+	amount := product.Price.Amount
 
 	r = g.do(call{method: "GET", path: "/v2/products/p-9999", route: "/v2/products/:id", header: key(keyFull)})
 	assert.Equal(t, http.StatusNotFound, r.status)
@@ -229,7 +262,7 @@ func TestPartnerRoutes(t *testing.T) {
 	// v1: the deprecated shape, decimal prices, deprecation headers.
 	r = g.do(call{method: "GET", path: "/v1/products/p-0001", route: "/v1/products/:id", header: key(keyFull)})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	assert.Equal(t, fmt.Sprintf("%d.%02d", int64(amount)/100, int64(amount)%100), r.json["price"])
+	assert.Equal(t, fmt.Sprintf("%d.%02d", amount/100, amount%100), r.json["price"])
 	assert.Equal(t, "USD", r.json["currency"])
 	assert.NotEmpty(t, r.json["imageUrl"])
 	assertDeprecated(t, r)
@@ -242,8 +275,9 @@ func TestPartnerRoutes(t *testing.T) {
 	r = g.do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
 		header: with(key(keyFull), "Idempotency-Key", "order-1")})
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	id := r.json["id"].(string)
-	assert.Equal(t, "acme", r.json["partnerId"])
+	created := decode[partnerOrder](t, r)
+	id := created.ID
+	assert.Equal(t, "acme", created.PartnerID)
 	assert.Equal(t, "/v2/orders/"+id, r.header.Get("Location"))
 	last := g.f.LastHeaders(domain.ServiceOrders)
 	assert.Equal(t, "acme", last.Get("X-Partner-Id"))
@@ -286,66 +320,66 @@ func TestPartnerNegativePaths(t *testing.T) {
 	huge := `{"items":[{"productId":"p-0001","quantity":1}],"currency":"USD","pad":"` + strings.Repeat("x", 1<<20) + `"}`
 
 	tests := []struct {
-		name       string
-		given      call
-		wantStatus int
-		wantCode   string
-		wantErrors []any
-		deprecated bool
+		name         string
+		given        call
+		expectStatus int
+		expectCode   string
+		expectErrors []any
+		deprecated   bool
 	}{
 		{name: "nok, no credentials", given: call{method: "GET", path: "/v2/products", route: "/v2/products"},
-			wantStatus: 401, wantCode: problem.CodeUnauthorized},
+			expectStatus: 401, expectCode: problem.CodeUnauthorized},
 		{name: "nok, unknown key", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: key("sf_nope")},
-			wantStatus: 401, wantCode: problem.CodeInvalidAPIKey},
+			expectStatus: 401, expectCode: problem.CodeInvalidAPIKey},
 		{name: "nok, revoked key", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: key(keyRevoked)},
-			wantStatus: 401, wantCode: problem.CodeInvalidAPIKey},
+			expectStatus: 401, expectCode: problem.CodeInvalidAPIKey},
 		{name: "nok, forged bearer token", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: bearer("a.b.c")},
-			wantStatus: 401, wantCode: problem.CodeInvalidToken},
+			expectStatus: 401, expectCode: problem.CodeInvalidToken},
 		{name: "nok, token for another gateway", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: bearer(wrongAudience)},
-			wantStatus: 401, wantCode: problem.CodeInvalidToken},
+			expectStatus: 401, expectCode: problem.CodeInvalidToken},
 		{name: "nok, key without the scope", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
-			header: with(key(keyReadOnly), "Idempotency-Key", "k")}, wantStatus: 403, wantCode: problem.CodeInsufficientScope},
+			header: with(key(keyReadOnly), "Idempotency-Key", "k")}, expectStatus: 403, expectCode: problem.CodeInsufficientScope},
 		{name: "nok, token without the scope", given: call{method: "GET", path: "/v2/inventory/p-0001", route: "/v2/inventory/:productId",
-			header: bearer(readOnlyToken)}, wantStatus: 403, wantCode: problem.CodeInsufficientScope},
+			header: bearer(readOnlyToken)}, expectStatus: 403, expectCode: problem.CodeInsufficientScope},
 		{name: "nok, address outside the allow-list", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: key(keyGlobex)},
-			wantStatus: 403, wantCode: problem.CodeForbidden},
+			expectStatus: 403, expectCode: problem.CodeForbidden},
 		{name: "nok, body over 1 MiB", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: huge,
-			header: with(key(keyFull), "Idempotency-Key", "k")}, wantStatus: 413, wantCode: problem.CodePayloadTooLarge},
+			header: with(key(keyFull), "Idempotency-Key", "k")}, expectStatus: 413, expectCode: problem.CodePayloadTooLarge},
 		{name: "nok, body not JSON", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: "items=1",
 			header: with(key(keyFull), "Idempotency-Key", "k", "Content-Type", "application/x-www-form-urlencoded")},
-			wantStatus: 415, wantCode: problem.CodeUnsupportedMediaType},
+			expectStatus: 415, expectCode: problem.CodeUnsupportedMediaType},
 		{name: "nok, invalid body with paths", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders",
 			body:   `{"items":[{"productId":"p-0001","quantity":0,"gift":true}],"currency":"USD","partnerId":"globex"}`,
-			header: with(key(keyFull), "Idempotency-Key", "k")}, wantStatus: 400, wantCode: problem.CodeValidationFailed,
-			wantErrors: []any{
+			header: with(key(keyFull), "Idempotency-Key", "k")}, expectStatus: 400, expectCode: problem.CodeValidationFailed,
+			expectErrors: []any{
 				map[string]any{"in": "body", "path": "/items/0/gift", "message": "unknown field"},
 				map[string]any{"in": "body", "path": "/items/0/quantity", "message": "must be at least 1"},
 				map[string]any{"in": "body", "path": "/partnerId", "message": "unknown field"},
 			}},
 		{name: "nok, missing Idempotency-Key", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
-			header: key(keyFull)}, wantStatus: 400, wantCode: problem.CodeValidationFailed,
-			wantErrors: []any{map[string]any{"in": "header", "path": "Idempotency-Key", "message": "is required"}}},
+			header: key(keyFull)}, expectStatus: 400, expectCode: problem.CodeValidationFailed,
+			expectErrors: []any{map[string]any{"in": "header", "path": "Idempotency-Key", "message": "is required"}}},
 		{name: "nok, pageSize over 100", given: call{method: "GET", path: "/v2/products?pageSize=101", route: "/v2/products",
-			header: key(keyFull)}, wantStatus: 400, wantCode: problem.CodeValidationFailed,
-			wantErrors: []any{map[string]any{"in": "query", "path": "pageSize", "message": "must be at most 100"}}},
+			header: key(keyFull)}, expectStatus: 400, expectCode: problem.CodeValidationFailed,
+			expectErrors: []any{map[string]any{"in": "query", "path": "pageSize", "message": "must be at most 100"}}},
 		{name: "nok, v1 error keeps deprecation headers", given: call{method: "GET", path: "/v1/products", route: "/v1/products"},
-			wantStatus: 401, wantCode: problem.CodeUnauthorized, deprecated: true},
+			expectStatus: 401, expectCode: problem.CodeUnauthorized, deprecated: true},
 		{name: "nok, v1 unknown product", given: call{method: "GET", path: "/v1/products/p-9999", route: "/v1/products/:id", header: key(keyFull)},
-			wantStatus: 404, wantCode: problem.CodeNotFound, deprecated: true},
+			expectStatus: 404, expectCode: problem.CodeNotFound, deprecated: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := g.do(tt.given)
-			assert.Equal(t, tt.wantStatus, r.status, string(r.body))
+			assert.Equal(t, tt.expectStatus, r.status, string(r.body))
 			assert.Equal(t, problem.ContentType, r.header.Get("Content-Type"))
-			assert.Equal(t, tt.wantCode, r.code())
+			assert.Equal(t, tt.expectCode, r.code())
 			assert.NotEmpty(t, r.json["requestId"])
-			if tt.wantCode == problem.CodeInvalidAPIKey {
+			if tt.expectCode == problem.CodeInvalidAPIKey {
 				assert.Equal(t, "/docs#section/Authentication", r.json["docs"])
 			}
-			if tt.wantErrors != nil {
-				assert.Equal(t, tt.wantErrors, r.json["errors"])
+			if tt.expectErrors != nil {
+				assert.Equal(t, tt.expectErrors, r.json["errors"])
 			}
 			if tt.deprecated {
 				assertDeprecated(t, r)
@@ -468,11 +502,16 @@ func TestPartnerIdempotencyAcrossInstances(t *testing.T) {
 	assert.Equal(t, 1, f.Requests(domain.ServiceOrders), "no unprotected order")
 	res, err := http.Get(gws[0].admin + "/readyz")
 	require.NoError(t, err)
-	var ready map[string]any
+	var ready struct {
+		Checks map[string]struct {
+			Status string `json:"status"`
+		} `json:"checks"`
+	}
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&ready))
 	res.Body.Close()
 	assert.Equal(t, http.StatusOK, res.StatusCode, "a Redis outage alone keeps the gateway ready")
-	assert.NotEqual(t, "ok", ready["checks"].(map[string]any)["idempotency"].(map[string]any)["status"])
+	require.Contains(t, ready.Checks, "idempotency")
+	assert.NotEqual(t, "ok", ready.Checks["idempotency"].Status)
 }
 
 // TestPartnerClientCredentials gets a real token from the identity fake, as
@@ -499,8 +538,9 @@ func TestPartnerClientCredentials(t *testing.T) {
 	r = g.do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
 		header: with(bearer(tok.AccessToken), "Idempotency-Key", "cc-1")})
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	assert.Equal(t, "acme", r.json["partnerId"])
-	r = g.do(call{method: "GET", path: "/v2/orders/" + r.json["id"].(string), route: "/v2/orders/:id", header: bearer(tok.AccessToken)})
+	created := decode[partnerOrder](t, r)
+	assert.Equal(t, "acme", created.PartnerID)
+	r = g.do(call{method: "GET", path: "/v2/orders/" + created.ID, route: "/v2/orders/:id", header: bearer(tok.AccessToken)})
 	assert.Equal(t, http.StatusForbidden, r.status, "orders:read was not requested")
 	assert.Equal(t, problem.CodeInsufficientScope, r.code())
 }
@@ -537,37 +577,39 @@ func TestPartnerAudit(t *testing.T) {
 	for _, secret := range []string{keyFull, keyRevoked, "4111111111111111", "hunter2"} {
 		assert.NotContains(t, string(raw), secret)
 	}
-	var lines []map[string]any
+	var lines []auditLine
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	for sc.Scan() {
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
-		lines = append(lines, m)
+		var members map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &members))
+		for _, k := range []string{"time", "requestId", "partnerId", "keyId", "clientIp", "method", "path", "query", "status", "latencyMs", "requestBody"} {
+			assert.Contains(t, members, k)
+		}
+		var l auditLine
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l))
+		lines = append(lines, l)
 	}
 	require.Len(t, lines, len(calls), "one line per answered request")
-	byStatus := map[float64]map[string]any{}
-	for _, l := range lines {
-		byStatus[l["status"].(float64)] = l
-		for _, k := range []string{"time", "requestId", "partnerId", "keyId", "clientIp", "method", "path", "query", "status", "latencyMs", "requestBody"} {
-			assert.Contains(t, l, k)
-		}
-		assert.NotEmpty(t, l["requestId"])
-		assert.Equal(t, "127.0.0.1", l["clientIp"])
+	byStatus := map[int]*auditLine{}
+	for i, l := range lines {
+		byStatus[l.Status] = &lines[i]
+		assert.NotEmpty(t, l.RequestID)
+		assert.Equal(t, "127.0.0.1", l.ClientIP)
 	}
 	created := byStatus[201]
 	require.NotNil(t, created)
-	assert.Equal(t, "acme", created["partnerId"])
-	assert.Equal(t, "acme-full", created["keyId"])
-	assert.Equal(t, "USD", created["requestBody"].(map[string]any)["currency"])
+	assert.Equal(t, "acme", created.PartnerID)
+	assert.Equal(t, "acme-full", created.KeyID)
+	assert.Equal(t, "USD", created.RequestBody.Currency)
 	invalid := byStatus[400]
 	require.NotNil(t, invalid, "the order with an unknown field is refused and recorded")
-	assert.Equal(t, "[REDACTED]", invalid["requestBody"].(map[string]any)["cardNumber"])
+	assert.Equal(t, "[REDACTED]", invalid.RequestBody.CardNumber)
 	assert.NotNil(t, byStatus[401])
 	assert.NotNil(t, byStatus[415])
 	assert.NotNil(t, byStatus[404])
-	queries := []any{}
+	queries := []string{}
 	for _, l := range lines {
-		queries = append(queries, l["query"])
+		queries = append(queries, l.Query)
 	}
 	assert.Contains(t, queries, "pageSize=2")
 }

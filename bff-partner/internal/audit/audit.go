@@ -23,22 +23,17 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
 
+	"github.com/shopfront/bff-partner/internal/config"
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/redact"
 	"github.com/shopfront/shared/edge/requestid"
 )
-
-// Redacted replaces secret values.
-const Redacted = "[REDACTED]"
-
-// DefaultMaxBodyBytes is the largest body recorded; the partner cap.
-const DefaultMaxBodyBytes = 1 << 20
 
 // Entry is one audit line. Field names are the documented ones (docs/bff-partner.md).
 type Entry struct {
@@ -127,7 +122,7 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 		c.Now = time.Now
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
+		c.MaxBodyBytes = config.DefaultBodyLimit
 	}
 	if c.MaxBodyBytes < 0 {
 		return nil, errors.New("audit: MaxBodyBytes must not be negative")
@@ -300,10 +295,10 @@ func (t *capture) recorded(size int64) ([]byte, string) {
 	}
 }
 
-// RedactBody parses a JSON body and replaces secrets: the values of fields
-// named like a password, secret, token, API key or card number, at any depth,
-// and any value that looks like a payment card number. A body that is
-// absent gives null; one that is not JSON gives null and NoteNotJSON.
+// RedactBody parses a JSON body and replaces secrets as redact.JSON does:
+// the values of fields with secret names, at any depth, and any value that
+// looks like a payment card number. A body that is absent gives null; one
+// that is not JSON gives null and NoteNotJSON.
 func RedactBody(body []byte, note string) (json.RawMessage, string) {
 	if note != "" {
 		return nil, note
@@ -311,135 +306,16 @@ func RedactBody(body []byte, note string) (json.RawMessage, string) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, ""
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || dec.More() {
-		return nil, NoteNotJSON
-	}
-	out, err := json.Marshal(redact(v))
+	out, err := redact.JSON(body)
 	if err != nil {
 		return nil, NoteNotJSON
 	}
 	return out, ""
 }
 
-func redact(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, val := range t {
-			if SensitiveName(k) {
-				t[k] = Redacted
-				continue
-			}
-			t[k] = redact(val)
-		}
-		return t
-	case []any:
-		for i := range t {
-			t[i] = redact(t[i])
-		}
-		return t
-	case string:
-		if LooksLikeCard(t) {
-			return Redacted
-		}
-		return t
-	case json.Number:
-		if LooksLikeCard(t.String()) {
-			return Redacted
-		}
-		return t
-	default:
-		return v
-	}
-}
-
-// sensitive are the name fragments of secret fields, compared with the
-// field name lower-cased and stripped of everything but letters and digits,
-// so "api_key", "X-Api-Key" and "apiKey" all match "apikey".
-var sensitive = []string{
-	"password", "passwd", "passphrase", "secret", "token", "apikey", "accesskey", "privatekey",
-	"cardnumber", "creditcard", "pan", "cvv", "cvc", "authorization", "cookie", "session",
-}
-
-// SensitiveName reports whether a field or parameter of this name holds a
-// secret.
-func SensitiveName(name string) bool {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		}
-	}
-	n := b.String()
-	for _, s := range sensitive {
-		if s == "pan" {
-			if n == "pan" {
-				return true
-			}
-			continue
-		}
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// LooksLikeCard reports whether s is 13-19 digits, optionally grouped by
-// spaces or dashes, that pass the Luhn check (ISO/IEC 7812).
-func LooksLikeCard(s string) bool {
-	digits := make([]int, 0, 19)
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits = append(digits, int(r-'0'))
-		case r == ' ' || r == '-':
-		default:
-			return false
-		}
-		if len(digits) > 19 {
-			return false
-		}
-	}
-	if len(digits) < 13 {
-		return false
-	}
-	sum := 0
-	for i := range digits {
-		d := digits[len(digits)-1-i]
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
-}
-
 // RedactQuery replaces the values of sensitive query parameters, keeping
-// the rest of the query as sent.
+// the rest of the query as sent; the marker is escaped so that the
+// recorded query stays a valid one.
 func RedactQuery(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	parts := strings.Split(raw, "&")
-	for i, p := range parts {
-		name, value, _ := strings.Cut(p, "=")
-		decodedName, err := url.QueryUnescape(name)
-		if err != nil {
-			decodedName = name
-		}
-		decodedValue, err := url.QueryUnescape(value)
-		if err != nil {
-			decodedValue = value
-		}
-		if SensitiveName(decodedName) || LooksLikeCard(decodedValue) {
-			parts[i] = name + "=" + url.QueryEscape(Redacted)
-		}
-	}
-	return strings.Join(parts, "&")
+	return redact.Query(raw, url.QueryEscape(redact.Marker))
 }

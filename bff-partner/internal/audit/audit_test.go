@@ -29,6 +29,7 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/redact"
 	"github.com/shopfront/shared/edge/requestid"
 )
 
@@ -40,6 +41,14 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+// remarshal decodes v, a member of a decoded line, into the typed out.
+func remarshal(t *testing.T, v, out any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, out), string(b))
+}
 
 func readLines(t *testing.T, path string) []map[string]any {
 	t.Helper()
@@ -137,17 +146,38 @@ func TestMiddlewareRecordsEveryAnsweredRequest(t *testing.T) {
 	assert.Equal(t, "page=1&api_key=%5BREDACTED%5D", e["query"])
 	assert.EqualValues(t, 201, e["status"])
 	assert.InDelta(t, 15.0, e["latencyMs"], 0.001)
-	rb := e["requestBody"].(map[string]any)
-	assert.Equal(t, "USD", rb["currency"])
-	assert.Equal(t, []any{map[string]any{"productId": "p-1", "quantity": 2.0}}, rb["items"])
-	pay := rb["payment"].(map[string]any)
-	assert.Equal(t, audit.Redacted, pay["cardNumber"])
-	assert.Equal(t, audit.Redacted, pay["Password"])
-	nested := pay["nested"].([]any)[0].(map[string]any)
-	assert.Equal(t, audit.Redacted, nested["api_key"])
-	assert.Equal(t, audit.Redacted, nested["note"], "a card number in any field")
-	assert.Equal(t, audit.Redacted, rb["access_token"])
-	assert.Equal(t, audit.Redacted, rb["clientSecret"])
+	// The recorded body, decoded into the fields the test sent.
+	var rb struct {
+		Currency string `json:"currency"`
+		Items    []struct {
+			ProductID string `json:"productId"`
+			Quantity  int    `json:"quantity"`
+		} `json:"items"`
+		Payment struct {
+			CardNumber string `json:"cardNumber"`
+			Password   string `json:"Password"`
+			Nested     []struct {
+				APIKey string `json:"api_key"`
+				Note   string `json:"note"`
+			} `json:"nested"`
+		} `json:"payment"`
+		AccessToken  string `json:"access_token"`
+		ClientSecret string `json:"clientSecret"`
+	}
+	recorded, err := json.Marshal(e["requestBody"])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(recorded, &rb))
+	assert.Equal(t, "USD", rb.Currency)
+	require.Len(t, rb.Items, 1)
+	assert.Equal(t, "p-1", rb.Items[0].ProductID)
+	assert.Equal(t, 2, rb.Items[0].Quantity)
+	assert.Equal(t, redact.Marker, rb.Payment.CardNumber)
+	assert.Equal(t, redact.Marker, rb.Payment.Password)
+	require.Len(t, rb.Payment.Nested, 1)
+	assert.Equal(t, redact.Marker, rb.Payment.Nested[0].APIKey)
+	assert.Equal(t, redact.Marker, rb.Payment.Nested[0].Note, "a card number in any field")
+	assert.Equal(t, redact.Marker, rb.AccessToken)
+	assert.Equal(t, redact.Marker, rb.ClientSecret)
 
 	raw, err := os.ReadFile(filepath.Join(dir, "audit-2026-03-04.jsonl"))
 	require.NoError(t, err)
@@ -194,27 +224,27 @@ func TestSweepDeletesFilesOlderThan90Days(t *testing.T) {
 func TestRedaction(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		body     string
-		wantBody string
-		wantNote string
+		name       string
+		body       string
+		expectBody string
+		expectNote string
 	}{
-		{name: "ok, plain body kept", body: `{"a":1,"b":["x"]}`, wantBody: `{"a":1,"b":["x"]}`},
-		{name: "ok, big integers kept exactly", body: `{"n":12345678901234567890}`, wantBody: `{"n":12345678901234567890}`},
+		{name: "ok, plain body kept", body: `{"a":1,"b":["x"]}`, expectBody: `{"a":1,"b":["x"]}`},
+		{name: "ok, big integers kept exactly", body: `{"n":12345678901234567890}`, expectBody: `{"n":12345678901234567890}`},
 		{name: "ok, names in any case and separator", body: `{"API-KEY":"k","refreshToken":"t","pass_word":"p","secretAnswer":"s"}`,
-			wantBody: `{"API-KEY":"[REDACTED]","pass_word":"[REDACTED]","refreshToken":"[REDACTED]","secretAnswer":"[REDACTED]"}`},
-		{name: "ok, card number as a JSON number", body: `{"x":4111111111111111}`, wantBody: `{"x":"[REDACTED]"}`},
-		{name: "ok, digits failing Luhn kept", body: `{"x":"4111111111111112"}`, wantBody: `{"x":"4111111111111112"}`},
-		{name: "ok, empty body is null", body: ``, wantBody: ``},
-		{name: "nok, not JSON", body: `<xml/>`, wantNote: audit.NoteNotJSON},
-		{name: "nok, two JSON values", body: `{} {}`, wantNote: audit.NoteNotJSON},
+			expectBody: `{"API-KEY":"[REDACTED]","pass_word":"[REDACTED]","refreshToken":"[REDACTED]","secretAnswer":"[REDACTED]"}`},
+		{name: "ok, card number as a JSON number", body: `{"x":4111111111111111}`, expectBody: `{"x":"[REDACTED]"}`},
+		{name: "ok, digits failing Luhn kept", body: `{"x":"4111111111111112"}`, expectBody: `{"x":"4111111111111112"}`},
+		{name: "ok, empty body is null", body: ``, expectBody: ``},
+		{name: "nok, not JSON", body: `<xml/>`, expectNote: audit.NoteNotJSON},
+		{name: "nok, two JSON values", body: `{} {}`, expectNote: audit.NoteNotJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, note := audit.RedactBody([]byte(tt.body), "")
-			assert.Equal(t, tt.wantBody, string(got))
-			assert.Equal(t, tt.wantNote, note)
+			assert.Equal(t, tt.expectBody, string(got))
+			assert.Equal(t, tt.expectNote, note)
 		})
 	}
 }
@@ -265,16 +295,16 @@ func TestMiddlewareNamesPresentedKeys(t *testing.T) {
 `)})
 	require.NoError(t, err)
 	tests := []struct {
-		name        string
-		header      string
-		key         string
-		principal   bool
-		wantPartner string
-		wantKey     string
+		name          string
+		header        string
+		key           string
+		principal     bool
+		expectPartner string
+		expectKey     string
 	}{
-		{name: "ok, known key without a principal is named", key: "sf_known_key", wantPartner: "acme", wantKey: "acme-1"},
-		{name: "ok, key in a custom header", header: "X-Partner-Key", key: "sf_known_key", wantPartner: "acme", wantKey: "acme-1"},
-		{name: "ok, the principal wins", key: "sf_known_key", principal: true, wantPartner: "globex", wantKey: "globex-1"},
+		{name: "ok, known key without a principal is named", key: "sf_known_key", expectPartner: "acme", expectKey: "acme-1"},
+		{name: "ok, key in a custom header", header: "X-Partner-Key", key: "sf_known_key", expectPartner: "acme", expectKey: "acme-1"},
+		{name: "ok, the principal wins", key: "sf_known_key", principal: true, expectPartner: "globex", expectKey: "globex-1"},
 		{name: "nok, unknown key stays unnamed", key: "sf_unknown"},
 		{name: "nok, no key"},
 	}
@@ -319,8 +349,8 @@ func TestMiddlewareNamesPresentedKeys(t *testing.T) {
 			require.Len(t, files, 1)
 			lines := readLines(t, files[0])
 			require.Len(t, lines, 1)
-			assert.Equal(t, tt.wantPartner, lines[0]["partnerId"])
-			assert.Equal(t, tt.wantKey, lines[0]["keyId"])
+			assert.Equal(t, tt.expectPartner, lines[0]["partnerId"])
+			assert.Equal(t, tt.expectKey, lines[0]["keyId"])
 			raw, err := os.ReadFile(files[0])
 			require.NoError(t, err)
 			assert.NotContains(t, string(raw), "sf_known_key")
@@ -377,23 +407,23 @@ func TestBodyIsRecordedAsTheChainReadsIt(t *testing.T) {
 		return c.NoContent(http.StatusNoContent)
 	}
 	tests := []struct {
-		name     string
-		body     io.Reader
-		handler  echo.HandlerFunc
-		wantBody any
-		wantNote string
+		name       string
+		body       io.Reader
+		handler    echo.HandlerFunc
+		expectBody any
+		expectNote string
 	}{
 		{name: "ok, body read by the chain is recorded, redacted", body: strings.NewReader(small), handler: readAll,
-			wantBody: map[string]any{"currency": "USD", "password": audit.Redacted}},
+			expectBody: map[string]any{"currency": "USD", "password": redact.Marker}},
 		{name: "ok, chunked body read by the chain is recorded", body: chunked{strings.NewReader(small)}, handler: readAll,
-			wantBody: map[string]any{"currency": "USD", "password": audit.Redacted}},
+			expectBody: map[string]any{"currency": "USD", "password": redact.Marker}},
 		{name: "ok, no body", handler: readAll},
-		{name: "nok, chunked body over the cap", body: chunked{strings.NewReader(big)}, handler: readAll, wantNote: audit.NoteTooLarge},
-		{name: "nok, Content-Length over the cap", body: strings.NewReader(big), handler: readAll, wantNote: audit.NoteTooLarge},
-		{name: "nok, body read and not JSON", body: strings.NewReader(`nope`), handler: readAll, wantNote: audit.NoteNotJSON},
-		{name: "nok, body never read", body: strings.NewReader(small), wantNote: audit.NoteNotRead,
+		{name: "nok, chunked body over the cap", body: chunked{strings.NewReader(big)}, handler: readAll, expectNote: audit.NoteTooLarge},
+		{name: "nok, Content-Length over the cap", body: strings.NewReader(big), handler: readAll, expectNote: audit.NoteTooLarge},
+		{name: "nok, body read and not JSON", body: strings.NewReader(`nope`), handler: readAll, expectNote: audit.NoteNotJSON},
+		{name: "nok, body never read", body: strings.NewReader(small), expectNote: audit.NoteNotRead,
 			handler: func(echo.Context) error { return problem.Unauthorized("no key") }},
-		{name: "nok, body read in part", body: chunked{strings.NewReader(small)}, wantNote: audit.NoteNotRead,
+		{name: "nok, body read in part", body: chunked{strings.NewReader(small)}, expectNote: audit.NoteNotRead,
 			handler: func(c echo.Context) error {
 				_, _ = io.ReadFull(c.Request().Body, make([]byte, 5))
 				return problem.ValidationFailed("bad")
@@ -412,11 +442,11 @@ func TestBodyIsRecordedAsTheChainReadsIt(t *testing.T) {
 			res.Body.Close()
 			got := lines()
 			require.Len(t, got, 1)
-			assert.Equal(t, tt.wantBody, got[0]["requestBody"])
-			if tt.wantNote == "" {
+			assert.Equal(t, tt.expectBody, got[0]["requestBody"])
+			if tt.expectNote == "" {
 				assert.NotContains(t, got[0], "requestBodyNote")
 			} else {
-				assert.Equal(t, tt.wantNote, got[0]["requestBodyNote"])
+				assert.Equal(t, tt.expectNote, got[0]["requestBodyNote"])
 			}
 		})
 	}
@@ -466,22 +496,22 @@ func TestPanicsCostNeitherTheAnswerNorTheLine(t *testing.T) {
 		return c.JSON(http.StatusCreated, map[string]string{"id": "o-1"})
 	}
 	tests := []struct {
-		name       string
-		cfg        func(audit.Config) audit.Config
-		pre        []echo.MiddlewareFunc
-		wantStatus int
-		wantBody   string
-		wantLine   bool
-		wantNote   string
+		name         string
+		cfg          func(audit.Config) audit.Config
+		pre          []echo.MiddlewareFunc
+		expectStatus int
+		expectBody   string
+		expectLine   bool
+		expectNote   string
 	}{
 		{name: "nok, redaction panics", cfg: func(c audit.Config) audit.Config {
 			return audit.WithRedactor(c, func([]byte, string) (json.RawMessage, string) { panic("redaction bug") })
-		}, wantStatus: http.StatusCreated, wantBody: `{"id":"o-1"}`, wantLine: true, wantNote: audit.NoteAuditFailed},
+		}, expectStatus: http.StatusCreated, expectBody: `{"id":"o-1"}`, expectLine: true, expectNote: audit.NoteAuditFailed},
 		{name: "nok, sink panics", cfg: func(c audit.Config) audit.Config { c.Sink = panickingSink{}; return c },
-			wantStatus: http.StatusCreated, wantBody: `{"id":"o-1"}`},
+			expectStatus: http.StatusCreated, expectBody: `{"id":"o-1"}`},
 		{name: "nok, a later Pre middleware panics", pre: []echo.MiddlewareFunc{func(echo.HandlerFunc) echo.HandlerFunc {
 			return func(echo.Context) error { panic(errors.New("pre bug")) }
-		}}, wantStatus: http.StatusInternalServerError, wantLine: true},
+		}}, expectStatus: http.StatusInternalServerError, expectLine: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -496,21 +526,21 @@ func TestPanicsCostNeitherTheAnswerNorTheLine(t *testing.T) {
 			b, err := io.ReadAll(res.Body)
 			res.Body.Close()
 			require.NoError(t, err)
-			assert.Equal(t, tt.wantStatus, res.StatusCode)
-			if tt.wantBody != "" {
-				assert.JSONEq(t, tt.wantBody, string(b))
+			assert.Equal(t, tt.expectStatus, res.StatusCode)
+			if tt.expectBody != "" {
+				assert.JSONEq(t, tt.expectBody, string(b))
 			}
 			got := lines()
-			if !tt.wantLine {
+			if !tt.expectLine {
 				assert.Empty(t, got)
 				return
 			}
 			require.Len(t, got, 1, "and the request its line")
-			assert.EqualValues(t, tt.wantStatus, got[0]["status"])
+			assert.EqualValues(t, tt.expectStatus, got[0]["status"])
 			assert.Equal(t, "page=1", got[0]["query"])
 			assert.Nil(t, got[0]["requestBody"])
-			if tt.wantNote != "" {
-				assert.Equal(t, tt.wantNote, got[0]["requestBodyNote"])
+			if tt.expectNote != "" {
+				assert.Equal(t, tt.expectNote, got[0]["requestBodyNote"])
 			}
 		})
 	}

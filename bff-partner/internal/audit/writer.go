@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/shopfront/bff-partner/internal/config"
 )
 
 // Defaults of WriterConfig.
 const (
-	DefaultRetention     = 90 * 24 * time.Hour
 	DefaultFlushInterval = time.Second
 	// sweepInterval is how often old files are looked for besides start-up
 	// and each day's rotation, so a quiet gateway still deletes them daily.
@@ -67,7 +68,7 @@ func Open(cfg WriterConfig) (*Writer, error) {
 		return nil, errors.New("audit: Dir is required")
 	}
 	if cfg.Retention == 0 {
-		cfg.Retention = DefaultRetention
+		cfg.Retention = config.DefaultRetention
 	}
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = DefaultFlushInterval

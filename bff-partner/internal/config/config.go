@@ -11,6 +11,7 @@ import (
 	"time"
 
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/input"
 )
 
 // Config is the whole bff-partner configuration.
@@ -29,7 +30,7 @@ type Config struct {
 
 // DevKeys reports whether the keys file is the development one, picked up
 // because neither BFF_PARTNER_KEYS_FILE nor BFF_CONFIG named a keys file.
-// Its keys' plaintexts are published in the README, so the gateway warns
+// Its keys' plaintexts are published in docs/bff-partner.md, so the gateway warns
 // at start-up.
 func (c Config) DevKeys() bool { return c.devKeys }
 
@@ -107,7 +108,6 @@ const (
 	DefaultIdleTimeout  = 60 * time.Second
 	DefaultBodyLimit    = 1 << 20
 	DefaultAuditDir     = "audit"
-	DefaultCurrency     = "USD"
 	DefaultDocsURL      = "/docs#section/Authentication"
 	DefaultV1Link       = "/docs#tag/Deprecated-v1"
 	DefaultIdemTTL      = 24 * time.Hour
@@ -117,11 +117,11 @@ const (
 	DevKeysFile = "deploy/dev/partner-keys.yaml"
 )
 
-// Default /v1 deprecation dates.
-var (
-	DefaultV1Deprecated = time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC)
-	DefaultV1Sunset     = time.Date(2027, time.June, 1, 0, 0, 0, 0, time.UTC)
-)
+// DefaultV1Deprecated is the default date /v1 was deprecated.
+func DefaultV1Deprecated() time.Time { return time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC) }
+
+// DefaultV1Sunset is the default date /v1 stops answering.
+func DefaultV1Sunset() time.Time { return time.Date(2027, time.June, 1, 0, 0, 0, 0, time.UTC) }
 
 // Defaults returns the embedded defaults `make run` uses.
 func Defaults() Config {
@@ -132,11 +132,11 @@ func Defaults() Config {
 	c.Server.BodyLimit = DefaultBodyLimit
 	c.Partner.AuditDir = DefaultAuditDir
 	c.Partner.AuditRetention = DefaultRetention
-	c.Partner.Currency = DefaultCurrency
+	c.Partner.Currency = edgeconfig.DefaultCurrency
 	c.Partner.DocsURL = DefaultDocsURL
 	c.Partner.IdempotencyTTL = DefaultIdemTTL
 	c.Partner.IdempotencyWait = DefaultIdemWait
-	c.Partner.V1 = Deprecation{Deprecated: DefaultV1Deprecated, Sunset: DefaultV1Sunset, Link: DefaultV1Link}
+	c.Partner.V1 = Deprecation{Deprecated: DefaultV1Deprecated(), Sunset: DefaultV1Sunset(), Link: DefaultV1Link}
 	return c
 }
 
@@ -207,7 +207,7 @@ func (c Config) Validate() error {
 	if p.AuditRetention <= 0 {
 		errs = append(errs, errors.New("partner.audit_retention: must be positive"))
 	}
-	if len(p.Currency) != 3 {
+	if !input.ValidCurrency(p.Currency) {
 		errs = append(errs, errors.New("partner.currency: must be an ISO 4217 code such as USD"))
 	}
 	if p.IdempotencyTTL <= 0 || p.IdempotencyWait <= 0 {

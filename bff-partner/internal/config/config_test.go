@@ -38,10 +38,10 @@ partner:
     sunset: 2026-01-01T00:00:00Z
 `)
 	tests := []struct {
-		name    string
-		env     map[string]string
-		check   func(t *testing.T, c config.Config)
-		wantErr []string
+		name      string
+		env       map[string]string
+		check     func(t *testing.T, c config.Config)
+		expectErr []string
 	}{
 		{name: "ok, defaults", env: map[string]string{config.VarKeysFile: keys}, check: func(t *testing.T, c config.Config) {
 			assert.Equal(t, ":8083", c.Server.Addr)
@@ -50,7 +50,7 @@ partner:
 			assert.Equal(t, "USD", c.Partner.Currency)
 			assert.Equal(t, 24*time.Hour, c.Partner.IdempotencyTTL)
 			assert.Equal(t, 90*24*time.Hour, c.Partner.AuditRetention)
-			assert.Equal(t, config.DefaultV1Sunset, c.Partner.V1.Sunset)
+			assert.Equal(t, config.DefaultV1Sunset(), c.Partner.V1.Sunset)
 			assert.Equal(t, "http://127.0.0.1:9000/identity/oauth/token", c.Partner.TokenURL, "the identity upstream's")
 		}},
 		{name: "ok, token URL follows the identity upstream", env: map[string]string{config.VarKeysFile: keys,
@@ -67,16 +67,16 @@ partner:
 				assert.Equal(t, "https://auth.shopfront.example/oauth/token", c.Partner.TokenURL)
 			}},
 		{name: "nok, token URL not absolute", env: map[string]string{config.VarKeysFile: keys, config.VarTokenURL: "/oauth/token"},
-			wantErr: []string{`BFF_PARTNER_TOKEN_URL: "/oauth/token" is not an absolute http(s) URL`}},
+			expectErr: []string{`BFF_PARTNER_TOKEN_URL: "/oauth/token" is not an absolute http(s) URL`}},
 		{name: "nok, token URL in BFF_CONFIG not absolute", env: map[string]string{config.VarKeysFile: keys, "BFF_CONFIG": badTokenYAML},
-			wantErr: []string{`BFF_PARTNER_TOKEN_URL: "/oauth/token" is not an absolute http(s) URL`}},
+			expectErr: []string{`BFF_PARTNER_TOKEN_URL: "/oauth/token" is not an absolute http(s) URL`}},
 		{name: "ok, environment", env: map[string]string{config.VarKeysFile: keys, config.VarAuditDir: auditDir},
 			check: func(t *testing.T, c config.Config) {
 				assert.Equal(t, keys, c.Partner.KeysFile)
 				assert.Equal(t, auditDir, c.Partner.AuditDir)
 			}},
 		{name: "nok, client CA without TLS", env: map[string]string{config.VarKeysFile: keys, "BFF_TLS_CLIENT_CA_FILE": keys},
-			wantErr: []string{"BFF_TLS_CLIENT_CA_FILE"}},
+			expectErr: []string{"BFF_TLS_CLIENT_CA_FILE"}},
 		{name: "ok, partner section from BFF_CONFIG", env: map[string]string{config.VarKeysFile: keys, "BFF_CONFIG": yaml},
 			check: func(t *testing.T, c config.Config) {
 				assert.Equal(t, "EUR", c.Partner.Currency)
@@ -85,19 +85,19 @@ partner:
 				assert.Equal(t, time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC), c.Partner.V1.Sunset)
 			}},
 		{name: "nok, keys file missing", env: map[string]string{config.VarKeysFile: "/nonexistent/keys.yaml"},
-			wantErr: []string{"BFF_PARTNER_KEYS_FILE"}},
+			expectErr: []string{"BFF_PARTNER_KEYS_FILE"}},
 		{name: "nok, audit dir is a file", env: map[string]string{config.VarKeysFile: keys, config.VarAuditDir: auditFile},
-			wantErr: []string{"BFF_AUDIT_DIR"}},
+			expectErr: []string{"BFF_AUDIT_DIR"}},
 		{name: "nok, bad partner section", env: map[string]string{config.VarKeysFile: keys, "BFF_CONFIG": badYAML},
-			wantErr: []string{"partner.currency", "partner.v1"}},
+			expectErr: []string{"partner.currency", "partner.v1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := config.Load(edgeconfig.MapLookup(tt.env))
-			if tt.wantErr != nil {
+			if tt.expectErr != nil {
 				require.Error(t, err)
-				for _, w := range tt.wantErr {
+				for _, w := range tt.expectErr {
 					assert.Contains(t, err.Error(), w)
 				}
 				return

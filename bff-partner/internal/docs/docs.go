@@ -18,6 +18,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/shopfront/shared/edge/route"
 )
 
 //go:embed assets/redoc.standalone.js
@@ -144,15 +146,14 @@ func child(n *yaml.Node, key string) *yaml.Node {
 // JSON returns the document as JSON.
 func (d *Docs) JSON() []byte { return d.json }
 
-// Register adds GET /openapi.json, GET /docs and the page's asset to g. They
-// need no credentials; the caller registers them outside auth.
-func (d *Docs) Register(e interface {
-	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-},
-) {
-	e.GET("/openapi.json", d.serveJSON)
-	e.GET("/docs", d.servePage)
-	e.GET(AssetPath, d.serveAsset)
+// Routes lists GET /openapi.json, GET /docs and the page's asset, for
+// route.Register. They need no credentials: their policy is route.Open.
+func (d *Docs) Routes() []route.Route {
+	return []route.Route{
+		{Method: http.MethodGet, Path: "/openapi.json", Handler: d.serveJSON, Policy: route.Open},
+		{Method: http.MethodGet, Path: "/docs", Handler: d.servePage, Policy: route.Open},
+		{Method: http.MethodGet, Path: AssetPath, Handler: d.serveAsset, Policy: route.Open},
+	}
 }
 
 func (d *Docs) serveJSON(c echo.Context) error {

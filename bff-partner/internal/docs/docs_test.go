@@ -23,6 +23,7 @@ import (
 	"github.com/shopfront/bff-partner/internal/docs"
 	"github.com/shopfront/contracts/public"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/route"
 )
 
 func newServer(t *testing.T) (*httptest.Server, *docs.Docs) {
@@ -30,7 +31,7 @@ func newServer(t *testing.T) (*httptest.Server, *docs.Docs) {
 	d, err := docs.New(docs.Config{Document: public.Partner(), Title: "Shopfront Partner API"})
 	require.NoError(t, err)
 	e := echo.New()
-	d.Register(e)
+	require.NoError(t, route.Register(e, nil, d.Routes()))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv, d
@@ -80,32 +81,32 @@ func TestOpenAPIJSONIsValidOpenAPI31(t *testing.T) {
 func TestTokenURL(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		given   docs.Config
-		want    string
-		wantErr string
+		name      string
+		given     docs.Config
+		expect    string
+		expectErr string
 	}{
 		{name: "ok, configured token URL", given: docs.Config{Document: public.Partner(), Title: "T",
-			TokenURL: "https://auth.shopfront.example/oauth/token"}, want: "https://auth.shopfront.example/oauth/token"},
+			TokenURL: "https://auth.shopfront.example/oauth/token"}, expect: "https://auth.shopfront.example/oauth/token"},
 		{name: "ok, the document's own by default", given: docs.Config{Document: public.Partner(), Title: "T"},
-			want: "http://127.0.0.1:9000/identity/oauth/token"},
+			expect: "http://127.0.0.1:9000/identity/oauth/token"},
 		{name: "nok, document without a client-credentials flow", given: docs.Config{Title: "T", TokenURL: "https://a.example/token",
 			Document: []byte("openapi: 3.1.0\ninfo: {title: T, version: '1'}\npaths: {}\n")},
-			wantErr: "no OAuth 2.0 clientCredentials flow"},
-		{name: "nok, no document", given: docs.Config{Title: "T"}, wantErr: "Document and Title are required"},
+			expectErr: "no OAuth 2.0 clientCredentials flow"},
+		{name: "nok, no document", given: docs.Config{Title: "T"}, expectErr: "Document and Title are required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			d, err := docs.New(tt.given)
-			if tt.wantErr != "" {
+			if tt.expectErr != "" {
 				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.Contains(t, err.Error(), tt.expectErr)
 				return
 			}
 			require.NoError(t, err)
 			e := echo.New()
-			d.Register(e)
+			require.NoError(t, route.Register(e, nil, d.Routes()))
 			srv := httptest.NewServer(e)
 			t.Cleanup(srv.Close)
 			res, body := get(t, srv.URL+"/openapi.json")
@@ -115,7 +116,7 @@ func TestTokenURL(t *testing.T) {
 			doc, err := loader.LoadFromData(body)
 			require.NoError(t, err)
 			require.NoError(t, doc.Validate(loader.Context))
-			assert.Equal(t, tt.want, doc.Components.SecuritySchemes["oauth2"].Value.Flows.ClientCredentials.TokenURL)
+			assert.Equal(t, tt.expect, doc.Components.SecuritySchemes["oauth2"].Value.Flows.ClientCredentials.TokenURL)
 		})
 	}
 }

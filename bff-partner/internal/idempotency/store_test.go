@@ -226,13 +226,13 @@ func TestFingerprintComparesNumbersExactly(t *testing.T) {
 	tests := []struct {
 		name         string
 		first, again string
-		wantReplay   bool
+		expectReplay bool
 	}{
-		{name: "ok, the same integer above 2^53", first: "9007199254740993", again: "9007199254740993", wantReplay: true},
-		{name: "ok, 2.0 is 2", first: "2", again: "2.0", wantReplay: true},
-		{name: "ok, 0.2e1 is 2", first: "2", again: "0.2e1", wantReplay: true},
-		{name: "ok, 20E-1 is 2", first: "2", again: "20E-1", wantReplay: true},
-		{name: "ok, -0 is 0", first: "0", again: "-0.0", wantReplay: true},
+		{name: "ok, the same integer above 2^53", first: "9007199254740993", again: "9007199254740993", expectReplay: true},
+		{name: "ok, 2.0 is 2", first: "2", again: "2.0", expectReplay: true},
+		{name: "ok, 0.2e1 is 2", first: "2", again: "0.2e1", expectReplay: true},
+		{name: "ok, 20E-1 is 2", first: "2", again: "20E-1", expectReplay: true},
+		{name: "ok, -0 is 0", first: "0", again: "-0.0", expectReplay: true},
 		{name: "nok, 2^53+1 is not 2^53", first: "9007199254740993", again: "9007199254740992"},
 		{name: "nok, 1.5 is not 15", first: "1.5", again: "15"},
 		{name: "nok, -2 is not 2", first: "2", again: "-2"},
@@ -245,7 +245,7 @@ func TestFingerprintComparesNumbersExactly(t *testing.T) {
 			first := post(t, gw.URL, "acme", k, body(tt.first))
 			require.Equal(t, http.StatusCreated, first.status, first.body)
 			again := post(t, gw.URL, "acme", k, body(tt.again))
-			if tt.wantReplay {
+			if tt.expectReplay {
 				assert.Equal(t, http.StatusCreated, again.status)
 				assert.Equal(t, "true", again.replayed)
 				assert.Equal(t, first.body, again.body)

@@ -34,23 +34,10 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/shopfront/bff-partner/internal/config"
+	"github.com/shopfront/shared/edge/input"
 	"github.com/shopfront/shared/edge/problem"
 )
-
-// DefaultMaxBodyBytes is the partner body cap: 1 MiB.
-const DefaultMaxBodyBytes = 1 << 20
-
-// FieldError is one problem of a request, listed in the `errors` member of
-// a validation_failed problem.
-type FieldError struct {
-	// In is where the problem is: body, query, path or header.
-	In string `json:"in"`
-	// Path is a JSON Pointer (RFC 6901) into the body such as
-	// /items/0/quantity, or the name of the parameter.
-	Path string `json:"path"`
-	// Message says what is wrong, without echoing the value.
-	Message string `json:"message"`
-}
 
 // Config configures the validation middleware.
 type Config struct {
@@ -59,7 +46,7 @@ type Config struct {
 	// Document is the OpenAPI document requests are checked against; its
 	// references must be resolved (public.Load does). Required.
 	Document *openapi3.T
-	// MaxBodyBytes caps request bodies. Optional. Default DefaultMaxBodyBytes.
+	// MaxBodyBytes caps request bodies. Optional. Default config.DefaultBodyLimit.
 	MaxBodyBytes int64
 }
 
@@ -73,7 +60,7 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 		c.Skipper = middleware.DefaultSkipper
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
+		c.MaxBodyBytes = config.DefaultBodyLimit
 	}
 	if c.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("validation: MaxBodyBytes %d is negative", c.MaxBodyBytes)
@@ -310,10 +297,10 @@ func (c Config) check(ec echo.Context, route *routers.Route, opts, paramsOnly *o
 		}
 	}
 
-	var list []FieldError
+	var list []input.FieldError
 	for name := range req.URL.Query() {
 		if o == nil || !o.query[name] {
-			list = append(list, FieldError{In: openapi3.ParameterInQuery, Path: name, Message: "unknown query parameter"})
+			list = append(list, input.FieldError{In: openapi3.ParameterInQuery, Path: name, Message: "unknown query parameter"})
 		}
 	}
 	if len(list) == 0 && bodyOK && o != nil && o.paramsValid(ec) {
@@ -328,7 +315,7 @@ func (c Config) check(ec echo.Context, route *routers.Route, opts, paramsOnly *o
 		Request: req, PathParams: params, Route: route, Options: opts,
 	})
 	if err != nil {
-		var flat []FieldError
+		var flat []input.FieldError
 		collect(err, &flat)
 		list = append(list, flat...)
 	}
@@ -430,7 +417,7 @@ func ValidateResponse(ctx context.Context, doc *openapi3.T, req *http.Request, e
 }
 
 // collect flattens kin-openapi's error tree into field errors.
-func collect(err error, out *[]FieldError) {
+func collect(err error, out *[]input.FieldError) {
 	// A direct type check: a RequestError unwraps to its own MultiError of
 	// schema errors, which must stay below the RequestError that locates them.
 	if me, ok := err.(openapi3.MultiError); ok { //nolint:errorlint // see above
@@ -441,12 +428,12 @@ func collect(err error, out *[]FieldError) {
 	}
 	var re *openapi3filter.RequestError
 	if !errors.As(err, &re) {
-		*out = append(*out, FieldError{In: "body", Path: "", Message: "is invalid"})
+		*out = append(*out, input.FieldError{In: "body", Path: "", Message: "is invalid"})
 		return
 	}
 	switch {
 	case re.Parameter != nil:
-		*out = append(*out, FieldError{In: re.Parameter.In, Path: re.Parameter.Name,
+		*out = append(*out, input.FieldError{In: re.Parameter.In, Path: re.Parameter.Name,
 			Message: paramMessage(re, re.Parameter.Schema)})
 	case re.RequestBody != nil:
 		var inner openapi3.MultiError
@@ -458,16 +445,16 @@ func collect(err error, out *[]FieldError) {
 		}
 		if re.Err == nil {
 			// "value is required but missing" and similar reasons about the whole body.
-			*out = append(*out, FieldError{In: "body", Path: "", Message: clean(re.Reason)})
+			*out = append(*out, input.FieldError{In: "body", Path: "", Message: clean(re.Reason)})
 			return
 		}
 		*out = append(*out, bodyError(re.Err))
 	default:
-		*out = append(*out, FieldError{In: "body", Path: "", Message: clean(re.Reason)})
+		*out = append(*out, input.FieldError{In: "body", Path: "", Message: clean(re.Reason)})
 	}
 }
 
-func bodyError(err error) FieldError {
+func bodyError(err error) input.FieldError {
 	var se *openapi3.SchemaError
 	if errors.As(err, &se) {
 		path := se.JSONPointer()
@@ -475,13 +462,13 @@ func bodyError(err error) FieldError {
 		if m := unsupported.FindStringSubmatch(se.Reason); m != nil {
 			path, msg = append(path, m[1]), "unknown field"
 		}
-		return FieldError{In: "body", Path: pointer(path), Message: msg}
+		return input.FieldError{In: "body", Path: pointer(path), Message: msg}
 	}
 	var pe *openapi3filter.ParseError
 	if errors.As(err, &pe) {
-		return FieldError{In: "body", Path: "", Message: "is not valid JSON"}
+		return input.FieldError{In: "body", Path: "", Message: "is not valid JSON"}
 	}
-	return FieldError{In: "body", Path: "", Message: clean(err.Error())}
+	return input.FieldError{In: "body", Path: "", Message: clean(err.Error())}
 }
 
 var unsupported = regexp.MustCompile(`^property "(.*)" is unsupported$`)

@@ -62,27 +62,27 @@ func TestMiddleware(t *testing.T) {
 	srv := newServer(t, 0)
 	const order = `{"items":[{"productId":"p-1","quantity":2}],"currency":"USD"}`
 	tests := []struct {
-		name        string
-		method      string
-		path        string
-		contentType string
-		idemKey     string
-		body        string
-		wantStatus  int
-		wantCode    string
-		wantErrors  []fieldError
+		name         string
+		method       string
+		path         string
+		contentType  string
+		idemKey      string
+		body         string
+		expectStatus int
+		expectCode   string
+		expectErrors []fieldError
 	}{
 		{name: "ok, valid order", method: http.MethodPost, path: "/v2/orders", contentType: "application/json",
-			idemKey: "k-1", body: order, wantStatus: http.StatusOK},
+			idemKey: "k-1", body: order, expectStatus: http.StatusOK},
 		{name: "ok, charset parameter", method: http.MethodPost, path: "/v2/orders", contentType: "application/json; charset=utf-8",
-			idemKey: "k-1", body: order, wantStatus: http.StatusOK},
-		{name: "ok, valid query", method: http.MethodGet, path: "/v2/products?category=shoes&page=2&pageSize=100", wantStatus: http.StatusOK},
-		{name: "ok, route outside the document", method: http.MethodGet, path: "/outside?anything=1", wantStatus: http.StatusOK},
+			idemKey: "k-1", body: order, expectStatus: http.StatusOK},
+		{name: "ok, valid query", method: http.MethodGet, path: "/v2/products?category=shoes&page=2&pageSize=100", expectStatus: http.StatusOK},
+		{name: "ok, route outside the document", method: http.MethodGet, path: "/outside?anything=1", expectStatus: http.StatusOK},
 		{name: "nok, every body problem with its JSON path", method: http.MethodPost, path: "/v2/orders",
 			contentType: "application/json", idemKey: "k-1",
-			body:       `{"items":[{"productId":"p-1","quantity":"two"},{"productId":"p-2","quantity":0,"color":"red"}],"currency":"usd","partnerId":"other"}`,
-			wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed,
-			wantErrors: []fieldError{
+			body:         `{"items":[{"productId":"p-1","quantity":"two"},{"productId":"p-2","quantity":0,"color":"red"}],"currency":"usd","partnerId":"other"}`,
+			expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed,
+			expectErrors: []fieldError{
 				{In: "body", Path: "/currency", Message: "must match ^[A-Z]{3}$"},
 				{In: "body", Path: "/items/0/quantity", Message: "must be an integer"},
 				{In: "body", Path: "/items/1/color", Message: "unknown field"},
@@ -90,40 +90,40 @@ func TestMiddleware(t *testing.T) {
 				{In: "body", Path: "/partnerId", Message: "unknown field"},
 			}},
 		{name: "nok, missing fields", method: http.MethodPost, path: "/v2/orders", contentType: "application/json",
-			idemKey: "k-1", body: `{}`, wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed,
-			wantErrors: []fieldError{
+			idemKey: "k-1", body: `{}`, expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed,
+			expectErrors: []fieldError{
 				{In: "body", Path: "/currency", Message: "is required"},
 				{In: "body", Path: "/items", Message: "is required"},
 			}},
 		{name: "nok, missing Idempotency-Key", method: http.MethodPost, path: "/v2/orders", contentType: "application/json",
-			body: order, wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed,
-			wantErrors: []fieldError{{In: "header", Path: "Idempotency-Key", Message: "is required"}}},
+			body: order, expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed,
+			expectErrors: []fieldError{{In: "header", Path: "Idempotency-Key", Message: "is required"}}},
 		{name: "nok, malformed JSON", method: http.MethodPost, path: "/v2/orders", contentType: "application/json",
-			idemKey: "k-1", body: `{"items":`, wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed,
-			wantErrors: []fieldError{{In: "body", Path: "", Message: "is not valid JSON"}}},
+			idemKey: "k-1", body: `{"items":`, expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed,
+			expectErrors: []fieldError{{In: "body", Path: "", Message: "is not valid JSON"}}},
 		{name: "nok, empty body", method: http.MethodPost, path: "/v2/orders", contentType: "application/json",
-			idemKey: "k-1", body: ``, wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed},
+			idemKey: "k-1", body: ``, expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed},
 		{name: "nok, text body", method: http.MethodPost, path: "/v2/orders", contentType: "text/plain",
-			idemKey: "k-1", body: "two shoes please", wantStatus: http.StatusUnsupportedMediaType, wantCode: problem.CodeUnsupportedMediaType},
+			idemKey: "k-1", body: "two shoes please", expectStatus: http.StatusUnsupportedMediaType, expectCode: problem.CodeUnsupportedMediaType},
 		{name: "nok, form body", method: http.MethodPost, path: "/v2/orders", contentType: "application/x-www-form-urlencoded",
-			idemKey: "k-1", body: "currency=USD", wantStatus: http.StatusUnsupportedMediaType, wantCode: problem.CodeUnsupportedMediaType},
+			idemKey: "k-1", body: "currency=USD", expectStatus: http.StatusUnsupportedMediaType, expectCode: problem.CodeUnsupportedMediaType},
 		{name: "nok, body without content type", method: http.MethodPost, path: "/v2/orders",
-			idemKey: "k-1", body: order, wantStatus: http.StatusUnsupportedMediaType, wantCode: problem.CodeUnsupportedMediaType},
+			idemKey: "k-1", body: order, expectStatus: http.StatusUnsupportedMediaType, expectCode: problem.CodeUnsupportedMediaType},
 		{name: "nok, query out of range", method: http.MethodGet, path: "/v2/products?page=0&pageSize=101",
-			wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed,
-			wantErrors: []fieldError{
+			expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed,
+			expectErrors: []fieldError{
 				{In: "query", Path: "page", Message: "must be at least 1"},
 				{In: "query", Path: "pageSize", Message: "must be at most 100"},
 			}},
 		{name: "nok, query of the wrong type", method: http.MethodGet, path: "/v2/products?pageSize=ten",
-			wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed,
-			wantErrors: []fieldError{{In: "query", Path: "pageSize", Message: "must be an integer"}}},
+			expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed,
+			expectErrors: []fieldError{{In: "query", Path: "pageSize", Message: "must be an integer"}}},
 		{name: "nok, unknown query parameter", method: http.MethodGet, path: "/v2/products?pagesize=500",
-			wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed,
-			wantErrors: []fieldError{{In: "query", Path: "pagesize", Message: "unknown query parameter"}}},
+			expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed,
+			expectErrors: []fieldError{{In: "query", Path: "pagesize", Message: "unknown query parameter"}}},
 		{name: "nok, bad path parameter", method: http.MethodGet, path: "/v2/inventory/" + strings.Repeat("x", 65),
-			wantStatus: http.StatusBadRequest, wantCode: problem.CodeValidationFailed,
-			wantErrors: []fieldError{{In: "path", Path: "productId", Message: "must be at most 64 characters long"}}},
+			expectStatus: http.StatusBadRequest, expectCode: problem.CodeValidationFailed,
+			expectErrors: []fieldError{{In: "path", Path: "productId", Message: "must be at most 64 characters long"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,8 +141,8 @@ func TestMiddleware(t *testing.T) {
 			defer res.Body.Close()
 			var got answer
 			require.NoError(t, json.NewDecoder(res.Body).Decode(&got))
-			assert.Equal(t, tt.wantStatus, res.StatusCode)
-			if tt.wantStatus == http.StatusOK {
+			assert.Equal(t, tt.expectStatus, res.StatusCode)
+			if tt.expectStatus == http.StatusOK {
 				assert.True(t, got.Reached)
 				if tt.method == http.MethodPost {
 					assert.Equal(t, tt.body, got.Body, "the handler reads the body as sent")
@@ -151,9 +151,9 @@ func TestMiddleware(t *testing.T) {
 			}
 			assert.False(t, got.Reached, "a refused request never reaches the handler")
 			assert.Equal(t, problem.ContentType, res.Header.Get("Content-Type"))
-			assert.Equal(t, tt.wantCode, got.Error)
-			if tt.wantErrors != nil {
-				assert.Equal(t, tt.wantErrors, got.Errors)
+			assert.Equal(t, tt.expectCode, got.Error)
+			if tt.expectErrors != nil {
+				assert.Equal(t, tt.expectErrors, got.Errors)
 			}
 		})
 	}

@@ -14,13 +14,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/auth"
+	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/degraded"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/storefront"
 )
@@ -36,7 +39,8 @@ type Budgets struct {
 	Product time.Duration `yaml:"product"`
 	// Account bounds GET /v1/pages/account. Optional. Default 0.
 	Account time.Duration `yaml:"account"`
-	// Cart bounds the cart routes. Optional. Default storefront's 2.5 s.
+	// Cart bounds the cart routes. Optional. Default
+	// edgeconfig.DefaultRouteBudget.
 	Cart time.Duration `yaml:"cart"`
 	// Single bounds the routes of one call (/v1/me, orders). Optional.
 	// Default 0 for /v1/me, storefront's 2 s for orders.
@@ -50,7 +54,8 @@ type Config struct {
 	// Budgets bound each route, as config.RouteBudgets resolves them.
 	// Optional. Default Budgets{}.
 	Budgets Budgets
-	// Currency is the currency prices are asked in. Optional. Default "USD".
+	// Currency is the currency prices are asked in. Optional. Default
+	// edgeconfig.DefaultCurrency.
 	Currency string
 	// PublicCacheControl is the Cache-Control of anonymous, complete
 	// catalog and product pages. Optional. Default
@@ -66,11 +71,13 @@ type Config struct {
 	// Registry receives shopfront_degraded_sections_total{route,source}.
 	// Optional. Default none (counted but not exported).
 	Registry prometheus.Registerer
+	// Logger receives one warning per failed optional source, with its
+	// cause. Optional. Default zap.NewNop().
+	Logger *zap.Logger
 }
 
 // Defaults of Config.
 const (
-	DefaultCurrency           = storefront.DefaultCurrency
 	DefaultPublicCacheControl = "public, max-age=30, stale-while-revalidate=60"
 	DefaultPageSize           = 20
 	DefaultMaxPageSize        = 50
@@ -84,8 +91,8 @@ const (
 	// personal is for answers that carry the user's data (account, me,
 	// cart, orders) and for changes: no cache keeps them.
 	personal = "private, no-store"
-	// degraded is the rule for incomplete answers.
-	degraded = "no-store"
+	// degradedPage is the rule for incomplete answers.
+	degradedPage = "no-store"
 )
 
 // API serves the web routes.
@@ -98,6 +105,7 @@ type API struct {
 	pageSize    int
 	maxPageSize int
 	degraded    *prometheus.CounterVec
+	log         *zap.Logger
 }
 
 // New validates cfg and returns the API.
@@ -106,7 +114,7 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("api: Clients is required")
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = DefaultCurrency
+		cfg.Currency = edgeconfig.DefaultCurrency
 	}
 	if cfg.PublicCacheControl == "" {
 		cfg.PublicCacheControl = DefaultPublicCacheControl
@@ -120,77 +128,55 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxPageSize < 1 || cfg.MaxPageSize > 100 || cfg.DefaultPageSize < 1 || cfg.DefaultPageSize > cfg.MaxPageSize {
 		return nil, fmt.Errorf("api: page sizes must satisfy 1 <= DefaultPageSize (%d) <= MaxPageSize (%d) <= 100", cfg.DefaultPageSize, cfg.MaxPageSize)
 	}
-	degraded := storefront.DegradedSections()
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	sections := degraded.Sections()
 	// Carts and orders are personal data: no cache keeps them, complete,
 	// changed or degraded alike.
 	store, err := storefront.New(storefront.Config{
 		Clients: cfg.Clients, CartBudget: cfg.Budgets.Cart, OrderBudget: cfg.Budgets.Single, Currency: cfg.Currency,
 		CacheControl: storefront.CacheControl{Read: personal, Change: personal, Degraded: personal},
-		Degraded:     degraded,
+		Degraded:     sections, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	if cfg.Registry != nil {
-		if err := cfg.Registry.Register(degraded); err != nil {
+		if err := cfg.Registry.Register(sections); err != nil {
 			return nil, fmt.Errorf("api: registering metrics: %w", err)
 		}
 	}
 	return &API{c: cfg.Clients, store: store, budgets: cfg.Budgets, currency: cfg.Currency, publicCC: cfg.PublicCacheControl,
-		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize, degraded: degraded}, nil
+		pageSize: cfg.DefaultPageSize, maxPageSize: cfg.MaxPageSize, degraded: sections, log: cfg.Logger}, nil
 }
 
-// Router is where routes are added; *echo.Echo is one. Routes go on the
-// echo instance with per-route middleware rather than on groups, because an
-// echo group with middleware adds catch-all routes that would answer an
-// unknown path with the group's 401 instead of 404.
-type Router interface {
-	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-}
+// The policies of the web routes: the composition root gives each its
+// chain.
+const (
+	// CatalogPolicy is GET /v1/catalog's: optional authentication, rate
+	// limit, the response cache keyed by CatalogQuery.
+	CatalogPolicy route.Policy = "catalog page"
+	// ProductPolicy is the product page's: optional authentication, rate
+	// limit, the response cache.
+	ProductPolicy route.Policy = "product page"
+	// PersonalPolicy is the personal routes': required authentication, rate
+	// limit, CSRF.
+	PersonalPolicy route.Policy = "personal"
+)
 
-// Routes are the router and the route middleware Register installs.
-type Routes struct {
-	// Router receives the routes. Required.
-	Router Router
-	// Optional is the chain of the catalog pages (optional authentication,
-	// rate limit).
-	Optional []echo.MiddlewareFunc
-	// Required is the chain of the personal routes (required
-	// authentication, rate limit, CSRF).
-	Required []echo.MiddlewareFunc
-	// CatalogCache and ProductCache are the response cache of the two
-	// cached routes, innermost. Optional. Default none.
-	CatalogCache, ProductCache echo.MiddlewareFunc
-}
+// CatalogQuery returns the query parameters of GET /v1/catalog, the ones
+// its cache key is made of, as a fresh slice.
+func CatalogQuery() []string { return []string{"q", "category", "page", "pageSize"} }
 
-// CatalogQuery lists the query parameters of GET /v1/catalog, the ones its
-// cache key is made of.
-var CatalogQuery = []string{"q", "category", "page", "pageSize"}
-
-// Register adds the web routes (but the session's) to r.
-func (a *API) Register(r Routes) {
-	with := func(chain []echo.MiddlewareFunc, last echo.MiddlewareFunc) []echo.MiddlewareFunc {
-		out := slices.Clone(chain)
-		if last != nil {
-			out = append(out, last)
-		}
-		return out
-	}
-	add := func(method, path string, h echo.HandlerFunc, m []echo.MiddlewareFunc) {
-		r.Router.Add(method, path, h, m...)
-	}
-	add(http.MethodGet, "/v1/catalog", a.catalog, with(r.Optional, r.CatalogCache))
-	add(http.MethodGet, "/v1/pages/product/:id", a.productPage, with(r.Optional, r.ProductCache))
-	add(http.MethodGet, "/v1/pages/account", a.accountPage, r.Required)
-	add(http.MethodGet, "/v1/me", a.me, r.Required)
-	a.store.Register(r.Router, r.Required...)
-}
-
-// countDegraded counts the sections an answer had to leave empty.
-func (a *API) countDegraded(c echo.Context, parts []string) {
-	for _, p := range parts {
-		a.degraded.WithLabelValues(c.Path(), p).Inc()
-	}
+// Routes lists the web routes (but the session's), for route.Register.
+func (a *API) Routes() []route.Route {
+	return append([]route.Route{
+		{Method: http.MethodGet, Path: "/v1/catalog", Handler: a.catalog, Policy: CatalogPolicy},
+		{Method: http.MethodGet, Path: "/v1/pages/product/:id", Handler: a.productPage, Policy: ProductPolicy},
+		{Method: http.MethodGet, Path: "/v1/pages/account", Handler: a.accountPage, Policy: PersonalPolicy},
+		{Method: http.MethodGet, Path: "/v1/me", Handler: a.me, Policy: PersonalPolicy},
+	}, a.store.Routes(PersonalPolicy)...)
 }
 
 // writePage writes a catalog or product page: shareable when anonymous and
@@ -201,8 +187,8 @@ func (a *API) writePage(c echo.Context, degradedParts []string, v any) error {
 		cc = privatePage
 	}
 	if len(degradedParts) > 0 {
-		cc = degraded
-		a.countDegraded(c, degradedParts)
+		cc = degradedPage
+		degraded.Count(a.degraded, c, degradedParts)
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, cc)
 	return c.JSON(http.StatusOK, v)

@@ -9,12 +9,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/shopfront/shared/storefront"
+	"github.com/shopfront/shared/edge/input"
 )
 
 // Input limits of the catalog. Every check answers 400 validation_failed and
 // changes nothing, before any upstream call; the cart and order routes check
-// theirs in shared/storefront.
+// theirs with shared/edge/input.
 const (
 	maxQueryLength = 200
 	maxPage        = 1000
@@ -29,36 +29,36 @@ type catalogQuery struct {
 }
 
 func (a *API) parseCatalog(c echo.Context) (catalogQuery, error) {
-	var errs []storefront.FieldError
+	var errs []input.FieldError
 	qs := c.QueryParams()
 	out := catalogQuery{q: strings.TrimSpace(qs.Get("q")), category: qs.Get("category"), page: 1, pageSize: a.pageSize}
-	for _, name := range CatalogQuery {
+	for _, name := range CatalogQuery() {
 		if len(qs[name]) > 1 {
-			errs = append(errs, storefront.QueryError(name, "must be given at most once"))
+			errs = append(errs, input.QueryError(name, "must be given at most once"))
 		}
 	}
 	if utf8.RuneCountInString(out.q) > maxQueryLength || !utf8.ValidString(out.q) {
-		errs = append(errs, storefront.QueryError("q", fmt.Sprintf("must be at most %d characters of text", maxQueryLength)))
+		errs = append(errs, input.QueryError("q", fmt.Sprintf("must be at most %d characters of text", maxQueryLength)))
 	}
 	if out.category != "" && !categoryPattern.MatchString(out.category) {
-		errs = append(errs, storefront.QueryError("category", "must be 1-64 characters of A-Z a-z 0-9 . _ -"))
+		errs = append(errs, input.QueryError("category", "must be 1-64 characters of A-Z a-z 0-9 . _ -"))
 	}
 	if qs.Has("page") {
 		p, err := strconv.Atoi(qs.Get("page"))
 		if err != nil || p < 1 || p > maxPage {
-			errs = append(errs, storefront.QueryError("page", fmt.Sprintf("must be an integer within 1..%d", maxPage)))
+			errs = append(errs, input.QueryError("page", fmt.Sprintf("must be an integer within 1..%d", maxPage)))
 		}
 		out.page = p
 	}
 	if qs.Has("pageSize") {
 		n, err := strconv.Atoi(qs.Get("pageSize"))
 		if err != nil || n < 1 || n > a.maxPageSize {
-			errs = append(errs, storefront.QueryError("pageSize", fmt.Sprintf("must be an integer within 1..%d", a.maxPageSize)))
+			errs = append(errs, input.QueryError("pageSize", fmt.Sprintf("must be an integer within 1..%d", a.maxPageSize)))
 		}
 		out.pageSize = n
 	}
 	if len(errs) > 0 {
-		return catalogQuery{}, storefront.Invalid(errs...)
+		return catalogQuery{}, input.Invalid(errs...)
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/upstream"
 )
@@ -33,28 +34,28 @@ func TestCatalogQueryErrors(t *testing.T) {
 	require.NoError(t, err)
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: zap.NewNop()})
-	a.Register(api.Routes{Router: e})
+	require.NoError(t, route.Register(e, route.Chains{api.CatalogPolicy: nil, api.ProductPolicy: nil, api.PersonalPolicy: nil}, a.Routes()))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 
 	tests := []struct {
-		desc         string
+		name         string
 		query        string
 		expectErrors string
 	}{
-		{desc: "nok, page zero", query: "page=0",
+		{name: "nok, page zero", query: "page=0",
 			expectErrors: `[{"in":"query","path":"page","message":"must be an integer within 1..1000"}]`},
-		{desc: "nok, page size above the cap", query: "pageSize=500",
+		{name: "nok, page size above the cap", query: "pageSize=500",
 			expectErrors: `[{"in":"query","path":"pageSize","message":"must be an integer within 1..50"}]`},
-		{desc: "nok, category with a slash", query: "category=a/b",
+		{name: "nok, category with a slash", query: "category=a/b",
 			expectErrors: `[{"in":"query","path":"category","message":"must be 1-64 characters of A-Z a-z 0-9 . _ -"}]`},
-		{desc: "nok, query too long", query: "q=" + strings.Repeat("a", 201),
+		{name: "nok, query too long", query: "q=" + strings.Repeat("a", 201),
 			expectErrors: `[{"in":"query","path":"q","message":"must be at most 200 characters of text"}]`},
-		{desc: "nok, parameter given twice and another bad one", query: "page=1&page=2&pageSize=0",
+		{name: "nok, parameter given twice and another bad one", query: "page=1&page=2&pageSize=0",
 			expectErrors: `[{"in":"query","path":"page","message":"must be given at most once"},{"in":"query","path":"pageSize","message":"must be an integer within 1..50"}]`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			res, err := http.Get(srv.URL + "/v1/catalog?" + tt.query)
 			require.NoError(t, err)

@@ -10,8 +10,10 @@ import (
 
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/shared/edge/aggregate"
+	"github.com/shopfront/shared/edge/degraded"
+	"github.com/shopfront/shared/edge/input"
 	"github.com/shopfront/shared/edge/services"
-	"github.com/shopfront/shared/storefront"
+	"github.com/shopfront/shared/storefront/view"
 )
 
 // Sizes of the pages' lists.
@@ -44,7 +46,7 @@ func (a *API) catalog(c echo.Context) error {
 		}
 		return out
 	}
-	degradedParts, err := aggregate.Run(c.Request().Context(), a.budgets.Catalog,
+	degradedParts, err := aggregate.Run(c.Request().Context(), a.budgets.Catalog, degraded.Log(a.log, c),
 		aggregate.Critical(domain.ServiceCatalog, func(ctx context.Context) (err error) {
 			page, err = a.c.Catalog.Search(ctx, services.Search{Q: q.q, Category: q.category, Page: q.page, PageSize: q.pageSize})
 			return
@@ -110,7 +112,7 @@ func (a *API) stockOf(ctx context.Context, ids []string) (map[string]domain.Stoc
 // parallel, and as soon as the similar products are known, their names and
 // prices.
 func (a *API) productPage(c echo.Context) error {
-	id, err := storefront.PathID(c, "id")
+	id, err := input.PathID(c, "id")
 	if err != nil {
 		return err
 	}
@@ -135,7 +137,7 @@ func (a *API) productPage(c echo.Context) error {
 		}
 		return out
 	}
-	degradedParts, err := aggregate.Run(c.Request().Context(), a.budgets.Product,
+	degradedParts, err := aggregate.Run(c.Request().Context(), a.budgets.Product, degraded.Log(a.log, c),
 		aggregate.Critical(domain.ServiceCatalog, func(ctx context.Context) (err error) {
 			product, err = a.c.Catalog.Product(ctx, id)
 			return
@@ -185,7 +187,7 @@ func (a *API) productPage(c echo.Context) error {
 	}
 	v := ProductPage{Product: productOf(product), Similar: []Card{}, Degraded: degradedParts}
 	if gotPrice {
-		v.Price = priceOf(price)
+		v.Price, v.ListPrice = pricesOf(price)
 	}
 	if gotStock {
 		v.Availability = &Availability{Status: stock.Status, Available: stock.Available}
@@ -210,7 +212,7 @@ func (a *API) productPage(c echo.Context) error {
 // accountPage is GET /v1/pages/account: the user (critical), their last
 // orders, balance and unread notifications in parallel.
 func (a *API) accountPage(c echo.Context) error {
-	id, err := storefront.UserID(c)
+	id, err := input.UserID(c)
 	if err != nil {
 		return err
 	}
@@ -222,7 +224,7 @@ func (a *API) accountPage(c echo.Context) error {
 
 		gotBalance, gotUnread bool
 	)
-	degradedParts, err := aggregate.Run(c.Request().Context(), a.budgets.Account,
+	degradedParts, err := aggregate.Run(c.Request().Context(), a.budgets.Account, degraded.Log(a.log, c),
 		aggregate.Critical(domain.ServiceUsers, func(ctx context.Context) (err error) {
 			user, err = a.c.Users.Get(ctx, id)
 			return
@@ -245,26 +247,26 @@ func (a *API) accountPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := AccountPage{User: userOf(user), Orders: make([]storefront.Order, 0, len(orders)), Degraded: degradedParts}
+	v := AccountPage{User: userOf(user), Orders: make([]view.Order, 0, len(orders)), Degraded: degradedParts}
 	for i, o := range orders {
 		if i == accountOrders {
 			break
 		}
-		v.Orders = append(v.Orders, storefront.OrderOf(o))
+		v.Orders = append(v.Orders, view.OrderOf(o))
 	}
 	if gotBalance {
-		v.Balance = &storefront.Money{Amount: balance.Amount, Currency: balance.Currency}
+		v.Balance = &view.Money{Amount: balance.Amount, Currency: balance.Currency}
 	}
 	if gotUnread {
 		v.UnreadNotifications = &unread
 	}
-	a.countDegraded(c, degradedParts)
+	degraded.Count(a.degraded, c, degradedParts)
 	return writePersonal(c, http.StatusOK, v)
 }
 
 // me is GET /v1/me.
 func (a *API) me(c echo.Context) error {
-	id, err := storefront.UserID(c)
+	id, err := input.UserID(c)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/shopfront/contracts/domain"
-	"github.com/shopfront/shared/storefront"
+	"github.com/shopfront/shared/storefront/view"
 )
 
 // The web payloads. Web pages are richer than mobile screens:
@@ -12,13 +12,6 @@ import (
 // Money are shared/storefront's, as bff-mobile serves them too. Mapping only
 // shapes data; prices, stock and ratings are the domain services' answers as
 // they are.
-
-// Price is a product's price and its list price before any reduction.
-type Price struct {
-	Amount     int64  `json:"amount"`
-	ListAmount int64  `json:"listAmount"`
-	Currency   string `json:"currency"`
-}
 
 // Availability is the inventory's stock of a product.
 type Availability struct {
@@ -34,7 +27,8 @@ type Card struct {
 	Brand        *string             `json:"brand,omitempty"`
 	Category     *string             `json:"category,omitempty"`
 	ImageURL     *string             `json:"imageUrl"`
-	Price        *Price              `json:"price"`
+	Price        *view.Money         `json:"price"`
+	ListPrice    *view.Money         `json:"listPrice"`
 	Availability *domain.StockStatus `json:"availability,omitempty"`
 }
 
@@ -75,7 +69,8 @@ type Reviews struct {
 // ProductPage is GET /v1/pages/product/{id}.
 type ProductPage struct {
 	Product      Product       `json:"product"`
-	Price        *Price        `json:"price"`
+	Price        *view.Money   `json:"price"`
+	ListPrice    *view.Money   `json:"listPrice"`
 	Availability *Availability `json:"availability"`
 	Reviews      *Reviews      `json:"reviews"`
 	Similar      []Card        `json:"similar"`
@@ -93,11 +88,11 @@ type User struct {
 
 // AccountPage is GET /v1/pages/account.
 type AccountPage struct {
-	User                User               `json:"user"`
-	Orders              []storefront.Order `json:"orders"`
-	Balance             *storefront.Money  `json:"balance"`
-	UnreadNotifications *int               `json:"unreadNotifications"`
-	Degraded            []string           `json:"degraded"`
+	User                User         `json:"user"`
+	Orders              []view.Order `json:"orders"`
+	Balance             *view.Money  `json:"balance"`
+	UnreadNotifications *int         `json:"unreadNotifications"`
+	Degraded            []string     `json:"degraded"`
 }
 
 func userOf(u domain.User) User {
@@ -113,8 +108,15 @@ func productOf(p domain.Product) Product {
 		Category: p.Category, Images: images, UpdatedAt: p.UpdatedAt}
 }
 
-func priceOf(p domain.Price) *Price {
-	return &Price{Amount: p.Amount, ListAmount: p.ListAmount, Currency: p.Currency}
+// pricesOf returns a product's price and its list price before any
+// reduction, each a money object of its own; the list price is nil when
+// the pricing service gives none.
+func pricesOf(p domain.Price) (price, list *view.Money) {
+	m := view.MoneyOf(p)
+	if p.ListAmount == 0 {
+		return &m, nil
+	}
+	return &m, &view.Money{Amount: p.ListAmount, Currency: p.Currency}
 }
 
 // image returns the first image's URL, the one a list shows, or nil.
@@ -128,12 +130,12 @@ func image(images []domain.Image) *string {
 // lookup is the product lookup of shared/storefront with the stock of the
 // catalog page's products.
 type lookup struct {
-	storefront.Lookup
+	view.Lookup
 	stock map[string]domain.StockStatus
 }
 
 func newLookup(products []domain.Product, prices []domain.Price, stock map[string]domain.StockStatus) lookup {
-	return lookup{Lookup: storefront.NewLookup(products, prices), stock: stock}
+	return lookup{Lookup: view.NewLookup(products, prices), stock: stock}
 }
 
 // card is product id in a list: its name, first image and price, and with
@@ -147,7 +149,7 @@ func (l lookup) card(id string, full bool) Card {
 		}
 	}
 	if p, ok := l.Pricing(id); ok {
-		c.Price = priceOf(p)
+		c.Price, c.ListPrice = pricesOf(p)
 	}
 	if s, ok := l.stock[id]; ok {
 		c.Availability = &s

@@ -6,13 +6,10 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
+	"net/http"
 	"time"
 
-	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/shopfront/bff-web/internal/api"
@@ -25,22 +22,21 @@ import (
 	"github.com/shopfront/shared/edge/gateway"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/ratelimit"
+	"github.com/shopfront/shared/edge/route"
+	"github.com/shopfront/shared/edge/server"
 )
 
 // Name is the gateway's name in logs, metrics and traces.
 const Name = "bff-web"
 
-// redisTimeout bounds one cache operation in Redis: a slow or dead Redis
-// costs a request at most this much before it is served uncached.
-const redisTimeout = 100 * time.Millisecond
+// cacheRedisTimeout bounds one cache operation in Redis: a slow or dead
+// Redis costs a request at most this much before it is served uncached.
+const cacheRedisTimeout = 100 * time.Millisecond
 
 // Options are test hooks of New. The zero value is what main uses.
 type Options struct {
 	// Now is the clock of the response cache. Optional. Default time.Now.
 	Now func() time.Time
-	// NewRedis makes the response cache's Redis client. Optional. Default
-	// redis.NewClient.
-	NewRedis func(*redis.Options) *redis.Client
 }
 
 // App is a configured bff-web, listening but not yet serving. The embedded
@@ -49,10 +45,6 @@ type App struct {
 	*gateway.Gateway
 	cfg   config.Config
 	cache *cache.Cache
-	// closers release what wire opened beside the gateway core (the cache's
-	// Redis client): at shutdown, or at once when wiring fails, since the
-	// core's Close does not run shutdown hooks.
-	closers []func() error
 }
 
 // New builds the gateway and binds its listeners. ctx bounds background
@@ -68,38 +60,27 @@ func NewWithOptions(ctx context.Context, cfg config.Config, log *zap.Logger, opt
 		return nil, err
 	}
 	a := &App{Gateway: g, cfg: cfg}
-	// Hooks run last registered first: this one, registered before wire's,
-	// closes Redis after the cache's refreshes have finished with it.
-	a.OnShutdown(func(context.Context) error { return a.close() })
 	if err := a.wire(opts); err != nil {
-		_ = errors.Join(g.Close(ctx), a.close())
+		_ = g.Close(ctx)
 		return nil, err
 	}
 	return a, nil
 }
 
-// close releases what wire opened, last opened first.
-func (a *App) close() error {
-	var errs []error
-	for _, c := range slices.Backward(a.closers) {
-		errs = append(errs, c())
-	}
-	a.closers = nil
-	return errors.Join(errs...)
-}
-
 // wire builds the web policies and routes on the gateway core. After the
-// server's edge chain, every request passes, in this order:
+// server's edge chain (docs/chain.md), its Outer slot holds, in this order:
 //
 //	compression (brotli/gzip >= 1 KiB, errors included)
 //	-> CORS (exact origins; refused preflights 403, before any auth)
-//	-> route chain:
-//	   catalog pages:  JWT optional (cookie or Bearer; a stale cookie is
-//	                   anonymous and expired) -> rate limit -> response cache -> handler
-//	   personal routes: JWT required -> rate limit -> CSRF -> handler
-//	   POST /v1/session: rate limit (per client IP) -> handler
-//	   DELETE /v1/session: rate limit -> CSRF -> handler (no JWT check, so
-//	   an expired session can still sign out)
+//
+// and each route passes through its policy's chain:
+//
+//	catalog pages:  JWT optional (cookie or Bearer; a stale cookie is
+//	                anonymous and expired) -> rate limit -> response cache -> handler
+//	personal routes: JWT required -> rate limit -> CSRF -> handler
+//	POST /v1/session: rate limit (per client IP) -> handler
+//	DELETE /v1/session: rate limit -> CSRF -> handler (no JWT check, so
+//	an expired session can still sign out)
 //
 // Authentication failures are charged to the client IP's anonymous limit.
 // The cache sits innermost so that only what the handler produced for an
@@ -119,11 +100,13 @@ func (a *App) wire(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("building response cache: %w", err)
 	}
-	// Refreshes in flight finish before the process exits.
+	// Refreshes in flight finish before the process exits, and before the
+	// gateway closes the Redis client they use.
 	a.OnShutdown(a.cache.Wait)
 
 	routes, err := api.New(api.Config{
 		Clients: a.Clients, Budgets: cfg.RouteBudgets(), Currency: cfg.Web.Currency, Registry: a.Registry,
+		Logger: a.Logger,
 		PublicCacheControl: fmt.Sprintf("public, max-age=%d, stale-while-revalidate=%d",
 			int(cfg.Web.Cache.Fresh/time.Second), int(cfg.Web.Cache.Stale/time.Second)),
 	})
@@ -148,12 +131,12 @@ func (a *App) wire(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	required, err := jwtauth.Config{Verifier: a.Verifier, TokenLookup: session.TokenLookup,
+	required, err := jwtauth.Config{Verifier: a.Verifier, TokenLookup: session.TokenLookup(),
 		ErrorHandler: a.Limiter.ChargeFailure}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building authentication: %w", err)
 	}
-	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: a.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit())}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}
@@ -162,44 +145,68 @@ func (a *App) wire(opts Options) error {
 		return fmt.Errorf("building CSRF check: %w", err)
 	}
 
-	e := a.Echo()
-	e.Use(comp, corsMW)
-	e.POST("/v1/session", sessions.Create, limit)
-	e.DELETE("/v1/session", sessions.Delete, limit, csrf)
-	routes.Register(api.Routes{
-		Router:       e,
-		Optional:     []echo.MiddlewareFunc{optional, limit},
-		Required:     []echo.MiddlewareFunc{required, limit, csrf},
-		CatalogCache: a.cache.Middleware(cache.Route{Query: api.CatalogQuery}),
-		ProductCache: a.cache.Middleware(cache.Route{}),
+	if err := a.Install(server.Chain{Outer: []server.Layer{
+		{Name: "compression (brotli, gzip)", Middleware: comp},
+		{Name: "CORS", Middleware: corsMW},
+	}}); err != nil {
+		return fmt.Errorf("installing the edge chain: %w", err)
+	}
+	return route.Register(a.Echo(), route.Chains{
+		api.CatalogPolicy:  {optional, limit, a.cache.Middleware(cache.Route{Query: api.CatalogQuery()})},
+		api.ProductPolicy:  {optional, limit, a.cache.Middleware(cache.Route{})},
+		api.PersonalPolicy: {required, limit, csrf},
+		signIn:             {limit},
+		signOut:            {limit, csrf},
+	}, routes.Routes(), []route.Route{
+		{Method: http.MethodPost, Path: "/v1/session", Handler: sessions.Create, Policy: signIn},
+		{Method: http.MethodDelete, Path: "/v1/session", Handler: sessions.Delete, Policy: signOut},
 	})
-	return nil
 }
+
+// The policies of the session routes.
+const (
+	signIn  route.Policy = "sign in"
+	signOut route.Policy = "sign out"
+)
 
 // cacheStore is Redis when BFF_REDIS_URL is set (entries shared by every
 // instance), else the in-process LRU.
 func (a *App) cacheStore(opts Options) (cache.Store, error) {
 	cfg := a.cfg
-	if cfg.RedisURL == "" {
+	if a.Redis == nil {
 		s, err := cache.NewMemory(cache.MemoryConfig{MaxEntries: cfg.Web.Cache.MaxEntries, MaxBytes: int64(cfg.Web.Cache.MaxBytes), Now: opts.Now})
 		if err != nil {
 			return nil, fmt.Errorf("building cache store: %w", err)
 		}
 		return s, nil
 	}
-	ropts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", "BFF_REDIS_URL", err)
-	}
-	// Short timeouts and no retries: the cache is an optimisation, and a
-	// failing Redis must cost a request little before it is served uncached.
-	ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
-	ropts.PoolTimeout, ropts.MaxRetries = redisTimeout, -1
-	newRedis := opts.NewRedis
-	if newRedis == nil {
-		newRedis = redis.NewClient
-	}
-	rdb := newRedis(ropts)
-	a.closers = append(a.closers, rdb.Close)
-	return cache.NewRedis(rdb, Name+":cache:"), nil
+	// The cache is an optimisation: a failing Redis must cost a request
+	// little before it is served uncached.
+	return boundedStore{Store: cache.NewRedis(a.Redis, Name+":cache:"), timeout: cacheRedisTimeout}, nil
+}
+
+// boundedStore gives every call on its Store its own deadline.
+type boundedStore struct {
+	cache.Store
+	timeout time.Duration
+}
+
+var _ cache.Store = boundedStore{}
+
+func (s boundedStore) Get(ctx context.Context, key string) (*cache.Entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Get(ctx, key)
+}
+
+func (s boundedStore) Set(ctx context.Context, key string, e *cache.Entry, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Set(ctx, key, e, ttl)
+}
+
+func (s boundedStore) Lock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Lock(ctx, key, ttl)
 }

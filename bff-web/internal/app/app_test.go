@@ -2,9 +2,10 @@ package app_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -34,23 +35,34 @@ func TestWiring(t *testing.T) {
 	gatewaytest.CheckWiring(t, func(t *testing.T, env map[string]string) gatewaytest.Listening { return boot(t, env) })
 }
 
-// TestFailedWiringClosesRedis makes wiring fail after the response cache's
-// Redis client was made: New returns the error and the client is closed,
-// not left open behind a gateway nobody will run.
-func TestFailedWiringClosesRedis(t *testing.T) {
+// TestFailedWiringReleasesWhatWasOpened makes wiring fail after the
+// response cache was built on the gateway's Redis client: New returns the
+// error and releases what it opened, the listeners included, so their
+// ports can be bound again at once.
+func TestFailedWiringReleasesWhatWasOpened(t *testing.T) {
 	t.Parallel()
 	r := edgetest.StartRedis(t)
 	_, base := fakestest.Start(t)
-	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(base, map[string]string{"BFF_REDIS_URL": r.URL()})))
+	addr := fmt.Sprintf("127.0.0.1:%d", edgetest.FreePort(t))
+	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(base, map[string]string{
+		"BFF_REDIS_URL": r.URL(), edgeconfig.VarAddr: addr,
+	})))
 	require.NoError(t, err)
 	// A setting Load would have refused: CORS is built after the cache.
 	cfg.Web.CORSOrigins = []string{"*"}
-	var rdb *redis.Client
-	_, err = app.NewWithOptions(t.Context(), cfg, zap.NewNop(), app.Options{NewRedis: func(o *redis.Options) *redis.Client {
-		rdb = redis.NewClient(o)
-		return rdb
-	}})
+
+	_, err = app.New(t.Context(), cfg, zap.NewNop())
 	require.ErrorContains(t, err, "building CORS")
-	require.NotNil(t, rdb, "the cache's Redis client was made before wiring failed")
-	assert.ErrorIs(t, rdb.Ping(context.Background()).Err(), redis.ErrClosed)
+
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "the public listener was closed when wiring failed")
+	assert.NoError(t, ln.Close())
+}
+
+// TestChainDoc: docs/chain.md shows bff-web's edge chain exactly as the
+// composition root installs it.
+func TestChainDoc(t *testing.T) {
+	t.Parallel()
+	a := boot(t, nil)
+	gatewaytest.CheckChainDoc(t, app.Name, a.Layers())
 }

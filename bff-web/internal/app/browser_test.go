@@ -116,21 +116,21 @@ func TestBrowser(t *testing.T) {
 
 	raw := visit(t, ctx, allowed, fmt.Sprintf("signInAndRead(%q)", w.url))
 	var got struct {
-		Login       int            `json:"login"`
-		Cookies     string         `json:"cookies"`
-		Account     int            `json:"account"`
-		AccountBody map[string]any `json:"accountBody"`
-		WithoutCSRF int            `json:"withoutCSRF"`
-		WithCSRF    int            `json:"withCSRF"`
-		RequestID   string         `json:"requestId"`
+		Login       int      `json:"login"`
+		Cookies     string   `json:"cookies"`
+		Account     int      `json:"account"`
+		AccountBody *webPage `json:"accountBody"`
+		WithoutCSRF int      `json:"withoutCSRF"`
+		WithCSRF    int      `json:"withCSRF"`
+		RequestID   string   `json:"requestId"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(raw), &got), raw)
 	assert.Equal(t, http.StatusNoContent, got.Login)
 	assert.Contains(t, got.Cookies, "sf_csrf=", "scripts read the CSRF cookie")
 	assert.NotContains(t, got.Cookies, "sf_session", "scripts never see the session token")
 	assert.Equal(t, http.StatusOK, got.Account)
-	require.NotNil(t, got.AccountBody["user"])
-	assert.Equal(t, "u-001", got.AccountBody["user"].(map[string]any)["id"])
+	require.NotNil(t, got.AccountBody)
+	assert.Equal(t, "u-001", got.AccountBody.User.ID)
 	assert.Equal(t, http.StatusForbidden, got.WithoutCSRF)
 	assert.Equal(t, http.StatusOK, got.WithCSRF)
 	assert.NotEmpty(t, got.RequestID, "exposed headers are readable")

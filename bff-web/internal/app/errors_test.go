@@ -1,15 +1,19 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 
+	"github.com/shopfront/bff-web/internal/api"
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/shared/edge/degraded"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -19,44 +23,44 @@ import (
 func TestErrorClasses(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc       string
-		env        map[string]string
-		fault      map[string]domain.Fault
-		method     string
-		path       string
-		body       string
-		header     map[string]string
-		bearer     bool
-		session    bool
-		wantStatus int
-		wantCode   string
+		name         string
+		env          map[string]string
+		fault        map[string]domain.Fault
+		method       string
+		path         string
+		body         string
+		header       map[string]string
+		bearer       bool
+		session      bool
+		expectStatus int
+		expectCode   string
 	}{
-		{desc: "nok, missing credentials", method: http.MethodGet, path: "/v1/me", wantStatus: 401, wantCode: "unauthorized"},
-		{desc: "nok, forged token", method: http.MethodGet, path: "/v1/me", header: map[string]string{"Authorization": "Bearer a.b.c"}, wantStatus: 401, wantCode: "invalid_token"},
-		{desc: "nok, forged Bearer token on an optional route", method: http.MethodGet, path: "/v1/catalog", header: map[string]string{"Authorization": "Bearer a.b.c"}, wantStatus: 401, wantCode: "invalid_token"},
-		{desc: "nok, bad page", method: http.MethodGet, path: "/v1/catalog?page=x", wantStatus: 400, wantCode: "validation_failed"},
-		{desc: "nok, bad product id", method: http.MethodGet, path: "/v1/pages/product/" + "%20bad", wantStatus: 400, wantCode: "validation_failed"},
-		{desc: "nok, unknown product", method: http.MethodGet, path: "/v1/pages/product/p-9999", wantStatus: 404, wantCode: "not_found"},
-		{desc: "nok, bad quantity", method: http.MethodPut, path: "/v1/cart/items/p-0001", body: `{"quantity":-1}`, bearer: true, wantStatus: 400, wantCode: "validation_failed"},
-		{desc: "nok, not JSON", method: http.MethodPost, path: "/v1/orders", body: `x`, header: map[string]string{"Content-Type": "text/plain"}, bearer: true, wantStatus: 415, wantCode: "unsupported_media_type"},
-		{desc: "nok, forged session cookie on a personal route", method: http.MethodDelete, path: "/v1/cart/items/p-0001", header: map[string]string{"Cookie": "sf_session=x; sf_csrf=y"}, wantStatus: 401, wantCode: "invalid_token"},
-		{desc: "nok, session cookie without CSRF header", method: http.MethodDelete, path: "/v1/cart/items/p-0001", session: true, wantStatus: 403, wantCode: "csrf_failed"},
-		{desc: "nok, preflight from another origin", method: http.MethodOptions, path: "/v1/cart",
-			header: map[string]string{"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"}, wantStatus: 403, wantCode: "forbidden"},
-		{desc: "nok, critical source failing", fault: map[string]domain.Fault{domain.ServiceCatalog: {Status: 500, ErrorRate: 1}},
-			method: http.MethodGet, path: "/v1/catalog", wantStatus: 502, wantCode: "upstream_unavailable"},
-		{desc: "nok, critical source slow", env: map[string]string{"BFF_UPSTREAM_TIMEOUT": "150ms"}, fault: map[string]domain.Fault{domain.ServiceUsers: {LatencyMs: 1000}},
-			method: http.MethodGet, path: "/v1/me", bearer: true, wantStatus: 504, wantCode: "upstream_timeout"},
-		{desc: "nok, unknown route", method: http.MethodGet, path: "/v2/catalog", wantStatus: 404, wantCode: "not_found"},
+		{name: "nok, missing credentials", method: http.MethodGet, path: "/v1/me", expectStatus: 401, expectCode: "unauthorized"},
+		{name: "nok, forged token", method: http.MethodGet, path: "/v1/me", header: map[string]string{"Authorization": "Bearer a.b.c"}, expectStatus: 401, expectCode: "invalid_token"},
+		{name: "nok, forged Bearer token on an optional route", method: http.MethodGet, path: "/v1/catalog", header: map[string]string{"Authorization": "Bearer a.b.c"}, expectStatus: 401, expectCode: "invalid_token"},
+		{name: "nok, bad page", method: http.MethodGet, path: "/v1/catalog?page=x", expectStatus: 400, expectCode: "validation_failed"},
+		{name: "nok, bad product id", method: http.MethodGet, path: "/v1/pages/product/" + "%20bad", expectStatus: 400, expectCode: "validation_failed"},
+		{name: "nok, unknown product", method: http.MethodGet, path: "/v1/pages/product/p-9999", expectStatus: 404, expectCode: "not_found"},
+		{name: "nok, bad quantity", method: http.MethodPut, path: "/v1/cart/items/p-0001", body: `{"quantity":-1}`, bearer: true, expectStatus: 400, expectCode: "validation_failed"},
+		{name: "nok, not JSON", method: http.MethodPost, path: "/v1/orders", body: `x`, header: map[string]string{"Content-Type": "text/plain"}, bearer: true, expectStatus: 415, expectCode: "unsupported_media_type"},
+		{name: "nok, forged session cookie on a personal route", method: http.MethodDelete, path: "/v1/cart/items/p-0001", header: map[string]string{"Cookie": "sf_session=x; sf_csrf=y"}, expectStatus: 401, expectCode: "invalid_token"},
+		{name: "nok, session cookie without CSRF header", method: http.MethodDelete, path: "/v1/cart/items/p-0001", session: true, expectStatus: 403, expectCode: "csrf_failed"},
+		{name: "nok, preflight from another origin", method: http.MethodOptions, path: "/v1/cart",
+			header: map[string]string{"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"}, expectStatus: 403, expectCode: "forbidden"},
+		{name: "nok, critical source failing", fault: map[string]domain.Fault{domain.ServiceCatalog: {Status: 500, ErrorRate: 1}},
+			method: http.MethodGet, path: "/v1/catalog", expectStatus: 502, expectCode: "upstream_unavailable"},
+		{name: "nok, critical source slow", env: map[string]string{"BFF_UPSTREAM_TIMEOUT": "150ms"}, fault: map[string]domain.Fault{domain.ServiceUsers: {LatencyMs: 1000}},
+			method: http.MethodGet, path: "/v1/me", bearer: true, expectStatus: 504, expectCode: "upstream_timeout"},
+		{name: "nok, unknown route", method: http.MethodGet, path: "/v2/catalog", expectStatus: 404, expectCode: "not_found"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := bootWeb(t, webOptions{env: tt.env})
 			for s, f := range tt.fault {
 				require.NoError(t, w.fakes.SetFault(s, f))
 			}
-			header := map[string]string{"X-Request-Id": "err-" + strconv.Itoa(tt.wantStatus)}
+			header := map[string]string{"X-Request-Id": "err-" + strconv.Itoa(tt.expectStatus)}
 			for k, v := range tt.header {
 				header[k] = v
 			}
@@ -67,15 +71,15 @@ func TestErrorClasses(t *testing.T) {
 				header["Authorization"] = "Bearer " + fakestest.UserToken(t, w.fakes, "u-001", "web")
 			}
 			a := newClient(t, nil).do(tt.method, w.url+tt.path, tt.body, header)
-			assert.Equal(t, tt.wantStatus, a.status, string(a.body))
+			assert.Equal(t, tt.expectStatus, a.status, string(a.body))
 			assert.Equal(t, "application/problem+json", a.header.Get("Content-Type"))
-			assert.Equal(t, tt.wantCode, a.json["error"])
-			assert.EqualValues(t, tt.wantStatus, a.json["status"])
+			assert.Equal(t, tt.expectCode, a.json["error"])
+			assert.EqualValues(t, tt.expectStatus, a.json["status"])
 			assert.Equal(t, header["X-Request-Id"], a.json["requestId"])
 			assert.Equal(t, "urn:request:"+header["X-Request-Id"], a.json["instance"])
 			assert.NotEmpty(t, a.json["title"])
-			if tt.wantStatus >= 500 {
-				assert.Equal(t, problem.ServerDetail(tt.wantCode), a.json["detail"], "a 5xx carries only its fixed sentence")
+			if tt.expectStatus >= 500 {
+				assert.Equal(t, problem.ServerDetail(tt.expectCode), a.json["detail"], "a 5xx carries only its fixed sentence")
 			}
 		})
 	}
@@ -123,17 +127,47 @@ func TestDegradedPages(t *testing.T) {
 	a := newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog?pageSize=3", "", nil)
 	require.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, []any{"pricing"}, a.json["degraded"])
-	assert.Nil(t, a.json["items"].([]any)[0].(map[string]any)["price"])
+	var catalog api.Catalog
+	require.NoError(t, json.Unmarshal(a.body, &catalog))
+	require.NotEmpty(t, catalog.Items)
+	assert.Nil(t, catalog.Items[0].Price)
+	assert.Nil(t, catalog.Items[0].ListPrice)
 	assert.Equal(t, "no-store", a.header.Get("Cache-Control"))
 
 	tok := map[string]string{"Authorization": "Bearer " + fakestest.UserToken(t, w.fakes, "u-002", "web")}
 	a = newClient(t, ct).do(http.MethodGet, w.url+"/v1/pages/account", "", tok)
 	require.Equal(t, http.StatusOK, a.status)
-	assert.Equal(t, []any{"payments"}, a.json["degraded"])
+	account := decode[webPage](t, a)
+	assert.Equal(t, []string{"payments"}, account.Degraded)
 	assert.Nil(t, a.json["balance"])
-	assert.Equal(t, "u-002", a.json["user"].(map[string]any)["id"])
+	assert.Equal(t, "u-002", account.User.ID)
 
 	require.NoError(t, w.fakes.SetFault(domain.ServiceUsers, domain.Fault{Status: 500, ErrorRate: 1}))
 	a = newClient(t, ct).do(http.MethodGet, w.url+"/v1/pages/account", "", tok)
 	assert.Equal(t, http.StatusBadGateway, a.status, "users is critical")
+}
+
+// TestDegradedSectionIsLoggedAtWarn checks that a page whose optional
+// source fails writes one Warn line naming the route, the source and the
+// request id, as every gateway does: the client only learns the source's
+// name, the operator needs the cause.
+func TestDegradedSectionIsLoggedAtWarn(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{})
+	require.NoError(t, w.fakes.SetFault(domain.ServicePricing, domain.Fault{Status: 500, ErrorRate: 1}))
+	a := newClient(t, newContract(t)).do(http.MethodGet, w.url+"/v1/catalog?pageSize=2", "",
+		map[string]string{"X-Request-Id": "web-degraded-1"})
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+
+	var lines []map[string]any
+	for _, e := range w.logs.FilterMessage(degraded.Message).All() {
+		if f := e.ContextMap(); f["requestId"] == "web-degraded-1" {
+			assert.Equal(t, zapcore.WarnLevel, e.Level)
+			lines = append(lines, f)
+		}
+	}
+	require.Len(t, lines, 1)
+	assert.Equal(t, "/v1/catalog", lines[0]["route"])
+	assert.Equal(t, domain.ServicePricing, lines[0]["source"])
+	assert.NotEmpty(t, lines[0]["error"])
 }

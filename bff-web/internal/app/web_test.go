@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/shopfront/bff-web/internal/api"
 	"github.com/shopfront/bff-web/internal/app"
 	"github.com/shopfront/bff-web/internal/config"
 	"github.com/shopfront/contracts/domain"
@@ -147,6 +148,43 @@ func newClient(t *testing.T, c *contract) *client {
 	return &client{t: t, http: &http.Client{Jar: jar}, contract: c, ip: fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)}
 }
 
+// webPage is any of the web API's bodies as a browser's script reads it:
+// only the members the tests check, decoded by their JSON names.
+type webPage struct {
+	ID   string `json:"id"`
+	User struct {
+		ID string `json:"id"`
+	} `json:"user"`
+	Product struct {
+		ID string `json:"id"`
+	} `json:"product"`
+	Items   []webCard `json:"items"`
+	Similar []webCard `json:"similar"`
+	Reviews struct {
+		Items []json.RawMessage `json:"items"`
+	} `json:"reviews"`
+	Degraded []string `json:"degraded"`
+}
+
+type webCard struct {
+	ProductID string `json:"productId"`
+	Name      string `json:"name"`
+	Price     *struct {
+		Amount   float64 `json:"amount"`
+		Currency string  `json:"currency"`
+	} `json:"price"`
+	Availability string `json:"availability"`
+}
+
+// decode reads the answer's body as a T, failing the test on a body that
+// does not fit.
+func decode[T any](t testing.TB, a answer) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(a.body, &v), string(a.body))
+	return v
+}
+
 type answer struct {
 	status int
 	header http.Header
@@ -216,8 +254,9 @@ func TestSessionFlow(t *testing.T) {
 
 	a = c.do(http.MethodGet, w.url+"/v1/pages/account", "", nil)
 	require.Equal(t, http.StatusOK, a.status, string(a.body))
-	assert.Equal(t, "u-001", a.json["user"].(map[string]any)["id"])
-	assert.Equal(t, []any{}, a.json["degraded"])
+	account := decode[webPage](t, a)
+	assert.Equal(t, "u-001", account.User.ID)
+	assert.Equal(t, []string{}, account.Degraded)
 	assert.Equal(t, "private, no-store", a.header.Get("Cache-Control"))
 	assert.NotNil(t, a.json["balance"])
 	assert.NotNil(t, a.json["unreadNotifications"])
@@ -247,7 +286,7 @@ func TestSessionFlow(t *testing.T) {
 	a = c.do(http.MethodPost, w.url+"/v1/orders", `{"items":[{"productId":"p-0003","quantity":1}],"currency":"USD"}`,
 		map[string]string{"X-CSRF-Token": csrf, "Idempotency-Key": "web-order-1"})
 	require.Equal(t, http.StatusCreated, a.status, string(a.body))
-	orderID := a.json["id"].(string)
+	orderID := decode[webPage](t, a).ID
 	again := c.do(http.MethodPost, w.url+"/v1/orders", `{"items":[{"productId":"p-0003","quantity":1}],"currency":"USD"}`,
 		map[string]string{"X-CSRF-Token": csrf, "Idempotency-Key": "web-order-1"})
 	assert.Equal(t, orderID, again.json["id"], "the idempotency key is forwarded")
@@ -284,7 +323,7 @@ func TestBearerAndOrders(t *testing.T) {
 
 	a = c.do(http.MethodPost, w.url+"/v1/orders", `{"items":[{"productId":"p-0001","quantity":1}],"currency":"USD"}`, alice)
 	require.Equal(t, http.StatusCreated, a.status, string(a.body))
-	id := a.json["id"].(string)
+	id := decode[webPage](t, a).ID
 	a = c.do(http.MethodGet, w.url+"/v1/orders/"+id, "", bob)
 	assert.Equal(t, http.StatusNotFound, a.status, "someone else's order does not exist")
 
@@ -340,9 +379,10 @@ func TestProductPageCache(t *testing.T) {
 		assert.Equal(t, "public, max-age=30, stale-while-revalidate=60", a.header.Get("Cache-Control"))
 		assert.JSONEq(t, string(answers[0].body), string(a.body))
 	}
-	assert.Equal(t, "p-0002", answers[0].json["product"].(map[string]any)["id"])
-	assert.Len(t, answers[0].json["similar"], 8)
-	assert.Len(t, answers[0].json["reviews"].(map[string]any)["items"], 10)
+	productPage := decode[webPage](t, answers[0])
+	assert.Equal(t, "p-0002", productPage.Product.ID)
+	assert.Len(t, productPage.Similar, 8)
+	assert.Len(t, productPage.Reviews.Items, 10)
 
 	// Later requests HIT without touching the fakes.
 	w.clock.Advance(20 * time.Second)
@@ -429,11 +469,18 @@ func TestCatalogCacheAndCompression(t *testing.T) {
 	a := c.do(http.MethodGet, w.url+"/v1/catalog?pageSize=5&page=1", "", nil)
 	require.Equal(t, http.StatusOK, a.status, string(a.body))
 	assert.Equal(t, "MISS", a.header.Get("X-Cache"))
-	items := a.json["items"].([]any)
-	assert.Len(t, items, 5)
-	first := items[0].(map[string]any)
-	assert.NotNil(t, first["price"])
-	assert.Contains(t, []any{"in_stock", "low_stock", "out_of_stock"}, first["availability"])
+	var catalog api.Catalog
+	require.NoError(t, json.Unmarshal(a.body, &catalog))
+	require.Len(t, catalog.Items, 5)
+	first := catalog.Items[0]
+	// Two money objects, each {amount, currency} (the contract check
+	// refuses any other member); the fakes price every product.
+	require.NotNil(t, first.Price)
+	require.NotNil(t, first.ListPrice)
+	assert.Equal(t, first.Price.Currency, first.ListPrice.Currency)
+	assert.GreaterOrEqual(t, first.ListPrice.Amount, first.Price.Amount)
+	require.NotNil(t, first.Availability)
+	assert.Contains(t, []domain.StockStatus{domain.InStock, domain.LowStock, domain.OutOfStock}, *first.Availability)
 
 	// Same parameters in another order, plus junk: the same entry.
 	a = c.do(http.MethodGet, w.url+"/v1/catalog?page=1&utm_source=mail&pageSize=5", "", nil)
@@ -537,7 +584,7 @@ func TestStaleSessionCookieOnPublicPages(t *testing.T) {
 	browser.http.Jar.SetCookies(u, []*http.Cookie{{Name: "sf_session", Value: token}, {Name: "sf_csrf", Value: "abc"}})
 	a := browser.do(http.MethodGet, page, "", nil)
 	require.Equal(t, http.StatusOK, a.status, string(a.body))
-	assert.Equal(t, "p-0003", a.json["product"].(map[string]any)["id"])
+	assert.Equal(t, "p-0003", decode[webPage](t, a).Product.ID)
 	assert.Equal(t, "MISS", a.header.Get("X-Cache"), "an anonymous request goes through the shared cache")
 	assert.Equal(t, "private, no-store", a.header.Get("Cache-Control"), "no shared cache may keep the Set-Cookie")
 	expired := map[string]*http.Cookie{}
@@ -607,11 +654,14 @@ func TestSimilarProductsDoNotWaitForSlowReviews(t *testing.T) {
 	a := newClient(t, newContract(t)).do(http.MethodGet, w.url+"/v1/pages/product/p-0005", "", nil)
 	require.Equal(t, http.StatusOK, a.status, string(a.body))
 	assert.Equal(t, []any{"reviews"}, a.json["degraded"])
-	similar := a.json["similar"].([]any)
-	require.Len(t, similar, 8)
-	for _, s := range similar {
-		card := s.(map[string]any)
-		assert.NotEmpty(t, card["name"], card["productId"])
-		assert.NotNil(t, card["price"], card["productId"])
+	var page api.ProductPage
+	require.NoError(t, json.Unmarshal(a.body, &page))
+	require.Len(t, page.Similar, 8)
+	for _, card := range page.Similar {
+		if assert.NotNil(t, card.Name, card.ProductID) {
+			assert.NotEmpty(t, *card.Name, card.ProductID)
+		}
+		assert.NotNil(t, card.Price, card.ProductID)
+		assert.NotNil(t, card.ListPrice, card.ProductID)
 	}
 }

@@ -228,21 +228,21 @@ func TestCoalescingAndLifecycle(t *testing.T) {
 func TestWhatIsCached(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc       string
-		status     int
-		cc         string
-		header     []string
-		wantCalls  int64
-		wantXCache string
+		name         string
+		status       int
+		cc           string
+		header       []string
+		expectCalls  int64
+		expectXCache string
 	}{
-		{desc: "ok, anonymous public 200 is cached", status: 200, cc: "public, max-age=30", wantCalls: 1, wantXCache: cache.ResultHit},
-		{desc: "nok, degraded (no-store) is not cached", status: 200, cc: "no-store", wantCalls: 2, wantXCache: cache.ResultMiss},
-		{desc: "nok, private is not cached", status: 200, cc: "private, max-age=30", wantCalls: 2, wantXCache: cache.ResultMiss},
-		{desc: "nok, non-200 is not cached", status: 203, cc: "public, max-age=30", wantCalls: 2, wantXCache: cache.ResultMiss},
-		{desc: "nok, authenticated bypasses the cache", status: 200, cc: "public, max-age=30", header: []string{"Authorization", "Bearer x"}, wantCalls: 2},
+		{name: "ok, anonymous public 200 is cached", status: 200, cc: "public, max-age=30", expectCalls: 1, expectXCache: cache.ResultHit},
+		{name: "nok, degraded (no-store) is not cached", status: 200, cc: "no-store", expectCalls: 2, expectXCache: cache.ResultMiss},
+		{name: "nok, private is not cached", status: 200, cc: "private, max-age=30", expectCalls: 2, expectXCache: cache.ResultMiss},
+		{name: "nok, non-200 is not cached", status: 203, cc: "public, max-age=30", expectCalls: 2, expectXCache: cache.ResultMiss},
+		{name: "nok, authenticated bypasses the cache", status: 200, cc: "public, max-age=30", header: []string{"Authorization", "Bearer x"}, expectCalls: 2},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			o := newOrigin()
 			o.status, o.cc = tt.status, tt.cc
@@ -250,8 +250,8 @@ func TestWhatIsCached(t *testing.T) {
 			get(t, g.url+"/v1/pages/product/p1", tt.header...)
 			a := get(t, g.url+"/v1/pages/product/p1", tt.header...)
 			assert.Equal(t, tt.status, a.status)
-			assert.Equal(t, tt.wantXCache, a.xcache)
-			assert.Equal(t, tt.wantCalls, o.calls.Load())
+			assert.Equal(t, tt.expectXCache, a.xcache)
+			assert.Equal(t, tt.expectCalls, o.calls.Load())
 		})
 	}
 }
@@ -269,14 +269,14 @@ func TestKeyNormalisesQuery(t *testing.T) {
 func TestMemoryBound(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc string
+		name string
 		cfg  cache.MemoryConfig
 	}{
-		{desc: "ok, entry bound evicts the least recently used", cfg: cache.MemoryConfig{MaxEntries: 2}},
-		{desc: "ok, byte bound evicts the least recently used", cfg: cache.MemoryConfig{MaxBytes: 2*1024 + 500}},
+		{name: "ok, entry bound evicts the least recently used", cfg: cache.MemoryConfig{MaxEntries: 2}},
+		{name: "ok, byte bound evicts the least recently used", cfg: cache.MemoryConfig{MaxBytes: 2*1024 + 500}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s, err := cache.NewMemory(tt.cfg)
 			require.NoError(t, err)

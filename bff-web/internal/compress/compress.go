@@ -22,7 +22,8 @@ type Config struct {
 	// Skipper skips compression. Optional. Default: never skip.
 	Skipper middleware.Skipper
 	// MinSize is the smallest body compressed, in bytes; smaller bodies are
-	// sent as they are. Optional. Default 1024.
+	// sent as they are. Optional. Default edgecompress.DefaultMinSize
+	// (1024).
 	MinSize int
 	// BrotliLevel is the brotli quality, 1-11. Optional. Default 4, a good
 	// ratio for JSON at a fraction of the CPU of the highest levels.
@@ -52,9 +53,6 @@ func (c Config) Validate() error {
 func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
-	}
-	if c.MinSize == 0 {
-		c.MinSize = 1024
 	}
 	mw, err := edgecompress.Config{
 		Skipper: c.Skipper, MinSize: c.MinSize,

@@ -69,29 +69,29 @@ func TestCompression(t *testing.T) {
 	t.Parallel()
 	url := start(t)
 	tests := []struct {
-		desc     string
-		path     string
-		method   string
-		accept   string
-		wantEnc  string
-		wantCode int
-		wantLen  int // decoded length; -1 to skip.
+		name       string
+		path       string
+		method     string
+		accept     string
+		expectEnc  string
+		expectCode int
+		expectLen  int // decoded length; -1 to skip.
 	}{
-		{desc: "ok, brotli preferred when both are accepted", path: "/big", accept: "gzip, deflate, br", wantEnc: "br", wantLen: 2900},
-		{desc: "ok, gzip when brotli is not accepted", path: "/big", accept: "gzip", wantEnc: "gzip", wantLen: 2900},
-		{desc: "ok, q-values respected: br;q=0 refused", path: "/big", accept: "br;q=0, gzip", wantEnc: "gzip", wantLen: 2900},
-		{desc: "ok, q-values respected: client prefers gzip", path: "/big", accept: "br;q=0.5, gzip;q=1", wantEnc: "gzip", wantLen: 2900},
-		{desc: "ok, identity when nothing is accepted", path: "/big", accept: "", wantEnc: "", wantLen: 2900},
-		{desc: "ok, 1024 bytes are compressed", path: "/exact", accept: "br", wantEnc: "br", wantLen: 1024},
-		{desc: "nok, 1023 bytes are not", path: "/under", accept: "br", wantEnc: "", wantLen: 1023},
-		{desc: "nok, small bodies untouched", path: "/small", accept: "br, gzip", wantEnc: "", wantLen: 4},
-		{desc: "nok, 304 has no body and no encoding", path: "/notmodified", accept: "br", wantEnc: "", wantCode: 304, wantLen: 0},
-		{desc: "ok, HEAD gets the GET's headers and no body", path: "/big", method: http.MethodHead, accept: "br", wantEnc: "br", wantLen: 0},
-		{desc: "nok, no double compression", path: "/precompressed", accept: "br, gzip", wantEnc: "gzip", wantLen: 2900},
-		{desc: "ok, large errors are compressed too", path: "/error", accept: "br", wantEnc: "br", wantCode: 400, wantLen: -1},
+		{name: "ok, brotli preferred when both are accepted", path: "/big", accept: "gzip, deflate, br", expectEnc: "br", expectLen: 2900},
+		{name: "ok, gzip when brotli is not accepted", path: "/big", accept: "gzip", expectEnc: "gzip", expectLen: 2900},
+		{name: "ok, q-values respected: br;q=0 refused", path: "/big", accept: "br;q=0, gzip", expectEnc: "gzip", expectLen: 2900},
+		{name: "ok, q-values respected: client prefers gzip", path: "/big", accept: "br;q=0.5, gzip;q=1", expectEnc: "gzip", expectLen: 2900},
+		{name: "ok, identity when nothing is accepted", path: "/big", accept: "", expectEnc: "", expectLen: 2900},
+		{name: "ok, 1024 bytes are compressed", path: "/exact", accept: "br", expectEnc: "br", expectLen: 1024},
+		{name: "nok, 1023 bytes are not", path: "/under", accept: "br", expectEnc: "", expectLen: 1023},
+		{name: "nok, small bodies untouched", path: "/small", accept: "br, gzip", expectEnc: "", expectLen: 4},
+		{name: "nok, 304 has no body and no encoding", path: "/notmodified", accept: "br", expectEnc: "", expectCode: 304, expectLen: 0},
+		{name: "ok, HEAD gets the GET's headers and no body", path: "/big", method: http.MethodHead, accept: "br", expectEnc: "br", expectLen: 0},
+		{name: "nok, no double compression", path: "/precompressed", accept: "br, gzip", expectEnc: "gzip", expectLen: 2900},
+		{name: "ok, large errors are compressed too", path: "/error", accept: "br", expectEnc: "br", expectCode: 400, expectLen: -1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			method := tt.method
 			if method == "" {
@@ -106,19 +106,19 @@ func TestCompression(t *testing.T) {
 			defer res.Body.Close()
 			body, err := io.ReadAll(res.Body)
 			require.NoError(t, err)
-			code := tt.wantCode
+			code := tt.expectCode
 			if code == 0 {
 				code = http.StatusOK
 			}
 			assert.Equal(t, code, res.StatusCode)
-			assert.Equal(t, tt.wantEnc, res.Header.Get("Content-Encoding"))
+			assert.Equal(t, tt.expectEnc, res.Header.Get("Content-Encoding"))
 			assert.Contains(t, res.Header.Values("Vary"), "Accept-Encoding")
 			if method == http.MethodHead {
 				assert.Empty(t, body)
-			} else if tt.wantLen >= 0 {
-				assert.Len(t, decode(t, tt.wantEnc, body), tt.wantLen)
+			} else if tt.expectLen >= 0 {
+				assert.Len(t, decode(t, tt.expectEnc, body), tt.expectLen)
 			}
-			if tt.wantEnc != "" && method == http.MethodGet {
+			if tt.expectEnc != "" && method == http.MethodGet {
 				assert.Less(t, len(body), 1024, "the body really is compressed")
 			}
 		})

@@ -5,13 +5,14 @@ package config
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/shopfront/bff-web/internal/api"
 	"github.com/shopfront/bff-web/internal/cors"
 	"github.com/shopfront/shared/edge/aggregate"
+	edgecompress "github.com/shopfront/shared/edge/compress"
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/input"
 )
 
 // Config is the whole bff-web configuration.
@@ -32,9 +33,11 @@ type Web struct {
 	// Cache is the shared response cache of the anonymous catalog pages.
 	Cache Cache `yaml:"cache"`
 	// CompressMinSize is the smallest body compressed, in bytes
-	// (BFF_WEB_COMPRESS_MIN_SIZE). Optional. Default 1024.
+	// (BFF_WEB_COMPRESS_MIN_SIZE). Optional. Default
+	// edgecompress.DefaultMinSize (1024).
 	CompressMinSize int `yaml:"compress_min_size"`
-	// Currency is the currency prices are asked in. Optional. Default "USD".
+	// Currency is the currency prices are asked in. Optional. Default
+	// edgeconfig.DefaultCurrency.
 	Currency string `yaml:"currency"`
 	// Budgets bound each route's upstream work. Optional. Default each
 	// aggregate route BFF_ROUTE_BUDGET (2.5 s), single calls
@@ -75,8 +78,6 @@ const (
 	DefaultCacheStale      = 60 * time.Second
 	DefaultCacheMaxEntries = 10000
 	DefaultCacheMaxBytes   = 64 << 20
-	DefaultCompressMinSize = 1024
-	DefaultCurrency        = "USD"
 )
 
 // Listener defaults of bff-web. Browsers on broadband send small
@@ -104,8 +105,8 @@ func Defaults() Config {
 	c.Server.BodyLimit = DefaultBodyLimit
 	c.Web = Web{
 		Cache:           Cache{Fresh: DefaultCacheFresh, Stale: DefaultCacheStale, MaxEntries: DefaultCacheMaxEntries, MaxBytes: DefaultCacheMaxBytes},
-		CompressMinSize: DefaultCompressMinSize,
-		Currency:        DefaultCurrency,
+		CompressMinSize: edgecompress.DefaultMinSize,
+		Currency:        edgeconfig.DefaultCurrency,
 	}
 	return c
 }
@@ -177,7 +178,7 @@ func (c Config) Validate() error {
 			errs = append(errs, edgeconfig.Errorf(n.name, "must be a positive integer, got %d", n.n))
 		}
 	}
-	if len(w.Currency) != 3 || strings.ToUpper(w.Currency) != w.Currency {
+	if !input.ValidCurrency(w.Currency) {
 		errs = append(errs, edgeconfig.Errorf("web.currency", "%q is not an ISO 4217 code such as USD", w.Currency))
 	}
 	errs = append(errs, c.budgets().Validate())

@@ -34,13 +34,13 @@ func TestLoad(t *testing.T) {
 	t.Parallel()
 	yaml := edgetest.TempFile(t, "web.yaml", "web:\n  cache:\n    max_entries: 50\n  budgets:\n    product: 1s\n")
 	tests := []struct {
-		desc    string
-		env     map[string]string
-		wantErr []string
-		check   func(t *testing.T, c config.Config)
+		name      string
+		env       map[string]string
+		expectErr []string
+		check     func(t *testing.T, c config.Config)
 	}{
 		{
-			desc: "ok, web variables",
+			name: "ok, web variables",
 			env: map[string]string{
 				"BFF_CORS_ORIGINS": "https://shop.example.com, http://localhost:5173", "BFF_COOKIE_INSECURE": "true",
 				"BFF_WEB_CACHE_FRESH": "10s", "BFF_WEB_CACHE_STALE": "2m", "BFF_WEB_CACHE_MAX_BYTES": "1048576",
@@ -57,7 +57,7 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
-			desc: "ok, YAML web section",
+			name: "ok, YAML web section",
 			env:  map[string]string{"BFF_CONFIG": yaml},
 			check: func(t *testing.T, c config.Config) {
 				assert.Equal(t, 50, c.Web.Cache.MaxEntries)
@@ -65,20 +65,20 @@ func TestLoad(t *testing.T) {
 				assert.Equal(t, 2500*time.Millisecond, c.RouteBudgets().Account)
 			},
 		},
-		{desc: "nok, wildcard origin", env: map[string]string{"BFF_CORS_ORIGINS": "*"}, wantErr: []string{"BFF_CORS_ORIGINS"}},
-		{desc: "nok, origin with a path", env: map[string]string{"BFF_CORS_ORIGINS": "https://shop.example.com/app"}, wantErr: []string{"BFF_CORS_ORIGINS"}},
-		{desc: "nok, not a boolean", env: map[string]string{"BFF_COOKIE_INSECURE": "yes please"}, wantErr: []string{"BFF_COOKIE_INSECURE"}},
-		{desc: "nok, zero freshness and bad size", env: map[string]string{"BFF_WEB_CACHE_FRESH": "0s", "BFF_WEB_CACHE_MAX_ENTRIES": "0"},
-			wantErr: []string{"BFF_WEB_CACHE_FRESH", "BFF_WEB_CACHE_MAX_ENTRIES"}},
-		{desc: "nok, not a duration", env: map[string]string{"BFF_WEB_CACHE_STALE": "a minute"}, wantErr: []string{"BFF_WEB_CACHE_STALE"}},
+		{name: "nok, wildcard origin", env: map[string]string{"BFF_CORS_ORIGINS": "*"}, expectErr: []string{"BFF_CORS_ORIGINS"}},
+		{name: "nok, origin with a path", env: map[string]string{"BFF_CORS_ORIGINS": "https://shop.example.com/app"}, expectErr: []string{"BFF_CORS_ORIGINS"}},
+		{name: "nok, not a boolean", env: map[string]string{"BFF_COOKIE_INSECURE": "yes please"}, expectErr: []string{"BFF_COOKIE_INSECURE"}},
+		{name: "nok, zero freshness and bad size", env: map[string]string{"BFF_WEB_CACHE_FRESH": "0s", "BFF_WEB_CACHE_MAX_ENTRIES": "0"},
+			expectErr: []string{"BFF_WEB_CACHE_FRESH", "BFF_WEB_CACHE_MAX_ENTRIES"}},
+		{name: "nok, not a duration", env: map[string]string{"BFF_WEB_CACHE_STALE": "a minute"}, expectErr: []string{"BFF_WEB_CACHE_STALE"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := config.Load(edgeconfig.MapLookup(tt.env))
-			if len(tt.wantErr) > 0 {
+			if len(tt.expectErr) > 0 {
 				require.Error(t, err)
-				for _, name := range tt.wantErr {
+				for _, name := range tt.expectErr {
 					assert.Contains(t, err.Error(), name)
 				}
 				return

@@ -24,16 +24,24 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// Defaults of Config.
-var (
-	// DefaultMethods are the methods bff-web's routes use.
-	DefaultMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}
-	// DefaultHeaders are the request headers a page may send.
-	DefaultHeaders = []string{echo.HeaderContentType, "X-CSRF-Token", echo.HeaderXRequestID, echo.HeaderAuthorization}
-	// DefaultExposeHeaders are the response headers a page may read.
-	DefaultExposeHeaders = []string{echo.HeaderXRequestID, "X-Cache", "Cache-Status", "Retry-After",
+// DefaultMethods returns the methods bff-web's routes use, a default of
+// Config (a fresh slice: no importer can widen what every page may send).
+func DefaultMethods() []string {
+	return []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}
+}
+
+// DefaultHeaders returns the request headers a page may send, a default
+// of Config.
+func DefaultHeaders() []string {
+	return []string{echo.HeaderContentType, "X-CSRF-Token", echo.HeaderXRequestID, echo.HeaderAuthorization}
+}
+
+// DefaultExposeHeaders returns the response headers a page may read, a
+// default of Config.
+func DefaultExposeHeaders() []string {
+	return []string{echo.HeaderXRequestID, "X-Cache", "Cache-Status", "Retry-After",
 		"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy"}
-)
+}
 
 // DefaultMaxAge is how long a browser may cache a preflight, in seconds.
 const DefaultMaxAge = 600
@@ -92,13 +100,13 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 		return nil, err
 	}
 	if c.Methods == nil {
-		c.Methods = DefaultMethods
+		c.Methods = DefaultMethods()
 	}
 	if c.Headers == nil {
-		c.Headers = DefaultHeaders
+		c.Headers = DefaultHeaders()
 	}
 	if c.ExposeHeaders == nil {
-		c.ExposeHeaders = DefaultExposeHeaders
+		c.ExposeHeaders = DefaultExposeHeaders()
 	}
 	if c.MaxAge == 0 {
 		c.MaxAge = DefaultMaxAge

@@ -35,24 +35,24 @@ func TestCORS(t *testing.T) {
 	t.Parallel()
 	url := start(t)
 	tests := []struct {
-		desc       string
-		method     string
-		path       string
-		header     map[string]string
-		wantStatus int
-		wantHeader map[string]string // "" means absent.
+		name         string
+		method       string
+		path         string
+		header       map[string]string
+		expectStatus int
+		expectHeader map[string]string // "" means absent.
 	}{
 		{
-			desc: "ok, allowed origin gets its origin echoed with credentials", method: http.MethodGet, path: "/v1/catalog",
-			header:     map[string]string{"Origin": allowed},
-			wantStatus: 200,
-			wantHeader: map[string]string{"Access-Control-Allow-Origin": allowed, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"},
+			name: "ok, allowed origin gets its origin echoed with credentials", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": allowed},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": allowed, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"},
 		},
 		{
-			desc: "ok, allowed preflight has exactly the documented methods, headers and max-age", method: http.MethodOptions, path: "/v1/cart/items/p1",
-			header:     map[string]string{"Origin": allowed, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type,x-csrf-token"},
-			wantStatus: 204,
-			wantHeader: map[string]string{
+			name: "ok, allowed preflight has exactly the documented methods, headers and max-age", method: http.MethodOptions, path: "/v1/cart/items/p1",
+			header:       map[string]string{"Origin": allowed, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type,x-csrf-token"},
+			expectStatus: 204,
+			expectHeader: map[string]string{
 				"Access-Control-Allow-Origin":      allowed,
 				"Access-Control-Allow-Credentials": "true",
 				"Access-Control-Allow-Methods":     "GET,POST,PUT,DELETE",
@@ -61,43 +61,43 @@ func TestCORS(t *testing.T) {
 			},
 		},
 		{
-			desc: "nok, other origin gets no CORS headers on a simple request", method: http.MethodGet, path: "/v1/catalog",
-			header:     map[string]string{"Origin": "https://evil.example.com"},
-			wantStatus: 200,
-			wantHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": "", "Vary": "Origin"},
+			name: "nok, other origin gets no CORS headers on a simple request", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://evil.example.com"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": "", "Vary": "Origin"},
 		},
 		{
-			desc: "nok, subdomain of an allowed origin is another origin", method: http.MethodGet, path: "/v1/catalog",
-			header:     map[string]string{"Origin": "https://evil.shop.example.com"},
-			wantStatus: 200,
-			wantHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+			name: "nok, subdomain of an allowed origin is another origin", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://evil.shop.example.com"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": ""},
 		},
 		{
-			desc: "nok, other port is another origin", method: http.MethodGet, path: "/v1/catalog",
-			header:     map[string]string{"Origin": "http://127.0.0.1:3001"},
-			wantStatus: 200,
-			wantHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+			name: "nok, other port is another origin", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "http://127.0.0.1:3001"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": ""},
 		},
 		{
-			desc: "nok, preflight from another origin is 403 problem+json", method: http.MethodOptions, path: "/v1/cart/items/p1",
-			header:     map[string]string{"Origin": "https://evil.example.com", "Access-Control-Request-Method": "PUT"},
-			wantStatus: 403,
-			wantHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Methods": "", "Content-Type": problem.ContentType},
+			name: "nok, preflight from another origin is 403 problem+json", method: http.MethodOptions, path: "/v1/cart/items/p1",
+			header:       map[string]string{"Origin": "https://evil.example.com", "Access-Control-Request-Method": "PUT"},
+			expectStatus: 403,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Methods": "", "Content-Type": problem.ContentType},
 		},
 		{
-			desc: "nok, preflight from the null origin is 403", method: http.MethodOptions, path: "/v1/catalog",
-			header:     map[string]string{"Origin": "null", "Access-Control-Request-Method": "GET"},
-			wantStatus: 403,
-			wantHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+			name: "nok, preflight from the null origin is 403", method: http.MethodOptions, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "null", "Access-Control-Request-Method": "GET"},
+			expectStatus: 403,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": ""},
 		},
 		{
-			desc: "ok, same-origin request without Origin is untouched", method: http.MethodGet, path: "/v1/catalog",
-			wantStatus: 200,
-			wantHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+			name: "ok, same-origin request without Origin is untouched", method: http.MethodGet, path: "/v1/catalog",
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": ""},
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			req, err := http.NewRequest(tt.method, url+tt.path, nil)
 			require.NoError(t, err)
@@ -107,11 +107,11 @@ func TestCORS(t *testing.T) {
 			res, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			defer res.Body.Close()
-			assert.Equal(t, tt.wantStatus, res.StatusCode)
-			for k, v := range tt.wantHeader {
+			assert.Equal(t, tt.expectStatus, res.StatusCode)
+			for k, v := range tt.expectHeader {
 				assert.Equal(t, v, res.Header.Get(k), k)
 			}
-			if tt.wantStatus == http.StatusForbidden {
+			if tt.expectStatus == http.StatusForbidden {
 				var body map[string]any
 				require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
 				assert.Equal(t, "forbidden", body["error"])

@@ -34,8 +34,8 @@ import (
 // /v1/session clears the cookies. A JWKS never fetched (503) is not the
 // cookie's fault and is returned as it is.
 type OptionalAuthConfig struct {
-	// Auth checks tokens; its TokenLookup (Bearer, then sf_session) and
-	// Optional (true) are set here. Auth.Verifier is required; Auth's
+	// Auth checks tokens; its TokenLookup (Bearer, then sf_session),
+	// Optional (true) and OnInvalid are set here. Auth.Verifier is required; Auth's
 	// ErrorHandler (the rate limiter's ChargeFailure) receives the failures
 	// that are answered, not the cookies turned anonymous: those requests
 	// are charged to the anonymous limit by the rate limit after this.
@@ -45,14 +45,6 @@ type OptionalAuthConfig struct {
 	Insecure bool
 }
 
-// staleCookie marks a cookie token that failed verification, between the
-// jwtauth error handler and the middleware around it.
-type staleCookie struct{ err error }
-
-func (s *staleCookie) Error() string { return "stale session cookie: " + s.err.Error() }
-
-func (s *staleCookie) Unwrap() error { return s.err }
-
 // anonymousCacheControl is the Cache-Control of a response that expires the
 // cookies.
 const anonymousCacheControl = "private, no-store"
@@ -60,38 +52,20 @@ const anonymousCacheControl = "private, no-store"
 // ToMiddleware returns the middleware. It goes where jwtauth's would: after
 // the edge chain, before the rate limit.
 func (cfg OptionalAuthConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
-	answer := cfg.Auth.ErrorHandler
-	if answer == nil {
-		answer = func(_ echo.Context, err error) error { return err }
-	}
-	a := cfg.Auth
-	a.TokenLookup, a.Optional = TokenLookup, true
-	a.ErrorHandler = func(c echo.Context, err error) error {
-		if jwtauth.BearerToken(c) == "" && invalidToken(err) {
-			return &staleCookie{err: err}
-		}
-		return answer(c, err)
-	}
-	verify, err := a.ToMiddleware()
-	if err != nil {
-		return nil, err
-	}
 	sessions := &Sessions{cfg: Config{Insecure: cfg.Insecure}}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		checked := verify(next)
-		return func(c echo.Context) error {
-			err := checked(c)
-			var stale *staleCookie
-			if !errors.As(err, &stale) {
-				return err
-			}
-			// jwtauth returned before calling next: go on anonymously.
-			sessions.expire(c)
-			res := c.Response()
-			res.Before(func() { res.Header().Set(echo.HeaderCacheControl, anonymousCacheControl) })
-			return next(c)
+	a := cfg.Auth
+	a.TokenLookup, a.Optional = TokenLookup(), true
+	a.OnInvalid = func(c echo.Context, err error) bool {
+		if jwtauth.BearerToken(c) != "" || !invalidToken(err) {
+			return false
 		}
-	}, nil
+		// A stale cookie: go on anonymously, and have the browser drop it.
+		sessions.expire(c)
+		res := c.Response()
+		res.Before(func() { res.Header().Set(echo.HeaderCacheControl, anonymousCacheControl) })
+		return true
+	}
+	return a.ToMiddleware()
 }
 
 // invalidToken reports whether err is the 401 of a token that failed

@@ -36,24 +36,24 @@ func (verifier) Verify(_ context.Context, token string) (*auth.Principal, error)
 func TestOptionalAuth(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc        string
-		given       map[string]string
-		wantStatus  int
-		wantUser    string
-		wantExpired bool
-		wantCharged int64
+		name          string
+		given         map[string]string
+		expectStatus  int
+		expectUser    string
+		expectExpired bool
+		expectCharged int64
 	}{
-		{desc: "ok, no token is anonymous", wantStatus: 200},
-		{desc: "ok, a valid cookie signs in", given: map[string]string{"Cookie": "sf_session=good"}, wantStatus: 200, wantUser: "u-001"},
-		{desc: "ok, a stale cookie is anonymous and expired", given: map[string]string{"Cookie": "sf_session=stale; sf_csrf=x"},
-			wantStatus: 200, wantExpired: true},
-		{desc: "nok, a stale Bearer token is 401", given: map[string]string{"Authorization": "Bearer stale"}, wantStatus: 401, wantCharged: 1},
-		{desc: "nok, a stale Bearer token beside a good cookie is 401", given: map[string]string{"Authorization": "Bearer stale", "Cookie": "sf_session=good"},
-			wantStatus: 401, wantCharged: 1},
-		{desc: "nok, a cookie before any JWKS is 503, the cookie kept", given: map[string]string{"Cookie": "sf_session=early"}, wantStatus: 503, wantCharged: 1},
+		{name: "ok, no token is anonymous", expectStatus: 200},
+		{name: "ok, a valid cookie signs in", given: map[string]string{"Cookie": "sf_session=good"}, expectStatus: 200, expectUser: "u-001"},
+		{name: "ok, a stale cookie is anonymous and expired", given: map[string]string{"Cookie": "sf_session=stale; sf_csrf=x"},
+			expectStatus: 200, expectExpired: true},
+		{name: "nok, a stale Bearer token is 401", given: map[string]string{"Authorization": "Bearer stale"}, expectStatus: 401, expectCharged: 1},
+		{name: "nok, a stale Bearer token beside a good cookie is 401", given: map[string]string{"Authorization": "Bearer stale", "Cookie": "sf_session=good"},
+			expectStatus: 401, expectCharged: 1},
+		{name: "nok, a cookie before any JWKS is 503, the cookie kept", given: map[string]string{"Cookie": "sf_session=early"}, expectStatus: 503, expectCharged: 1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var charged atomic.Int64
 			mw, err := session.OptionalAuthConfig{Auth: jwtauth.Config{Verifier: verifier{}, ErrorHandler: func(_ echo.Context, err error) error {
@@ -75,13 +75,13 @@ func TestOptionalAuth(t *testing.T) {
 			t.Cleanup(srv.Close)
 
 			res, body := do(t, http.MethodGet, srv.URL+"/v1/catalog", "", "", tt.given)
-			assert.Equal(t, tt.wantStatus, res.StatusCode, body)
-			assert.Equal(t, tt.wantCharged, charged.Load(), "failures answered are charged, cookies turned anonymous are not")
-			if tt.wantStatus != http.StatusOK {
+			assert.Equal(t, tt.expectStatus, res.StatusCode, body)
+			assert.Equal(t, tt.expectCharged, charged.Load(), "failures answered are charged, cookies turned anonymous are not")
+			if tt.expectStatus != http.StatusOK {
 				return
 			}
-			assert.Equal(t, tt.wantUser, body)
-			if !tt.wantExpired {
+			assert.Equal(t, tt.expectUser, body)
+			if !tt.expectExpired {
 				assert.Empty(t, res.Cookies())
 				assert.Equal(t, "public, max-age=30", res.Header.Get("Cache-Control"))
 				return

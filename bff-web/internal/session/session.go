@@ -26,9 +26,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/edge/input"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/problem"
-	"github.com/shopfront/shared/storefront"
 )
 
 // Cookie names.
@@ -181,10 +181,12 @@ func newCSRFToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// TokenLookup is the jwtauth TokenLookup of bff-web: Authorization: Bearer
+// TokenLookup returns the jwtauth TokenLookup of bff-web: Authorization: Bearer
 // first, then the session cookie. A Bearer request is thereby authenticated
 // by its header, which is what exempts it from the CSRF check.
-var TokenLookup = jwtauth.FirstOf(jwtauth.BearerToken, jwtauth.CookieToken(CookieSession))
+func TokenLookup() func(c echo.Context) string {
+	return jwtauth.FirstOf(jwtauth.BearerToken, jwtauth.CookieToken(CookieSession))
+}
 
 // readCredentials decodes and checks the login body without echoing any of
 // it back: a password never appears in an error.
@@ -202,18 +204,18 @@ func readCredentials(c echo.Context) (string, string, error) {
 			fmt.Sprintf("The login body must be at most %d bytes.", maxBody))
 	}
 	var cr credentials
-	if err := storefront.Unmarshal(body, &cr); err != nil {
+	if err := input.Unmarshal(body, &cr); err != nil {
 		return "", "", err
 	}
-	var errs []storefront.FieldError
+	var errs []input.FieldError
 	if cr.Username == nil || *cr.Username == "" || len(*cr.Username) > maxUsername || !utf8.ValidString(*cr.Username) {
-		errs = append(errs, storefront.BodyError("/username", fmt.Sprintf("is required: 1-%d bytes of text", maxUsername)))
+		errs = append(errs, input.BodyError("/username", fmt.Sprintf("is required: 1-%d bytes of text", maxUsername)))
 	}
 	if cr.Password == nil || *cr.Password == "" || len(*cr.Password) > maxPassword {
-		errs = append(errs, storefront.BodyError("/password", fmt.Sprintf("is required: 1-%d bytes", maxPassword)))
+		errs = append(errs, input.BodyError("/password", fmt.Sprintf("is required: 1-%d bytes", maxPassword)))
 	}
 	if len(errs) > 0 {
-		return "", "", storefront.Invalid(errs...)
+		return "", "", input.Invalid(errs...)
 	}
 	return *cr.Username, *cr.Password, nil
 }

@@ -1,6 +1,7 @@
 // Package accesslog writes one zap line per request once its response is
 // known: request id, trace id, route template, status,
-// latency, bytes, client IP and the caller's user, partner and key id.
+// latency, bytes, client IP, the caller's user, partner and key id, and the
+// variants of domain services the request's calls used.
 // Credentials never reach the line: no headers are logged, the query is
 // redacted and the principal is logged by its ids only.
 package accesslog
@@ -18,10 +19,11 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/shopfront/shared/edge/auth"
-	"github.com/shopfront/shared/edge/logging"
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/redact"
 	"github.com/shopfront/shared/edge/requestid"
+	"github.com/shopfront/shared/edge/variant"
 )
 
 // Unmatched is the route logged for requests no route matched, so that
@@ -82,7 +84,10 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				}
 			}()
 			err = next(ec)
-			if err != nil {
+			if err != nil && !ec.Response().Committed {
+				// Rendered here to log the status really sent. An error
+				// after the answer started is left to the outer renderer,
+				// which logs it once.
 				ec.Error(err)
 			}
 			// The client going away before the answer is nginx's 499.
@@ -122,11 +127,11 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 	}
 	fields = append(fields,
 		zap.String("method", req.Method),
-		zap.String("route", metrics.Route(ec, err)),
+		zap.String("route", metrics.Route(ec)),
 		zap.String("path", req.URL.Path),
 	)
 	if req.URL.RawQuery != "" {
-		fields = append(fields, zap.String("query", logging.RedactQuery(req.URL.RawQuery)))
+		fields = append(fields, zap.String("query", redact.Query(req.URL.RawQuery, redact.Marker)))
 	}
 	fields = append(fields,
 		zap.Int("status", status),
@@ -139,6 +144,9 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 	)
 	if p, ok := auth.FromContext(req.Context()); ok {
 		fields = append(fields, principalFields(p)...)
+	}
+	if v := variant.FromContext(req.Context()).String(); v != "" {
+		fields = append(fields, zap.String("variants", v))
 	}
 	if errCode != "" {
 		fields = append(fields, zap.String("error", errCode))

@@ -302,12 +302,14 @@ func duplicateKeys(t *testing.T, line string) []string {
 	require.Equal(t, json.Delim('{'), tok)
 	seen, dups := map[string]bool{}, []string(nil)
 	for dec.More() {
-		k, err := dec.Token()
+		tok, err := dec.Token()
 		require.NoError(t, err)
-		if seen[k.(string)] {
-			dups = append(dups, k.(string))
+		k, ok := tok.(string)
+		require.Truef(t, ok, "a member name, got %v", tok)
+		if seen[k] {
+			dups = append(dups, k)
 		}
-		seen[k.(string)] = true
+		seen[k] = true
 		var v json.RawMessage
 		require.NoError(t, dec.Decode(&v))
 	}

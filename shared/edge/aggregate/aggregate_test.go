@@ -8,8 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -23,33 +23,31 @@ import (
 )
 
 // backend is a real HTTP server whose behaviour per path is set by the
-// test: /slow/<ms> answers after a delay, /hang waits for the caller to go
-// away and records that it did, /fail/<status> answers that status,
-// /ok answers {"id":"ok"}.
+// test: /hang waits for the caller to go away and records that it did,
+// /together holds every call until the number set by barrier are in flight,
+// /fail/<status> answers that status, any other path answers a product
+// whose id is the path.
 type backend struct {
 	url       string
+	hanging   chan string // Paths of /hang calls, as they arrive.
 	cancelled chan string // Paths of /hang calls whose caller went away.
-	hits      atomic.Int64
+	together  sync.WaitGroup
 }
 
 func newBackend(t testing.TB) *backend {
 	t.Helper()
-	b := &backend{cancelled: make(chan string, 64)}
+	b := &backend{hanging: make(chan string, 64), cancelled: make(chan string, 64)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.hits.Add(1)
 		switch {
-		case strings.HasPrefix(r.URL.Path, "/slow/"):
-			d, _ := time.ParseDuration(strings.TrimPrefix(r.URL.Path, "/slow/") + "ms")
-			select {
-			case <-time.After(d):
-			case <-r.Context().Done():
-				return
-			}
+		case r.URL.Path == "/together":
+			b.together.Done()
+			b.together.Wait()
 		case strings.HasPrefix(r.URL.Path, "/hang"):
+			b.hanging <- r.URL.Path
 			select {
 			case <-r.Context().Done():
 				b.cancelled <- r.URL.Path
-			case <-time.After(10 * time.Second):
+			case <-time.After(time.Minute): // Only if the test is already failing.
 			}
 			return
 		case strings.HasPrefix(r.URL.Path, "/fail/"):
@@ -65,6 +63,46 @@ func newBackend(t testing.TB) *backend {
 	return b
 }
 
+// barrier makes /together answer only once n calls to it are in flight.
+func (b *backend) barrier(n int) { b.together.Add(n) }
+
+// awaitHanging returns once n calls to /hang have reached the backend.
+func (b *backend) awaitHanging(t testing.TB, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-b.hanging:
+		case <-time.After(10 * time.Second): // A failure bound, never reached when the test passes.
+			t.Errorf("fewer than %d calls reached /hang", n)
+			return
+		}
+	}
+}
+
+// nextCancelled returns the path of the next /hang call whose caller went
+// away.
+func (b *backend) nextCancelled(t testing.TB) string {
+	t.Helper()
+	select {
+	case p := <-b.cancelled:
+		return p
+	case <-time.After(10 * time.Second): // A failure bound, never reached when the test passes.
+		t.Fatal("the upstream never saw a hanging call cancelled")
+		return ""
+	}
+}
+
+// sleep waits d on the test's clock (fake inside a synctest bubble) or
+// until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // client returns an upstream client of service name on b. Retries are off
 // so that hit counts are exact.
 func (b *backend) client(t testing.TB, name string) *upstream.Client {
@@ -78,116 +116,149 @@ func get(c *upstream.Client, path string, out *domain.Product) func(context.Cont
 	return func(ctx context.Context) error { return c.Get(ctx, path, nil, out) }
 }
 
+// TestRun_SourcesRunInParallel proves the fan-out on fake time: six sources
+// of 100 ms each finish when the slowest does, not after the 600 ms their
+// sum would take.
 func TestRun_SourcesRunInParallel(t *testing.T) {
 	t.Parallel()
-	b := newBackend(t)
-	names := []string{"users", "orders", "recommendations", "notifications", "payments", "catalog"}
-	clients := make([]*upstream.Client, len(names))
-	for i, n := range names {
-		clients[i] = b.client(t, n)
-	}
-
-	// Best of three: the bound proves parallelism (sequential would take
-	// 600 ms) while tolerating a busy machine.
-	best := time.Hour
-	for range 3 {
+	synctest.Test(t, func(t *testing.T) {
+		names := []string{"users", "orders", "recommendations", "notifications", "payments", "catalog"}
 		parts := make([]aggregate.Part, len(names))
-		got := make([]domain.Product, len(names))
 		for i, n := range names {
 			mk := aggregate.Optional
 			if i == 0 {
 				mk = aggregate.Critical
 			}
-			parts[i] = mk(n, get(clients[i], "/slow/100", &got[i]))
+			parts[i] = mk(n, func(ctx context.Context) error { return sleep(ctx, 100*time.Millisecond) })
 		}
+
 		start := time.Now()
 		degraded, err := aggregate.Run(context.Background(), 2500*time.Millisecond, parts...)
-		elapsed := time.Since(start)
 
 		require.NoError(t, err)
 		assert.Equal(t, []string{}, degraded)
-		for i := range got {
-			assert.Equal(t, "slow/100", got[i].ID)
-		}
-		best = min(best, elapsed)
-	}
-	assert.Less(t, best, 150*time.Millisecond)
+		assert.Equal(t, 100*time.Millisecond, time.Since(start), "the slowest source, not the sum of all six")
+	})
 }
 
+// TestRun_SourcesReachTheirUpstreamsAtOnce proves the same fan-out through
+// real upstream clients and sockets, by events rather than elapsed time: the
+// backend answers none of the six calls before all six are in flight, so a
+// run that called them one after another would never finish a call and
+// would end degraded when the budget runs out.
+func TestRun_SourcesReachTheirUpstreamsAtOnce(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	names := []string{"users", "orders", "recommendations", "notifications", "payments", "catalog"}
+	b.barrier(len(names))
+	parts := make([]aggregate.Part, len(names))
+	got := make([]domain.Product, len(names))
+	for i, n := range names {
+		mk := aggregate.Optional
+		if i == 0 {
+			mk = aggregate.Critical
+		}
+		parts[i] = mk(n, get(b.client(t, n), "/together", &got[i]))
+	}
+
+	degraded, err := aggregate.Run(context.Background(), 10*time.Second, parts...)
+
+	require.NoError(t, err)
+	assert.Equal(t, []string{}, degraded)
+	for i := range got {
+		assert.Equal(t, "together", got[i].ID)
+	}
+}
+
+// TestRun_HangingOptionalSourceIsCutAndDegraded checks on fake time that a
+// source's own timeout cuts it, long before the route's budget would.
 func TestRun_HangingOptionalSourceIsCutAndDegraded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var cut error
+		start := time.Now()
+		degraded, err := aggregate.Run(context.Background(), 2500*time.Millisecond,
+			aggregate.Critical("users", func(context.Context) error { return nil }),
+			aggregate.Optional("recommendations", func(ctx context.Context) error { <-ctx.Done(); cut = ctx.Err(); return cut },
+				aggregate.Timeout(100*time.Millisecond)),
+		)
+
+		require.NoError(t, err)
+		assert.Equal(t, []string{"recommendations"}, degraded)
+		assert.ErrorIs(t, cut, context.DeadlineExceeded)
+		assert.Equal(t, 100*time.Millisecond, time.Since(start), "cut at its own deadline, not the route's")
+	})
+}
+
+// TestRun_HangingUpstreamSeesItsCallCancelled checks that the cut reaches a
+// real upstream: with no route budget at all, only the source's own timeout
+// can end its hanging call.
+func TestRun_HangingUpstreamSeesItsCallCancelled(t *testing.T) {
 	t.Parallel()
 	b := newBackend(t)
 	var user, recs domain.Product
 
-	start := time.Now()
-	degraded, err := aggregate.Run(context.Background(), 2500*time.Millisecond,
+	degraded, err := aggregate.Run(context.Background(), 0,
 		aggregate.Critical("users", get(b.client(t, "users"), "/u1", &user)),
 		aggregate.Optional("recommendations", get(b.client(t, "recommendations"), "/hang", &recs),
 			aggregate.Timeout(100*time.Millisecond)),
 	)
-	elapsed := time.Since(start)
 
 	require.NoError(t, err)
 	assert.Equal(t, []string{"recommendations"}, degraded)
 	assert.Equal(t, "u1", user.ID)
 	assert.Empty(t, recs.ID)
-	assert.GreaterOrEqual(t, elapsed, 100*time.Millisecond)
-	assert.Less(t, elapsed, time.Second, "cut at its own deadline, not the route's")
-	select {
-	case p := <-b.cancelled:
-		assert.Equal(t, "/hang", p)
-	case <-time.After(2 * time.Second):
-		t.Fatal("the upstream never saw the hanging call cancelled")
-	}
+	assert.Equal(t, "/hang", b.nextCancelled(t))
 }
 
+// TestRun_RouteBudgetCutsSourcesWithoutTimeout checks on fake time that the
+// route's budget ends a source that has no timeout of its own.
 func TestRun_RouteBudgetCutsSourcesWithoutTimeout(t *testing.T) {
 	t.Parallel()
-	b := newBackend(t)
-	var user, recs domain.Product
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		degraded, err := aggregate.Run(context.Background(), 150*time.Millisecond,
+			aggregate.Critical("users", func(context.Context) error { return nil }),
+			aggregate.Optional("recommendations", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }),
+		)
 
-	start := time.Now()
-	degraded, err := aggregate.Run(context.Background(), 150*time.Millisecond,
-		aggregate.Critical("users", get(b.client(t, "users"), "/u1", &user)),
-		aggregate.Optional("recommendations", get(b.client(t, "recommendations"), "/hang", &recs)),
-	)
-
-	require.NoError(t, err)
-	assert.Equal(t, []string{"recommendations"}, degraded)
-	assert.Less(t, time.Since(start), time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"recommendations"}, degraded)
+		assert.Equal(t, 150*time.Millisecond, time.Since(start))
+	})
 }
 
 func TestRun_CriticalFailureCancelsTheOthers(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc         string
+		name         string
 		givenPath    string
 		expectStatus int
 		expectCode   string
 	}{
-		{desc: "nok, critical 5xx fails the screen with 502", givenPath: "/fail/500", expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable},
-		{desc: "nok, critical 404 fails the screen with 404", givenPath: "/fail/404", expectStatus: 404, expectCode: problem.CodeNotFound},
+		{name: "nok, critical 5xx fails the screen with 502", givenPath: "/fail/500", expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable},
+		{name: "nok, critical 404 fails the screen with 404", givenPath: "/fail/404", expectStatus: 404, expectCode: problem.CodeNotFound},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := newBackend(t)
 			var user, a, c, d domain.Product
 			stage2 := false
 			users := b.client(t, "users")
 
-			start := time.Now()
-			degraded, err := aggregate.Run(context.Background(), 5*time.Second,
+			// No route budget: only the critical failure can end the
+			// hanging calls, so seeing them cancelled proves it did.
+			degraded, err := aggregate.Run(context.Background(), 0,
 				aggregate.Optional("orders", get(b.client(t, "orders"), "/hang/orders", &a)),
 				aggregate.Critical("users", func(ctx context.Context) error {
-					time.Sleep(50 * time.Millisecond) // Let the others reach the server.
+					b.awaitHanging(t, 3) // Fail only once the others are in flight.
 					return users.Get(ctx, tt.givenPath, nil, &user)
 				}),
 				aggregate.Optional("payments", get(b.client(t, "payments"), "/hang/payments", &c)),
 				aggregate.Critical("notifications", get(b.client(t, "notifications"), "/hang/notifications", &d)),
 				aggregate.Then(aggregate.Optional("catalog", func(context.Context) error { stage2 = true; return nil })),
 			)
-			elapsed := time.Since(start)
 
 			require.Error(t, err)
 			p := problem.Resolve(err)
@@ -196,18 +267,12 @@ func TestRun_CriticalFailureCancelsTheOthers(t *testing.T) {
 			var ue *upstream.Error
 			require.ErrorAs(t, err, &ue)
 			assert.Equal(t, "users", ue.Service, "the first critical failure is returned, not a cancelled sibling")
-			assert.Less(t, elapsed, 2*time.Second, "the others were not waited for")
 			assert.False(t, stage2, "later stages are skipped")
 			assert.NotNil(t, degraded)
 
 			seen := map[string]bool{}
 			for range 3 {
-				select {
-				case path := <-b.cancelled:
-					seen[path] = true
-				case <-time.After(2 * time.Second):
-					t.Fatalf("only %v saw their call cancelled", seen)
-				}
+				seen[b.nextCancelled(t)] = true
 			}
 			assert.Equal(t, map[string]bool{"/hang/orders": true, "/hang/payments": true, "/hang/notifications": true}, seen)
 		})
@@ -245,22 +310,23 @@ func TestRun_SecondStageUsesFirstStageResults(t *testing.T) {
 
 func TestRun_SecondStageGetsOnlyTheRemainingBudget(t *testing.T) {
 	t.Parallel()
-	b := newBackend(t)
-	var deadline time.Time
-	catalog := b.client(t, "catalog")
+	synctest.Test(t, func(t *testing.T) {
+		var deadline time.Time
+		start := time.Now()
+		degraded, err := aggregate.Run(context.Background(), 300*time.Millisecond,
+			aggregate.Optional("users", func(ctx context.Context) error { return sleep(ctx, 100*time.Millisecond) }),
+			aggregate.Then(aggregate.Optional("catalog", func(ctx context.Context) error {
+				deadline, _ = ctx.Deadline()
+				<-ctx.Done()
+				return ctx.Err()
+			})),
+		)
 
-	start := time.Now()
-	degraded, err := aggregate.Run(context.Background(), 300*time.Millisecond,
-		aggregate.Optional("users", get(b.client(t, "users"), "/slow/100", &domain.Product{})),
-		aggregate.Then(aggregate.Optional("catalog", func(ctx context.Context) error {
-			deadline, _ = ctx.Deadline()
-			return catalog.Get(ctx, "/hang", nil, &domain.Product{})
-		})),
-	)
-
-	require.NoError(t, err)
-	assert.Equal(t, []string{"catalog"}, degraded)
-	assert.WithinDuration(t, start.Add(300*time.Millisecond), deadline, 50*time.Millisecond)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"catalog"}, degraded)
+		assert.Equal(t, start.Add(300*time.Millisecond), deadline, "the budget's end, not 300 ms after the second stage began")
+		assert.Equal(t, 300*time.Millisecond, time.Since(start))
+	})
 }
 
 func TestRun_Degraded(t *testing.T) {
@@ -269,15 +335,15 @@ func TestRun_Degraded(t *testing.T) {
 	ok := func(context.Context) error { return nil }
 	fail := func(context.Context) error { return boom }
 	tests := []struct {
-		desc      string
+		name      string
 		given     []aggregate.Part
 		expect    []string
 		expectErr error
 	}{
-		{desc: "ok, nothing failed is an empty list, not nil", given: []aggregate.Part{aggregate.Optional("a", ok)}, expect: []string{}},
-		{desc: "ok, no sources", expect: []string{}},
+		{name: "ok, nothing failed is an empty list, not nil", given: []aggregate.Part{aggregate.Optional("a", ok)}, expect: []string{}},
+		{name: "ok, no sources", expect: []string{}},
 		{
-			desc: "ok, failures are sorted and deduplicated",
+			name: "ok, failures are sorted and deduplicated",
 			given: []aggregate.Part{
 				aggregate.Optional("reviews", fail), aggregate.Optional("pricing", fail), aggregate.Optional("reviews", fail),
 				aggregate.Optional("catalog", ok), aggregate.Critical("users", ok),
@@ -285,18 +351,18 @@ func TestRun_Degraded(t *testing.T) {
 			expect: []string{"pricing", "reviews"},
 		},
 		{
-			desc:   "ok, a panicking optional source is degraded",
+			name:   "ok, a panicking optional source is degraded",
 			given:  []aggregate.Part{aggregate.Optional("reviews", func(context.Context) error { panic("nil map") }), aggregate.Critical("users", ok)},
 			expect: []string{"reviews"},
 		},
 		{
-			desc:      "nok, a critical error is returned as it is",
+			name:      "nok, a critical error is returned as it is",
 			given:     []aggregate.Part{aggregate.Optional("reviews", fail), aggregate.Critical("users", fail)},
 			expectErr: boom,
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			degraded, err := aggregate.Run(context.Background(), time.Second, tt.given...)
 			if tt.expectErr != nil {

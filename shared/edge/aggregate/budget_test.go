@@ -12,18 +12,18 @@ import (
 func TestBudgets(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc    string
-		given   [3]time.Duration
-		want    [3]time.Duration
-		wantErr string
+		name      string
+		given     [3]time.Duration
+		expect    [3]time.Duration
+		expectErr string
 	}{
-		{desc: "ok, zero budgets take their defaults", given: [3]time.Duration{0, time.Second, 0},
-			want: [3]time.Duration{2500 * time.Millisecond, time.Second, 2 * time.Second}},
-		{desc: "nok, every negative budget is reported in declaration order", given: [3]time.Duration{-1, 0, -time.Second},
-			wantErr: "BUDGET_HOME: must not be negative, got -1ns\nBUDGET_ORDERS: must not be negative, got -1s"},
+		{name: "ok, zero budgets take their defaults", given: [3]time.Duration{0, time.Second, 0},
+			expect: [3]time.Duration{2500 * time.Millisecond, time.Second, 2 * time.Second}},
+		{name: "nok, every negative budget is reported in declaration order", given: [3]time.Duration{-1, 0, -time.Second},
+			expectErr: "BUDGET_HOME: must not be negative, got -1ns\nBUDGET_ORDERS: must not be negative, got -1s"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			// Maps would report in a random order; repeat to catch one.
 			for range 20 {
@@ -34,13 +34,13 @@ func TestBudgets(t *testing.T) {
 					{Name: "BUDGET_ORDERS", Value: &got[2], Default: 2 * time.Second},
 				}
 				err := bs.Validate()
-				if tt.wantErr != "" {
-					assert.EqualError(t, err, tt.wantErr)
+				if tt.expectErr != "" {
+					assert.EqualError(t, err, tt.expectErr)
 					continue
 				}
 				assert.NoError(t, err)
 				bs.Resolve()
-				assert.Equal(t, tt.want, got)
+				assert.Equal(t, tt.expect, got)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -57,25 +58,28 @@ func TestChain_SecondStageDoesNotWaitForSlowSiblings(t *testing.T) {
 // the slow source is cut by the budget and degraded.
 func TestChain_ThenWaitsForTheWholeStage(t *testing.T) {
 	t.Parallel()
-	released := make(chan struct{})
-	var once sync.Once
-	degraded, err := aggregate.Run(context.Background(), 200*time.Millisecond,
-		aggregate.Optional("reviews", func(ctx context.Context) error {
-			select {
-			case <-released:
+	// On fake time, so the 200 ms budget costs nothing.
+	synctest.Test(t, func(t *testing.T) {
+		released := make(chan struct{})
+		var once sync.Once
+		degraded, err := aggregate.Run(context.Background(), 200*time.Millisecond,
+			aggregate.Optional("reviews", func(ctx context.Context) error {
+				select {
+				case <-released:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}),
+			aggregate.Optional("recommendations", func(context.Context) error { return nil }),
+			aggregate.Then(aggregate.Optional("pricing", func(context.Context) error {
+				once.Do(func() { close(released) })
 				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}),
-		aggregate.Optional("recommendations", func(context.Context) error { return nil }),
-		aggregate.Then(aggregate.Optional("pricing", func(context.Context) error {
-			once.Do(func() { close(released) })
-			return nil
-		})),
-	)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"pricing", "reviews"}, degraded, "reviews ran out the budget, leaving pricing none")
+			})),
+		)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"pricing", "reviews"}, degraded, "reviews ran out the budget, leaving pricing none")
+	})
 }
 
 func TestChain_Failures(t *testing.T) {
@@ -84,13 +88,13 @@ func TestChain_Failures(t *testing.T) {
 	ok := func(context.Context) error { return nil }
 	failing := func(context.Context) error { return boom }
 	tests := []struct {
-		desc         string
-		given        []aggregate.Part
-		wantDegraded []string
-		wantErr      error
+		name           string
+		given          []aggregate.Part
+		expectDegraded []string
+		expectErr      error
 	}{
 		{
-			desc: "ok, optional failures inside a chain are listed in degraded, sorted with the others",
+			name: "ok, optional failures inside a chain are listed in degraded, sorted with the others",
 			given: []aggregate.Part{
 				aggregate.Optional("users", failing),
 				aggregate.Chain(
@@ -98,10 +102,10 @@ func TestChain_Failures(t *testing.T) {
 					aggregate.Then(aggregate.Optional("catalog", failing), aggregate.Optional("pricing", ok)),
 				),
 			},
-			wantDegraded: []string{"catalog", "recommendations", "users"},
+			expectDegraded: []string{"catalog", "recommendations", "users"},
 		},
 		{
-			desc: "ok, a chain inside a Then stage and inside another chain",
+			name: "ok, a chain inside a Then stage and inside another chain",
 			given: []aggregate.Part{
 				aggregate.Critical("catalog", ok),
 				aggregate.Then(aggregate.Chain(
@@ -109,34 +113,34 @@ func TestChain_Failures(t *testing.T) {
 					aggregate.Chain(aggregate.Optional("reviews", ok), aggregate.Then(aggregate.Optional("pricing", failing))),
 				)),
 			},
-			wantDegraded: []string{"inventory", "pricing"},
+			expectDegraded: []string{"inventory", "pricing"},
 		},
 		{
-			desc: "ok, a panic inside a chain degrades its source",
+			name: "ok, a panic inside a chain degrades its source",
 			given: []aggregate.Part{
 				aggregate.Chain(aggregate.Optional("recommendations", func(context.Context) error { panic("bug") })),
 			},
-			wantDegraded: []string{"recommendations"},
+			expectDegraded: []string{"recommendations"},
 		},
 		{
-			desc: "nok, a critical failure inside a chain fails the run",
+			name: "nok, a critical failure inside a chain fails the run",
 			given: []aggregate.Part{
 				aggregate.Optional("reviews", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }),
 				aggregate.Chain(aggregate.Critical("catalog", failing), aggregate.Then(aggregate.Optional("pricing", ok))),
 			},
-			wantErr: boom,
+			expectErr: boom,
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			degraded, err := aggregate.Run(context.Background(), 5*time.Second, tt.given...)
-			if tt.wantErr != nil {
-				assert.ErrorIs(t, err, tt.wantErr)
+			if tt.expectErr != nil {
+				assert.ErrorIs(t, err, tt.expectErr)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.wantDegraded, degraded)
+			assert.Equal(t, tt.expectDegraded, degraded)
 		})
 	}
 }
@@ -146,20 +150,22 @@ func TestChain_Failures(t *testing.T) {
 // failure, and the other sources are cancelled at once.
 func TestChain_CriticalFailureSkipsTheChainsLaterStages(t *testing.T) {
 	t.Parallel()
-	var ran bool
-	cancelled := make(chan error, 1)
-	start := time.Now()
-	_, err := aggregate.Run(context.Background(), 10*time.Second,
-		aggregate.Optional("reviews", func(ctx context.Context) error { <-ctx.Done(); cancelled <- ctx.Err(); return ctx.Err() }),
-		aggregate.Chain(
-			aggregate.Critical("catalog", func(context.Context) error { return errors.New("down") }),
-			aggregate.Then(aggregate.Optional("pricing", func(context.Context) error { ran = true; return nil })),
-		),
-	)
-	require.Error(t, err)
-	assert.False(t, ran, "the chain's second stage was skipped")
-	assert.ErrorIs(t, <-cancelled, context.Canceled)
-	assert.Less(t, time.Since(start), 5*time.Second, "the sibling was cancelled, not left to the budget")
+	synctest.Test(t, func(t *testing.T) {
+		var ran bool
+		cancelled := make(chan error, 1)
+		start := time.Now()
+		_, err := aggregate.Run(context.Background(), 10*time.Second,
+			aggregate.Optional("reviews", func(ctx context.Context) error { <-ctx.Done(); cancelled <- ctx.Err(); return ctx.Err() }),
+			aggregate.Chain(
+				aggregate.Critical("catalog", func(context.Context) error { return errors.New("down") }),
+				aggregate.Then(aggregate.Optional("pricing", func(context.Context) error { ran = true; return nil })),
+			),
+		)
+		require.Error(t, err)
+		assert.False(t, ran, "the chain's second stage was skipped")
+		assert.ErrorIs(t, <-cancelled, context.Canceled)
+		assert.Zero(t, time.Since(start), "the sibling was cancelled at once, not left to the budget")
+	})
 }
 
 // TestChain_ObserveSeesItsSourcesNotTheChain checks that hooks of the run

@@ -11,10 +11,7 @@
 //	signal.Notify(hup, syscall.SIGHUP)
 //	go keys.Watch(ctx, hup)
 //	authn, _ := apikey.Config{Store: keys, Bearer: verifier, ErrorHandler: lim.ChargeFailure}.ToMiddleware()
-//	limit, _ := ratelimit.Config{Limiter: lim, Policy: ratelimit.PerPartner(func(id string) ratelimit.Limit {
-//		p := keys.Plan(id)
-//		return ratelimit.Limit{Rate: p.PerMinute, Burst: p.Burst}
-//	})}.ToMiddleware()
+//	limit, _ := ratelimit.Config{Limiter: lim, Policy: ratelimit.PerPartner(keys.Plan)}.ToMiddleware()
 //	// Per route, not on a Group: echo answers a Group's unmatched methods
 //	// with its catch-all 404 instead of 405 with Allow.
 //	e.GET("/v2/products", h.products, authn, limit, apikey.RequireScope(auth.ScopeCatalogRead))
@@ -36,22 +33,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/ratelimit"
 )
 
-// Plan is a partner's rate limit: PerMinute requests per minute, bursts of
-// at most Burst.
-type Plan struct {
-	// PerMinute is the sustained rate.
-	PerMinute int `yaml:"per_minute"`
-	// Burst is how many requests may come at once.
-	Burst int `yaml:"burst"`
+// Scopes returns the scopes a key may be granted, as a fresh slice.
+func Scopes() []auth.Scope {
+	return []auth.Scope{auth.ScopeCatalogRead, auth.ScopeInventoryRead, auth.ScopeOrdersRead, auth.ScopeOrdersWrite}
 }
-
-// DefaultPlan applies to partners without a plan.
-var DefaultPlan = Plan{PerMinute: 100, Burst: 20}
-
-// Scopes are the scopes a key may be granted.
-var Scopes = []auth.Scope{auth.ScopeCatalogRead, auth.ScopeInventoryRead, auth.ScopeOrdersRead, auth.ScopeOrdersWrite}
 
 // Partner is one partner of the keys file.
 type Partner struct {
@@ -59,8 +47,9 @@ type Partner struct {
 	ID string
 	// Name is the partner's display name.
 	Name string
-	// Plan is the partner's rate limit, DefaultPlan when the file has none.
-	Plan Plan
+	// Plan is the partner's rate limit, ratelimit.PartnerLimit() when the
+	// file has none.
+	Plan ratelimit.Limit
 	// AllowedCIDRs limits the source addresses of the partner's requests;
 	// empty allows any address.
 	AllowedCIDRs []netip.Prefix
@@ -134,11 +123,11 @@ type fileDoc struct {
 }
 
 type partnerDoc struct {
-	ID           string   `yaml:"id"`
-	Name         string   `yaml:"name"`
-	Plan         *Plan    `yaml:"plan"`
-	AllowedCIDRs []string `yaml:"allowed_cidrs"`
-	Keys         []keyDoc `yaml:"keys"`
+	ID           string           `yaml:"id"`
+	Name         string           `yaml:"name"`
+	Plan         *ratelimit.Limit `yaml:"plan"`
+	AllowedCIDRs []string         `yaml:"allowed_cidrs"`
+	Keys         []keyDoc         `yaml:"keys"`
 }
 
 type keyDoc struct {
@@ -169,7 +158,7 @@ func Parse(data []byte) (*Keys, error) {
 	keyIDs := map[string]bool{}
 	for i, pd := range doc.Partners {
 		at := fmt.Sprintf("partners[%d]", i)
-		p := &Partner{ID: pd.ID, Name: pd.Name, Plan: DefaultPlan}
+		p := &Partner{ID: pd.ID, Name: pd.Name, Plan: ratelimit.PartnerLimit()}
 		switch {
 		case pd.ID == "":
 			bad("%s.id: required", at)
@@ -179,8 +168,8 @@ func Parse(data []byte) (*Keys, error) {
 			out.partners[pd.ID] = p
 		}
 		if pd.Plan != nil {
-			if pd.Plan.PerMinute <= 0 || pd.Plan.Burst <= 0 {
-				bad("%s.plan: per_minute and burst must be positive, got %d and %d", at, pd.Plan.PerMinute, pd.Plan.Burst)
+			if pd.Plan.Rate <= 0 || pd.Plan.Burst <= 0 {
+				bad("%s.plan: per_minute and burst must be positive, got %d and %d", at, pd.Plan.Rate, pd.Plan.Burst)
 			}
 			p.Plan = *pd.Plan
 		}
@@ -214,9 +203,10 @@ func Parse(data []byte) (*Keys, error) {
 				}
 				out.byDigest[k.digest] = k
 			}
+			known := Scopes()
 			for n, s := range kd.Scopes {
-				if !slices.Contains(Scopes, auth.Scope(s)) {
-					bad("%s.scopes[%d]: unknown scope %q (known: %s)", kat, n, s, joinScopes(Scopes))
+				if !slices.Contains(known, auth.Scope(s)) {
+					bad("%s.scopes[%d]: unknown scope %q (known: %s)", kat, n, s, joinScopes(known))
 					continue
 				}
 				k.Scopes = append(k.Scopes, auth.Scope(s))

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/shopfront/shared/edge/ratelimit"
 )
 
 // StoreConfig configures a Store.
@@ -66,13 +68,14 @@ func Open(cfg StoreConfig) (*Store, error) {
 // Keys returns the current snapshot.
 func (s *Store) Keys() *Keys { return s.current.Load() }
 
-// Plan returns the rate limit plan of partner id, DefaultPlan for partners
-// without one or not in the file (client-credentials partners).
-func (s *Store) Plan(id string) Plan {
+// Plan returns the rate limit plan of partner id, ratelimit.PartnerLimit()
+// for partners without one or not in the file (client-credentials
+// partners).
+func (s *Store) Plan(id string) ratelimit.Limit {
 	if p, ok := s.Keys().Partner(id); ok {
 		return p.Plan
 	}
-	return DefaultPlan
+	return ratelimit.PartnerLimit()
 }
 
 // Identify names the partner and key of a presented API key without

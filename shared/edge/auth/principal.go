@@ -21,6 +21,10 @@ const (
 // Role is a user role from the JWT `roles` claim.
 type Role string
 
+// RoleTester lets a caller pin the variant of a domain service with the
+// X-Shopfront-Variant header, to try a canary before it takes traffic.
+const RoleTester Role = "tester"
+
 // Scope is an OAuth scope.
 type Scope string
 

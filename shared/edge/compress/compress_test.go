@@ -114,7 +114,7 @@ func TestNegotiation(t *testing.T) {
 	gzipOnly, _ := start(t, compress.Config{MinSize: 257})
 	both, _ := start(t, compress.Config{MinSize: 1024, Brotli: true})
 	tests := []struct {
-		desc       string
+		name       string
 		server     string
 		size       int
 		method     string
@@ -122,29 +122,29 @@ func TestNegotiation(t *testing.T) {
 		expectEnc  string
 		expectCode int
 	}{
-		{desc: "ok, gzip above the threshold", server: gzipOnly, size: 1000, accept: "gzip", expectEnc: "gzip"},
-		{desc: "ok, exactly the threshold is compressed", server: gzipOnly, size: 257, accept: "gzip, deflate, br", expectEnc: "gzip"},
-		{desc: "nok, one byte under the threshold is sent as it is", server: gzipOnly, size: 256, accept: "gzip"},
-		{desc: "ok, coding names are case-insensitive", server: gzipOnly, size: 1000, accept: "GZIP", expectEnc: "gzip"},
-		{desc: "ok, a lower q still accepts", server: gzipOnly, size: 1000, accept: "br;q=1.0, gzip;q=0.8", expectEnc: "gzip"},
-		{desc: "nok, nothing accepted", server: gzipOnly, size: 1000, accept: ""},
-		{desc: "nok, identity only", server: gzipOnly, size: 1000, accept: "identity"},
-		{desc: "nok, gzip refused with q=0", server: gzipOnly, size: 1000, accept: "gzip;q=0, identity"},
-		{desc: "nok, gzip refused with q=0.000", server: gzipOnly, size: 1000, accept: "gzip; q=0.000"},
-		{desc: "nok, malformed q refuses", server: gzipOnly, size: 1000, accept: "gzip;q=junk"},
-		{desc: "nok, a coding not offered", server: gzipOnly, size: 1000, accept: "br"},
-		{desc: "ok, star accepts gzip", server: gzipOnly, size: 1000, accept: "*", expectEnc: "gzip"},
-		{desc: "ok, star with a weight accepts gzip", server: gzipOnly, size: 1000, accept: "*;q=0.1", expectEnc: "gzip"},
-		{desc: "nok, star refused with q=0", server: gzipOnly, size: 1000, accept: "*;q=0"},
-		{desc: "nok, star allowed but gzip refused", server: gzipOnly, size: 1000, accept: "*, gzip;q=0"},
-		{desc: "ok, brotli when both are accepted alike", server: both, size: 2000, accept: "gzip, deflate, br", expectEnc: "br"},
-		{desc: "ok, the client's weights decide", server: both, size: 2000, accept: "br;q=0.5, gzip", expectEnc: "gzip"},
-		{desc: "ok, star gives brotli when gzip is weighed lower", server: both, size: 2000, accept: "gzip;q=0.5, *", expectEnc: "br"},
-		{desc: "nok, under the web threshold", server: both, size: 1023, accept: "br"},
-		{desc: "ok, HEAD gets the GET's coding and no body", server: both, size: 2000, method: http.MethodHead, accept: "br", expectEnc: "br"},
+		{name: "ok, gzip above the threshold", server: gzipOnly, size: 1000, accept: "gzip", expectEnc: "gzip"},
+		{name: "ok, exactly the threshold is compressed", server: gzipOnly, size: 257, accept: "gzip, deflate, br", expectEnc: "gzip"},
+		{name: "nok, one byte under the threshold is sent as it is", server: gzipOnly, size: 256, accept: "gzip"},
+		{name: "ok, coding names are case-insensitive", server: gzipOnly, size: 1000, accept: "GZIP", expectEnc: "gzip"},
+		{name: "ok, a lower q still accepts", server: gzipOnly, size: 1000, accept: "br;q=1.0, gzip;q=0.8", expectEnc: "gzip"},
+		{name: "nok, nothing accepted", server: gzipOnly, size: 1000, accept: ""},
+		{name: "nok, identity only", server: gzipOnly, size: 1000, accept: "identity"},
+		{name: "nok, gzip refused with q=0", server: gzipOnly, size: 1000, accept: "gzip;q=0, identity"},
+		{name: "nok, gzip refused with q=0.000", server: gzipOnly, size: 1000, accept: "gzip; q=0.000"},
+		{name: "nok, malformed q refuses", server: gzipOnly, size: 1000, accept: "gzip;q=junk"},
+		{name: "nok, a coding not offered", server: gzipOnly, size: 1000, accept: "br"},
+		{name: "ok, star accepts gzip", server: gzipOnly, size: 1000, accept: "*", expectEnc: "gzip"},
+		{name: "ok, star with a weight accepts gzip", server: gzipOnly, size: 1000, accept: "*;q=0.1", expectEnc: "gzip"},
+		{name: "nok, star refused with q=0", server: gzipOnly, size: 1000, accept: "*;q=0"},
+		{name: "nok, star allowed but gzip refused", server: gzipOnly, size: 1000, accept: "*, gzip;q=0"},
+		{name: "ok, brotli when both are accepted alike", server: both, size: 2000, accept: "gzip, deflate, br", expectEnc: "br"},
+		{name: "ok, the client's weights decide", server: both, size: 2000, accept: "br;q=0.5, gzip", expectEnc: "gzip"},
+		{name: "ok, star gives brotli when gzip is weighed lower", server: both, size: 2000, accept: "gzip;q=0.5, *", expectEnc: "br"},
+		{name: "nok, under the web threshold", server: both, size: 1023, accept: "br"},
+		{name: "ok, HEAD gets the GET's coding and no body", server: both, size: 2000, method: http.MethodHead, accept: "br", expectEnc: "br"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			method := tt.method
 			if method == "" {
@@ -190,16 +190,16 @@ func TestErrors(t *testing.T) {
 	t.Parallel()
 	srv, outer := start(t, compress.Config{MinSize: 257})
 	tests := []struct {
-		desc       string
+		name       string
 		path       string
 		expectGzip bool
 	}{
-		{desc: "ok, a large problem is compressed", path: "/problem/400", expectGzip: true},
-		{desc: "nok, a small problem is sent as it is", path: "/problem/1"},
+		{name: "ok, a large problem is compressed", path: "/problem/400", expectGzip: true},
+		{name: "nok, a small problem is sent as it is", path: "/problem/1"},
 	}
 	for _, tt := range tests {
 		// Not parallel: each request is paired with what the outside saw.
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			res, raw, body := get(t, http.MethodGet, srv+tt.path, map[string]string{"Accept-Encoding": "gzip"})
 			assert.Equal(t, http.StatusBadRequest, res.StatusCode)
 			assert.Equal(t, problem.ContentType, res.Header.Get("Content-Type"))
@@ -225,21 +225,21 @@ func TestETag(t *testing.T) {
 	t.Parallel()
 	srv, _ := start(t, compress.Config{MinSize: 257, Brotli: true})
 	tests := []struct {
-		desc   string
+		name   string
 		size   int
 		tag    string
 		accept string
 		expect string
 	}{
-		{desc: "ok, gzipped body gets -gzip", size: 1000, tag: `"abc"`, accept: "gzip", expect: `"abc-gzip"`},
-		{desc: "ok, brotli body gets -br", size: 1000, tag: `"abc"`, accept: "br", expect: `"abc-br"`},
-		{desc: "nok, identity body keeps its tag", size: 1000, tag: `"abc"`, expect: `"abc"`},
-		{desc: "nok, small body keeps its tag", size: 10, tag: `"abc"`, accept: "gzip", expect: `"abc"`},
-		{desc: "nok, weak tag is left alone", size: 1000, tag: `W/"abc"`, accept: "gzip", expect: `W/"abc"`},
-		{desc: "nok, a tag already suffixed is not suffixed twice", size: 1000, tag: `"abc-gzip"`, accept: "gzip", expect: `"abc-gzip"`},
+		{name: "ok, gzipped body gets -gzip", size: 1000, tag: `"abc"`, accept: "gzip", expect: `"abc-gzip"`},
+		{name: "ok, brotli body gets -br", size: 1000, tag: `"abc"`, accept: "br", expect: `"abc-br"`},
+		{name: "nok, identity body keeps its tag", size: 1000, tag: `"abc"`, expect: `"abc"`},
+		{name: "nok, small body keeps its tag", size: 10, tag: `"abc"`, accept: "gzip", expect: `"abc"`},
+		{name: "nok, weak tag is left alone", size: 1000, tag: `W/"abc"`, accept: "gzip", expect: `W/"abc"`},
+		{name: "nok, a tag already suffixed is not suffixed twice", size: 1000, tag: `"abc-gzip"`, accept: "gzip", expect: `"abc-gzip"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			res, _, _ := get(t, http.MethodGet, srv+"/bytes/"+strconv.Itoa(tt.size)+"?tag="+url.QueryEscape(tt.tag),
 				map[string]string{"Accept-Encoding": tt.accept})
@@ -251,19 +251,19 @@ func TestETag(t *testing.T) {
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc  string
+		name  string
 		given compress.Config
 		ok    bool
 	}{
-		{desc: "ok, zero value", ok: true},
-		{desc: "ok, huffman only", given: compress.Config{GzipLevel: gzip.HuffmanOnly}, ok: true},
-		{desc: "nok, negative threshold", given: compress.Config{MinSize: -1}},
-		{desc: "nok, gzip level 10", given: compress.Config{GzipLevel: 10}},
-		{desc: "nok, gzip level -3", given: compress.Config{GzipLevel: -3}},
-		{desc: "nok, brotli level 12", given: compress.Config{Brotli: true, BrotliLevel: 12}},
+		{name: "ok, zero value", ok: true},
+		{name: "ok, huffman only", given: compress.Config{GzipLevel: gzip.HuffmanOnly}, ok: true},
+		{name: "nok, negative threshold", given: compress.Config{MinSize: -1}},
+		{name: "nok, gzip level 10", given: compress.Config{GzipLevel: 10}},
+		{name: "nok, gzip level -3", given: compress.Config{GzipLevel: -3}},
+		{name: "nok, brotli level 12", given: compress.Config{Brotli: true, BrotliLevel: 12}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := tt.given.ToMiddleware()
 			if tt.ok {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/edge/routing"
 	"github.com/shopfront/shared/edge/server"
 	"github.com/shopfront/shared/edge/tracing"
 )
@@ -34,6 +35,14 @@ type Common struct {
 	LogLevel string `yaml:"log_level"`
 	// Tracing is the OpenTelemetry export.
 	Tracing Tracing `yaml:"tracing"`
+	// Routing shares domain services' calls between their deployed
+	// variants (canary and A/B routing). It is the one section reloaded
+	// at run time, on SIGHUP and when the file changes. Optional. Default:
+	// each service has one variant at its URL.
+	Routing routing.Config `yaml:"routing"`
+	// File is the BFF_CONFIG file the configuration was read from, which
+	// routing reloads re-read. Not a YAML key.
+	File string `yaml:"-"`
 }
 
 // Upstreams are the base URLs of the eleven domain services, each
@@ -104,6 +113,8 @@ const (
 	DefaultLogLevel        = "info"
 	DefaultUpstreamTimeout = 2 * time.Second
 	DefaultRouteBudget     = 2500 * time.Millisecond
+	// DefaultCurrency is the ISO 4217 code prices are asked in.
+	DefaultCurrency = "USD"
 )
 
 // Defaults returns the embedded defaults of a gateway listening on addr and
@@ -172,6 +183,7 @@ const (
 	VarTLSKeyFile        = "BFF_TLS_KEY_FILE"
 	VarTLSClientCAFile   = "BFF_TLS_CLIENT_CA_FILE"
 	VarTrustedProxies    = "BFF_TRUSTED_PROXIES"
+	VarErrorsURL         = "BFF_ERRORS_URL"
 	VarUpstreamTimeout   = "BFF_UPSTREAM_TIMEOUT"
 	VarRouteBudget       = "BFF_ROUTE_BUDGET"
 	VarJWKSURL           = "BFF_JWT_JWKS_URL"
@@ -204,6 +216,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.String(VarTLSCertFile, &s.TLSCertFile)
 	env.String(VarTLSKeyFile, &s.TLSKeyFile)
 	env.CIDRs(VarTrustedProxies, &s.TrustedProxies)
+	env.URL(VarErrorsURL, &s.ErrorsURL)
 
 	for _, name := range domain.ServiceNames() {
 		env.URL(UpstreamVar(name), c.Upstreams.all()[name])
@@ -215,6 +228,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.String(VarIssuer, &c.JWT.Issuer)
 	env.String(VarAudience, &c.JWT.Audience)
 	env.String(VarRedisURL, &c.RedisURL)
+	env.String(FileVar, &c.File)
 	env.OneOf(VarLogLevel, &c.LogLevel, "debug", "info", "warn", "error")
 	env.URL(VarOTLPEndpoint, &c.Tracing.Endpoint)
 	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
@@ -287,6 +301,9 @@ func (c Common) Validate() error {
 		}
 		checkReadable(fail, VarTLSClientCAFile, s.TLSClientCAFile)
 	}
+	if _, err := ParseHTTPURL(s.ErrorsURL); err != nil {
+		fail(VarErrorsURL, "%q %v", s.ErrorsURL, err)
+	}
 	for _, name := range domain.ServiceNames() {
 		raw := c.Upstreams.URL(name)
 		if _, err := ParseHTTPURL(raw); err != nil {
@@ -328,6 +345,10 @@ func (c Common) Validate() error {
 	case tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC:
 	default:
 		fail(VarOTLPProtocol, "%q is not one of %s, %s, %s", c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
+	}
+	if err := c.Routing.Validate(); err != nil {
+		// Each line already names its key (routing.catalog.variants[1].weight).
+		errs = append(errs, Errorf(FileVar, "%s", strings.ReplaceAll(err.Error(), "\n", "\n"+FileVar+": ")))
 	}
 	// Map iteration above is random; sorted lines keep the report stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

@@ -44,6 +44,7 @@ func TestDefaults(t *testing.T) {
 	assert.Empty(t, c.Tracing.Endpoint)
 	assert.Equal(t, "http/protobuf", c.Tracing.Protocol)
 	assert.Empty(t, c.Server.TrustedProxies)
+	assert.Equal(t, "https://github.com/shopfront/shopfront/blob/main/docs/errors.md", c.Server.ErrorsURL)
 }
 
 func TestEnv(t *testing.T) {
@@ -83,6 +84,10 @@ func TestEnv(t *testing.T) {
 			expect: func(t *testing.T, c config.Common) {
 				assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
 					netip.MustParsePrefix("2001:db8::/32")}, c.Server.TrustedProxies)
+			}},
+		{name: "ok, the error catalogue of this deployment", env: map[string]string{"BFF_ERRORS_URL": "https://developers.shop.example.com/errors/"},
+			expect: func(t *testing.T, c config.Common) {
+				assert.Equal(t, "https://developers.shop.example.com/errors", c.Server.ErrorsURL)
 			}},
 		{name: "ok, TLS with both files", env: map[string]string{"BFF_TLS_CERT_FILE": cert, "BFF_TLS_KEY_FILE": key},
 			expect: func(t *testing.T, c config.Common) { assert.True(t, c.Server.TLS()) }},
@@ -135,6 +140,8 @@ func TestEnvErrors(t *testing.T) {
 			lines: []string{`BFF_UPSTREAM_ORDERS_URL: "ftp://orders" is not an absolute http(s) URL`}},
 		{name: "nok, redis URL with another scheme, password not echoed", env: map[string]string{"BFF_REDIS_URL": "http://:hunter2@redis:6379"},
 			lines: []string{`BFF_REDIS_URL: is not a redis:// or rediss:// URL`}},
+		{name: "nok, errors URL with a fragment", env: map[string]string{"BFF_ERRORS_URL": "https://docs.example.com/errors.md#top"},
+			lines: []string{`BFF_ERRORS_URL: "https://docs.example.com/errors.md#top" must not have a query or fragment`}},
 		{name: "nok, bad CIDR", env: map[string]string{"BFF_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33,nope"},
 			lines: []string{`BFF_TRUSTED_PROXIES: "10.0.0.0/33", "nope" are not a CIDR (e.g. 10.0.0.0/8)`}},
 		{name: "nok, log level", env: map[string]string{"BFF_LOG_LEVEL": "verbose"},
@@ -205,6 +212,20 @@ log_level: warn
 			err: "BFF_CONFIG: decoding"},
 		{name: "nok, missing file", env: map[string]string{"BFF_CONFIG": "/nonexistent/bff.yaml"},
 			err: "BFF_CONFIG: reading /nonexistent/bff.yaml"},
+		{name: "ok, a routing section", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "routing.yaml",
+			"routing:\n  catalog:\n    fallback: stable\n    variants:\n      - {name: stable, weight: 90}\n      - {name: canary, weight: 10, url: \"http://127.0.0.1:9100/catalog\"}\n")},
+			expect: func(t *testing.T, c config.Common) {
+				require.NotNil(t, c.Routing.Catalog)
+				assert.Equal(t, "stable", c.Routing.Catalog.Fallback)
+				assert.Len(t, c.Routing.Catalog.Variants, 2)
+				assert.NotEmpty(t, c.File, "reloads re-read the file")
+			}},
+		{name: "nok, a bad routing section stops start-up", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "badrouting.yaml",
+			"routing:\n  catalog:\n    variants:\n      - {name: stable, weight: 0}\n")},
+			err: "BFF_CONFIG: routing.catalog.variants: the weights must have a positive sum"},
+		{name: "nok, a routing section for an unknown service", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "unknownservice.yaml",
+			"routing:\n  catalgo: {}\n")},
+			err: "field catalgo not found"},
 		{name: "nok, bad value in the file is validated", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "bad.yaml", "upstreams:\n  pricing: \"::bad\"\n")},
 			err: `BFF_UPSTREAM_PRICING_URL: "::bad" is not an absolute http(s) URL`},
 	}

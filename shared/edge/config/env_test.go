@@ -29,28 +29,28 @@ func TestEnvReader(t *testing.T) {
 		return o, e.Err()
 	}
 	tests := []struct {
-		name  string
-		given map[string]string
-		want  out
-		err   string
+		name   string
+		given  map[string]string
+		expect out
+		err    string
 	}{
-		{name: "ok, unset keeps defaults", want: out{n: 7, d: time.Second, one: "info"}},
+		{name: "ok, unset keeps defaults", expect: out{n: 7, d: time.Second, one: "info"}},
 		{name: "ok, values parse", given: map[string]string{"B": "TRUE", "N": "42", "D": "250ms", "L": " a, ,b ,", "O": "Debug"},
-			want: out{b: true, n: 42, d: 250 * time.Millisecond, list: []string{"a", "b"}, one: "debug"}},
-		{name: "nok, bad bool keeps default", given: map[string]string{"B": "yes please"}, want: out{n: 7, d: time.Second, one: "info"},
+			expect: out{b: true, n: 42, d: 250 * time.Millisecond, list: []string{"a", "b"}, one: "debug"}},
+		{name: "nok, bad bool keeps default", given: map[string]string{"B": "yes please"}, expect: out{n: 7, d: time.Second, one: "info"},
 			err: `B: "yes please" is not a boolean (true or false)`},
-		{name: "nok, negative int", given: map[string]string{"N": "-1"}, want: out{n: 7, d: time.Second, one: "info"},
+		{name: "nok, negative int", given: map[string]string{"N": "-1"}, expect: out{n: 7, d: time.Second, one: "info"},
 			err: `N: "-1" is not a non-negative integer`},
-		{name: "nok, negative duration", given: map[string]string{"D": "-2s"}, want: out{n: 7, d: time.Second, one: "info"},
+		{name: "nok, negative duration", given: map[string]string{"D": "-2s"}, expect: out{n: 7, d: time.Second, one: "info"},
 			err: `D: "-2s" is not a duration such as 500ms or 2s`},
-		{name: "nok, every bad variable is reported", given: map[string]string{"N": "x", "O": "trace"}, want: out{n: 7, d: time.Second, one: "info"},
+		{name: "nok, every bad variable is reported", given: map[string]string{"N": "x", "O": "trace"}, expect: out{n: 7, d: time.Second, one: "info"},
 			err: "N: \"x\" is not a non-negative integer\nO: \"trace\" is not one of debug, info"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := read(tt.given)
-			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.expect, got)
 			if tt.err == "" {
 				assert.NoError(t, err)
 			} else {

@@ -1,6 +1,7 @@
 package edgetest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,8 +18,8 @@ type recorder struct {
 }
 
 func (r *recorder) Helper()        {}
-func (r *recorder) Fatal(a ...any) { r.fatal = a[0].(string) }
-func (r *recorder) Skip(a ...any)  { r.skip = a[0].(string) }
+func (r *recorder) Fatal(a ...any) { r.fatal = fmt.Sprint(a...) }
+func (r *recorder) Skip(a ...any)  { r.skip = fmt.Sprint(a...) }
 func (r *recorder) Fatalf(string, ...any) {
 	panic("unexpected Fatalf")
 }

@@ -1,6 +1,8 @@
 // Package edgetest holds the fakes and fixtures the tests of every module
 // share: a real redis-server on a free port, a Chromium for browser tests,
-// free and dead addresses, JWT signing keys and a throwaway PKI for TLS.
+// free and dead addresses, JWT signing keys, a throwaway PKI for TLS, an in-memory HTTP
+// transport for clients on a testing/synctest fake clock, and readers of the repository's docs/ (Doc, Anchors, DocConfigReference,
+// DocMetrics) with which each module's tests hold the documents to the code.
 package edgetest
 
 import (

@@ -7,14 +7,18 @@
 //	-> server (public and admin listeners, the edge chain)
 //	-> domain-service clients (given the tracer provider and propagator)
 //	-> JWT verifier (readiness check "jwks", required)
+//	-> the process's one Redis client, when BFF_REDIS_URL is set
 //	-> rate limiter, Redis or in-process (check "redis", optional, only
-//	   when Redis is configured; closed at shutdown), which also charges
-//	   requests no route matches (404, 405) to the client IP's anonymous
-//	   limit
+//	   when Redis is configured), which also charges requests no route
+//	   matches (404, 405) to the client IP's anonymous limit
 //	-> one optional check per upstream breaker ("breaker:<service>")
+//	-> GET /routing on the admin listener, and a watcher reloading the
+//	   routing section when the BFF_CONFIG file changes
 //
-// The gateway's own composition root then adds only its policies and
-// routes to Echo(), and Main is the whole of its main function:
+// The gateway's own composition root then adds only its policies, installs
+// its layers of the edge chain (Install) and registers its routes
+// (route.Register on Echo()). What it opens it hands to Own, and what must
+// happen on SIGHUP to OnReload; Main is the whole of its main function:
 //
 //	func main() { gateway.Main(app.Name, config.Load, app.New) }
 package gateway
@@ -23,9 +27,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
+	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/auth"
@@ -56,6 +63,14 @@ const (
 	// degrades screens, it does not make the instance unready.
 	BreakerCheckPrefix = "breaker:"
 )
+
+// RedisTimeout caps every call on the shared Redis client (dial, pool wait,
+// read and write), and its calls are never retried: Redis sits on the
+// request path, so a slow or dead Redis must cost a request little. It is
+// only the ceiling: each user bounds its own calls with a shorter context
+// deadline (rate limits and the response cache 100 ms, idempotency records
+// 1 s), which the client honours.
+const RedisTimeout = time.Second
 
 // BreakerCheck returns the name of the readiness check of service's breaker.
 func BreakerCheck(service string) string { return BreakerCheckPrefix + service }
@@ -106,6 +121,25 @@ type Gateway struct {
 	Verifier *jwtauth.Verifier
 	// Limiter decides rate limits and charges failed authentications.
 	Limiter *ratelimit.Limiter
+	// Redis is the process's one Redis client, nil when BFF_REDIS_URL is
+	// not set. The gateway owns it and closes it at shutdown, after the
+	// in-flight requests and the shutdown hooks; its users bound each call
+	// with a context deadline (see RedisTimeout) and never close it.
+	Redis redis.UniversalClient
+
+	// unmatched is the core's layer of the Unmatched slot.
+	unmatched server.Layer
+
+	mu        sync.Mutex
+	owned     []owned
+	reloaders []func(ctx context.Context) error
+	installed bool
+}
+
+// owned is a resource the gateway closes.
+type owned struct {
+	name  string
+	close func(ctx context.Context) error
 }
 
 // New builds the shared core from cfg and binds its listeners. ctx bounds
@@ -119,16 +153,16 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 		opts.Logger = zap.NewNop()
 	}
 	g := &Gateway{Logger: opts.Logger, Registry: metrics.NewRegistry()}
-
-	// undo releases, in reverse order, what was built before a failing step.
-	var undo []func(context.Context) error
+	// On error everything built so far is released: the listeners, then
+	// what was owned, last owned first.
 	defer func() {
 		if err == nil {
 			return
 		}
-		for i := len(undo) - 1; i >= 0; i-- {
-			_ = undo[i](context.WithoutCancel(ctx))
+		if g.Server != nil {
+			_ = g.Server.Close()
 		}
+		_ = g.release(context.WithoutCancel(ctx))
 	}()
 
 	build := buildinfo.Read(opts.Name)
@@ -146,7 +180,9 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	if err != nil {
 		return nil, fmt.Errorf("setting up tracing: %w", err)
 	}
-	undo = append(undo, g.Tracing.Shutdown)
+	// Owned first, so closed last: the spans of everything else's shutdown
+	// are still exported.
+	g.Own("tracing", g.Tracing.Shutdown)
 
 	g.Server, err = server.New(cfg.Server, server.Options{
 		Name: opts.Name, Logger: g.Logger, Registry: g.Registry, Build: &build,
@@ -155,12 +191,14 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	if err != nil {
 		return nil, fmt.Errorf("building server: %w", err)
 	}
-	undo = append(undo, func(context.Context) error { return g.Server.Close() })
-	// Hooks run in reverse order after the drain: the limiter closes before
-	// the spans still buffered are exported.
-	g.OnShutdown(g.Tracing.Shutdown)
+	// The first hook registered runs last: what the gateway owns is closed
+	// after the in-flight requests finished and after every other hook
+	// (the response cache's refreshes, for one) is done with it.
+	g.OnShutdown(g.release)
 
-	g.Clients, err = services.New(services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL),
+	svcCfg := services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL)
+	svcCfg.Routing, svcCfg.RoutingFile = cfg.Routing, cfg.File
+	g.Clients, err = services.New(svcCfg,
 		upstream.Options{
 			Logger: g.Logger, Registerer: g.Registry,
 			TracerProvider: g.Tracing.Provider, Propagator: g.Tracing.Propagator,
@@ -179,38 +217,144 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	}
 	g.AddCheck(CheckJWKS, true, g.Verifier.Ready)
 
+	if cfg.RedisURL != "" {
+		if g.Redis, err = NewRedis(cfg.RedisURL); err != nil {
+			return nil, err
+		}
+		g.Own("redis", func(context.Context) error { return g.Redis.Close() })
+	}
+
 	g.Limiter, err = ratelimit.New(ratelimit.LimiterConfig{
-		RedisURL: cfg.RedisURL, Prefix: opts.Name + ":", Logger: g.Logger, Registry: g.Registry,
+		Redis: g.Redis, Prefix: opts.Name + ":", Logger: g.Logger, Registry: g.Registry,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building rate limiter: %w", err)
 	}
-	closeLimiter := func(context.Context) error { return g.Limiter.Close() }
-	undo = append(undo, closeLimiter)
-	if cfg.RedisURL != "" {
+	if g.Redis != nil {
 		g.AddCheck(CheckRedis, false, g.Limiter.Status)
 	}
-	g.OnShutdown(closeLimiter)
 
 	// Requests no route matches never reach a route's rate limit; without
 	// this a flood of unknown paths would be free. They are charged like
-	// any anonymous request, before the gateway's own middleware runs.
-	unmatched, err := ratelimit.Config{Limiter: g.Limiter,
-		Skipper: func(c echo.Context) bool { return !server.Unmatched(c) }}.ToMiddleware()
+	// any anonymous request, before the gateway's outer layers run.
+	unmatched, err := ratelimit.Config{Limiter: g.Limiter}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building the rate limit of unmatched routes: %w", err)
 	}
-	g.Echo().Use(unmatched)
+	g.unmatched = server.Layer{Name: "rate limit of unmatched routes (client IP)", Middleware: unmatched}
 
-	for _, u := range g.Clients.Upstreams() {
-		g.AddCheck(BreakerCheck(u.Service()), false, u.CheckBreaker)
+	for _, r := range g.Clients.Routes() {
+		g.AddCheck(BreakerCheck(r.Name()), false, r.CheckBreaker)
 	}
+	// The routing section is re-read when the file changes (here) and on
+	// SIGHUP (Main calls Reload, which runs the OnReload functions).
+	g.HandleAdmin("GET /routing", g.Clients.Router())
+	g.OnReload(g.Clients.Router().Reload)
+	go g.Clients.Router().Watch(ctx)
 	return g, nil
 }
 
-// Close releases what New built (listeners, Redis connections, tracing) for
-// a composition root whose own wiring failed after New; a gateway that Run
-// releases them itself. The OnShutdown hooks the gateway added are not run.
+// NewRedis makes the Redis client of url (redis:// or rediss://) as every
+// gateway process uses it: a redis.UniversalClient, so that Sentinel or
+// Cluster can come later through UniversalOptions, with every call capped
+// at RedisTimeout, bounded by its context's deadline, and never retried.
+func NewRedis(url string) (redis.UniversalClient, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("parsing BFF_REDIS_URL: %w", err)
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
+		TLSConfig: o.TLSConfig, Protocol: o.Protocol, ClientName: o.ClientName,
+		PoolSize: o.PoolSize, MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns,
+		ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
+		DialTimeout: RedisTimeout, ReadTimeout: RedisTimeout, WriteTimeout: RedisTimeout,
+		PoolTimeout: RedisTimeout, MaxRetries: -1, ContextTimeoutEnabled: true,
+	}), nil
+}
+
+// Own hands the gateway a resource its composition root opened (an audit
+// writer, a file): close runs once, when wiring fails (Close) or at
+// shutdown after the in-flight requests and the OnShutdown hooks, last
+// owned first. name appears in the log line of a failing close.
+func (g *Gateway) Own(name string, close func(ctx context.Context) error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.owned = append(g.owned, owned{name: name, close: close})
+}
+
+// release closes what the gateway owns, last owned first, each once.
+func (g *Gateway) release(ctx context.Context) error {
+	g.mu.Lock()
+	owned := g.owned
+	g.owned = nil
+	g.mu.Unlock()
+	var errs []error
+	for _, o := range slices.Backward(owned) {
+		if err := o.close(ctx); err != nil {
+			g.Logger.Error("closing failed", zap.String("resource", o.name), zap.Error(err))
+			errs = append(errs, fmt.Errorf("closing %s: %w", o.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// OnReload registers fn to run when the process is asked to reload its
+// files (SIGHUP, see Main), e.g. to read the partner keys file again. fns
+// run in the order registered; an error is logged and the previous state
+// kept by fn.
+func (g *Gateway) OnReload(fn func(ctx context.Context) error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.reloaders = append(g.reloaders, fn)
+}
+
+// Reload runs the OnReload functions and returns their errors joined.
+func (g *Gateway) Reload(ctx context.Context) error {
+	g.mu.Lock()
+	fns := slices.Clone(g.reloaders)
+	g.mu.Unlock()
+	var errs []error
+	for _, fn := range fns {
+		errs = append(errs, fn(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Install adds the gateway's own layers to the edge chain (server.Chain
+// says where each slot sits), with the core's rate limit of unmatched
+// routes first in the Unmatched slot. Call it once, before Run; a gateway
+// without layers of its own may leave it to Run.
+func (g *Gateway) Install(c server.Chain) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c.Unmatched = append([]server.Layer{g.unmatched}, c.Unmatched...)
+	if err := g.Server.Install(c); err != nil {
+		return err
+	}
+	g.installed = true
+	return nil
+}
+
+// Run serves until ctx is done, then drains, runs the shutdown hooks and
+// closes what the gateway owns (see server.Server.Run). The core's layers
+// are installed first when the gateway did not call Install.
+func (g *Gateway) Run(ctx context.Context) error {
+	g.mu.Lock()
+	installed := g.installed
+	g.mu.Unlock()
+	if !installed {
+		if err := g.Install(server.Chain{}); err != nil {
+			return err
+		}
+	}
+	return g.Server.Run(ctx)
+}
+
+// Close releases what New built and what was handed to Own (listeners,
+// Redis, tracing, ...) for a composition root whose own wiring failed after
+// New; a gateway that Run releases them itself. The OnShutdown hooks the
+// gateway added are not run.
 func (g *Gateway) Close(ctx context.Context) error {
-	return errors.Join(g.Server.Close(), g.Limiter.Close(), g.Tracing.Shutdown(context.WithoutCancel(ctx)))
+	return errors.Join(g.Server.Close(), g.release(context.WithoutCancel(ctx)))
 }

@@ -105,35 +105,35 @@ func TestReadyzShowsBreakers(t *testing.T) {
 func TestReadyzChecks(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name       string
-		env        func(t *testing.T) map[string]string
-		given      func(t *testing.T, g *gateway.Gateway)
-		wantStatus int
-		wantReport string
-		wantCheck  string
-		wantResult *readiness.Result // nil: the check is not in the body
+		name         string
+		env          func(t *testing.T) map[string]string
+		given        func(t *testing.T, g *gateway.Gateway)
+		expectStatus int
+		expectReport string
+		expectCheck  string
+		expectResult *readiness.Result // nil: the check is not in the body
 	}{
 		{
-			name:       "ok, no Redis configured: no redis check claims one is fine",
-			env:        func(*testing.T) map[string]string { return nil },
-			wantStatus: http.StatusOK, wantReport: readiness.StatusReady,
-			wantCheck: gateway.CheckRedis,
+			name:         "ok, no Redis configured: no redis check claims one is fine",
+			env:          func(*testing.T) map[string]string { return nil },
+			expectStatus: http.StatusOK, expectReport: readiness.StatusReady,
+			expectCheck: gateway.CheckRedis,
 		},
 		{
 			name: "ok, Redis configured and up: reported ok, optional",
 			env: func(t *testing.T) map[string]string {
 				return map[string]string{config.VarRedisURL: edgetest.StartRedis(t).URL()}
 			},
-			wantStatus: http.StatusOK, wantReport: readiness.StatusReady,
-			wantCheck: gateway.CheckRedis, wantResult: &readiness.Result{Status: readiness.CheckOK},
+			expectStatus: http.StatusOK, expectReport: readiness.StatusReady,
+			expectCheck: gateway.CheckRedis, expectResult: &readiness.Result{Status: readiness.CheckOK},
 		},
 		{
 			name: "nok, JWKS unreachable: the required check fails, 503",
 			env: func(t *testing.T) map[string]string {
 				return map[string]string{config.VarJWKSURL: "http://" + edgetest.DeadAddr(t) + "/jwks.json"}
 			},
-			wantStatus: http.StatusServiceUnavailable, wantReport: readiness.StatusNotReady,
-			wantCheck: gateway.CheckJWKS, wantResult: &readiness.Result{Status: readiness.CheckFailing, Required: true,
+			expectStatus: http.StatusServiceUnavailable, expectReport: readiness.StatusNotReady,
+			expectCheck: gateway.CheckJWKS, expectResult: &readiness.Result{Status: readiness.CheckFailing, Required: true,
 				Detail: "JWKS not fetched yet"},
 		},
 		{
@@ -146,8 +146,8 @@ func TestReadyzChecks(t *testing.T) {
 				g.Limiter.Allow(context.Background(), ratelimit.Bucket{Policy: ratelimit.PolicyUser, Key: "u-1",
 					Limit: ratelimit.Limit{Rate: 60, Burst: 1}})
 			},
-			wantStatus: http.StatusOK, wantReport: readiness.StatusReady,
-			wantCheck: gateway.CheckRedis, wantResult: &readiness.Result{Status: readiness.CheckFailing,
+			expectStatus: http.StatusOK, expectReport: readiness.StatusReady,
+			expectCheck: gateway.CheckRedis, expectResult: &readiness.Result{Status: readiness.CheckFailing,
 				Detail: ratelimit.ErrRedisUnavailable.Error()},
 		},
 	}
@@ -159,17 +159,17 @@ func TestReadyzChecks(t *testing.T) {
 			if tt.given != nil {
 				tt.given(t, g)
 			}
-			if tt.wantStatus == http.StatusOK {
+			if tt.expectStatus == http.StatusOK {
 				gatewaytest.WaitReady(t, g.AdminAddr())
 			}
 			status, rep := readyz(t, g)
-			assert.Equal(t, tt.wantStatus, status)
-			assert.Equal(t, tt.wantReport, rep.Status)
-			if tt.wantResult == nil {
-				assert.NotContains(t, rep.Checks, tt.wantCheck)
+			assert.Equal(t, tt.expectStatus, status)
+			assert.Equal(t, tt.expectReport, rep.Status)
+			if tt.expectResult == nil {
+				assert.NotContains(t, rep.Checks, tt.expectCheck)
 				return
 			}
-			assert.Equal(t, *tt.wantResult, rep.Checks[tt.wantCheck])
+			assert.Equal(t, *tt.expectResult, rep.Checks[tt.expectCheck])
 		})
 	}
 }
@@ -177,15 +177,15 @@ func TestReadyzChecks(t *testing.T) {
 func TestNewRejects(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		opts    gateway.Options
-		cfg     func(c *config.Common)
-		wantErr string
+		name      string
+		opts      gateway.Options
+		cfg       func(c *config.Common)
+		expectErr string
 	}{
-		{name: "nok, no name", opts: gateway.Options{Client: auth.ClientWeb}, wantErr: "Options.Name is required"},
-		{name: "nok, no client", opts: gateway.Options{Name: "bff-test"}, wantErr: "Options.Client is required"},
+		{name: "nok, no name", opts: gateway.Options{Client: auth.ClientWeb}, expectErr: "Options.Name is required"},
+		{name: "nok, no client", opts: gateway.Options{Name: "bff-test"}, expectErr: "Options.Client is required"},
 		{name: "nok, no issuer", opts: gateway.Options{Name: "bff-test", Client: auth.ClientWeb},
-			cfg: func(c *config.Common) { c.JWT.Issuer = "" }, wantErr: "building JWT verifier"},
+			cfg: func(c *config.Common) { c.JWT.Issuer = "" }, expectErr: "building JWT verifier"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,7 +200,7 @@ func TestNewRejects(t *testing.T) {
 			}
 			g, err := gateway.New(context.Background(), cfg, tt.opts)
 			assert.Nil(t, g)
-			assert.ErrorContains(t, err, tt.wantErr)
+			assert.ErrorContains(t, err, tt.expectErr)
 			assertFree(t, cfg.Server.Addr, cfg.Server.AdminAddr)
 		})
 	}

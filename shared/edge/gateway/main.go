@@ -41,6 +41,12 @@ type Runner interface {
 	Run(ctx context.Context) error
 }
 
+// Reloader is a built gateway that can reload its files while it serves;
+// *Gateway is one, running what was registered with OnReload.
+type Reloader interface {
+	Reload(ctx context.Context) error
+}
+
 // Command is one gateway process: how it loads its configuration and how it
 // builds its app from it.
 type Command[C Config, A Runner] struct {
@@ -52,6 +58,10 @@ type Command[C Config, A Runner] struct {
 	Load func(lookup config.Lookup) (C, error)
 	// New builds the gateway and binds its listeners. Required.
 	New func(ctx context.Context, cfg C, log *zap.Logger) (A, error)
+	// Reloads asks the built gateway, when it is a Reloader, to reload its
+	// files, once per value received while it serves. Optional. Default
+	// none: no reloads.
+	Reloads <-chan struct{}
 }
 
 // Run is the process without its process-wide parts (environment, signals,
@@ -74,7 +84,9 @@ func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, st
 	defer func() { _ = log.Sync() }()
 	a, err := c.New(ctx, cfg, log)
 	if err == nil {
+		stop := c.serveReloads(ctx, a, log)
 		err = a.Run(ctx)
+		stop()
 	}
 	if err != nil {
 		log.Error("exiting", zap.Error(err))
@@ -121,18 +133,62 @@ func (c Command[C, A]) report(stderr io.Writer, err error) {
 	_, _ = fmt.Fprintln(stderr, prefix+strings.ReplaceAll(err.Error(), "\n", "\n"+prefix))
 }
 
+// serveReloads hands each value of c.Reloads to a's Reload until the
+// returned stop is called.
+func (c Command[C, A]) serveReloads(ctx context.Context, a A, log *zap.Logger) (stop func()) {
+	r, ok := any(a).(Reloader)
+	if !ok || c.Reloads == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.Reloads:
+				if err := r.Reload(ctx); err != nil {
+					log.Error("reload failed: keeping what was loaded before", zap.Error(err))
+					continue
+				}
+				log.Info("reloaded")
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // Main is the whole of a gateway's main function:
 //
 //	func main() { gateway.Main(app.Name, config.Load, app.New) }
 //
-// It runs the Command with the process environment until SIGINT or
-// SIGTERM, which start the graceful drain, and exits with Run's code.
-// Signals stay caught during the drain: under `make run` a Ctrl-C reaches a
-// gateway twice (the terminal's SIGINT, then run.sh's SIGTERM), and the
-// second must not cut the drain short.
+// It owns the process's signals. It runs the Command with the process
+// environment until SIGINT or SIGTERM, which start the graceful drain, and
+// exits with Run's code. Signals stay caught during the drain: under `make
+// run` a Ctrl-C reaches a gateway twice (the terminal's SIGINT, then
+// run.sh's SIGTERM), and the second must not cut the drain short. SIGHUP
+// reloads what the gateway registered with OnReload (the routing
+// section of BFF_CONFIG, bff-partner's keys file); it is caught from the start, so an early one never kills the
+// process.
 func Main[C Config, A Runner](name string, load func(config.Lookup) (C, error), build func(context.Context, C, *zap.Logger) (A, error)) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := Command[C, A]{Name: name, Load: load, New: build}.Exec(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	// One pending reload is kept: a SIGHUP during a reload is served after
+	// it, and more add nothing, as each reload reads the files anew.
+	reloads := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reloads <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	code := Command[C, A]{Name: name, Load: load, New: build, Reloads: reloads}.Exec(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	signal.Stop(hup)
 	stop()
 	os.Exit(code)
 }

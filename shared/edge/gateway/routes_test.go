@@ -39,7 +39,7 @@ func serveProducts(t *testing.T, base string, client auth.Client) *gateway.Gatew
 		if err != nil {
 			return nil, err
 		}
-		limit, err := ratelimit.Config{Limiter: g.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
+		limit, err := ratelimit.Config{Limiter: g.Limiter, Policy: ratelimit.PerUser(ratelimit.UserLimit())}.ToMiddleware()
 		if err != nil {
 			return nil, err
 		}
@@ -66,12 +66,12 @@ func TestAnonymousUpstreamCallsCarryClient(t *testing.T) {
 	f, base := fakestest.Start(t)
 	g := serveProducts(t, base, auth.ClientWeb)
 	tests := []struct {
-		name       string
-		token      string
-		wantUserID []string
+		name         string
+		token        string
+		expectUserID []string
 	}{
 		{name: "ok, anonymous"},
-		{name: "ok, signed in", token: fakestest.UserToken(t, f, "u-001", "mobile"), wantUserID: []string{"u-001"}},
+		{name: "ok, signed in", token: fakestest.UserToken(t, f, "u-001", "mobile"), expectUserID: []string{"u-001"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestAnonymousUpstreamCallsCarryClient(t *testing.T) {
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			h := f.LastHeaders(domain.ServiceCatalog)
 			assert.Equal(t, []string{"web"}, h.Values("X-Client"), "the gateway's kind, never the caller's")
-			assert.Equal(t, tt.wantUserID, h.Values("X-User-Id"))
+			assert.Equal(t, tt.expectUserID, h.Values("X-User-Id"))
 		})
 	}
 }
@@ -102,19 +102,19 @@ func TestHeadThroughRoute(t *testing.T) {
 	_, base := fakestest.Start(t)
 	g := serveProducts(t, base, auth.ClientMobile)
 	tests := []struct {
-		name       string
-		path       string
-		wantStatus int
+		name         string
+		path         string
+		expectStatus int
 	}{
-		{name: "ok, product", path: "/v1/products/p-0001", wantStatus: http.StatusOK},
-		{name: "nok, unknown product is the upstream's 404", path: "/v1/products/p-none", wantStatus: http.StatusNotFound},
+		{name: "ok, product", path: "/v1/products/p-0001", expectStatus: http.StatusOK},
+		{name: "nok, unknown product is the upstream's 404", path: "/v1/products/p-none", expectStatus: http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			get := gatewaytest.Raw(t, g.Addr(), http.MethodGet, tt.path)
 			head := gatewaytest.Raw(t, g.Addr(), http.MethodHead, tt.path)
-			assert.Equal(t, tt.wantStatus, get.Status)
+			assert.Equal(t, tt.expectStatus, get.Status)
 			assert.Equal(t, get.Status, head.Status)
 			assert.NotEmpty(t, get.Body)
 			assert.Empty(t, head.Body, "HEAD sends no body")
@@ -127,7 +127,7 @@ func TestHeadThroughRoute(t *testing.T) {
 				}
 			}
 			assert.Equal(t, get.Header, head.Header)
-			if tt.wantStatus == http.StatusOK {
+			if tt.expectStatus == http.StatusOK {
 				assert.NotEmpty(t, head.Header.Get("Etag"))
 			}
 			assert.Equal(t, `"anonymous";q=120;w=60`, head.Header.Get("Ratelimit-Policy"))
@@ -144,12 +144,12 @@ func TestUnmatchedRoutesAreRateLimited(t *testing.T) {
 	tests := []struct {
 		name         string
 		method, path string
-		wantStatus   int
+		expectStatus int
 	}{
-		{name: "nok, unknown path", method: http.MethodGet, path: "/nope", wantStatus: http.StatusNotFound},
-		{name: "nok, HEAD of an unknown path", method: http.MethodHead, path: "/nope", wantStatus: http.StatusNotFound},
+		{name: "nok, unknown path", method: http.MethodGet, path: "/nope", expectStatus: http.StatusNotFound},
+		{name: "nok, HEAD of an unknown path", method: http.MethodHead, path: "/nope", expectStatus: http.StatusNotFound},
 		{name: "nok, method the route lacks", method: http.MethodPost, path: "/v1/products/p-0001",
-			wantStatus: http.StatusMethodNotAllowed},
+			expectStatus: http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,10 +167,10 @@ func TestUnmatchedRoutesAreRateLimited(t *testing.T) {
 				return resp, body
 			}
 
-			burst := ratelimit.AnonymousLimit.Burst
+			burst := ratelimit.AnonymousLimit().Burst
 			for i := range burst {
 				resp, _ := do(tt.method, tt.path)
-				require.Equal(t, tt.wantStatus, resp.StatusCode, "request %d is within the burst", i+1)
+				require.Equal(t, tt.expectStatus, resp.StatusCode, "request %d is within the burst", i+1)
 				assert.Equal(t, "120", resp.Header.Get("X-RateLimit-Limit"))
 				assert.Equal(t, `"anonymous";q=120;w=60`, resp.Header.Get("RateLimit-Policy"))
 				assert.NotEmpty(t, resp.Header.Get("X-RateLimit-Remaining"))

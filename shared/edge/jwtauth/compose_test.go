@@ -27,7 +27,7 @@ func chain(tb testing.TB, v jwtauth.TokenVerifier, lim *ratelimit.Limiter, looku
 	tb.Helper()
 	authn, err := jwtauth.Config{Verifier: v, TokenLookup: lookup, ErrorHandler: lim.ChargeFailure}.ToMiddleware()
 	require.NoError(tb, err)
-	limit, err := ratelimit.Config{Limiter: lim, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
+	limit, err := ratelimit.Config{Limiter: lim, Policy: ratelimit.PerUser(ratelimit.UserLimit())}.ToMiddleware()
 	require.NoError(tb, err)
 	e := echo.New()
 	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: zap.NewNop()})

@@ -41,6 +41,13 @@ type Config struct {
 	// against the client IP's anonymous limit. Optional. Default
 	// returns err unchanged.
 	ErrorHandler func(c echo.Context, err error) error
+	// OnInvalid is asked about a present token that failed verification,
+	// before ErrorHandler: returning true lets the request go on
+	// anonymously (no principal in the context) instead of failing with
+	// err; it may also change the response, e.g. expire the cookie the
+	// token came from. Only an Optional middleware asks it. Optional.
+	// Default every failing token fails the request.
+	OnInvalid func(c echo.Context, err error) (anonymous bool)
 }
 
 // BearerToken returns the token of an `Authorization: Bearer <token>` header
@@ -110,6 +117,9 @@ func (cfg Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			r := c.Request()
 			p, err := cfg.Verifier.Verify(r.Context(), token)
 			if err != nil {
+				if cfg.Optional && cfg.OnInvalid != nil && cfg.OnInvalid(c, err) {
+					return next(c)
+				}
 				return cfg.ErrorHandler(c, err)
 			}
 			c.SetRequest(r.WithContext(auth.WithPrincipal(r.Context(), p)))

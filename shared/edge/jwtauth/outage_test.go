@@ -34,21 +34,21 @@ func TestVerifyWithoutKeySet(t *testing.T) {
 	require.NoError(t, err)
 
 	tests := []struct {
-		name       string
-		given      string
-		wantStatus int
-		wantCode   string
+		name         string
+		given        string
+		expectStatus int
+		expectCode   string
 	}{
 		{name: "nok, valid-looking token: 503, identity is down",
-			given: k.Sign(t, edgetest.Claims("alice", iss, aud, time.Hour)), wantStatus: http.StatusServiceUnavailable,
-			wantCode: problem.CodeUpstreamUnavailable},
+			given: k.Sign(t, edgetest.Claims("alice", iss, aud, time.Hour)), expectStatus: http.StatusServiceUnavailable,
+			expectCode: problem.CodeUpstreamUnavailable},
 		{name: "nok, token of an unknown signer: 503, no key set to say so",
-			given:      edgetest.NewKey(t, edgetest.ES256).Sign(t, edgetest.Claims("alice", iss, aud, time.Hour)),
-			wantStatus: http.StatusServiceUnavailable, wantCode: problem.CodeUpstreamUnavailable},
-		{name: "nok, malformed: 401", given: "not.a.jwt", wantStatus: http.StatusUnauthorized,
-			wantCode: problem.CodeInvalidToken},
-		{name: "nok, alg none: 401", given: alg, wantStatus: http.StatusUnauthorized,
-			wantCode: problem.CodeInvalidToken},
+			given:        edgetest.NewKey(t, edgetest.ES256).Sign(t, edgetest.Claims("alice", iss, aud, time.Hour)),
+			expectStatus: http.StatusServiceUnavailable, expectCode: problem.CodeUpstreamUnavailable},
+		{name: "nok, malformed: 401", given: "not.a.jwt", expectStatus: http.StatusUnauthorized,
+			expectCode: problem.CodeInvalidToken},
+		{name: "nok, alg none: 401", given: alg, expectStatus: http.StatusUnauthorized,
+			expectCode: problem.CodeInvalidToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,9 +57,9 @@ func TestVerifyWithoutKeySet(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, p)
 			pr := problem.Resolve(err)
-			assert.Equal(t, tt.wantStatus, pr.Status)
-			assert.Equal(t, tt.wantCode, pr.Code)
-			if tt.wantStatus == http.StatusServiceUnavailable {
+			assert.Equal(t, tt.expectStatus, pr.Status)
+			assert.Equal(t, tt.expectCode, pr.Code)
+			if tt.expectStatus == http.StatusServiceUnavailable {
 				assert.Equal(t, "5", pr.Header.Get("Retry-After"))
 				assert.Empty(t, pr.Header.Get("WWW-Authenticate"), "the credentials are not at fault")
 				assert.ErrorIs(t, err, jwtauth.ErrNotReady)

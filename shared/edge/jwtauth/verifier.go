@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -40,10 +41,14 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// Algorithms is the allow-list of signing algorithms. HMAC is
-// absent on purpose: with asymmetric keys published in a JWKS, accepting
-// HS256 would let anyone sign with the public key as the secret.
-var Algorithms = []string{"RS256", "ES256", "EdDSA"}
+// algorithms is the allow-list of signing algorithms. HMAC is absent on
+// purpose: with asymmetric keys published in a JWKS, accepting HS256 would
+// let anyone sign with the public key as the secret. It is unexported so
+// that no importer can widen it.
+var algorithms = []string{"RS256", "ES256", "EdDSA"}
+
+// Algorithms returns a copy of the allow-list of signing algorithms.
+func Algorithms() []string { return slices.Clone(algorithms) }
 
 // DefaultLeeway is the clock skew allowed on exp and nbf.
 const DefaultLeeway = 30 * time.Second
@@ -212,7 +217,7 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 		return nil, fmt.Errorf("creating keyfunc: %w", err)
 	}
 	v.parser = jwt.NewParser(
-		jwt.WithValidMethods(Algorithms),
+		jwt.WithValidMethods(Algorithms()),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
 		jwt.WithLeeway(cfg.Leeway),

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -120,44 +121,67 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			start := c.Now()
 			entryCtx := ec.Request().Context()
-			observe := func(status int, err error) {
-				route, method := Route(ec, err), Method(ec.Request().Method)
+			observe := func(status int) {
+				route, method := Route(ec), Method(ec.Request().Method)
 				requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 				duration.WithLabelValues(route, method).Observe(c.Now().Sub(start).Seconds())
 			}
 			defer func() {
 				// A panic goes on to the outer recover, which answers 500.
 				if r := recover(); r != nil {
-					observe(http.StatusInternalServerError, nil)
+					observe(http.StatusInternalServerError)
 					panic(r)
 				}
 			}()
 			err := next(ec)
-			observe(Status(ec, entryCtx, err), err)
+			observe(Status(ec, entryCtx, err))
 			return err
 		}
 	}, nil
 }
 
-// Route is the route label of a finished request: echo's route template,
-// or Unmatched when echo's 404/405 handlers answered (a raw path would let
-// any client create series without bound).
+// Route is the route label of a request: echo's route template, or
+// Unmatched when no route matched (a raw path would let any client create
+// series without bound).
 //
 // Route, Matched, KnownMethod, Method and Status are the one definition of
 // these labels: the access log and the request spans use them too, so a
 // request is named alike in logs, metrics and traces.
-func Route(c echo.Context, err error) string {
-	if Matched(c, err) {
+func Route(c echo.Context) string {
+	if Matched(c) {
 		return c.Path()
 	}
 	return Unmatched
 }
 
-// Matched reports whether a route answered the request: echo's 404 and 405
-// handlers, and an empty path, mean none did.
-func Matched(c echo.Context, err error) bool {
-	return c.Path() != "" && !errors.Is(err, echo.ErrNotFound) && !errors.Is(err, echo.ErrMethodNotAllowed)
+// Matched reports whether the router found a route for c's request. It is
+// the one definition of "unmatched" for labels, logs, spans and the rate
+// limit of unmatched requests, and it gives the same answer before the
+// handler runs (a Skipper) and after it (whatever the handler returned):
+//   - echo's own not-found and method-not-allowed handlers, and no route at
+//     all (a request answered before routing), are unmatched;
+//   - a declared route is matched even when it answers 404 itself (the
+//     product does not exist), and so is a RouteNotFound route, the
+//     catch-all echo's Group.Use adds for its prefix included: the
+//     gateway (or the group's middleware) handles those, and their route
+//     template is a bounded label.
+func Matched(c echo.Context) bool {
+	if c.Path() == "" || c.Handler() == nil {
+		return false
+	}
+	// echo says it answers by itself no other way than by handing over its
+	// package-level handlers (c.Path() may name a prefix of other routes).
+	// Func values compare only by code pointer; routes, RouteNotFound ones
+	// included, run echo's wrapping closure instead, so they never compare
+	// equal.
+	h := reflect.ValueOf(c.Handler()).Pointer()
+	return h != notFoundHandler && h != methodNotAllowedHandler
 }
+
+var (
+	notFoundHandler         = reflect.ValueOf(echo.NotFoundHandler).Pointer()
+	methodNotAllowedHandler = reflect.ValueOf(echo.MethodNotAllowedHandler).Pointer()
+)
 
 // KnownMethod reports whether m is one of the standard methods of RFC 9110
 // (plus PATCH), the ones labels and span names keep as they are.

@@ -17,14 +17,25 @@ import (
 type HandlerConfig struct {
 	// Logger receives one line per 5xx with its cause. Required.
 	Logger *zap.Logger
-	// TypeBase, when set, makes `type` a URL under it ending in the code
-	// (e.g. https://docs.shopfront.dev/errors/rate_limited). Optional.
-	// Default "about:blank" per RFC 9457 §4.2.1.
+	// TypeBase is the error catalogue: `type` is TypeBase#<code>, the
+	// catalogue's section on that code, so a client (or its developer)
+	// can follow it to what the code means and what to do about it.
+	// Optional. Default DefaultTypeBase.
 	TypeBase string
 }
 
-// handledKey marks, in the echo context, a request whose error was handled.
-const handledKey = "shopfront.problem.handled"
+// DefaultTypeBase is the error catalogue of the Shopfront repository,
+// docs/errors.md, which has one section per code.
+const DefaultTypeBase = "https://github.com/shopfront/shopfront/blob/main/docs/errors.md"
+
+// TypeURL returns the `type` of a problem with code under the catalogue
+// base (DefaultTypeBase when base is empty): base#code.
+func TypeURL(base, code string) string {
+	if base == "" {
+		base = DefaultTypeBase
+	}
+	return strings.TrimRight(base, "/#") + "#" + code
+}
 
 // Handler returns echo's HTTPErrorHandler rendering every error as
 // problem+json. It is the only place an error body is written.
@@ -34,27 +45,29 @@ func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
 		log = zap.NewNop()
 	}
 	return func(err error, c echo.Context) {
-		// The access log renders an error itself (to log the status really
-		// sent) and still returns it, so echo calls this handler a second
-		// time for the same error; it was logged and written the first time.
-		if handled, _ := c.Get(handledKey).(bool); handled {
-			return
-		}
-		c.Set(handledKey, true)
+		// A committed response was answered already. With an error status
+		// it was answered by this handler (layers that must know the
+		// status, the access log for one, render an error themselves and
+		// still return it, so echo calls this again for the same error),
+		// or by a handler that chose its error answer: either way the
+		// answer and its cause are not rendered or logged twice. With a
+		// success status the handler had started its answer before the
+		// error (a broken stream, say): nothing can be appended, but the
+		// error is still worth a line.
 		p := Resolve(err)
 		if p.Status < 400 || p.Status > 599 {
 			// A problem must be an error status; anything else is a bug in
 			// whoever built it, and net/http would panic on a status < 100.
 			p = New(http.StatusInternalServerError, CodeInternal, "").Wrap(err)
 		}
-		// Logged before the committed check: an error returned after the
-		// response started (a broken stream, say) is still worth a line.
-		if p.Status >= 500 {
-			log.Error("request failed", zap.String("requestId", requestid.FromContext(c.Request().Context())),
-				zap.Int("status", p.Status), zap.String("error", p.Code), zap.NamedError("cause", err))
-		}
-		if c.Response().Committed {
+		if res := c.Response(); res.Committed {
+			if res.Status < 400 && p.Status >= 500 {
+				logFailure(log, c, p.Status, p.Code, err)
+			}
 			return
+		}
+		if p.Status >= 500 {
+			logFailure(log, c, p.Status, p.Code, err)
 		}
 		if p.Status == StatusClientClosedRequest {
 			// Nobody is listening; the access log records the 499.
@@ -65,7 +78,13 @@ func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
 	}
 }
 
-// Write renders p on c with the request id as instance.
+func logFailure(log *zap.Logger, c echo.Context, status int, code string, err error) {
+	log.Error("request failed", zap.String("requestId", requestid.FromContext(c.Request().Context())),
+		zap.Int("status", status), zap.String("error", code), zap.NamedError("cause", err))
+}
+
+// Write renders p on c with the request id as instance and, unless p names
+// its own type, TypeURL(typeBase, p.Code) as type.
 func Write(c echo.Context, p *Problem, typeBase string) {
 	out := *p
 	id := requestid.FromContext(c.Request().Context())
@@ -80,10 +99,7 @@ func Write(c echo.Context, p *Problem, typeBase string) {
 		out.Title = http.StatusText(out.Status)
 	}
 	if out.Type == "" {
-		out.Type = "about:blank"
-		if typeBase != "" {
-			out.Type = strings.TrimRight(typeBase, "/") + "/" + out.Code
-		}
+		out.Type = TypeURL(typeBase, out.Code)
 	}
 	if out.Status >= 500 {
 		// RFC 9457 §5: details of server errors help attackers, not clients,

@@ -147,64 +147,64 @@ func TestHandlerGolden(t *testing.T) {
 			name:   "ok, bad request with its detail",
 			err:    problem.BadRequest("page must be a positive integer"),
 			status: 400,
-			golden: `{"type":"about:blank","title":"Bad Request","status":400,"detail":"page must be a positive integer","instance":"urn:request:$ID","error":"bad_request","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#bad_request","title":"Bad Request","status":400,"detail":"page must be a positive integer","instance":"urn:request:$ID","error":"bad_request","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, unauthorized with WWW-Authenticate",
 			err:    problem.Unauthorized("credentials are missing").WithHeader("WWW-Authenticate", `Bearer realm="shopfront"`),
 			status: 401,
 			header: http.Header{"Www-Authenticate": {`Bearer realm="shopfront"`}},
-			golden: `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"credentials are missing","instance":"urn:request:$ID","error":"unauthorized","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#unauthorized","title":"Unauthorized","status":401,"detail":"credentials are missing","instance":"urn:request:$ID","error":"unauthorized","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, invalid token",
 			err:    problem.New(http.StatusUnauthorized, problem.CodeInvalidToken, "token is expired"),
 			status: 401,
-			golden: `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"token is expired","instance":"urn:request:$ID","error":"invalid_token","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#invalid_token","title":"Unauthorized","status":401,"detail":"token is expired","instance":"urn:request:$ID","error":"invalid_token","requestId":"$ID"}`,
 		},
 		{
 			name: "ok, invalid api key with a docs extension",
 			err: problem.New(http.StatusUnauthorized, problem.CodeInvalidAPIKey, "the API key is unknown or revoked").
 				With("docs", "https://developers.shopfront.dev/docs#auth"),
 			status: 401,
-			golden: `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"the API key is unknown or revoked","instance":"urn:request:$ID","error":"invalid_api_key","requestId":"$ID","docs":"https://developers.shopfront.dev/docs#auth"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#invalid_api_key","title":"Unauthorized","status":401,"detail":"the API key is unknown or revoked","instance":"urn:request:$ID","error":"invalid_api_key","requestId":"$ID","docs":"https://developers.shopfront.dev/docs#auth"}`,
 		},
 		{
 			name:   "ok, forbidden",
 			err:    problem.Forbidden("source address not allowed"),
 			status: 403,
-			golden: `{"type":"about:blank","title":"Forbidden","status":403,"detail":"source address not allowed","instance":"urn:request:$ID","error":"forbidden","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#forbidden","title":"Forbidden","status":403,"detail":"source address not allowed","instance":"urn:request:$ID","error":"forbidden","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, insufficient scope",
 			err:    problem.New(http.StatusForbidden, problem.CodeInsufficientScope, "orders:write is required"),
 			status: 403,
-			golden: `{"type":"about:blank","title":"Forbidden","status":403,"detail":"orders:write is required","instance":"urn:request:$ID","error":"insufficient_scope","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#insufficient_scope","title":"Forbidden","status":403,"detail":"orders:write is required","instance":"urn:request:$ID","error":"insufficient_scope","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, csrf failed",
 			err:    problem.New(http.StatusForbidden, problem.CodeCSRFFailed, "X-CSRF-Token does not match"),
 			status: 403,
-			golden: `{"type":"about:blank","title":"Forbidden","status":403,"detail":"X-CSRF-Token does not match","instance":"urn:request:$ID","error":"csrf_failed","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#csrf_failed","title":"Forbidden","status":403,"detail":"X-CSRF-Token does not match","instance":"urn:request:$ID","error":"csrf_failed","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, not found",
 			err:    problem.NotFound("no such order"),
 			status: 404,
-			golden: `{"type":"about:blank","title":"Not Found","status":404,"detail":"no such order","instance":"urn:request:$ID","error":"not_found","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#not_found","title":"Not Found","status":404,"detail":"no such order","instance":"urn:request:$ID","error":"not_found","requestId":"$ID"}`,
 		},
 		{
 			name: "ok, validation failed with an errors extension",
 			err: problem.ValidationFailed("the request body is invalid").
 				With("errors", []map[string]string{{"path": "/items/0/quantity", "message": "must be >= 1"}}),
 			status: 400,
-			golden: `{"type":"about:blank","title":"Bad Request","status":400,"detail":"the request body is invalid","instance":"urn:request:$ID","error":"validation_failed","requestId":"$ID","errors":[{"path":"/items/0/quantity","message":"must be >= 1"}]}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#validation_failed","title":"Bad Request","status":400,"detail":"the request body is invalid","instance":"urn:request:$ID","error":"validation_failed","requestId":"$ID","errors":[{"path":"/items/0/quantity","message":"must be >= 1"}]}`,
 		},
 		{
 			name:   "ok, idempotency key reused",
 			err:    problem.New(http.StatusUnprocessableEntity, problem.CodeIdempotencyKeyReused, "the key was used with another body"),
 			status: 422,
-			golden: `{"type":"about:blank","title":"Unprocessable Entity","status":422,"detail":"the key was used with another body","instance":"urn:request:$ID","error":"idempotency_key_reused","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#idempotency_key_reused","title":"Unprocessable Entity","status":422,"detail":"the key was used with another body","instance":"urn:request:$ID","error":"idempotency_key_reused","requestId":"$ID"}`,
 		},
 		{
 			name: "ok, rate limited with Retry-After and limit headers",
@@ -212,25 +212,25 @@ func TestHandlerGolden(t *testing.T) {
 				WithHeader("Retry-After", "7").WithHeader("X-RateLimit-Remaining", "0"),
 			status: 429,
 			header: http.Header{"Retry-After": {"7"}, "X-Ratelimit-Remaining": {"0"}},
-			golden: `{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"slow down","instance":"urn:request:$ID","error":"rate_limited","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#rate_limited","title":"Too Many Requests","status":429,"detail":"slow down","instance":"urn:request:$ID","error":"rate_limited","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, upstream unavailable replaces its detail",
 			err:    problem.New(http.StatusServiceUnavailable, problem.CodeUpstreamUnavailable, "catalog at 10.0.0.7 refused"),
 			status: 503,
-			golden: `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"A service this request depends on is unavailable. Retry later.","instance":"urn:request:$ID","error":"upstream_unavailable","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#upstream_unavailable","title":"Service Unavailable","status":503,"detail":"A service this request depends on is unavailable. Retry later.","instance":"urn:request:$ID","error":"upstream_unavailable","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, upstream timeout",
 			err:    problem.New(http.StatusGatewayTimeout, problem.CodeUpstreamTimeout, ""),
 			status: 504,
-			golden: `{"type":"about:blank","title":"Gateway Timeout","status":504,"detail":"A service this request depends on did not answer in time. Retry later.","instance":"urn:request:$ID","error":"upstream_timeout","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#upstream_timeout","title":"Gateway Timeout","status":504,"detail":"A service this request depends on did not answer in time. Retry later.","instance":"urn:request:$ID","error":"upstream_timeout","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, a spent route budget is an upstream timeout",
 			err:    fmt.Errorf("running stage 2: %w", context.DeadlineExceeded),
 			status: 504,
-			golden: `{"type":"about:blank","title":"Gateway Timeout","status":504,"detail":"A service this request depends on did not answer in time. Retry later.","instance":"urn:request:$ID","error":"upstream_timeout","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#upstream_timeout","title":"Gateway Timeout","status":504,"detail":"A service this request depends on did not answer in time. Retry later.","instance":"urn:request:$ID","error":"upstream_timeout","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, a custom title and type are kept",
@@ -242,31 +242,31 @@ func TestHandlerGolden(t *testing.T) {
 			name:   "ok, a wrapped problem resolves through %w",
 			err:    fmt.Errorf("loading cart: %w", fmt.Errorf("reading owner: %w", problem.NotFound("no such cart"))),
 			status: 404,
-			golden: `{"type":"about:blank","title":"Not Found","status":404,"detail":"no such cart","instance":"urn:request:$ID","error":"not_found","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#not_found","title":"Not Found","status":404,"detail":"no such cart","instance":"urn:request:$ID","error":"not_found","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, a wrapped Problemer resolves through %w",
 			err:    fmt.Errorf("calling pricing: %w", conflictError{}),
 			status: 409,
-			golden: `{"type":"about:blank","title":"Conflict","status":409,"detail":"the cart changed","instance":"urn:request:$ID","error":"conflict","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#conflict","title":"Conflict","status":409,"detail":"the cart changed","instance":"urn:request:$ID","error":"conflict","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, an extension named detail never brings a detail onto a 5xx",
 			err:    problem.New(http.StatusBadGateway, problem.CodeUpstreamUnavailable, "").With("detail", "pricing said: pq: password authentication failed"),
 			status: 502,
-			golden: `{"type":"about:blank","title":"Bad Gateway","status":502,"detail":"A service this request depends on is unavailable. Retry later.","instance":"urn:request:$ID","error":"upstream_unavailable","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#upstream_unavailable","title":"Bad Gateway","status":502,"detail":"A service this request depends on is unavailable. Retry later.","instance":"urn:request:$ID","error":"upstream_unavailable","requestId":"$ID"}`,
 		},
 		{
 			name:   "ok, an extension that cannot be encoded leaves the standard members",
 			err:    problem.BadRequest("bad page").With("callback", make(chan int)),
 			status: 400,
-			golden: `{"type":"about:blank","title":"Bad Request","status":400,"detail":"bad page","instance":"urn:request:$ID","error":"bad_request","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#bad_request","title":"Bad Request","status":400,"detail":"bad page","instance":"urn:request:$ID","error":"bad_request","requestId":"$ID"}`,
 		},
 		{
 			name:   "nok, a problem without an error status is a 500",
 			err:    &problem.Problem{Code: "oops", Detail: "status forgotten"},
 			status: 500,
-			golden: `{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"The gateway could not handle the request.","instance":"urn:request:$ID","error":"internal_error","requestId":"$ID"}`,
+			golden: `{"type":"https://github.com/shopfront/shopfront/blob/main/docs/errors.md#internal_error","title":"Internal Server Error","status":500,"detail":"The gateway could not handle the request.","instance":"urn:request:$ID","error":"internal_error","requestId":"$ID"}`,
 		},
 	}
 	for i, tc := range tests {
@@ -383,13 +383,29 @@ func TestHandlerRouterErrors(t *testing.T) {
 
 func TestHandlerTypeBase(t *testing.T) {
 	t.Parallel()
-	g := newGateway(t, problem.HandlerConfig{TypeBase: "https://docs.shopfront.dev/errors/"})
-	g.fail(http.MethodGet, "/limited", problem.New(http.StatusTooManyRequests, problem.CodeRateLimited, "slow down"))
+	tests := []struct {
+		name, base, want string
+	}{
+		{name: "ok, default: the repository's catalogue", base: "",
+			want: "https://github.com/shopfront/shopfront/blob/main/docs/errors.md#rate_limited"},
+		{name: "ok, a mirror of the catalogue", base: "https://developers.shopfront.dev/errors",
+			want: "https://developers.shopfront.dev/errors#rate_limited"},
+		{name: "ok, a trailing slash or # is not doubled", base: "https://developers.shopfront.dev/errors/#",
+			want: "https://developers.shopfront.dev/errors#rate_limited"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGateway(t, problem.HandlerConfig{TypeBase: tc.base})
+			g.fail(http.MethodGet, "/limited", problem.New(http.StatusTooManyRequests, problem.CodeRateLimited, "slow down"))
+			id := fmt.Sprintf("typed-%d", i)
 
-	a := do(t, http.MethodGet, g.URL+"/limited", "typed-1")
+			a := do(t, http.MethodGet, g.URL+"/limited", id)
 
-	m := assertShape(t, a, "typed-1")
-	assert.Equal(t, "https://docs.shopfront.dev/errors/rate_limited", m["type"])
+			m := assertShape(t, a, id)
+			assert.Equal(t, tc.want, m["type"])
+		})
+	}
 }
 
 func TestHandlerUnknownErrorIsLoggedNotShown(t *testing.T) {

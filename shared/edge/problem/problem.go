@@ -40,11 +40,12 @@ const (
 // answer was ready. It is logged, never sent to anyone.
 const StatusClientClosedRequest = 499
 
-// Problem is an RFC 9457 problem detail. The zero Type means about:blank.
+// Problem is an RFC 9457 problem detail. The zero Type means the error
+// catalogue's section on Code (see TypeURL).
 // Instance and RequestID are filled by the renderer from the request id.
 type Problem struct {
-	// Type is a URI naming the problem class; "" renders as about:blank, or
-	// as HandlerConfig.TypeBase followed by Code.
+	// Type is a URI naming the problem class; "" renders as
+	// HandlerConfig.TypeBase#Code, the catalogue's section on the code.
 	Type string `json:"type"`
 	// Title is a short summary of the class; "" renders as the status text.
 	Title string `json:"title"`

@@ -34,11 +34,10 @@ func BenchmarkStore(b *testing.B) {
 	b.Run("memory", func(b *testing.B) { run(b, ratelimit.NewMemoryStore(0, nil)) })
 	b.Run("redis", func(b *testing.B) {
 		rd := edgetest.StartRedis(b)
-		lim, err := ratelimit.New(ratelimit.LimiterConfig{RedisURL: rd.URL()})
+		lim, err := ratelimit.New(ratelimit.LimiterConfig{Redis: client(b, rd)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer lim.Close()
 		var n atomic.Int64
 		b.ReportAllocs()
 		b.ResetTimer()

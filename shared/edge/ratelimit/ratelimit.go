@@ -2,7 +2,7 @@
 // per partner key and per anonymous client IP, with the documented
 // X-RateLimit-* and IETF draft RateLimit headers on every limited response.
 //
-// Counters live in Redis (redis_rate) when a Redis URL is configured, so all
+// Counters live in Redis (redis_rate) when a Redis client is given, so all
 // instances share one bucket per key; otherwise, and whenever Redis fails,
 // in an in-process store. A Redis failure never fails a request: decisions
 // fall back to the per-instance store (logged once per outage, counted in
@@ -11,7 +11,7 @@
 //
 // A gateway wires it after authentication:
 //
-//	lim, _ := ratelimit.New(ratelimit.LimiterConfig{RedisURL: cfg.RedisURL, Prefix: "bff-mobile:", ...})
+//	lim, _ := ratelimit.New(ratelimit.LimiterConfig{Redis: rdb, Prefix: "bff-mobile:", ...})
 //	authn, _ := jwtauth.Config{Verifier: v, ErrorHandler: lim.ChargeFailure}.ToMiddleware()
 //	limit, _ := ratelimit.Config{Limiter: lim, Policy: ratelimit.PerUser(ratelimit.UserLimit)}.ToMiddleware()
 //	g := e.Group("/v1", authn, limit)
@@ -43,15 +43,15 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 )
 
-// The default limits.
-var (
-	// UserLimit is the mobile and web per-user limit.
-	UserLimit = Limit{Rate: 600, Burst: 100}
-	// AnonymousLimit is the per-client-IP limit of unauthenticated requests.
-	AnonymousLimit = Limit{Rate: 120, Burst: 30}
-	// PartnerLimit is the partner plan used when a partner has none.
-	PartnerLimit = Limit{Rate: 100, Burst: 20}
-)
+// UserLimit is the default mobile and web per-user limit.
+func UserLimit() Limit { return Limit{Rate: 600, Burst: 100} }
+
+// AnonymousLimit is the default per-client-IP limit of unauthenticated
+// requests.
+func AnonymousLimit() Limit { return Limit{Rate: 120, Burst: 30} }
+
+// PartnerLimit is the plan of a partner the keys file gives none.
+func PartnerLimit() Limit { return Limit{Rate: 100, Burst: 20} }
 
 // Policy names, used in RateLimit-Policy and metric labels.
 const (
@@ -65,10 +65,12 @@ var ErrRedisUnavailable = errors.New("redis unreachable: rate limits are per ins
 
 // LimiterConfig configures a Limiter.
 type LimiterConfig struct {
-	// RedisURL (redis://host:port/db, BFF_REDIS_URL) selects the shared
-	// store. Optional. Default "": in-process counters only.
-	RedisURL string
-	// RedisTimeout bounds one Redis decision, dial included. Optional.
+	// Redis is the client of the shared store. The limiter does not own it:
+	// whoever made it closes it, after the last request. Optional. Default
+	// nil: in-process counters only.
+	Redis redis.UniversalClient
+	// RedisTimeout bounds one Redis decision, dial included, through the
+	// call's context (the client must honour context deadlines). Optional.
 	// Default 100 ms.
 	RedisTimeout time.Duration
 	// RetryRedisAfter is how long decisions stay local after a Redis
@@ -78,7 +80,7 @@ type LimiterConfig struct {
 	// that their budgets are independent. Optional. Default "shopfront:".
 	Prefix string
 	// Anonymous is the per-client-IP limit of unauthenticated requests and
-	// of failed authentications. Optional. Default AnonymousLimit.
+	// of failed authentications. Optional. Default AnonymousLimit().
 	Anonymous Limit
 	// MemorySize bounds the keys of the in-process store. Optional. Default
 	// 100000.
@@ -96,11 +98,6 @@ type LimiterConfig struct {
 // Validate reports every bad field.
 func (c LimiterConfig) Validate() error {
 	var errs []error
-	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			errs = append(errs, fmt.Errorf("ratelimit: RedisURL: %w", err))
-		}
-	}
 	if c.Anonymous != (Limit{}) {
 		if err := c.Anonymous.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("ratelimit: Anonymous: %w", err))
@@ -113,12 +110,11 @@ func (c LimiterConfig) Validate() error {
 }
 
 // Limiter decides requests and renders the rate-limit headers. It is safe for
-// concurrent use; Close releases the Redis connections.
+// concurrent use.
 type Limiter struct {
 	cfg       LimiterConfig
 	local     Store
 	shared    Store
-	client    *redis.Client
 	failing   atomic.Bool
 	retryAt   atomic.Int64 // Unix ns before which Redis is not asked
 	decisions *prometheus.CounterVec
@@ -140,7 +136,7 @@ func New(cfg LimiterConfig) (*Limiter, error) {
 		cfg.Prefix = "shopfront:"
 	}
 	if cfg.Anonymous == (Limit{}) {
-		cfg.Anonymous = AnonymousLimit
+		cfg.Anonymous = AnonymousLimit()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -149,14 +145,11 @@ func New(cfg LimiterConfig) (*Limiter, error) {
 		cfg.Now = time.Now
 	}
 	l := &Limiter{cfg: cfg, local: NewMemoryStore(cfg.MemorySize, cfg.Now)}
-	if cfg.RedisURL != "" {
-		opt, _ := redis.ParseURL(cfg.RedisURL) // validated above
-		// Short timeouts and no retries: a slow Redis must cost a request
-		// at most RedisTimeout before the local store answers.
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.RedisTimeout, cfg.RedisTimeout, cfg.RedisTimeout
-		opt.PoolTimeout, opt.MaxRetries = cfg.RedisTimeout, -1
-		l.client = redis.NewClient(opt)
-		l.shared = NewRedisStore(l.client)
+	if cfg.Redis != nil {
+		// Every call is bounded by RedisTimeout through its context: a
+		// slow Redis costs a request at most that before the local store
+		// answers.
+		l.shared = NewRedisStore(cfg.Redis)
 	}
 	l.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shopfront_ratelimit_decisions_total",
@@ -178,26 +171,18 @@ func New(cfg LimiterConfig) (*Limiter, error) {
 	return l, nil
 }
 
-// Close closes the Redis client, if any.
-func (l *Limiter) Close() error {
-	if l.client == nil {
-		return nil
-	}
-	return l.client.Close()
-}
-
 // Status reports, for /readyz's body, whether decisions are shared:
 // ErrRedisUnavailable while the limiter falls back to per-instance limits.
 // It is informational; a gateway must not fail readiness on it.
 // While failing, it pings Redis (at most once per RetryRedisAfter) so that
 // the report recovers even when no request has tried Redis yet.
 func (l *Limiter) Status(ctx context.Context) error {
-	if l.client == nil || !l.failing.Load() {
+	if l.cfg.Redis == nil || !l.failing.Load() {
 		return nil
 	}
 	if l.cfg.Now().UnixNano() >= l.retryAt.Load() {
 		pctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
-		err := l.client.Ping(pctx).Err()
+		err := l.cfg.Redis.Ping(pctx).Err()
 		cancel()
 		if err == nil {
 			l.recovered()

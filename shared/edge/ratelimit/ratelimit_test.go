@@ -234,7 +234,7 @@ func TestPartnerPolicyUsesPlanPerCredential(t *testing.T) {
 		if l, ok := plans[id]; ok {
 			return l
 		}
-		return ratelimit.PartnerLimit
+		return ratelimit.PartnerLimit()
 	})}.ToMiddleware()
 	require.NoError(t, err)
 	url := server(t, asPrincipal, mw)
@@ -321,9 +321,9 @@ func TestAnonymousBucketPerIPv6Prefix(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	t.Parallel()
-	_, err := ratelimit.New(ratelimit.LimiterConfig{RedisURL: "http://nope", Anonymous: ratelimit.Limit{Rate: -1, Burst: 1}})
+	_, err := ratelimit.New(ratelimit.LimiterConfig{RedisTimeout: -time.Second, Anonymous: ratelimit.Limit{Rate: -1, Burst: 1}})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "RedisURL")
+	assert.Contains(t, err.Error(), "durations")
 	assert.Contains(t, err.Error(), "Anonymous")
 	_, err = ratelimit.Config{}.ToMiddleware()
 	assert.Error(t, err)

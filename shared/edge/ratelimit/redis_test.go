@@ -22,7 +22,6 @@ func redisLimiter(t *testing.T, cfg ratelimit.LimiterConfig) (*ratelimit.Limiter
 	t.Helper()
 	lim, err := ratelimit.New(cfg)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = lim.Close() })
 	mw, err := ratelimit.Config{Limiter: lim, Policy: ratelimit.PerPartner(func(string) ratelimit.Limit {
 		// A slow rate keeps the test independent of scheduling: no token
 		// comes back within the test, so only the burst is admitted.
@@ -32,11 +31,20 @@ func redisLimiter(t *testing.T, cfg ratelimit.LimiterConfig) (*ratelimit.Limiter
 	return lim, mw
 }
 
+// client is a Redis client of rd as the gateways make theirs: no retries,
+// each call bounded by its context.
+func client(t testing.TB, rd *edgetest.Redis) redis.UniversalClient {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: rd.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func TestRedisSharesBucketsAcrossInstances(t *testing.T) {
 	t.Parallel()
 	rd := edgetest.StartRedis(t)
-	_, mwA := redisLimiter(t, ratelimit.LimiterConfig{RedisURL: rd.URL(), Prefix: "bff-partner:"})
-	_, mwB := redisLimiter(t, ratelimit.LimiterConfig{RedisURL: rd.URL(), Prefix: "bff-partner:"})
+	_, mwA := redisLimiter(t, ratelimit.LimiterConfig{Redis: client(t, rd), Prefix: "bff-partner:"})
+	_, mwB := redisLimiter(t, ratelimit.LimiterConfig{Redis: client(t, rd), Prefix: "bff-partner:"})
 	a, b := server(t, asPrincipal, mwA), server(t, asPrincipal, mwB)
 	key := map[string]string{"X-Test-User": "acme", "X-Test-Partner": "acme", "X-Test-Key": "acme-1"}
 
@@ -68,7 +76,7 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	reg := prometheus.NewRegistry()
 	lim, mw := redisLimiter(t, ratelimit.LimiterConfig{
-		RedisURL: rd.URL(), RetryRedisAfter: 50 * time.Millisecond, Logger: zap.New(core), Registry: reg,
+		Redis: client(t, rd), RetryRedisAfter: 50 * time.Millisecond, Logger: zap.New(core), Registry: reg,
 	})
 	url := server(t, asPrincipal, mw)
 	key := map[string]string{"X-Test-User": "acme", "X-Test-Partner": "acme", "X-Test-Key": "acme-1"}

@@ -17,11 +17,13 @@ import (
 const Period = time.Minute
 
 // Limit is a GCRA limit: Rate requests per minute, at most Burst at once.
+// It is the one rate-limit type of every gateway: a partner's plan in the
+// keys file and a gateway's configured limit decode into it.
 type Limit struct {
 	// Rate is the sustained number of requests per minute. Required (> 0).
-	Rate int
+	Rate int `yaml:"per_minute"`
 	// Burst is the number of requests allowed back to back. Required (> 0).
-	Burst int
+	Burst int `yaml:"burst"`
 }
 
 // Validate reports a limit that cannot admit anything.

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -15,31 +17,93 @@ import (
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/tracing"
+	"github.com/shopfront/shared/edge/variant"
 )
 
-// newEcho builds the public echo instance with the fixed edge chain, the one
-// place its order is decided. Every request, matched route or
-// not, passes through, outermost first:
+// Layer is one named middleware of the chain. The name is what docs/chain.md
+// shows for it.
+type Layer struct {
+	// Name says what the layer does, in a few words. Required.
+	Name string
+	// Middleware is the layer. Required.
+	Middleware echo.MiddlewareFunc
+}
+
+// Chain is what a gateway adds to the fixed edge chain. Each slot has a
+// fixed position in it, so no gateway calls Echo.Pre or Echo.Use itself and
+// the whole order is decided here (see Layers and docs/chain.md):
+//
+//	strip identity headers -> Pre -> [routing] -> HEAD as GET -> recover
+//	-> request id -> tracing -> request metrics -> access log -> limits
+//	-> Unmatched -> Outer -> the route's own chain -> handler
+type Chain struct {
+	// Pre runs before routing, for every request, with its true method (a
+	// HEAD is still HEAD): an audit log that must see every answer, or
+	// headers that must be on every answer of a path prefix, errors
+	// included. A Pre layer renders the errors it wants to see with
+	// c.Error: the recover, request id and access log layers run after it.
+	// Optional. Default none.
+	Pre []Layer
+	// Unmatched runs after the edge chain only for requests no route
+	// matches (answered 404 or 405), which no route's own chain sees: the
+	// rate limit that makes a flood of unknown paths cost the client.
+	// Optional. Default none.
+	Unmatched []Layer
+	// Outer runs after Unmatched for every request, matched or not, so
+	// that its effect covers the 404 and 405 problems too: compression,
+	// CORS. Optional. Default none.
+	Outer []Layer
+}
+
+// Slot names where a layer sits: in the fixed edge chain, or in one of
+// Chain's slots.
+type Slot string
+
+// The slots of the chain, as Layers and docs/chain.md name them.
+const (
+	SlotEdge      Slot = "edge"
+	SlotPre       Slot = "pre"
+	SlotUnmatched Slot = "unmatched"
+	SlotOuter     Slot = "outer"
+)
+
+// step is one entry of the chain's ordered list: the single record from
+// which both the echo wiring and the description are made.
+type step struct {
+	Layer
+	slot Slot
+	// pre steps run before routing (Echo.Pre), the others after it.
+	pre bool
+}
+
+// newEcho builds the public echo instance with the fixed edge chain; Install
+// later adds a gateway's Chain at its slots. The order, outermost first, is
+// the list edgeSteps returns followed by the slots, as Layers reports it:
 //
 //  1. strip identity headers: X-User-Id & co. are deleted before anything
-//     else reads them. It is installed with Echo.Pre, so it runs
-//     before routing, before any Pre middleware a gateway adds (bff-partner's
-//     audit, for one) and so ahead of recover and request id; it only
-//     deletes headers, so running first changes nothing else;
-//  2. HEAD as GET: every GET route also answers HEAD (mirrorGET), and a
+//     else reads them. It is installed before routing, ahead of the Pre slot
+//     (bff-partner's audit, for one) and so ahead of recover and request
+//     id; it only deletes headers, so running first changes nothing else;
+//  2. the Pre slot;
+//  3. HEAD as GET: every GET route also answers HEAD (mirrorGET), and a
 //     HEAD request is handed on as a GET whose body net/http drops
 //     (headAsGet, the first middleware after routing, ahead of recover as
 //     it cannot fail), so its status and headers are the GET's;
-//  3. recover: a panic becomes a 500 problem, never a dropped connection;
-//  4. request id: keep a valid X-Request-Id, replace any other;
-//  5. tracing: a span per request, W3C traceparent honoured;
-//  6. request metrics, then the access log: counts, latency and one line
-//     per request, seeing the final status of everything inside (metrics
-//     sit outside the access log, which renders errors, per their docs);
-//  7. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413
-//     (net/http itself only stops headers beyond HardMaxHeaderBytes).
+//  4. recover: a panic becomes a 500 problem, never a dropped connection;
+//  5. request id: keep a valid X-Request-Id, replace any other;
+//  6. tracing: a span per request, W3C traceparent honoured;
+//  7. request metrics, then the routing state, then the access log:
+//     counts, latency and one line per request, seeing the final status of
+//     everything inside (metrics sit outside the access log, which renders
+//     errors, per their docs); the routing state (client IP, the tester's
+//     X-Shopfront-Variant pin, removed from the request) sits outside the
+//     access log, which names the variants the request's calls used;
+//  8. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413
+//     (net/http itself only stops headers beyond HardMaxHeaderBytes);
+//  9. the Unmatched slot, for requests no route matches only;
+//  10. the Outer slot.
 //
-// The gateway then adds, per route or group: auth -> rate limit -> handler.
+// The route's own chain follows (auth -> rate limit -> ... -> handler).
 // There is no route-timeout middleware: a route's budget bounds its upstream
 // work inside the handler (aggregate.Run with the route's budget, each
 // source with its own deadline within it), so a source that runs out of it
@@ -49,9 +113,21 @@ import (
 func (s *Server) newEcho() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: s.log})
+	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{Logger: s.log, TypeBase: s.cfg.ErrorsURL})
 	e.IPExtractor = ipExtractor(s.cfg)
+	e.OnAddRouteHandler = mirrorGET(e)
 
+	steps, err := s.edgeSteps()
+	if err != nil {
+		return nil, err
+	}
+	s.echo = e
+	s.install(steps)
+	return e, nil
+}
+
+// edgeSteps builds the fixed edge chain, in order.
+func (s *Server) edgeSteps() ([]step, error) {
 	reqID, err := requestid.Config{}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building request id middleware: %w", err)
@@ -68,6 +144,10 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building request metrics middleware: %w", err)
 	}
+	routingState, err := variant.Config{}.ToMiddleware()
+	if err != nil {
+		return nil, fmt.Errorf("building routing state middleware: %w", err)
+	}
 	access, err := accesslog.Config{Logger: s.log}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building access log middleware: %w", err)
@@ -76,26 +156,172 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building limits middleware: %w", err)
 	}
+	recoverMW := middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic", zap.String("requestId", requestid.FromContext(c.Request().Context())),
+				zap.Error(err), zap.ByteString("stack", stack))
+			return err
+		},
+	})
+	edge := func(name string, mw echo.MiddlewareFunc) step {
+		return step{Layer: Layer{Name: name, Middleware: mw}, slot: SlotEdge}
+	}
+	strips := edge("strip identity headers", strip)
+	strips.pre = true
+	return []step{
+		strips,
+		edge("HEAD as GET", headAsGet),
+		edge("recover", recoverMW),
+		edge("request id", reqID),
+		edge("tracing", traces),
+		edge("request metrics", reqMetrics),
+		edge("routing state", routingState),
+		edge("access log", access),
+		edge("header and body limits", limits),
+	}, nil
+}
 
-	e.OnAddRouteHandler = mirrorGET(e)
-	e.Pre(strip)
-	e.Use(
-		headAsGet,
-		middleware.RecoverWithConfig(middleware.RecoverConfig{
-			DisablePrintStack: true,
-			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-				s.log.Error("panic", zap.String("requestId", requestid.FromContext(c.Request().Context())),
-					zap.Error(err), zap.ByteString("stack", stack))
-				return err
-			},
-		}),
-		reqID,
-		traces,
-		reqMetrics,
-		access,
-		limits,
-	)
-	return e, nil
+// install wires steps on the echo instance, in order, and records them.
+// Steps only ever go after those already installed: Install adds the Pre
+// slot after the last pre-routing step and Unmatched and Outer after the
+// last post-routing one, which is where they belong.
+func (s *Server) install(steps []step) {
+	for _, st := range steps {
+		if st.pre {
+			s.echo.Pre(st.Middleware)
+		} else {
+			s.echo.Use(st.Middleware)
+		}
+	}
+	s.steps = append(s.steps, steps...)
+	// Keep the list in chain order: pre-routing steps first.
+	slices.SortStableFunc(s.steps, func(a, b step) int {
+		switch {
+		case a.pre == b.pre:
+			return 0
+		case a.pre:
+			return -1
+		default:
+			return 1
+		}
+	})
+}
+
+// Install adds a gateway's layers to the edge chain at their slots. It may
+// be called once, before Run; a layer without a name or middleware is
+// refused, as is a second call.
+func (s *Server) Install(c Chain) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.installed {
+		return errors.New("server: Install called twice")
+	}
+	if s.started {
+		return errors.New("server: Install called after Run")
+	}
+	var steps []step
+	var errs []error
+	add := func(slot Slot, pre bool, layers []Layer, wrap func(echo.MiddlewareFunc) echo.MiddlewareFunc) {
+		for i, l := range layers {
+			if l.Name == "" || l.Middleware == nil {
+				errs = append(errs, fmt.Errorf("server: Chain.%s[%d] needs a Name and a Middleware", slotField(slot), i))
+				continue
+			}
+			if wrap != nil {
+				l.Middleware = wrap(l.Middleware)
+			}
+			steps = append(steps, step{Layer: l, slot: slot, pre: pre})
+		}
+	}
+	add(SlotPre, true, c.Pre, nil)
+	add(SlotUnmatched, false, c.Unmatched, onlyUnmatched)
+	add(SlotOuter, false, c.Outer, nil)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	s.installed = true
+	s.install(steps)
+	return nil
+}
+
+func slotField(s Slot) string {
+	switch s {
+	case SlotPre:
+		return "Pre"
+	case SlotUnmatched:
+		return "Unmatched"
+	default:
+		return "Outer"
+	}
+}
+
+// onlyUnmatched runs mw for requests no route matches and skips it for the
+// others.
+func onlyUnmatched(mw echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withMW := mw(next)
+		return func(c echo.Context) error {
+			if !metrics.Matched(c) {
+				return withMW(c)
+			}
+			return next(c)
+		}
+	}
+}
+
+// Describe renders the chain of layers as docs/chain.md shows it: one line
+// per layer, outermost first, routing between the layers that run before
+// it and those after, each gateway layer marked with its slot and an empty
+// slot shown as such.
+func Describe(layers []SlotLayer) string {
+	var b strings.Builder
+	n := 0
+	group := func(pre bool, slot Slot) {
+		found := false
+		for _, l := range layers {
+			if l.Pre != pre || l.Slot != slot {
+				continue
+			}
+			found = true
+			n++
+			if slot == SlotEdge {
+				fmt.Fprintf(&b, "%2d. %s\n", n, l.Name)
+			} else {
+				fmt.Fprintf(&b, "%2d. [%s] %s\n", n, slot, l.Name)
+			}
+		}
+		if !found && slot != SlotEdge {
+			fmt.Fprintf(&b, "    [%s] (none)\n", slot)
+		}
+	}
+	group(true, SlotEdge)
+	group(true, SlotPre)
+	b.WriteString("    -- routing --\n")
+	group(false, SlotEdge)
+	group(false, SlotUnmatched)
+	group(false, SlotOuter)
+	b.WriteString("    -> the route's own chain -> handler\n")
+	return b.String()
+}
+
+// SlotLayer is a layer of the installed chain with where it sits.
+type SlotLayer struct {
+	Name string
+	Slot Slot
+	// Pre reports a layer that runs before routing.
+	Pre bool
+}
+
+// Layers returns the installed chain, outermost first; Describe renders it.
+func (s *Server) Layers() []SlotLayer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SlotLayer, len(s.steps))
+	for i, st := range s.steps {
+		out[i] = SlotLayer{Name: st.Name, Slot: st.slot, Pre: st.pre}
+	}
+	return out
 }
 
 // ipExtractor makes c.RealIP() the direct peer unless the peer is a trusted
@@ -195,22 +421,4 @@ func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
-}
-
-// Unmatched reports whether the router found no route for c's request, so
-// that it is about to be answered 404 not_found or 405 method_not_allowed;
-// a route-level middleware never sees such requests, so a gateway that
-// wants to act on them (charge them to a rate limit) uses this as the
-// Skipper of an instance-level one. Not-found routes a group adds for its
-// prefix (echo's Group.Use) count as matched: the group's own middleware
-// runs for them.
-func Unmatched(c echo.Context) bool {
-	// echo hands such requests its package-level NotFoundHandler or
-	// MethodNotAllowedHandler and says so no other way (c.Path() may name a
-	// prefix of other routes). Func values compare only by code pointer;
-	// matched routes, RouteNotFound ones included, run echo's wrapping
-	// closure instead, so they never compare equal.
-	h := reflect.ValueOf(c.Handler()).Pointer()
-	return h == reflect.ValueOf(echo.NotFoundHandler).Pointer() ||
-		h == reflect.ValueOf(echo.MethodNotAllowedHandler).Pointer()
 }

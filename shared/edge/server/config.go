@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shopfront/shared/edge/problem"
 )
 
 // Config is the listener configuration of a gateway. The zero value of every
@@ -61,6 +63,12 @@ type Config struct {
 	// CA (mTLS, bff-partner). Optional. Default no client certificates.
 	TLSClientCAFile string `yaml:"tls_client_ca_file"`
 
+	// ErrorsURL is the error catalogue every problem+json `type` points
+	// into: ErrorsURL#<error code>. Point it at a copy of docs/errors.md
+	// the gateway's clients can reach. Optional. Default
+	// problem.DefaultTypeBase, the catalogue in the Shopfront repository.
+	ErrorsURL string `yaml:"errors_url"`
+
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when
 	// working out the client IP. Optional. Default none: the client IP is the
 	// direct peer.
@@ -103,6 +111,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.ErrorsURL == "" {
+		c.ErrorsURL = problem.DefaultTypeBase
 	}
 	return c
 }

@@ -87,10 +87,14 @@ type Server struct {
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
+	adminMux          *http.ServeMux
 
-	mu      sync.Mutex
-	hooks   []func(ctx context.Context) error
-	started bool
+	mu        sync.Mutex
+	hooks     []func(ctx context.Context) error
+	started   bool
+	installed bool
+	// steps is the chain in order, as installed.
+	steps []step
 }
 
 // New validates cfg, binds both listeners (so a taken port fails start-up
@@ -132,7 +136,6 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.echo = e
 
 	errLog, err := zap.NewStdLogAt(s.log.With(zap.String("listener", "public")), zap.WarnLevel)
 	if err != nil {
@@ -224,11 +227,20 @@ func (s *Server) adminHandler() http.Handler {
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
+	s.adminMux = mux
 	return mux
 }
 
+// HandleAdmin adds a handler to the admin listener, e.g. "GET /routing".
+// Call it before Run.
+func (s *Server) HandleAdmin(pattern string, h http.Handler) {
+	s.adminMux.Handle(pattern, h)
+}
+
 // Echo returns the public echo instance with the edge chain installed; the
-// gateway adds its routes, groups and route-level middleware to it.
+// gateway adds its routes to it (route.Register), each with its own chain.
+// Layers for every request go through Install, never Echo.Pre or Echo.Use,
+// so that the whole order stays decided in one place.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
 // Config returns the configuration in effect, defaults filled.
@@ -257,8 +269,16 @@ func (s *Server) OnShutdown(fn func(ctx context.Context) error) {
 }
 
 // Close releases the listeners of a server whose Run was never called.
+// Closing them again does nothing.
 func (s *Server) Close() error {
-	return errors.Join(s.publicLn.Close(), s.adminLn.Close())
+	return errors.Join(ignoreClosed(s.publicLn.Close()), ignoreClosed(s.adminLn.Close()))
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // Run serves until ctx is done, then shuts down gracefully:

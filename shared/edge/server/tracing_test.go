@@ -37,12 +37,12 @@ func TestTracingInChain(t *testing.T) {
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 
-	require.Eventually(t, func() bool { return len(rec.Ended()) == 1 }, 2*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(rec.Ended()) == 1 }, 10*time.Second, 10*time.Millisecond)
 	span := rec.Ended()[0]
 	assert.Equal(t, traceID, span.SpanContext().TraceID().String())
 	assert.Equal(t, "00f067aa0ba902b7", span.Parent().SpanID().String())
 	assert.Equal(t, "GET /items/:id", span.Name())
 
-	require.Eventually(t, func() bool { return logs.FilterMessage("request").Len() == 1 }, 2*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return logs.FilterMessage("request").Len() == 1 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, traceID, logs.FilterMessage("request").All()[0].ContextMap()["traceId"])
 }

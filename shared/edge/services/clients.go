@@ -11,14 +11,27 @@ import (
 	"github.com/shopfront/contracts/domain"
 
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/routing"
 	"github.com/shopfront/shared/edge/upstream"
 )
 
 // HeaderIdempotencyKey is forwarded to the orders service on creation.
 const HeaderIdempotencyKey = "Idempotency-Key"
 
+// caller makes the calls of one service: a *routing.Route, which picks the
+// variant of each call, or a single *upstream.Client.
+type caller interface {
+	Get(ctx context.Context, path string, query url.Values, out any) error
+	Do(ctx context.Context, r upstream.Request, out any) error
+}
+
+var (
+	_ caller = (*routing.Route)(nil)
+	_ caller = (*upstream.Client)(nil)
+)
+
 // Catalog is the client of the catalog service.
-type Catalog struct{ c *upstream.Client }
+type Catalog struct{ c caller }
 
 // Product returns one product; an unknown id is a 404 problem.
 func (s *Catalog) Product(ctx context.Context, id string) (domain.Product, error) {
@@ -67,7 +80,7 @@ func (s *Catalog) Search(ctx context.Context, q Search) (domain.ProductPage, err
 }
 
 // Inventory is the client of the inventory service.
-type Inventory struct{ c *upstream.Client }
+type Inventory struct{ c caller }
 
 // Stock returns the availability of one product.
 func (s *Inventory) Stock(ctx context.Context, productID string) (domain.Stock, error) {
@@ -94,7 +107,7 @@ func (s *Inventory) Stores(ctx context.Context, productID string, lat, lon, radi
 }
 
 // Pricing is the client of the pricing service.
-type Pricing struct{ c *upstream.Client }
+type Pricing struct{ c caller }
 
 // Price returns the price of one product in currency (the service's
 // default when empty).
@@ -123,7 +136,7 @@ func (s *Pricing) Prices(ctx context.Context, ids []string, currency string) ([]
 }
 
 // Reviews is the client of the reviews service.
-type Reviews struct{ c *upstream.Client }
+type Reviews struct{ c caller }
 
 // ForProduct returns one page of a product's reviews with its rating
 // summary. Zero page or limit leave the service's default.
@@ -138,7 +151,7 @@ func (s *Reviews) ForProduct(ctx context.Context, productID string, page, limit 
 }
 
 // Recommendations is the client of the recommendations service.
-type Recommendations struct{ c *upstream.Client }
+type Recommendations struct{ c caller }
 
 // ForUser returns up to limit products recommended to a user.
 func (s *Recommendations) ForUser(ctx context.Context, userID string, limit int) ([]domain.Recommendation, error) {
@@ -161,7 +174,7 @@ func (s *Recommendations) list(ctx context.Context, path string, limit int) ([]d
 }
 
 // Users is the client of the users service.
-type Users struct{ c *upstream.Client }
+type Users struct{ c caller }
 
 // Get returns one user; an unknown id is a 404 problem.
 func (s *Users) Get(ctx context.Context, userID string) (domain.User, error) {
@@ -171,7 +184,7 @@ func (s *Users) Get(ctx context.Context, userID string) (domain.User, error) {
 }
 
 // Orders is the client of the orders service.
-type Orders struct{ c *upstream.Client }
+type Orders struct{ c caller }
 
 // ForUser returns a user's latest orders, up to limit.
 func (s *Orders) ForUser(ctx context.Context, userID string, limit int) ([]domain.Order, error) {
@@ -207,7 +220,7 @@ func (s *Orders) Create(ctx context.Context, order domain.CreateOrder, idempoten
 }
 
 // Cart is the client of the cart service.
-type Cart struct{ c *upstream.Client }
+type Cart struct{ c caller }
 
 // Get returns a user's cart.
 func (s *Cart) Get(ctx context.Context, userID string) (domain.Cart, error) {
@@ -242,7 +255,7 @@ func (s *Cart) RemoveItem(ctx context.Context, userID, productID string) (domain
 }
 
 // Payments is the client of the payments service.
-type Payments struct{ c *upstream.Client }
+type Payments struct{ c caller }
 
 // Balance returns a user's balance.
 func (s *Payments) Balance(ctx context.Context, userID string) (domain.Balance, error) {
@@ -252,7 +265,7 @@ func (s *Payments) Balance(ctx context.Context, userID string) (domain.Balance, 
 }
 
 // Notifications is the client of the notifications service.
-type Notifications struct{ c *upstream.Client }
+type Notifications struct{ c caller }
 
 // UnreadCount returns the number of a user's unread notifications.
 func (s *Notifications) UnreadCount(ctx context.Context, userID string) (int, error) {
@@ -262,7 +275,7 @@ func (s *Notifications) UnreadCount(ctx context.Context, userID string) (int, er
 }
 
 // Identity is the client of the identity service's token endpoint.
-type Identity struct{ c *upstream.Client }
+type Identity struct{ c caller }
 
 // ErrInvalidCredentials is the cause of the 401 returned when identity
 // rejects a username/password or a client id/secret.

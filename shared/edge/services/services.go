@@ -1,6 +1,8 @@
 // Package services holds the typed clients of the domain services,
-// one per service, each over its own upstream.Client (own breaker, budget
-// and metrics label) and all sharing one connection pool. Gateways call
+// one per service, each over a routing.Route that picks the variant of
+// every call (a service without routing has one), each variant its own
+// upstream.Client with its own connection pool, breaker, budget and
+// metrics series. Gateways call
 // these, never raw URLs: paths are built and escaped here, answers decoded
 // into contracts/domain types, failures returned as *upstream.Error.
 package services
@@ -12,6 +14,7 @@ import (
 
 	"github.com/shopfront/contracts/domain"
 
+	"github.com/shopfront/shared/edge/routing"
 	"github.com/shopfront/shared/edge/upstream"
 )
 
@@ -39,6 +42,14 @@ type Config struct {
 	Notifications upstream.Config `yaml:"notifications"`
 	// Identity is the identity service. Required (BaseURL).
 	Identity upstream.Config `yaml:"identity"`
+
+	// Routing shares services' calls between their variants. Optional.
+	// Default: each service has one variant at its BaseURL.
+	Routing routing.Config `yaml:"routing"`
+	// RoutingFile is the BFF_CONFIG file whose routing section
+	// Router().Reload and Router().Watch re-read. Optional. Default "": no
+	// reloads.
+	RoutingFile string `yaml:"-"`
 }
 
 // DefaultConfig returns the configuration of every service at root/<service>,
@@ -93,6 +104,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("upstream %s: %w", e.name, err))
 		}
 	}
+	if err := c.Routing.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -111,27 +125,29 @@ type Clients struct {
 	Notifications   *Notifications
 	Identity        *Identity
 
-	all []*upstream.Client
+	router *routing.Router
+	all    []*routing.Route
 }
 
 // New validates cfg and builds every client. Unless opts.Transport is set,
-// the clients share one new pooled transport.
+// each variant of each service has its own connection pool.
 func New(cfg Config, opts upstream.Options) (*Clients, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Transport == nil {
-		opts.Transport = upstream.NewTransport()
-	}
-	up := make(map[string]*upstream.Client, 11)
-	var all []*upstream.Client
+	var bases []routing.Base
 	for _, e := range cfg.entries() {
-		c, err := upstream.New(e.name, *e.cfg, opts)
-		if err != nil {
-			return nil, err
-		}
-		up[e.name] = c
-		all = append(all, c)
+		bases = append(bases, routing.Base{Name: e.name, Config: *e.cfg})
+	}
+	router, err := routing.New(bases, cfg.Routing, routing.Options{Upstream: opts, File: cfg.RoutingFile})
+	if err != nil {
+		return nil, err
+	}
+	up := make(map[string]*routing.Route, len(bases))
+	var all []*routing.Route
+	for _, b := range bases {
+		up[b.Name] = router.Route(b.Name)
+		all = append(all, up[b.Name])
 	}
 	return &Clients{
 		Catalog:         &Catalog{c: up[domain.ServiceCatalog]},
@@ -145,21 +161,31 @@ func New(cfg Config, opts upstream.Options) (*Clients, error) {
 		Payments:        &Payments{c: up[domain.ServicePayments]},
 		Notifications:   &Notifications{c: up[domain.ServiceNotifications]},
 		Identity:        &Identity{c: up[domain.ServiceIdentity]},
+		router:          router,
 		all:             all,
 	}, nil
 }
 
+// Router returns the routing in force, to reload it (Reload, Watch) and
+// show it (an http.Handler of its JSON view).
+func (c *Clients) Router() *routing.Router { return c.router }
+
 // Breakers returns the breaker state ("closed", "half-open", "open") of
-// every service by name, for /readyz detail.
+// every service by name, for /readyz detail; a service with several
+// variants reports "stable=closed,canary=open".
 func (c *Clients) Breakers() map[string]string {
 	out := make(map[string]string, len(c.all))
-	for _, u := range c.all {
-		out[u.Service()] = u.BreakerState()
+	for _, r := range c.all {
+		out[r.Name()] = r.BreakerState()
 	}
 	return out
 }
 
-// Upstreams returns the underlying clients in the documented order.
-func (c *Clients) Upstreams() []*upstream.Client {
-	return append([]*upstream.Client(nil), c.all...)
+// Upstreams returns the client of every variant in force, services in the
+// documented order.
+func (c *Clients) Upstreams() []*upstream.Client { return c.router.Upstreams() }
+
+// Routes returns the route of every service in the documented order.
+func (c *Clients) Routes() []*routing.Route {
+	return append([]*routing.Route(nil), c.all...)
 }

@@ -137,14 +137,14 @@ func TestOrders_CreateForwardsIdempotencyKey(t *testing.T) {
 func TestClients_MapsFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc         string
+		name         string
 		givenFault   *domain.Fault
 		when         func(ctx context.Context, c *services.Clients) error
 		expectStatus int
 		expectCode   string
 	}{
 		{
-			desc: "nok, unknown product is 404",
+			name: "nok, unknown product is 404",
 			when: func(ctx context.Context, c *services.Clients) error {
 				_, err := c.Catalog.Product(ctx, "p-9999")
 				return err
@@ -152,12 +152,12 @@ func TestClients_MapsFailures(t *testing.T) {
 			expectStatus: 404, expectCode: problem.CodeNotFound,
 		},
 		{
-			desc:         "nok, unknown user is 404",
+			name:         "nok, unknown user is 404",
 			when:         func(ctx context.Context, c *services.Clients) error { _, err := c.Users.Get(ctx, "u-999"); return err },
 			expectStatus: 404, expectCode: problem.CodeNotFound,
 		},
 		{
-			desc: "nok, an id with a slash stays one segment and is 404",
+			name: "nok, an id with a slash stays one segment and is 404",
 			when: func(ctx context.Context, c *services.Clients) error {
 				_, err := c.Users.Get(ctx, "u-001/orders")
 				return err
@@ -165,7 +165,7 @@ func TestClients_MapsFailures(t *testing.T) {
 			expectStatus: 404, expectCode: problem.CodeNotFound,
 		},
 		{
-			desc: "nok, wrong password is 401, not 502",
+			name: "nok, wrong password is 401, not 502",
 			when: func(ctx context.Context, c *services.Clients) error {
 				_, err := c.Identity.PasswordToken(ctx, "alice", "wrong", "web")
 				return err
@@ -173,7 +173,7 @@ func TestClients_MapsFailures(t *testing.T) {
 			expectStatus: 401, expectCode: problem.CodeUnauthorized,
 		},
 		{
-			desc: "nok, wrong client secret is 401",
+			name: "nok, wrong client secret is 401",
 			when: func(ctx context.Context, c *services.Clients) error {
 				_, err := c.Identity.ClientCredentialsToken(ctx, fakes.DemoClientID, "nope", nil)
 				return err
@@ -181,7 +181,7 @@ func TestClients_MapsFailures(t *testing.T) {
 			expectStatus: 401, expectCode: problem.CodeUnauthorized,
 		},
 		{
-			desc:       "nok, a service answering 500 is 502",
+			name:       "nok, a service answering 500 is 502",
 			givenFault: &domain.Fault{ErrorRate: 1, Status: 500},
 			when: func(ctx context.Context, c *services.Clients) error {
 				_, err := c.Payments.Balance(ctx, "u-001")
@@ -190,7 +190,7 @@ func TestClients_MapsFailures(t *testing.T) {
 			expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc:       "nok, a service closing connections is 502",
+			name:       "nok, a service closing connections is 502",
 			givenFault: &domain.Fault{Down: true},
 			when: func(ctx context.Context, c *services.Clients) error {
 				_, err := c.Payments.Balance(ctx, "u-001")
@@ -200,7 +200,7 @@ func TestClients_MapsFailures(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f, c := start(t)
 			if tt.givenFault != nil {
@@ -326,10 +326,10 @@ func TestNew_AllServicesShareOneRegistry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 11, states, "every service's breaker state is exported")
 	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP shopfront_upstream_calls_total Upstream calls by domain service and outcome (ok or the failure kind).
+# HELP shopfront_upstream_calls_total Upstream calls by domain service, variant and outcome (ok or the failure kind).
 # TYPE shopfront_upstream_calls_total counter
-shopfront_upstream_calls_total{outcome="client_error",service="catalog"} 1
-shopfront_upstream_calls_total{outcome="ok",service="users"} 1
+shopfront_upstream_calls_total{outcome="client_error",service="catalog",variant="default"} 1
+shopfront_upstream_calls_total{outcome="ok",service="users",variant="default"} 1
 `), "shopfront_upstream_calls_total"))
 }
 

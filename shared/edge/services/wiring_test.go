@@ -82,31 +82,31 @@ func startGateway(t *testing.T) (*fakes.Fakes, string) {
 func TestWiring_HomeScreenThroughAGateway(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc           string
+		name           string
 		givenFaults    map[string]domain.Fault
 		expectStatus   int
 		expectDegraded []string
 		expectCode     string
 	}{
-		{desc: "ok, every source answers", expectStatus: 200, expectDegraded: []string{}},
+		{name: "ok, every source answers", expectStatus: 200, expectDegraded: []string{}},
 		{
-			desc:         "ok, failing recommendations degrade the screen",
+			name:         "ok, failing recommendations degrade the screen",
 			givenFaults:  map[string]domain.Fault{domain.ServiceRecommendations: {ErrorRate: 1, Status: 500}},
 			expectStatus: 200, expectDegraded: []string{"recommendations"},
 		},
 		{
-			desc:         "nok, a crashed users service fails the screen with 502",
+			name:         "nok, a crashed users service fails the screen with 502",
 			givenFaults:  map[string]domain.Fault{domain.ServiceUsers: {Down: true}},
 			expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc:         "nok, users answering 500 fails the screen with 502 and no upstream body",
+			name:         "nok, users answering 500 fails the screen with 502 and no upstream body",
 			givenFaults:  map[string]domain.Fault{domain.ServiceUsers: {ErrorRate: 1, Status: 500}},
 			expectStatus: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f, url := startGateway(t)
 			for svc, fault := range tt.givenFaults {
@@ -122,21 +122,22 @@ func TestWiring_HomeScreenThroughAGateway(t *testing.T) {
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			defer resp.Body.Close()
-			var body map[string]any
+			var body struct {
+				Error     string   `json:"error"`
+				RequestID string   `json:"requestId"`
+				Detail    string   `json:"detail"`
+				Degraded  []string `json:"degraded"`
+			}
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 
 			assert.Equal(t, tt.expectStatus, resp.StatusCode)
 			if tt.expectCode != "" {
 				assert.Equal(t, problem.ContentType, resp.Header.Get("Content-Type"))
-				assert.Equal(t, tt.expectCode, body["error"])
-				assert.Equal(t, "home-1", body["requestId"])
-				assert.Equal(t, problem.ServerDetail(tt.expectCode), body["detail"], "no upstream detail on a 5xx")
+				assert.Equal(t, tt.expectCode, body.Error)
+				assert.Equal(t, "home-1", body.RequestID)
+				assert.Equal(t, problem.ServerDetail(tt.expectCode), body.Detail, "no upstream detail on a 5xx")
 			} else {
-				degraded := []string{}
-				for _, d := range body["degraded"].([]any) {
-					degraded = append(degraded, d.(string))
-				}
-				assert.Equal(t, tt.expectDegraded, degraded)
+				assert.Equal(t, tt.expectDegraded, body.Degraded)
 			}
 			h := f.LastHeaders(domain.ServiceUsers)
 			require.NotNil(t, h)

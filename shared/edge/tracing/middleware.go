@@ -112,7 +112,7 @@ func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			err := next(ec)
 
 			status := metrics.Status(ec, entryCtx, err)
-			if metrics.Matched(ec, err) {
+			if metrics.Matched(ec) {
 				span.SetAttributes(semconv.HTTPRoute(ec.Path()))
 			} else {
 				span.SetName(method)

@@ -7,6 +7,7 @@
 // A call goes through, outermost first:
 //
 //	Client.Do: per-call timeout, headers, budgeted retry, metrics, decoding
+//	  [hedged GETs: a second copy after the variant's p95, within a budget]
 //	  -> otelhttp.Transport: client span, traceparent/tracestate
 //	  -> breakerTransport: fail fast when open, count transport errors and 5xx
 //	  -> *http.Transport: pooled connections
@@ -29,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -64,9 +66,15 @@ type Options struct {
 	// Propagator writes the trace context into upstream requests.
 	// Optional. Default W3C Trace Context (traceparent, tracestate).
 	Propagator propagation.TextMapPropagator
-	// Transport is the connection pool, usually shared by the clients of
-	// all services. Optional. Default a new NewTransport().
+	// Transport is the connection pool. Optional. Default a new
+	// NewTransport() owned by the client: each variant of each service has
+	// its own pool, closed by Close.
 	Transport http.RoundTripper
+	// Variant names the deployment of the service this client calls, e.g.
+	// "stable" or "canary": the `variant` label of its metrics and the
+	// shopfront.variant attribute of its spans. Optional. Default
+	// DefaultVariant.
+	Variant string
 	// Now is the clock of the retry budget. Optional. Default time.Now.
 	Now func() time.Time
 	// Client is the kind of caller the gateway serves, sent as X-Client
@@ -80,6 +88,7 @@ type Options struct {
 // Client calls one domain service. It is safe for concurrent use.
 type Client struct {
 	service string
+	variant string
 	kind    auth.Client // Options.Client
 	cfg     Config
 	base    string
@@ -89,6 +98,11 @@ type Client struct {
 	budget  *budget
 	m       *metrics
 	obs     prometheus.Observer
+
+	hedgeBudget *budget
+	latency     latencyEstimate
+	// ownPool is the transport the client made itself, closed by Close.
+	ownPool *http.Transport
 }
 
 // New returns the client of service (its name as in domain.ServiceNames, e.g.
@@ -110,8 +124,13 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 	if opts.Propagator == nil {
 		opts.Propagator = propagation.TraceContext{}
 	}
+	var ownPool *http.Transport
 	if opts.Transport == nil {
-		opts.Transport = NewTransport()
+		ownPool = NewTransport()
+		opts.Transport = ownPool
+	}
+	if opts.Variant == "" {
+		opts.Variant = DefaultVariant
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -121,19 +140,22 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		service: service,
-		kind:    opts.Client,
-		cfg:     cfg,
-		base:    strings.TrimRight(cfg.BaseURL, "/"),
-		log:     opts.Logger.With(zap.String("service", service)),
-		budget:  newBudget(cfg.Retry, opts.Now),
-		m:       m,
-		obs:     m.duration.WithLabelValues(service),
+		service:     service,
+		variant:     opts.Variant,
+		kind:        opts.Client,
+		cfg:         cfg,
+		base:        strings.TrimRight(cfg.BaseURL, "/"),
+		log:         opts.Logger.With(zap.String("service", service), zap.String("variant", opts.Variant)),
+		budget:      newBudget(cfg.Retry, opts.Now),
+		m:           m,
+		obs:         m.duration.WithLabelValues(service, opts.Variant),
+		hedgeBudget: newBudget(RetryConfig{BudgetRatio: HedgeBudgetRatio, BudgetWindow: HedgeBudgetWindow}, opts.Now),
+		ownPool:     ownPool,
 	}
 	c.breaker = newBreaker(service, cfg.Breaker, func(from, to gobreaker.State) {
 		c.log.Warn("upstream breaker changed state", zap.String("from", from.String()), zap.String("to", to.String()))
 	})
-	m.breakerState.add(service, c.breaker.State)
+	m.breakerState.add(c)
 	getSpan := service + " GET"
 	c.http = &http.Client{
 		Transport: otelhttp.NewTransport(&breakerTransport{cb: c.breaker, next: opts.Transport},
@@ -142,6 +164,7 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 			// No otel metrics: the Prometheus collectors above are the metrics,
 			// and the global MeterProvider is not used (no globals).
 			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("shopfront.variant", opts.Variant))),
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 				if r.Method == http.MethodGet {
 					return getSpan
@@ -158,6 +181,27 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 
 // Service returns the name of the service this client calls.
 func (c *Client) Service() string { return c.service }
+
+// Variant returns the variant this client calls (Options.Variant).
+func (c *Client) Variant() string { return c.variant }
+
+// BaseURL returns the service's base URL without a trailing slash.
+func (c *Client) BaseURL() string { return c.base }
+
+// BreakerOpen reports whether the breaker is open: calls fail at once
+// without reaching the service.
+func (c *Client) BreakerOpen() bool { return c.breaker.State() == gobreaker.StateOpen }
+
+// Close stops exporting the client's breaker state and closes the idle
+// connections of the pool it made itself. Calls in flight finish; later
+// calls still work (on new connections), which is what lets a routing table
+// be swapped while requests hold the old one.
+func (c *Client) Close() {
+	c.m.breakerState.remove(c)
+	if c.ownPool != nil {
+		c.ownPool.CloseIdleConnections()
+	}
+}
 
 // BreakerState returns the state of the service's breaker: "closed",
 // "half-open" or "open", for /readyz detail.
@@ -199,6 +243,10 @@ type Request struct {
 	// carrying an Idempotency-Key the service honours. Optional. Default:
 	// only GET, HEAD, OPTIONS, PUT and DELETE are retried (RFC 9110 §9.2.2).
 	Idempotent bool
+	// Hedge lets a GET that has not answered within the variant's observed
+	// p95 be sent a second time, the first answer winning (see hedged).
+	// Ignored for other methods. Optional. Default false.
+	Hedge bool
 }
 
 // Path joins segments into an escaped absolute path. Each segment is
@@ -227,10 +275,17 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, out any
 // nil or the answer is 204). Every failure is an *Error.
 func (c *Client) Do(ctx context.Context, r Request, out any) error {
 	start := time.Now()
-	err := c.do(ctx, r, out)
+	var err error
+	if r.Hedge && (r.Method == "" || r.Method == http.MethodGet) {
+		err = c.hedged(ctx, r, out)
+	} else {
+		err = c.do(ctx, r, out)
+	}
 	elapsed := time.Since(start)
 	outcome := "ok"
-	if err != nil {
+	if err == nil {
+		c.latency.observe(elapsed)
+	} else {
 		outcome = string(KindBadResponse)
 		var ue *Error
 		if errors.As(err, &ue) {
@@ -238,7 +293,7 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 		}
 		c.logFailure(ctx, r, outcome, elapsed, err)
 	}
-	c.m.calls.WithLabelValues(c.service, outcome).Inc()
+	c.m.calls.WithLabelValues(c.service, c.variant, outcome).Inc()
 	c.obs.Observe(elapsed.Seconds())
 	return err
 }

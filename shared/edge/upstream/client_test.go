@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -130,23 +131,23 @@ func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
 func TestClient_XClientFromGatewayKind(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name        string
-		kind        auth.Client
-		principal   *auth.Principal
-		header      http.Header
-		wantClient  []string
-		wantUserID  []string
-		wantPartner []string
+		name          string
+		kind          auth.Client
+		principal     *auth.Principal
+		header        http.Header
+		expectClient  []string
+		expectUserID  []string
+		expectPartner []string
 	}{
-		{name: "ok, anonymous call carries the gateway's kind", kind: auth.ClientWeb, wantClient: []string{"web"}},
+		{name: "ok, anonymous call carries the gateway's kind", kind: auth.ClientWeb, expectClient: []string{"web"}},
 		{name: "ok, the principal's kind wins", kind: auth.ClientWeb,
-			principal:  &auth.Principal{Subject: "alice", Client: auth.ClientMobile},
-			wantClient: []string{"mobile"}, wantUserID: []string{"alice"}},
+			principal:    &auth.Principal{Subject: "alice", Client: auth.ClientMobile},
+			expectClient: []string{"mobile"}, expectUserID: []string{"alice"}},
 		{name: "ok, principal without a kind gets the gateway's", kind: auth.ClientPartner,
-			principal:  &auth.Principal{Subject: "acme-client", Partner: "acme"},
-			wantClient: []string{"partner"}, wantUserID: []string{"acme-client"}, wantPartner: []string{"acme"}},
+			principal:    &auth.Principal{Subject: "acme-client", Partner: "acme"},
+			expectClient: []string{"partner"}, expectUserID: []string{"acme-client"}, expectPartner: []string{"acme"}},
 		{name: "nok, forged X-Client is replaced by the gateway's kind", kind: auth.ClientWeb,
-			header: http.Header{"X-Client": {"partner"}, "X-User-Id": {"mallory"}}, wantClient: []string{"web"}},
+			header: http.Header{"X-Client": {"partner"}, "X-User-Id": {"mallory"}}, expectClient: []string{"web"}},
 		{name: "nok, no kind and no principal: no X-Client", header: http.Header{"X-Client": {"partner"}}},
 	}
 	for _, tt := range tests {
@@ -165,9 +166,9 @@ func TestClient_XClientFromGatewayKind(t *testing.T) {
 			}
 			require.NoError(t, c.Do(ctx, upstream.Request{Path: "/x", Header: tt.header}, nil))
 			h := <-got
-			assert.Equal(t, tt.wantClient, h.Values("X-Client"))
-			assert.Equal(t, tt.wantUserID, h.Values("X-User-Id"))
-			assert.Equal(t, tt.wantPartner, h.Values("X-Partner-Id"))
+			assert.Equal(t, tt.expectClient, h.Values("X-Client"))
+			assert.Equal(t, tt.expectUserID, h.Values("X-User-Id"))
+			assert.Equal(t, tt.expectPartner, h.Values("X-Partner-Id"))
 			for _, name := range []string{"X-User-Roles", "X-Tenant-Id"} {
 				assert.Empty(t, h.Values(name), name)
 			}
@@ -213,7 +214,7 @@ func TestClient_MapsFailuresByKind(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		desc       string
+		name       string
 		givenURL   func(t *testing.T) string
 		whenCtx    func() (context.Context, context.CancelFunc)
 		expectErr  bool
@@ -222,16 +223,16 @@ func TestClient_MapsFailuresByKind(t *testing.T) {
 		expectStat int
 	}{
 		{
-			desc:     "ok, 200 decodes",
+			name:     "ok, 200 decodes",
 			givenURL: serve(handler(200, `{"id":"p1"}`, 0)),
 		},
 		{
-			desc:      "nok, slow upstream is a 504 upstream_timeout",
+			name:      "nok, slow upstream is a 504 upstream_timeout",
 			givenURL:  serve(handler(200, `{}`, 2*time.Second)),
 			expectErr: true, expectKind: upstream.KindTimeout, expectStat: 504, expectCode: problem.CodeUpstreamTimeout,
 		},
 		{
-			desc: "nok, caller deadline shorter than the timeout is a 504",
+			name: "nok, caller deadline shorter than the timeout is a 504",
 			whenCtx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), 50*time.Millisecond)
 			},
@@ -239,54 +240,54 @@ func TestClient_MapsFailuresByKind(t *testing.T) {
 			expectErr: true, expectKind: upstream.KindTimeout, expectStat: 504, expectCode: problem.CodeUpstreamTimeout,
 		},
 		{
-			desc:      "nok, connection refused is a 503 upstream_unavailable",
+			name:      "nok, connection refused is a 503 upstream_unavailable",
 			givenURL:  func(t *testing.T) string { return "http://" + edgetest.DeadAddr(t) },
 			expectErr: true, expectKind: upstream.KindUnavailable, expectStat: 503, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc:      "nok, connection reset is a 502 upstream_unavailable",
+			name:      "nok, connection reset is a 502 upstream_unavailable",
 			givenURL:  resetServer,
 			expectErr: true, expectKind: upstream.KindReset, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc:      "nok, upstream 500 is a 502 upstream_unavailable",
+			name:      "nok, upstream 500 is a 502 upstream_unavailable",
 			givenURL:  serve(handler(500, `{"error":"db_down","detail":"pq: password authentication failed"}`, 0)),
 			expectErr: true, expectKind: upstream.KindServerError, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc:      "nok, upstream 404 is a 404 not_found",
+			name:      "nok, upstream 404 is a 404 not_found",
 			givenURL:  serve(handler(404, `{"error":"not_found"}`, 0)),
 			expectErr: true, expectKind: upstream.KindClientError, expectStat: 404, expectCode: problem.CodeNotFound,
 		},
 		{
-			desc:      "nok, upstream 400 is a 400 bad_request without the upstream body",
+			name:      "nok, upstream 400 is a 400 bad_request without the upstream body",
 			givenURL:  serve(handler(400, `{"error":"internal_table_x_invalid","detail":"column secret_col"}`, 0)),
 			expectErr: true, expectKind: upstream.KindClientError, expectStat: 400, expectCode: problem.CodeBadRequest,
 		},
 		{
-			desc:      "nok, upstream 422 passes its status and stable code",
+			name:      "nok, upstream 422 passes its status and stable code",
 			givenURL:  serve(handler(422, `{"error":"idempotency_key_reused","detail":"key k-1 used for order o-9"}`, 0)),
 			expectErr: true, expectKind: upstream.KindClientError, expectStat: 422, expectCode: "idempotency_key_reused",
 		},
 		{
-			desc:      "nok, upstream 409 with a malformed code gets a generic one",
+			name:      "nok, upstream 409 with a malformed code gets a generic one",
 			givenURL:  serve(handler(409, `{"error":"Bad Thing <script>"}`, 0)),
 			expectErr: true, expectKind: upstream.KindClientError, expectStat: 409, expectCode: "conflict",
 		},
 		{
-			desc:      "nok, undecodable answer is a 502",
+			name:      "nok, undecodable answer is a 502",
 			givenURL:  serve(handler(200, `<html>oops</html>`, 0)),
 			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc: "nok, redirect is not followed and is a 502",
+			name: "nok, redirect is not followed and is a 502",
 			givenURL: serve(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "http://example.invalid/", http.StatusFound)
 			}),
 			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
-			desc: "nok, caller gone is a 499",
+			name: "nok, caller gone is a 499",
 			whenCtx: func() (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(context.Background())
 				time.AfterFunc(50*time.Millisecond, cancel)
@@ -297,7 +298,7 @@ func TestClient_MapsFailuresByKind(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := newClient(t, tt.givenURL(t), upstream.Config{Timeout: 200 * time.Millisecond}, upstream.Options{})
 			ctx, cancel := context.Background(), context.CancelFunc(func() {})
@@ -346,74 +347,93 @@ type failingServer struct {
 
 func newFailingServer(t *testing.T, status int) *failingServer {
 	t.Helper()
-	f := &failingServer{}
-	f.status.Store(int32(status))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		f.hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(int(f.status.Load()))
-		_, _ = w.Write([]byte(`{}`))
-	}))
+	f := newFailingHandler(status)
+	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	return f
 }
 
+// newFailingHandler is a failingServer without a socket, to serve through
+// edgetest.HandlerTransport on a synctest fake clock.
+func newFailingHandler(status int) *failingServer {
+	f := &failingServer{url: "http://catalog.test"}
+	f.status.Store(int32(status))
+	return f
+}
+
+func (f *failingServer) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	f.hits.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(f.status.Load()))
+	_, _ = w.Write([]byte(`{}`))
+}
+
+// TestBreaker_OpensFailsFastHalfOpensAndCloses runs on fake time through an
+// in-memory transport, so the open breaker's 200 ms are exact: no call can
+// slip into half-open early on a slow machine.
 func TestBreaker_OpensFailsFastHalfOpensAndCloses(t *testing.T) {
 	t.Parallel()
-	f := newFailingServer(t, http.StatusInternalServerError)
-	reg := prometheus.NewRegistry()
-	c := newClient(t, f.url, upstream.Config{
-		Breaker: upstream.BreakerConfig{OpenTimeout: 200 * time.Millisecond},
-		Retry:   upstream.RetryConfig{Disabled: true},
-	}, upstream.Options{Registerer: reg})
-	ctx := context.Background()
-	call := func() error { return c.Do(ctx, upstream.Request{Path: "/x"}, nil) }
+	synctest.Test(t, func(t *testing.T) {
+		f := newFailingHandler(http.StatusInternalServerError)
+		reg := prometheus.NewRegistry()
+		c := newClient(t, f.url, upstream.Config{
+			Breaker: upstream.BreakerConfig{OpenTimeout: 200 * time.Millisecond},
+			Retry:   upstream.RetryConfig{Disabled: true},
+		}, upstream.Options{Registerer: reg, Transport: edgetest.HandlerTransport(f)})
+		ctx := context.Background()
+		call := func() error { return c.Do(ctx, upstream.Request{Path: "/x"}, nil) }
 
-	for range 5 {
-		require.Error(t, call())
-	}
-	assert.Equal(t, int64(5), f.hits.Load())
-	assert.Equal(t, "open", c.BreakerState())
-	assert.Equal(t, 2.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
+		for range 5 {
+			require.Error(t, call())
+		}
+		assert.Equal(t, int64(5), f.hits.Load())
+		assert.Equal(t, "open", c.BreakerState())
+		assert.Equal(t, 2.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
 
-	for range 10 {
-		err := call()
-		var ue *upstream.Error
-		require.ErrorAs(t, err, &ue)
-		assert.Equal(t, upstream.KindBreakerOpen, ue.Kind)
-		assert.Equal(t, 503, problem.Resolve(err).Status)
-	}
-	assert.Equal(t, int64(5), f.hits.Load(), "an open breaker makes no call")
+		for range 10 {
+			err := call()
+			var ue *upstream.Error
+			require.ErrorAs(t, err, &ue)
+			assert.Equal(t, upstream.KindBreakerOpen, ue.Kind)
+			assert.Equal(t, 503, problem.Resolve(err).Status)
+		}
+		assert.Equal(t, int64(5), f.hits.Load(), "an open breaker makes no call")
 
-	require.Eventually(t, func() bool { return gauge(t, reg, "shopfront_upstream_breaker_state") == 1 }, 2*time.Second, 10*time.Millisecond,
-		"a scrape sees the breaker half-open without any call")
-	assert.Equal(t, "half-open", c.BreakerState())
-	f.status.Store(http.StatusOK)
-	require.NoError(t, call())
-	assert.Equal(t, int64(6), f.hits.Load())
-	assert.Equal(t, "closed", c.BreakerState())
-	assert.Equal(t, 0.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
-	assert.Equal(t, 10.0, series(t, reg, "shopfront_upstream_calls_total", "outcome", "breaker_open"))
+		time.Sleep(200 * time.Millisecond)
+		assert.Equal(t, 2.0, gauge(t, reg, "shopfront_upstream_breaker_state"), "open for all of OpenTimeout")
+		time.Sleep(time.Millisecond)
+		assert.Equal(t, 1.0, gauge(t, reg, "shopfront_upstream_breaker_state"), "a scrape sees the breaker half-open without any call")
+		assert.Equal(t, "half-open", c.BreakerState())
+		f.status.Store(http.StatusOK)
+		require.NoError(t, call())
+		assert.Equal(t, int64(6), f.hits.Load())
+		assert.Equal(t, "closed", c.BreakerState())
+		assert.Equal(t, 0.0, gauge(t, reg, "shopfront_upstream_breaker_state"))
+		assert.Equal(t, 10.0, series(t, reg, "shopfront_upstream_calls_total", "outcome", "breaker_open"))
+	})
 }
 
 func TestBreaker_HalfOpenFailureReopens(t *testing.T) {
 	t.Parallel()
-	f := newFailingServer(t, http.StatusBadGateway)
-	c := newClient(t, f.url, upstream.Config{
-		Breaker: upstream.BreakerConfig{ConsecutiveFailures: 2, OpenTimeout: 100 * time.Millisecond},
-		Retry:   upstream.RetryConfig{Disabled: true},
-	}, upstream.Options{})
-	call := func() error { return c.Do(context.Background(), upstream.Request{Path: "/x"}, nil) }
-	require.Error(t, call())
-	require.Error(t, call())
-	require.Equal(t, "open", c.BreakerState())
-	require.Eventually(t, func() bool { return c.BreakerState() == "half-open" }, 2*time.Second, 10*time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFailingHandler(http.StatusBadGateway)
+		c := newClient(t, f.url, upstream.Config{
+			Breaker: upstream.BreakerConfig{ConsecutiveFailures: 2, OpenTimeout: 100 * time.Millisecond},
+			Retry:   upstream.RetryConfig{Disabled: true},
+		}, upstream.Options{Transport: edgetest.HandlerTransport(f)})
+		call := func() error { return c.Do(context.Background(), upstream.Request{Path: "/x"}, nil) }
+		require.Error(t, call())
+		require.Error(t, call())
+		require.Equal(t, "open", c.BreakerState())
+		time.Sleep(101 * time.Millisecond) // Half-open once OpenTimeout has passed.
+		require.Equal(t, "half-open", c.BreakerState())
 
-	require.Error(t, call())
+		require.Error(t, call())
 
-	assert.Equal(t, "open", c.BreakerState())
-	assert.Equal(t, int64(3), f.hits.Load())
+		assert.Equal(t, "open", c.BreakerState())
+		assert.Equal(t, int64(3), f.hits.Load())
+	})
 }
 
 func TestBreaker_OpensOnFailureRatio(t *testing.T) {
@@ -441,16 +461,16 @@ func TestBreaker_OpensOnFailureRatio(t *testing.T) {
 func TestBreaker_IgnoresClientErrorsAndCancellations(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc    string
+		name    string
 		handler http.HandlerFunc
 		ctx     func(arrived <-chan struct{}) (context.Context, context.CancelFunc)
 	}{
 		{
-			desc:    "ok, 404s keep the breaker closed",
+			name:    "ok, 404s keep the breaker closed",
 			handler: func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) },
 		},
 		{
-			desc: "ok, cancelled calls keep the breaker closed",
+			name: "ok, cancelled calls keep the breaker closed",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
 			},
@@ -464,7 +484,7 @@ func TestBreaker_IgnoresClientErrorsAndCancellations(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var hits atomic.Int64
 			arrived := make(chan struct{}, 1)
@@ -495,22 +515,22 @@ func TestBreaker_IgnoresClientErrorsAndCancellations(t *testing.T) {
 func TestRetry_OnceForIdempotentCallsOnly(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc       string
+		name       string
 		whenMethod string
 		whenIdem   bool
 		givenFirst int
 		expectHits int64
 		expectErr  bool
 	}{
-		{desc: "ok, GET after a 503 is retried and succeeds", whenMethod: http.MethodGet, givenFirst: 503, expectHits: 2},
-		{desc: "ok, PUT after a 502 is retried and succeeds", whenMethod: http.MethodPut, givenFirst: 502, expectHits: 2},
-		{desc: "ok, POST with an idempotency key is retried", whenMethod: http.MethodPost, whenIdem: true, givenFirst: 503, expectHits: 2},
-		{desc: "nok, POST is not retried", whenMethod: http.MethodPost, givenFirst: 503, expectHits: 1, expectErr: true},
-		{desc: "nok, GET after a 500 is not retried", whenMethod: http.MethodGet, givenFirst: 500, expectHits: 1, expectErr: true},
-		{desc: "nok, GET after a 504 is not retried", whenMethod: http.MethodGet, givenFirst: 504, expectHits: 1, expectErr: true},
+		{name: "ok, GET after a 503 is retried and succeeds", whenMethod: http.MethodGet, givenFirst: 503, expectHits: 2},
+		{name: "ok, PUT after a 502 is retried and succeeds", whenMethod: http.MethodPut, givenFirst: 502, expectHits: 2},
+		{name: "ok, POST with an idempotency key is retried", whenMethod: http.MethodPost, whenIdem: true, givenFirst: 503, expectHits: 2},
+		{name: "nok, POST is not retried", whenMethod: http.MethodPost, givenFirst: 503, expectHits: 1, expectErr: true},
+		{name: "nok, GET after a 500 is not retried", whenMethod: http.MethodGet, givenFirst: 500, expectHits: 1, expectErr: true},
+		{name: "nok, GET after a 504 is not retried", whenMethod: http.MethodGet, givenFirst: 504, expectHits: 1, expectErr: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var hits atomic.Int64
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -565,7 +585,7 @@ func TestRetry_NeverExceedsBudgetUnderTotalFailure(t *testing.T) {
 	wg.Wait()
 
 	retried := f.hits.Load() - calls
-	// Issue 3's bound: retries <= 10 % of the calls, plus the floor of one
+	// The bound: retries <= 10 % of the calls, plus the floor of one
 	// retry per window (DefaultRetryBudgetMinRetries).
 	assert.LessOrEqual(t, retried, int64(calls/10+1))
 	assert.Positive(t, retried, "the budget does allow some retries")
@@ -589,17 +609,17 @@ func TestClient_LimitsAnswerSize(t *testing.T) {
 func TestPath_EscapesEachSegment(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc   string
+		name   string
 		given  []string
 		expect string
 	}{
-		{desc: "ok, plain", given: []string{"products", "p1"}, expect: "/products/p1"},
-		{desc: "ok, slash stays in its segment", given: []string{"products", "a/b"}, expect: "/products/a%2Fb"},
-		{desc: "ok, query characters are escaped", given: []string{"products", "a?b=1#c"}, expect: "/products/a%3Fb=1%23c"},
-		{desc: "ok, dot-dot cannot climb", given: []string{"products", ".."}, expect: "/products/%2E%2E"},
+		{name: "ok, plain", given: []string{"products", "p1"}, expect: "/products/p1"},
+		{name: "ok, slash stays in its segment", given: []string{"products", "a/b"}, expect: "/products/a%2Fb"},
+		{name: "ok, query characters are escaped", given: []string{"products", "a?b=1#c"}, expect: "/products/a%3Fb=1%23c"},
+		{name: "ok, dot-dot cannot climb", given: []string{"products", ".."}, expect: "/products/%2E%2E"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			assert.Equal(t, tt.expect, upstream.Path(tt.given...))
 		})
@@ -609,21 +629,21 @@ func TestPath_EscapesEachSegment(t *testing.T) {
 func TestConfig_Validate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc      string
+		name      string
 		given     upstream.Config
 		expectErr []string
 	}{
-		{desc: "ok, base URL only", given: upstream.Config{BaseURL: "http://127.0.0.1:9000/catalog"}},
-		{desc: "nok, no base URL", given: upstream.Config{}, expectErr: []string{"baseURL is required"}},
-		{desc: "nok, relative base URL", given: upstream.Config{BaseURL: "/catalog"}, expectErr: []string{"absolute http(s) URL"}},
+		{name: "ok, base URL only", given: upstream.Config{BaseURL: "http://127.0.0.1:9000/catalog"}},
+		{name: "nok, no base URL", given: upstream.Config{}, expectErr: []string{"baseURL is required"}},
+		{name: "nok, relative base URL", given: upstream.Config{BaseURL: "/catalog"}, expectErr: []string{"absolute http(s) URL"}},
 		{
-			desc:      "nok, every problem at once",
+			name:      "nok, every problem at once",
 			given:     upstream.Config{BaseURL: "ftp://x", Timeout: -1, Breaker: upstream.BreakerConfig{FailureRatio: 2}},
 			expectErr: []string{"absolute http(s) URL", "timeout", "breaker.failureRatio"},
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := tt.given.Validate()
 			if len(tt.expectErr) == 0 {
@@ -699,34 +719,38 @@ func TestClient_CheckBreakerReportsOpen(t *testing.T) {
 func TestBreaker_JudgesTimeoutsAgainstTheServiceOwnTimeout(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc        string
+		name        string
 		givenTO     time.Duration
 		whenCallers time.Duration
 		expectState string
 	}{
-		{desc: "ok, the client's own timeout counts as a failure", givenTO: 50 * time.Millisecond, expectState: "open"},
-		{desc: "ok, a caller deadline equal to the Timeout (storefront's order budget) counts", givenTO: 100 * time.Millisecond, whenCallers: 100 * time.Millisecond, expectState: "open"},
-		{desc: "ok, a much shorter caller deadline (spent route budget) does not", givenTO: time.Second, whenCallers: 50 * time.Millisecond, expectState: "closed"},
+		{name: "ok, the client's own timeout counts as a failure", givenTO: 50 * time.Millisecond, expectState: "open"},
+		{name: "ok, a caller deadline equal to the Timeout (storefront's order budget) counts", givenTO: 100 * time.Millisecond, whenCallers: 100 * time.Millisecond, expectState: "open"},
+		{name: "ok, a much shorter caller deadline (spent route budget) does not", givenTO: time.Second, whenCallers: 50 * time.Millisecond, expectState: "closed"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
-			t.Cleanup(srv.Close)
-			// The default breaker: 5 consecutive failures open it.
-			c := newClient(t, srv.URL, upstream.Config{Timeout: tt.givenTO}, upstream.Options{})
+			// On fake time: which deadline fired first is exact, not a
+			// race between timers on a busy machine.
+			synctest.Test(t, func(t *testing.T) {
+				hang := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+				// The default breaker: 5 consecutive failures open it.
+				c := newClient(t, "http://catalog.test", upstream.Config{Timeout: tt.givenTO},
+					upstream.Options{Transport: edgetest.HandlerTransport(hang)})
 
-			for range 5 {
-				ctx, cancel := context.Background(), context.CancelFunc(func() {})
-				if tt.whenCallers > 0 {
-					ctx, cancel = context.WithTimeout(ctx, tt.whenCallers)
+				for range 5 {
+					ctx, cancel := context.Background(), context.CancelFunc(func() {})
+					if tt.whenCallers > 0 {
+						ctx, cancel = context.WithTimeout(ctx, tt.whenCallers)
+					}
+					err := c.Do(ctx, upstream.Request{Path: "/x"}, nil)
+					cancel()
+					assert.Equal(t, 504, problem.Resolve(err).Status)
 				}
-				err := c.Do(ctx, upstream.Request{Path: "/x"}, nil)
-				cancel()
-				assert.Equal(t, 504, problem.Resolve(err).Status)
-			}
 
-			assert.Equal(t, tt.expectState, c.BreakerState())
+				assert.Equal(t, tt.expectState, c.BreakerState())
+			})
 		})
 	}
 }

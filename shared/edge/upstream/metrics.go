@@ -10,13 +10,18 @@ import (
 	edgemetrics "github.com/shopfront/shared/edge/metrics"
 )
 
+// DefaultVariant is the variant label of a client built without
+// Options.Variant: the only deployment of a service that has no routing.
+const DefaultVariant = "default"
+
 // metrics are the per-service collectors served on /metrics. Clients of
-// different services share one set per registry.
+// different services and variants share one set per registry.
 type metrics struct {
 	calls           *prometheus.CounterVec
 	duration        *prometheus.HistogramVec
 	retries         *prometheus.CounterVec
 	budgetExhausted *prometheus.CounterVec
+	hedges          *prometheus.CounterVec
 	breakerState    *breakerCollector
 }
 
@@ -28,22 +33,43 @@ type breakerCollector struct {
 	desc *prometheus.Desc
 
 	mu     sync.Mutex
-	states map[string]func() gobreaker.State
+	states map[breakerKey]breakerEntry
+}
+
+type breakerKey struct{ service, variant string }
+
+// breakerEntry is the breaker exported for one key and the client that
+// owns it, so that a client closed after its replacement was built does not
+// take the replacement's series with it.
+type breakerEntry struct {
+	owner *Client
+	state func() gobreaker.State
 }
 
 func newBreakerCollector() *breakerCollector {
 	return &breakerCollector{
 		desc: prometheus.NewDesc("shopfront_upstream_breaker_state",
-			"Circuit breaker state by domain service: 0 closed, 1 half-open, 2 open.", []string{"service"}, nil),
-		states: map[string]func() gobreaker.State{},
+			"Circuit breaker state by domain service and variant: 0 closed, 1 half-open, 2 open.",
+			[]string{"service", "variant"}, nil),
+		states: map[breakerKey]breakerEntry{},
 	}
 }
 
-// add exports the breaker of service; a later client of the same service
-// replaces the earlier one.
-func (b *breakerCollector) add(service string, state func() gobreaker.State) {
+// add exports the breaker of c; a later client of the same service and
+// variant replaces the earlier one.
+func (b *breakerCollector) add(c *Client) {
 	b.mu.Lock()
-	b.states[service] = state
+	b.states[breakerKey{c.service, c.variant}] = breakerEntry{owner: c, state: c.breaker.State}
+	b.mu.Unlock()
+}
+
+// remove stops exporting c's breaker unless another client replaced it.
+func (b *breakerCollector) remove(c *Client) {
+	b.mu.Lock()
+	k := breakerKey{c.service, c.variant}
+	if e, ok := b.states[k]; ok && e.owner == c {
+		delete(b.states, k)
+	}
 	b.mu.Unlock()
 }
 
@@ -54,8 +80,8 @@ func (b *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
 func (b *breakerCollector) Collect(ch chan<- prometheus.Metric) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for service, state := range b.states {
-		ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, float64(state()), service)
+	for k, e := range b.states {
+		ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, float64(e.state()), k.service, k.variant)
 	}
 }
 
@@ -63,13 +89,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopfront_upstream_calls_total",
-			Help: "Upstream calls by domain service and outcome (ok or the failure kind).",
-		}, []string{"service", "outcome"}),
+			Help: "Upstream calls by domain service, variant and outcome (ok or the failure kind).",
+		}, []string{"service", "variant", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "shopfront_upstream_duration_seconds",
-			Help:    "Duration of upstream calls, retries included, by domain service.",
+			Help:    "Duration of upstream calls, retries and hedges included, by domain service and variant.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 5},
-		}, []string{"service"}),
+		}, []string{"service", "variant"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shopfront_upstream_retries_total",
 			Help: "Retries of upstream calls by domain service.",
@@ -78,14 +104,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "shopfront_upstream_retry_budget_exhausted_total",
 			Help: "Retries refused because the service's retry budget was spent.",
 		}, []string{"service"}),
+		hedges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopfront_upstream_hedges_total",
+			Help: "Hedged reads by domain service and variant: sent, and won (the hedge answered first).",
+		}, []string{"service", "variant", "result"}),
 		breakerState: newBreakerCollector(),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var err error
-	m.calls, err = edgemetrics.Register(reg, m.calls)
-	if err != nil {
+	if m.calls, err = edgemetrics.Register(reg, m.calls); err != nil {
 		return nil, fmt.Errorf("registering upstream metrics: %w", err)
 	}
 	if m.duration, err = edgemetrics.Register(reg, m.duration); err != nil {
@@ -95,6 +124,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, fmt.Errorf("registering upstream metrics: %w", err)
 	}
 	if m.budgetExhausted, err = edgemetrics.Register(reg, m.budgetExhausted); err != nil {
+		return nil, fmt.Errorf("registering upstream metrics: %w", err)
+	}
+	if m.hedges, err = edgemetrics.Register(reg, m.hedges); err != nil {
 		return nil, fmt.Errorf("registering upstream metrics: %w", err)
 	}
 	if m.breakerState, err = edgemetrics.Register(reg, m.breakerState); err != nil {

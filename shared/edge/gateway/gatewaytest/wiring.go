@@ -38,7 +38,8 @@ type Boot func(t *testing.T, env map[string]string) Listening
 // what every composition root must wire: /healthz; /readyz 200
 // once the JWKS was fetched, with the jwks check and every upstream's
 // breaker in its body, 503 while the JWKS cannot be fetched; the edge
-// chain's problem+json 404 carrying a kept or replaced request id; /metrics;
+// chain's problem+json 404 carrying a kept or replaced request id and a
+// type in the error catalogue (BFF_ERRORS_URL); /metrics;
 // a problem+json 431 with the request id beyond 16 KiB of headers; HEAD
 // answered like GET without a body; unmatched paths charged to the
 // anonymous rate limit.
@@ -73,6 +74,8 @@ func CheckWiring(t *testing.T, boot Boot) {
 		}
 		assert.Equal(t, "not_found", problem["error"])
 		assert.Equal(t, "wiring-1", problem["requestId"])
+		assert.Equal(t, "https://github.com/shopfront/shopfront/blob/main/docs/errors.md#not_found", problem["type"],
+			"type is the error catalogue's section on the code")
 
 		problem = nil
 		resp = get(t, public+"/definitely/not/a/route", &problem, "X-Request-Id", "no spaces allowed")
@@ -83,6 +86,14 @@ func CheckWiring(t *testing.T, boot Boot) {
 
 		resp = get(t, admin+"/metrics", nil)
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	})
+	t.Run("ok, problem types point into the catalogue BFF_ERRORS_URL names", func(t *testing.T) {
+		t.Parallel()
+		g := boot(t, map[string]string{config.VarErrorsURL: "https://developers.shop.example.com/errors"})
+		var problem map[string]any
+		resp := get(t, "http://"+g.Addr()+"/definitely/not/a/route", &problem)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		assert.Equal(t, "https://developers.shop.example.com/errors#not_found", problem["type"])
 	})
 	t.Run("nok, JWKS unreachable: not ready, still alive", func(t *testing.T) {
 		t.Parallel()

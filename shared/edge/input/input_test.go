@@ -1,4 +1,4 @@
-package storefront_test
+package input_test
 
 import (
 	"errors"
@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/shared/edge/input"
 	"github.com/shopfront/shared/edge/problem"
-	"github.com/shopfront/shared/storefront"
 )
 
 func TestUnmarshalPointers(t *testing.T) {
@@ -25,34 +25,34 @@ func TestUnmarshalPointers(t *testing.T) {
 	tests := []struct {
 		desc   string
 		given  string
-		expect []storefront.FieldError
+		expect []input.FieldError
 	}{
 		{desc: "ok, valid body", given: `{"items":[{"productId":"p","quantity":1}],"labels":{"a":1},"gift":true}`},
 		{desc: "ok, null members are left alone", given: `{"items":null,"gift":null}`},
 		{desc: "nok, wrong type deep in an array", given: `{"items":[{"productId":"p","quantity":1},{"productId":"q","quantity":2.5}]}`,
-			expect: []storefront.FieldError{{In: "body", Path: "/items/1/quantity", Message: "must be an integer"}}},
+			expect: []input.FieldError{{In: "body", Path: "/items/1/quantity", Message: "must be an integer"}}},
 		{desc: "nok, every offending member is listed", given: `{"items":[{"productId":7,"quantity":"x"}],"gift":"yes"}`,
-			expect: []storefront.FieldError{
+			expect: []input.FieldError{
 				{In: "body", Path: "/gift", Message: "must be a boolean"},
 				{In: "body", Path: "/items/0/productId", Message: "must be a string"},
 				{In: "body", Path: "/items/0/quantity", Message: "must be an integer"},
 			}},
 		{desc: "nok, member names are escaped", given: `{"labels":{"a/b~c":"x"}}`,
-			expect: []storefront.FieldError{{In: "body", Path: "/labels/a~1b~0c", Message: "must be an integer"}}},
+			expect: []input.FieldError{{In: "body", Path: "/labels/a~1b~0c", Message: "must be an integer"}}},
 		{desc: "nok, unknown nested member", given: `{"items":[{"productId":"p","qty":1}]}`,
-			expect: []storefront.FieldError{{In: "body", Path: "/items/0/qty", Message: "is not a known member"}}},
+			expect: []input.FieldError{{In: "body", Path: "/items/0/qty", Message: "is not a known member"}}},
 		{desc: "nok, whole body of the wrong type", given: `"items"`,
-			expect: []storefront.FieldError{{In: "body", Path: "", Message: "must be an object"}}},
+			expect: []input.FieldError{{In: "body", Path: "", Message: "must be an object"}}},
 		{desc: "nok, broken JSON", given: `{"items":[`,
-			expect: []storefront.FieldError{{In: "body", Path: "", Message: "is not valid JSON"}}},
+			expect: []input.FieldError{{In: "body", Path: "", Message: "is not valid JSON"}}},
 		{desc: "nok, two values", given: `{} {}`,
-			expect: []storefront.FieldError{{In: "body", Path: "", Message: "must hold a single JSON value"}}},
+			expect: []input.FieldError{{In: "body", Path: "", Message: "must hold a single JSON value"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
 			var b body
-			err := storefront.Unmarshal([]byte(tt.given), &b)
+			err := input.Unmarshal([]byte(tt.given), &b)
 			if tt.expect == nil {
 				assert.NoError(t, err)
 				return

@@ -1,4 +1,8 @@
-package storefront
+// Package input owns how the customer gateways read untrusted request
+// input: strict JSON decoding into typed requests, path ids, currency
+// codes and Idempotency-Keys, and the one shape of a bad-input answer
+// (FieldError, Invalid: 400 validation_failed listing every problem).
+package input
 
 import (
 	"bytes"
@@ -85,6 +89,10 @@ func Invalid(errs ...FieldError) *problem.Problem {
 	}
 	return problem.ValidationFailed(strings.Join(msgs, "; ")).With("errors", errs)
 }
+
+// ValidID reports whether id may be a domain id (product, order): a short
+// token of URL-safe characters.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
 
 // ValidCurrency reports whether s is shaped like an ISO 4217 code.
 func ValidCurrency(s string) bool { return currencyPattern.MatchString(s) }
@@ -314,10 +322,10 @@ func jsonType(t reflect.Type) string {
 	}
 }
 
-// validIdempotencyKey accepts an absent key or 1-255 visible ASCII
+// ValidIdempotencyKey accepts an absent key or 1-255 visible ASCII
 // characters (the field-value of RFC 9110 without spaces, as the IETF
 // Idempotency-Key draft's keys are).
-func validIdempotencyKey(k string) bool {
+func ValidIdempotencyKey(k string) bool {
 	if len(k) > MaxIdempotencyKey {
 		return false
 	}

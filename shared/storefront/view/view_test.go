@@ -1,4 +1,4 @@
-package storefront_test
+package view_test
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shopfront/contracts/domain"
-	"github.com/shopfront/shared/storefront"
+	"github.com/shopfront/shared/storefront/view"
 )
 
 func TestThumbnail(t *testing.T) {
@@ -25,7 +25,7 @@ func TestThumbnail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
-			got := storefront.Thumbnail(tt.given)
+			got := view.Thumbnail(tt.given)
 			if tt.expect == "" {
 				assert.Nil(t, got)
 				return
@@ -38,13 +38,13 @@ func TestThumbnail(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	t.Parallel()
-	l := storefront.NewLookup(
+	l := view.NewLookup(
 		[]domain.Product{{ID: "p1", Name: "One", Brand: "B", Images: []domain.Image{{URL: "u1", Width: 1, Height: 1}}}},
 		[]domain.Price{{ProductID: "p1", Currency: "USD", Amount: 1999, ListAmount: 2499}},
 	)
 	assert.Equal(t, "One", *l.Name("p1"))
 	assert.Equal(t, "u1", *l.Thumbnail("p1"))
-	assert.Equal(t, storefront.Money{Amount: 1999, Currency: "USD"}, *l.Price("p1"))
+	assert.Equal(t, view.Money{Amount: 1999, Currency: "USD"}, *l.Price("p1"))
 	p, ok := l.Product("p1")
 	assert.True(t, ok)
 	assert.Equal(t, "B", p.Brand)
@@ -64,20 +64,20 @@ func TestLookup(t *testing.T) {
 func TestLookupCart(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	l := storefront.NewLookup([]domain.Product{{ID: "p1", Name: "One"}}, nil)
+	l := view.NewLookup([]domain.Product{{ID: "p1", Name: "One"}}, nil)
 	got := l.Cart(domain.Cart{UserID: "u1", UpdatedAt: at, Items: []domain.CartItem{{ProductID: "p1", Quantity: 2}, {ProductID: "p2", Quantity: 1}}})
 	require.Len(t, got.Items, 2)
 	assert.Equal(t, at, got.UpdatedAt)
 	assert.Equal(t, "One", *got.Items[0].Name)
 	assert.Nil(t, got.Items[0].Price, "pricing did not answer")
-	assert.Equal(t, storefront.CartLine{ProductID: "p2", Quantity: 1}, got.Items[1], "an unknown product keeps its id and quantity")
+	assert.Equal(t, view.CartLine{ProductID: "p2", Quantity: 1}, got.Items[1], "an unknown product keeps its id and quantity")
 	assert.NotNil(t, l.Cart(domain.Cart{}).Items, "an empty cart is an empty list, not null")
 }
 
 func TestOrderOf(t *testing.T) {
 	t.Parallel()
-	got := storefront.OrderOf(domain.Order{ID: "o1", UserID: "u1", Status: "placed", Currency: "USD", TotalAmount: 300,
+	got := view.OrderOf(domain.Order{ID: "o1", UserID: "u1", Status: "placed", Currency: "USD", TotalAmount: 300,
 		Items: []domain.OrderItem{{ProductID: "p1", Quantity: 3, UnitAmount: 100}}})
-	assert.Equal(t, storefront.Money{Amount: 300, Currency: "USD"}, got.Total)
-	assert.Equal(t, []storefront.OrderLine{{ProductID: "p1", Quantity: 3, UnitPrice: storefront.Money{Amount: 100, Currency: "USD"}}}, got.Items)
+	assert.Equal(t, view.Money{Amount: 300, Currency: "USD"}, got.Total)
+	assert.Equal(t, []view.OrderLine{{ProductID: "p1", Quantity: 3, UnitPrice: view.Money{Amount: 100, Currency: "USD"}}}, got.Items)
 }

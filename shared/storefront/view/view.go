@@ -1,4 +1,7 @@
-package storefront
+// Package view owns the shapes of the customer gateways' answers that more
+// than one gateway serves: money, the cart and the order, and the lookups
+// that fill them from the catalog and pricing services.
+package view
 
 import (
 	"time"

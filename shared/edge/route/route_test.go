@@ -1,0 +1,94 @@
+package route_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/route"
+)
+
+const guarded route.Policy = "guarded"
+
+// deny is a credential check that refuses everything.
+func deny(echo.HandlerFunc) echo.HandlerFunc {
+	return func(echo.Context) error { return problem.New(http.StatusUnauthorized, problem.CodeUnauthorized, "") }
+}
+
+func ok(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
+
+// TestRegisterAnswersRoutingBeforeCredentials: a known path asked with
+// another method is 405 with Allow, an unknown path 404, both without
+// meeting the policy's credential check; known routes meet it.
+func TestRegisterAnswersRoutingBeforeCredentials(t *testing.T) {
+	t.Parallel()
+	e := echo.New()
+	e.HTTPErrorHandler = problem.Handler(problem.HandlerConfig{})
+	require.NoError(t, route.Register(e, route.Chains{guarded: {deny}}, []route.Route{
+		{Method: http.MethodGet, Path: "/v2/products", Handler: ok, Policy: guarded},
+		{Method: http.MethodPost, Path: "/v2/orders", Handler: ok, Policy: guarded},
+	}, []route.Route{
+		{Method: http.MethodGet, Path: "/openapi.json", Handler: ok, Policy: route.Open},
+	}))
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		wantStatus int
+		wantAllow  string
+	}{
+		{name: "nok, guarded route", method: http.MethodGet, path: "/v2/products", wantStatus: http.StatusUnauthorized},
+		{name: "nok, wrong method of a known path", method: http.MethodDelete, path: "/v2/products", wantStatus: http.StatusMethodNotAllowed, wantAllow: "GET"},
+		{name: "nok, unknown path under a guarded prefix", method: http.MethodGet, path: "/v2/nope", wantStatus: http.StatusNotFound},
+		{name: "ok, open route", method: http.MethodGet, path: "/openapi.json", wantStatus: http.StatusNoContent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			require.NoError(t, err)
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			_ = res.Body.Close()
+			assert.Equal(t, tt.wantStatus, res.StatusCode)
+			if tt.wantAllow != "" {
+				assert.Contains(t, res.Header.Get("Allow"), tt.wantAllow)
+			}
+		})
+	}
+}
+
+func TestRegisterRefuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		given   []route.Route
+		wantErr string
+	}{
+		{name: "nok, policy without a chain", given: []route.Route{{Method: http.MethodGet, Path: "/a", Handler: ok, Policy: "personal"}},
+			wantErr: `no chain for policy "personal"`},
+		{name: "nok, no handler", given: []route.Route{{Method: http.MethodGet, Path: "/a", Policy: guarded}},
+			wantErr: "needs a Method, Path, Handler and Policy"},
+		{name: "nok, same route twice", given: []route.Route{
+			{Method: http.MethodGet, Path: "/a", Handler: ok, Policy: guarded},
+			{Method: http.MethodGet, Path: "/a", Handler: ok, Policy: guarded},
+		}, wantErr: "GET /a registered twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := echo.New()
+			err := route.Register(e, route.Chains{guarded: nil}, tt.given)
+			assert.ErrorContains(t, err, tt.wantErr)
+			assert.Empty(t, e.Routes(), "nothing is registered")
+		})
+	}
+}
