@@ -25,8 +25,10 @@ import (
 
 // Command checks, on the real binary, what a gateway's main must do:
 // bad configuration stops start-up with one line per
-// problem and exit code 2; SIGTERM turns /readyz 503, lets an in-flight
-// request finish with its full answer, and exits 0.
+// problem and exit code 2; --version and --check-config answer without
+// serving; the OpenTelemetry variables shape the exported spans; SIGTERM
+// turns /readyz 503, lets an in-flight request finish with its full
+// answer, and exits 0.
 type Command struct {
 	// Name is the binary's name and the prefix of its problem lines, e.g.
 	// "bff-mobile". Required.
@@ -93,6 +95,10 @@ func (c Command) Test(t *testing.T) {
 	t.Run("flags", func(t *testing.T) {
 		t.Parallel()
 		c.testFlags(t, bin)
+	})
+	t.Run("tracing", func(t *testing.T) {
+		t.Parallel()
+		c.testTracing(t, bin)
 	})
 	t.Run("ok, SIGTERM exits 0", func(t *testing.T) {
 		t.Parallel()
