@@ -2,6 +2,7 @@ package contracts_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -20,8 +21,9 @@ import (
 )
 
 const (
-	jsonType = "application/json"
-	formType = "application/x-www-form-urlencoded"
+	jsonType  = "application/json"
+	formType  = "application/x-www-form-urlencoded"
+	octetType = "application/octet-stream"
 )
 
 // call is one request to a fake and the status it must get.
@@ -125,6 +127,18 @@ var contractCalls = map[string][]call{
 			body: "grant_type=implicit"},
 		{name: "ok, jwks", method: "GET", path: "/.well-known/jwks.json", status: 200},
 	},
+	// The media calls that need an upload of their own are in
+	// TestContractMediaFlow.
+	domain.ServiceMedia: {
+		{name: "ok, create upload", method: "POST", path: "/uploads", ctype: jsonType, status: 201,
+			body: `{"userId":"u-001","length":10,"filename":"a.jpg","contentType":"image/jpeg"}`},
+		{name: "nok, create without user", method: "POST", path: "/uploads", ctype: jsonType, status: 400, badReq: true,
+			body: `{"length":10,"filename":"a.jpg","contentType":"image/jpeg"}`},
+		{name: "nok, unknown upload", method: "GET", path: "/uploads/up-nope", status: 404},
+		{name: "nok, append to unknown upload", method: "PATCH", path: "/uploads/up-nope", ctype: octetType, body: "abc",
+			header: map[string]string{"Upload-Offset": "0"}, status: 404},
+		{name: "nok, delete unknown upload", method: "DELETE", path: "/uploads/up-nope", status: 404},
+	},
 }
 
 // TestContract sends every call to the fakes over real HTTP and checks the
@@ -227,4 +241,56 @@ func TestContractFaults(t *testing.T) {
 		c.name, c.status = "nok, fault on "+service, http.StatusBadGateway
 		checkCall(t, router, serviceURL, c)
 	}
+}
+
+// TestContractMediaFlow walks one upload through the media document:
+// append, the conflict and overrun errors (which write nothing), read,
+// expiry and deletion.
+func TestContractMediaFlow(t *testing.T) {
+	t.Parallel()
+	f, base := fakestest.Start(t)
+	doc, err := openapi.Load(t.Context(), domain.ServiceMedia)
+	require.NoError(t, err)
+	serviceURL := base + "/" + domain.ServiceMedia
+	doc.Servers = openapi3.Servers{{URL: serviceURL}}
+	router, err := gorillamux.NewRouter(doc)
+	require.NoError(t, err)
+
+	create := func() string {
+		resp, err := http.Post(serviceURL+"/uploads", jsonType,
+			strings.NewReader(`{"userId":"u-001","length":6,"filename":"a.png","contentType":"image/png"}`))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
+		var u domain.Upload
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&u))
+		return u.ID
+	}
+	id := create()
+	at := func(offset string) map[string]string { return map[string]string{"Upload-Offset": offset} }
+	for _, c := range []call{
+		{name: "ok, append", method: "PATCH", ctype: octetType, body: "abcd", header: at("0"), status: 200},
+		{name: "nok, wrong offset", method: "PATCH", ctype: octetType, body: "ef", header: at("0"), status: 409},
+		{name: "nok, past the length", method: "PATCH", ctype: octetType, body: "efg", header: at("4"), status: 413},
+		{name: "nok, wrong media type", method: "PATCH", ctype: "text/plain", body: "ef", header: at("4"), status: 415, badReq: true},
+		{name: "ok, append the rest", method: "PATCH", ctype: octetType, body: "ef", header: at("4"), status: 200},
+		{name: "ok, read", method: "GET", status: 200},
+	} {
+		c.path = "/uploads/" + id
+		checkCall(t, router, serviceURL, c)
+	}
+	data, ok := f.UploadData(id)
+	require.True(t, ok)
+	assert.Equal(t, "abcdef", string(data), "the failed appends wrote nothing")
+	u, _ := f.Upload(id)
+	assert.True(t, u.Complete)
+
+	require.True(t, f.ExpireUpload(id))
+	checkCall(t, router, serviceURL, call{name: "nok, expired", method: "GET", path: "/uploads/" + id, status: 410})
+	checkCall(t, router, serviceURL, call{name: "nok, append to expired", method: "PATCH", path: "/uploads/" + id,
+		ctype: octetType, body: "x", header: at("6"), status: 410})
+
+	id = create()
+	checkCall(t, router, serviceURL, call{name: "ok, delete", method: "DELETE", path: "/uploads/" + id, status: 204})
+	checkCall(t, router, serviceURL, call{name: "nok, deleted", method: "GET", path: "/uploads/" + id, status: 404})
 }

@@ -196,6 +196,32 @@ type Token struct {
 	ExpiresIn   int    `json:"expires_in"`
 }
 
+// Upload is the media service's resumable upload: the bytes received so far
+// (Offset of Length) of one file a user is sending. The service keeps it
+// until ExpiresAt; after that it answers 410.
+type Upload struct {
+	ID          string    `json:"id"`
+	UserID      string    `json:"userId"`
+	Length      int64     `json:"length"`
+	Offset      int64     `json:"offset"`
+	Filename    string    `json:"filename"`
+	ContentType string    `json:"contentType"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+	Complete    bool      `json:"complete"`
+}
+
+// CreateUpload is the body of the media service's POST /uploads.
+type CreateUpload struct {
+	UserID      string `json:"userId"`
+	Length      int64  `json:"length"`
+	Filename    string `json:"filename"`
+	ContentType string `json:"contentType"`
+}
+
+// HeaderUploadOffset carries the offset of a media PATCH and, on its 409,
+// the upload's current offset.
+const HeaderUploadOffset = "Upload-Offset"
+
 // Fault is the body of the fakes' PUT /__faults/{service}. The fakes apply
 // it in field order: wait, drop the connection, fail.
 type Fault struct {
@@ -225,10 +251,12 @@ const (
 	ServicePayments        = "payments"
 	ServiceNotifications   = "notifications"
 	ServiceIdentity        = "identity"
+	ServiceMedia           = "media"
 )
 
-// ServiceNames returns the eleven domain services in the documented order.
+// ServiceNames returns the twelve domain services in the documented order.
 func ServiceNames() []string {
 	return []string{ServiceCatalog, ServiceInventory, ServicePricing, ServiceReviews, ServiceRecommendations,
-		ServiceUsers, ServiceOrders, ServiceCart, ServicePayments, ServiceNotifications, ServiceIdentity}
+		ServiceUsers, ServiceOrders, ServiceCart, ServicePayments, ServiceNotifications, ServiceIdentity,
+		ServiceMedia}
 }

@@ -1,4 +1,4 @@
-// Package fakes serves fakes of Shopfront's eleven domain services
+// Package fakes serves fakes of Shopfront's twelve domain services
 // from one http.Handler: every service under /<service>/..., deterministic
 // generated data, an identity service signing RS256 JWTs with a key made at
 // start-up, fault injection and per-service request counters for tests.
@@ -31,8 +31,12 @@ type Options struct {
 	// Seed drives the generated data set and fault error rates. Optional.
 	// Default 1. Equal seeds give equal data.
 	Seed uint64
-	// Clock stamps tokens, new orders and cart edits. Optional. Default time.Now.
+	// Clock stamps tokens, new orders and cart edits, and expires uploads.
+	// Optional. Default time.Now.
 	Clock func() time.Time
+	// UploadTTL is how long the media service keeps an upload after its
+	// creation. Optional. Default DefaultUploadTTL (24 h).
+	UploadTTL time.Duration
 }
 
 // Fakes is the set of fake domain services. It is safe for concurrent use.
@@ -48,6 +52,8 @@ type Fakes struct {
 	headers  map[string]http.Header
 	idem     map[string]idemRecord
 	keys     []signingKey // current key last; the JWKS lists the last two
+
+	media *media // the media service's uploads, under their own lock
 }
 
 // idemRecord remembers the order an Idempotency-Key created.
@@ -73,7 +79,7 @@ func New(opts Options) (*Fakes, error) {
 	f := &Fakes{
 		clock: opts.Clock, data: generate(opts.Seed), rnd: rand.New(rand.NewPCG(opts.Seed, 0xfa17)),
 		faults: map[string]domain.Fault{}, requests: map[string]int{}, headers: map[string]http.Header{},
-		idem: map[string]idemRecord{},
+		idem: map[string]idemRecord{}, media: newMedia(opts.Clock, opts.UploadTTL),
 	}
 	if _, err := f.RotateKey(); err != nil {
 		return nil, err
@@ -95,7 +101,7 @@ func (f *Fakes) routes() http.Handler {
 		domain.ServiceRecommendations: f.recommendationsRoutes, domain.ServiceUsers: f.usersRoutes,
 		domain.ServiceOrders: f.ordersRoutes, domain.ServiceCart: f.cartRoutes,
 		domain.ServicePayments: f.paymentsRoutes, domain.ServiceNotifications: f.notificationsRoutes,
-		domain.ServiceIdentity: f.identityRoutes,
+		domain.ServiceIdentity: f.identityRoutes, domain.ServiceMedia: f.mediaRoutes,
 	}
 	for name, register := range services {
 		sub := http.NewServeMux()

@@ -3,6 +3,7 @@ package fakes_test
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -36,4 +37,13 @@ func do(t *testing.T, method, url, body string, header map[string]string, out an
 type problem struct {
 	Status int    `json:"status"`
 	Code   string `json:"error"`
+}
+
+// dialRaw opens a plain TCP connection closed when the test ends.
+func dialRaw(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
 }

@@ -1,4 +1,4 @@
-// Package openapi embeds the OpenAPI 3.1 documents of the eleven domain
+// Package openapi embeds the OpenAPI 3.1 documents of the twelve domain
 // services, one file per service named after it (catalog.yaml,
 // ...). Paths are relative to each service's base URL. Tests of any module
 // validate requests and responses against them with kin-openapi.

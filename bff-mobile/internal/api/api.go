@@ -46,6 +46,9 @@ type Budgets struct {
 	// Orders bounds the order routes, single calls. Optional. Default
 	// storefront's 2 s.
 	Orders time.Duration `yaml:"orders"`
+	// Upload bounds a PATCH of the resumable uploads (package upload),
+	// reading the chunk from the phone included. Optional. Default 30 s.
+	Upload time.Duration `yaml:"upload"`
 }
 
 // Config configures the API.

@@ -14,6 +14,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/compress"
 	"github.com/shopfront/bff-mobile/internal/conditional"
 	"github.com/shopfront/bff-mobile/internal/config"
+	"github.com/shopfront/bff-mobile/internal/upload"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/gateway"
 	"github.com/shopfront/shared/edge/jwtauth"
@@ -34,7 +35,7 @@ type App struct {
 // New builds the gateway and binds its listeners. ctx bounds background
 // work such as JWKS refreshes; cancel it to stop them.
 func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) {
-	g, err := gateway.New(ctx, cfg.Common, gateway.Options{Name: Name, Client: auth.ClientMobile, Logger: log})
+	g, err := gateway.New(ctx, cfg.Common, gateway.Options{Name: Name, Client: auth.ClientMobile, Logger: log, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -84,10 +85,27 @@ func (a *App) wire(cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("building revalidation: %w", err)
 	}
-	if err := a.Install(server.Chain{Outer: []server.Layer{{Name: "gzip", Middleware: gz}}}); err != nil {
+	uploads, err := upload.New(upload.Config{Media: a.Clients.Media,
+		PatchBudget: cfg.RouteBudgets().Upload, MaxConcurrent: cfg.Mobile.Uploads.MaxConcurrent})
+	if err != nil {
+		return fmt.Errorf("building upload routes: %w", err)
+	}
+	anonymous, err := ratelimit.Config{Limiter: a.Limiter}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("building the rate limit of upload capabilities: %w", err)
+	}
+	if err := a.Install(server.Chain{
+		Pre:   []server.Layer{{Name: "Tus-Resumable on upload paths", Middleware: upload.Resumable}},
+		Outer: []server.Layer{{Name: "gzip", Middleware: gz}},
+	}); err != nil {
 		return fmt.Errorf("installing the edge chain: %w", err)
 	}
+	// The upload routes skip revalidation: an upload's offset must never be
+	// answered from a cache.
 	return route.Register(a.Echo(), route.Chains{
-		api.AuthenticatedPolicy: {authn, limit, cond},
-	}, routes.Routes())
+		api.AuthenticatedPolicy:   {authn, limit, cond},
+		upload.CapabilitiesPolicy: {anonymous},
+		upload.StatusPolicy:       {authn, limit},
+		upload.TusPolicy:          {authn, limit, upload.RequireVersion},
+	}, routes.Routes(), uploads.Routes())
 }

@@ -1,17 +1,25 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
+	"github.com/shopfront/bff-mobile/internal/app"
+	"github.com/shopfront/bff-mobile/internal/config"
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes/fakestest"
+	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -86,26 +94,49 @@ func TestMobileErrorClasses(t *testing.T) {
 }
 
 // TestMobileRateLimited exhausts a user's burst: the next request is 429
-// rate_limited with Retry-After and the limit headers, and another user is
-// unaffected.
+// rate_limited with Retry-After and the limit headers, another user is
+// unaffected, and the bucket refills with time. The limiter's clock stands
+// still until the test moves it, so a slow machine cannot refill the bucket
+// between requests.
 func TestMobileRateLimited(t *testing.T) {
 	t.Parallel()
-	cfg := edgetest.TempFile(t, "limit.yaml", "mobile:\n  rate_limit: {per_minute: 60, burst: 3}\n")
-	s := bootReady(t, map[string]string{"BFF_CONFIG": cfg})
-	tok := fakestest.UserToken(t, s.fakes, "u-010", "mobile")
+	clock := &heldClock{}
+	clock.ns.Store(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	f, base := fakestest.Start(t)
+	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(base, map[string]string{
+		"BFF_CONFIG": edgetest.TempFile(t, "limit.yaml", "mobile:\n  rate_limit: {per_minute: 60, burst: 3}\n"),
+	})))
+	require.NoError(t, err)
+	cfg.Now = clock.Now
+	a, _ := gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, cfg, zap.NewNop()) })
+	gatewaytest.WaitReady(t, a.AdminAddr())
+	url := "http://" + a.Addr() + "/v1/cart"
+	tok := fakestest.UserToken(t, f, "u-010", "mobile")
+
 	for i := range 3 {
-		r := call(t, http.MethodGet, s.url+"/v1/cart", tok, "", nil)
+		r := call(t, http.MethodGet, url, tok, "", nil)
 		require.Equal(t, http.StatusOK, r.StatusCode)
 		assert.Equal(t, "60", r.Header.Get("X-RateLimit-Limit"))
 		assert.Equal(t, []string{"2", "1", "0"}[i], r.Header.Get("X-RateLimit-Remaining"))
 	}
-	r := call(t, http.MethodGet, s.url+"/v1/cart", tok, "", nil)
+	r := call(t, http.MethodGet, url, tok, "", nil)
 	assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
 	assert.Contains(t, string(r.body), `"error":"rate_limited"`)
-	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	assert.Equal(t, "1", r.Header.Get("Retry-After"), "one token a second")
 	assert.Equal(t, "0", r.Header.Get("X-RateLimit-Remaining"))
-	assert.Regexp(t, `^"user";r=0;t=\d+$`, r.Header.Get("RateLimit"))
+	assert.Equal(t, `"user";r=0;t=3`, r.Header.Get("RateLimit"), "the whole burst is back in 3 s")
 
-	other := call(t, http.MethodGet, s.url+"/v1/cart", fakestest.UserToken(t, s.fakes, "u-011", "mobile"), "", nil)
+	other := call(t, http.MethodGet, url, fakestest.UserToken(t, f, "u-011", "mobile"), "", nil)
 	assert.Equal(t, http.StatusOK, other.StatusCode, "limits are per user")
+
+	clock.Advance(time.Second)
+	r = call(t, http.MethodGet, url, tok, "", nil)
+	assert.Equal(t, http.StatusOK, r.StatusCode, "a second later one token is back")
+	assert.Equal(t, "0", r.Header.Get("X-RateLimit-Remaining"))
 }
+
+// heldClock is a clock that moves only when told to.
+type heldClock struct{ ns atomic.Int64 }
+
+func (c *heldClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *heldClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }

@@ -12,6 +12,7 @@ import (
 	"github.com/shopfront/bff-mobile/internal/api"
 	"github.com/shopfront/bff-mobile/internal/compress"
 	"github.com/shopfront/bff-mobile/internal/conditional"
+	"github.com/shopfront/bff-mobile/internal/upload"
 	"github.com/shopfront/shared/edge/aggregate"
 	edgeconfig "github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/input"
@@ -23,6 +24,11 @@ type Config struct {
 	edgeconfig.Common `yaml:",inline"`
 	// Mobile holds the mobile-only policies.
 	Mobile Mobile `yaml:"mobile"`
+	// Now is the clock of the in-process rate limits. It is set in code,
+	// never read from the file or the environment: tests hold time still
+	// with it so that a limit's refill cannot race their requests.
+	// Optional. Default time.Now.
+	Now func() time.Time `yaml:"-"`
 }
 
 // Mobile holds the policies bff-mobile owns: compression,
@@ -53,10 +59,22 @@ type Mobile struct {
 	// Default ratelimit.UserLimit() (600 per minute, burst 100).
 	RateLimit ratelimit.Limit `yaml:"rate_limit"`
 	// Budgets bound each route's upstream work
-	// (BFF_MOBILE_BUDGET_HOME, _PRODUCT, _SEARCH, _CART, _ORDERS). Optional.
-	// Default: the aggregate routes (home, product, search, cart) get
-	// BFF_ROUTE_BUDGET (2.5 s), the order routes BFF_UPSTREAM_TIMEOUT (2 s).
+	// (BFF_MOBILE_BUDGET_HOME, _PRODUCT, _SEARCH, _CART, _ORDERS, _UPLOAD).
+	// Optional. Default: the aggregate routes (home, product, search, cart)
+	// get BFF_ROUTE_BUDGET (2.5 s), the order routes BFF_UPSTREAM_TIMEOUT
+	// (2 s), an upload PATCH 30 s (a slow radio sending 1 MiB).
 	Budgets api.Budgets `yaml:"budgets"`
+	// Uploads holds the resumable uploads' limits. Optional.
+	Uploads Uploads `yaml:"uploads"`
+}
+
+// Uploads are the limits of the resumable upload routes.
+type Uploads struct {
+	// MaxConcurrent caps the upload PATCHes in flight on one instance
+	// (BFF_MOBILE_UPLOADS_MAX_CONCURRENT); each buffers one chunk of at most
+	// 1 MiB, so this bounds that memory in MiB. The excess gets 503 with
+	// Retry-After. Optional. Default 64.
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // Listener defaults of bff-mobile. Cellular clients are slow
@@ -81,6 +99,8 @@ const (
 	VarBudgetSearch  = "BFF_MOBILE_BUDGET_SEARCH"
 	VarBudgetCart    = "BFF_MOBILE_BUDGET_CART"
 	VarBudgetOrders  = "BFF_MOBILE_BUDGET_ORDERS"
+	VarBudgetUpload  = "BFF_MOBILE_BUDGET_UPLOAD"
+	VarUploadsMax    = "BFF_MOBILE_UPLOADS_MAX_CONCURRENT"
 )
 
 // Defaults returns the embedded defaults `make run` uses.
@@ -96,6 +116,7 @@ func Defaults() Config {
 		Currency:       edgeconfig.DefaultCurrency,
 		SearchPageSize: api.DefaultSearchPageSize,
 		RateLimit:      ratelimit.UserLimit(),
+		Uploads:        Uploads{MaxConcurrent: upload.DefaultMaxConcurrent},
 	}
 	return c
 }
@@ -120,6 +141,8 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	env.Duration(VarBudgetSearch, &m.Budgets.Search)
 	env.Duration(VarBudgetCart, &m.Budgets.Cart)
 	env.Duration(VarBudgetOrders, &m.Budgets.Orders)
+	env.Duration(VarBudgetUpload, &m.Budgets.Upload)
+	env.Int(VarUploadsMax, &m.Uploads.MaxConcurrent)
 }
 
 // readLevel reads the gzip level, which may be -1 (env.Int refuses
@@ -160,6 +183,9 @@ func (c Config) Validate() error {
 	if m.RateLimit.Rate < 1 || m.RateLimit.Burst < 1 {
 		fail("mobile.rate_limit", "per_minute and burst must be positive, got %d and %d", m.RateLimit.Rate, m.RateLimit.Burst)
 	}
+	if m.Uploads.MaxConcurrent < 1 || m.Uploads.MaxConcurrent > 4096 {
+		fail(VarUploadsMax, "must be within 1..4096, got %d", m.Uploads.MaxConcurrent)
+	}
 	if m.NearbyRadiusKm < 0 {
 		fail("mobile.nearby_radius_km", "must not be negative, got %g", m.NearbyRadiusKm)
 	}
@@ -178,6 +204,7 @@ func (c *Config) budgets() aggregate.Budgets {
 		{Name: VarBudgetSearch, Value: &b.Search, Default: route},
 		{Name: VarBudgetCart, Value: &b.Cart, Default: route},
 		{Name: VarBudgetOrders, Value: &b.Orders, Default: single},
+		{Name: VarBudgetUpload, Value: &b.Upload, Default: upload.DefaultPatchBudget},
 	}
 }
 

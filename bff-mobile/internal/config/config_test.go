@@ -28,7 +28,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, "private, max-age=60", c.Mobile.CacheControl)
 	assert.Equal(t, "USD", c.Mobile.Currency)
 	assert.Equal(t, api.Budgets{Home: 2500 * time.Millisecond, Product: 2500 * time.Millisecond,
-		Search: 2500 * time.Millisecond, Cart: 2500 * time.Millisecond, Orders: 2 * time.Second}, c.RouteBudgets())
+		Search: 2500 * time.Millisecond, Cart: 2500 * time.Millisecond, Orders: 2 * time.Second, Upload: 30 * time.Second}, c.RouteBudgets())
 }
 
 func TestEnvironment(t *testing.T) {

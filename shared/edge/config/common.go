@@ -45,10 +45,10 @@ type Common struct {
 	File string `yaml:"-"`
 }
 
-// Upstreams are the base URLs of the eleven domain services, each
+// Upstreams are the base URLs of the twelve domain services, each
 // without a trailing slash, and the call budgets.
 type Upstreams struct {
-	// Catalog to Identity are each service's base URL, read from
+	// Catalog to Media are each service's base URL, read from
 	// BFF_UPSTREAM_<SERVICE>_URL. Optional. Default
 	// http://127.0.0.1:9000/<service>, the fakes of `make run`.
 	Catalog         string `yaml:"catalog"`
@@ -62,6 +62,7 @@ type Upstreams struct {
 	Payments        string `yaml:"payments"`
 	Notifications   string `yaml:"notifications"`
 	Identity        string `yaml:"identity"`
+	Media           string `yaml:"media"`
 
 	// Timeout bounds one upstream call. Optional. Default 2s.
 	Timeout time.Duration `yaml:"timeout"`
@@ -153,7 +154,7 @@ func (u *Upstreams) all() map[string]*string {
 		domain.ServiceRecommendations: &u.Recommendations, domain.ServiceUsers: &u.Users,
 		domain.ServiceOrders: &u.Orders, domain.ServiceCart: &u.Cart,
 		domain.ServicePayments: &u.Payments, domain.ServiceNotifications: &u.Notifications,
-		domain.ServiceIdentity: &u.Identity,
+		domain.ServiceIdentity: &u.Identity, domain.ServiceMedia: &u.Media,
 	}
 }
 

@@ -87,6 +87,10 @@ type Options struct {
 	// Logger receives every component's events. Optional. Default
 	// zap.NewNop().
 	Logger *zap.Logger
+	// Now is the clock of the rate limiter's in-process counters, so that
+	// a test can hold time still instead of racing the refill. Optional.
+	// Default time.Now.
+	Now func() time.Time
 }
 
 // Validate reports every missing required field.
@@ -225,7 +229,7 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	}
 
 	g.Limiter, err = ratelimit.New(ratelimit.LimiterConfig{
-		Redis: g.Redis, Prefix: opts.Name + ":", Logger: g.Logger, Registry: g.Registry,
+		Redis: g.Redis, Prefix: opts.Name + ":", Logger: g.Logger, Registry: g.Registry, Now: opts.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building rate limiter: %w", err)

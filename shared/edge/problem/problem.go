@@ -32,6 +32,11 @@ const (
 	CodeUpstreamTimeout      = "upstream_timeout"
 	CodeCSRFFailed           = "csrf_failed"
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeConflict             = "conflict"
+	CodeGone                 = "gone"
+	CodeChecksumMismatch     = "checksum_mismatch"
+	CodePreconditionFailed   = "precondition_failed"
+	CodeOverloaded           = "overloaded"
 	CodeClientClosed         = "client_closed_request"
 	CodeInternal             = "internal_error"
 )

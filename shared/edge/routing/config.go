@@ -41,6 +41,7 @@ type Config struct {
 	Payments        *Service `yaml:"payments"`
 	Notifications   *Service `yaml:"notifications"`
 	Identity        *Service `yaml:"identity"`
+	Media           *Service `yaml:"media"`
 }
 
 // Service is the routing of one domain service.
@@ -90,7 +91,7 @@ func (c *Config) entries() []entry {
 		{domain.ServiceRecommendations, c.Recommendations}, {domain.ServiceUsers, c.Users},
 		{domain.ServiceOrders, c.Orders}, {domain.ServiceCart, c.Cart},
 		{domain.ServicePayments, c.Payments}, {domain.ServiceNotifications, c.Notifications},
-		{domain.ServiceIdentity, c.Identity},
+		{domain.ServiceIdentity, c.Identity}, {domain.ServiceMedia, c.Media},
 	}
 }
 

@@ -50,6 +50,8 @@ type Config struct {
 	// Router().Reload and Router().Watch re-read. Optional. Default "": no
 	// reloads.
 	RoutingFile string `yaml:"-"`
+	// Media is the media service. Required (BaseURL).
+	Media upstream.Config `yaml:"media"`
 }
 
 // DefaultConfig returns the configuration of every service at root/<service>,
@@ -92,6 +94,7 @@ func (c *Config) entries() []entry {
 		{domain.ServicePayments, &c.Payments},
 		{domain.ServiceNotifications, &c.Notifications},
 		{domain.ServiceIdentity, &c.Identity},
+		{domain.ServiceMedia, &c.Media},
 	}
 }
 
@@ -124,6 +127,7 @@ type Clients struct {
 	Payments        *Payments
 	Notifications   *Notifications
 	Identity        *Identity
+	Media           *Media
 
 	router *routing.Router
 	all    []*routing.Route
@@ -162,6 +166,7 @@ func New(cfg Config, opts upstream.Options) (*Clients, error) {
 		Notifications:   &Notifications{c: up[domain.ServiceNotifications]},
 		Identity:        &Identity{c: up[domain.ServiceIdentity]},
 		router:          router,
+		Media:           &Media{c: up[domain.ServiceMedia]},
 		all:             all,
 	}, nil
 }

@@ -265,7 +265,7 @@ func TestClients_BreakersAreSeparatePerService(t *testing.T) {
 	b := c.Breakers()
 	assert.Equal(t, "open", b[domain.ServicePayments])
 	assert.Equal(t, "closed", b[domain.ServiceUsers])
-	assert.Len(t, b, 11)
+	assert.Len(t, b, len(domain.ServiceNames()))
 }
 
 func TestConfig_ValidateNamesTheService(t *testing.T) {
@@ -324,7 +324,7 @@ func TestNew_AllServicesShareOneRegistry(t *testing.T) {
 	assert.Equal(t, 2, calls, "one series per service and outcome")
 	states, err := testutil.GatherAndCount(reg, "shopfront_upstream_breaker_state")
 	require.NoError(t, err)
-	assert.Equal(t, 11, states, "every service's breaker state is exported")
+	assert.Equal(t, len(domain.ServiceNames()), states, "every service's breaker state is exported")
 	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP shopfront_upstream_calls_total Upstream calls by domain service, variant and outcome (ok or the failure kind).
 # TYPE shopfront_upstream_calls_total counter

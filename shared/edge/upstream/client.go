@@ -236,6 +236,14 @@ type Request struct {
 	JSON any
 	// Form is sent form-encoded as the body when non-nil. Optional.
 	Form url.Values
+	// Body is sent as it is, with ContentType, when non-nil and neither
+	// JSON nor Form is set: the bytes of an upload chunk. The client reads
+	// it, never copies it, and does not keep it after Do returns.
+	// Optional.
+	Body []byte
+	// ContentType is the media type of Body. Optional. Default
+	// application/octet-stream.
+	ContentType string
 	// Header holds extra headers such as Idempotency-Key. Credentials and
 	// identity headers in it are dropped. Optional.
 	Header http.Header
@@ -332,6 +340,11 @@ func (c *Client) do(ctx context.Context, r Request, out any) error {
 		body, contentType = b, "application/json"
 	case r.Form != nil:
 		body, contentType = []byte(r.Form.Encode()), "application/x-www-form-urlencoded"
+	case r.Body != nil:
+		body, contentType = r.Body, r.ContentType
+		if contentType == "" {
+			contentType = "application/octet-stream"
+		}
 	}
 	target := c.base + r.Path
 	if len(r.Query) > 0 {

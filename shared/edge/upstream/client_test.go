@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -526,6 +527,8 @@ func TestRetry_OnceForIdempotentCallsOnly(t *testing.T) {
 		{name: "ok, PUT after a 502 is retried and succeeds", whenMethod: http.MethodPut, givenFirst: 502, expectHits: 2},
 		{name: "ok, POST with an idempotency key is retried", whenMethod: http.MethodPost, whenIdem: true, givenFirst: 503, expectHits: 2},
 		{name: "nok, POST is not retried", whenMethod: http.MethodPost, givenFirst: 503, expectHits: 1, expectErr: true},
+		{name: "nok, PATCH is not retried", whenMethod: http.MethodPatch, givenFirst: 503, expectHits: 1, expectErr: true},
+		{name: "nok, PATCH after a 502 is not retried", whenMethod: http.MethodPatch, givenFirst: 502, expectHits: 1, expectErr: true},
 		{name: "nok, GET after a 500 is not retried", whenMethod: http.MethodGet, givenFirst: 500, expectHits: 1, expectErr: true},
 		{name: "nok, GET after a 504 is not retried", whenMethod: http.MethodGet, givenFirst: 504, expectHits: 1, expectErr: true},
 	}
@@ -549,6 +552,48 @@ func TestRetry_OnceForIdempotentCallsOnly(t *testing.T) {
 			assert.Equal(t, tt.expectHits, hits.Load())
 		})
 	}
+}
+
+// TestRetry_PatchIsNeverRetried: an upload chunk sent with PATCH may have
+// been written before the connection broke, so the client never sends it
+// twice, whatever the failure; the caller asks the service for the offset
+// instead.
+func TestRetry_PatchIsNeverRetried(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	var mu sync.Mutex
+	var got []byte
+	var gotType string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got, gotType = b, r.Header.Get("Content-Type")
+		mu.Unlock()
+		// The connection breaks after the body arrived: a reset, which an
+		// idempotent call would retry.
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, upstream.Config{Retry: upstream.RetryConfig{Backoff: time.Millisecond}}, upstream.Options{})
+
+	err := c.Do(context.Background(), upstream.Request{Method: http.MethodPatch, Path: "/uploads/u1", Body: []byte("chunk")}, nil)
+
+	require.Error(t, err)
+	assert.Equal(t, 502, problem.Resolve(err).Status)
+	assert.Equal(t, int64(1), hits.Load(), "PATCH was sent once")
+	mu.Lock()
+	assert.Equal(t, "chunk", string(got))
+	assert.Equal(t, "application/octet-stream", gotType, "a raw body defaults to octet-stream")
+	mu.Unlock()
+
+	// The same failure on a GET is retried: the rule is the method's.
+	hits.Store(0)
+	_ = c.Do(context.Background(), upstream.Request{Path: "/uploads/u1"}, nil)
+	assert.Equal(t, int64(2), hits.Load())
 }
 
 func TestRetry_RefusedConnectionIsRetriedOnce(t *testing.T) {

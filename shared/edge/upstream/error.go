@@ -115,9 +115,9 @@ func clientErrorProblem(status int, code string) *problem.Problem {
 	case http.StatusConflict, http.StatusGone, http.StatusPreconditionFailed, http.StatusUnprocessableEntity:
 		if code == "" {
 			code = map[int]string{
-				http.StatusConflict:            "conflict",
-				http.StatusGone:                "gone",
-				http.StatusPreconditionFailed:  "precondition_failed",
+				http.StatusConflict:            problem.CodeConflict,
+				http.StatusGone:                problem.CodeGone,
+				http.StatusPreconditionFailed:  problem.CodePreconditionFailed,
 				http.StatusUnprocessableEntity: "unprocessable_content",
 			}[status]
 		}

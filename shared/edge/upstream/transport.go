@@ -8,7 +8,7 @@ import (
 
 // NewTransport returns the pooled keep-alive transport the clients share.
 // It is tuned for many concurrent calls to a few hosts: a gateway talks to
-// eleven services, often behind one or two load balancers, so the idle pool
+// twelve services, often behind one or two load balancers, so the idle pool
 // per host is large (the standard library keeps only 2, which under load
 // means a new TCP connection for most calls).
 func NewTransport() *http.Transport {
