@@ -8,7 +8,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/deploy/compose"
+	"github.com/shopfront/shared/edge/config"
 )
 
 func TestShopfrontCompose(t *testing.T) {
@@ -36,6 +38,9 @@ func TestShopfrontCompose(t *testing.T) {
 		assert.Equal(t, "service_healthy", s.DependsOn["redis"].Condition, g)
 		assert.Equal(t, "service_healthy", s.DependsOn["fakes"].Condition, g)
 		assert.NotEmpty(t, s.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"], g)
+		for _, svc := range domain.ServiceNames() {
+			assert.NotEmpty(t, s.Environment[config.UpstreamVar(svc)], "%s: %s", g, config.UpstreamVar(svc))
+		}
 	}
 }
 

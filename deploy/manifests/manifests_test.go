@@ -2,6 +2,7 @@ package manifests_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,7 +10,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/deploy/manifests"
+	"github.com/shopfront/shared/edge/config"
 )
 
 var gateways = []string{"bff-mobile", "bff-web", "bff-partner"}
@@ -42,6 +45,15 @@ func TestOverlays(t *testing.T) {
 			}
 			for _, g := range gateways {
 				assert.True(t, kinds["HorizontalPodAutoscaler/"+g] != (tt.dir == "overlays/dev"), "autoscaler of %s", g)
+			}
+			// Every domain service has a URL: a missing one would default to
+			// the pod's own loopback.
+			for _, o := range objs {
+				if cm, ok := o.Value.(*corev1.ConfigMap); ok && strings.HasPrefix(o.Name, "shopfront-upstreams") {
+					for _, svc := range domain.ServiceNames() {
+						assert.NotEmpty(t, cm.Data[config.UpstreamVar(svc)], "%s in %s", config.UpstreamVar(svc), o)
+					}
+				}
 			}
 			assert.Equal(t, tt.wantRedis, kinds["StatefulSet/redis"], "Redis StatefulSet")
 			assert.Equal(t, tt.wantFakes, kinds["Deployment/fakes"], "fakes Deployment")
