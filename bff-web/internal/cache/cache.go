@@ -321,6 +321,11 @@ func (c *Cache) fillOnce(ctx context.Context, key string, fill func(ctx context.
 		release, ok, err := c.cfg.Store.Lock(ctx, key, c.cfg.LockTTL)
 		if ok {
 			defer release()
+			// Another instance may have filled and unlocked between the
+			// look-up above and this lock: look again before fanning out.
+			if e, err := c.cfg.Store.Get(ctx, key); err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
+				return filled{entry: e, stored: true, collapsed: true}, nil
+			}
 			return c.fillNow(ctx, key, fill)
 		}
 		if ctx.Err() != nil {
