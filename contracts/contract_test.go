@@ -111,6 +111,8 @@ var contractCalls = map[string][]call{
 	domain.ServiceNotifications: {
 		{name: "ok, unread", method: "GET", path: "/users/u-001/unread-count", status: 200},
 		{name: "nok, unknown user", method: "GET", path: "/users/u-999/unread-count", status: 404},
+		{name: "nok, events of unknown user", method: "GET", path: "/users/u-999/events", status: 404},
+		{name: "nok, events after a malformed id", method: "GET", path: "/users/u-001/events", header: map[string]string{"Last-Event-ID": "x"}, status: 400, badReq: true},
 	},
 	domain.ServiceIdentity: {
 		{name: "ok, password grant", method: "POST", path: "/oauth/token", ctype: formType, status: 200,

@@ -10,6 +10,8 @@
 //	DELETE /__faults/{service}  clear one
 //	GET    /__stats             {"requests":{"catalog":3,...}}
 //	DELETE /__stats             reset the counters
+//	POST   /__events/{userId}   body domain.PublishEvent: publish to the user's event stream
+//	DELETE /__streams           cut every open event stream mid-way
 package fakes
 
 import (
@@ -53,7 +55,8 @@ type Fakes struct {
 	idem     map[string]idemRecord
 	keys     []signingKey // current key last; the JWKS lists the last two
 
-	media *media // the media service's uploads, under their own lock
+	media  *media    // the media service's uploads, under their own lock
+	events *eventLog // guarded by its own lock
 }
 
 // idemRecord remembers the order an Idempotency-Key created.
@@ -80,6 +83,7 @@ func New(opts Options) (*Fakes, error) {
 		clock: opts.Clock, data: generate(opts.Seed), rnd: rand.New(rand.NewPCG(opts.Seed, 0xfa17)),
 		faults: map[string]domain.Fault{}, requests: map[string]int{}, headers: map[string]http.Header{},
 		idem: map[string]idemRecord{}, media: newMedia(opts.Clock, opts.UploadTTL),
+		events: newEventLog(),
 	}
 	if _, err := f.RotateKey(); err != nil {
 		return nil, err
@@ -115,6 +119,11 @@ func (f *Fakes) routes() http.Handler {
 	mux.HandleFunc("DELETE /__faults/{service}", f.deleteFault)
 	mux.HandleFunc("DELETE /__faults", func(w http.ResponseWriter, _ *http.Request) {
 		f.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /__events/{userId}", f.postEvent)
+	mux.HandleFunc("DELETE /__streams", func(w http.ResponseWriter, _ *http.Request) {
+		f.DropStreams()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /__stats", func(w http.ResponseWriter, _ *http.Request) {

@@ -268,6 +268,10 @@ func (f *Fakes) createOrder(w http.ResponseWriter, r *http.Request) {
 		f.idem[scope] = idemRecord{body: string(canon), orderID: o.ID}
 	}
 	f.mu.Unlock()
+	if o.UserID != "" {
+		// The new order's status reaches the user's open event streams.
+		_, _ = f.Publish(o.UserID, domain.EventOrderStatus, domain.OrderStatusEvent{OrderID: o.ID, Status: o.Status})
+	}
 	w.Header().Set("Location", "/orders/"+o.ID)
 	writeJSON(w, http.StatusCreated, o)
 }
@@ -379,6 +383,7 @@ func (f *Fakes) notificationsRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, domain.UnreadCount{UserID: id, Unread: n})
 	})
+	mux.HandleFunc("GET /users/{userId}/events", f.streamEvents)
 }
 
 func (f *Fakes) product(id string) (domain.Product, bool) {

@@ -17,7 +17,7 @@ func TestWebDocumentIsValidOpenAPI31(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, doc.IsOpenAPI31OrLater())
 	for _, p := range []string{"/v1/session", "/v1/catalog", "/v1/pages/product/{id}", "/v1/pages/account", "/v1/me",
-		"/v1/cart", "/v1/cart/items/{productId}", "/v1/orders", "/v1/orders/{id}"} {
+		"/v1/cart", "/v1/cart/items/{productId}", "/v1/orders", "/v1/orders/{id}", "/v1/events"} {
 		assert.NotNil(t, doc.Paths.Value(p), p)
 	}
 	tests := []struct {
@@ -59,4 +59,39 @@ func TestWebDocumentIsValidOpenAPI31(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestWebDocumentEvents(t *testing.T) {
+	t.Parallel()
+	doc, err := public.Load(context.Background(), "web.yaml")
+	require.NoError(t, err)
+	op := doc.Paths.Value("/v1/events").Get
+	require.NotNil(t, op, "GET /v1/events")
+	tests := []struct {
+		desc      string
+		status    int
+		mediaType string
+	}{
+		{desc: "ok, the event stream", status: 200, mediaType: "text/event-stream"},
+		{desc: "ok, the WebSocket upgrade", status: 101},
+		{desc: "nok, no credential", status: 401, mediaType: "application/problem+json"},
+		{desc: "nok, WebSocket from another origin", status: 403, mediaType: "application/problem+json"},
+		{desc: "nok, too many streams", status: 429, mediaType: "application/problem+json"},
+		{desc: "nok, upstream failed", status: 502, mediaType: "application/problem+json"},
+		{desc: "nok, upstream refused", status: 503, mediaType: "application/problem+json"},
+		{desc: "nok, upstream timed out", status: 504, mediaType: "application/problem+json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			res := op.Responses.Status(tt.status)
+			require.NotNil(t, res, "%d is documented", tt.status)
+			if tt.mediaType == "" {
+				assert.Empty(t, res.Value.Content, "an upgrade has no body")
+				return
+			}
+			assert.NotNil(t, res.Value.Content.Get(tt.mediaType), "%d is %s", tt.status, tt.mediaType)
+		})
+	}
+	assert.Nil(t, doc.Paths.Value("/v1/events").Get.Parameters.GetByInAndName("header", "X-CSRF-Token"), "no CSRF header on a GET")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/shopfront/bff-web/internal/compress"
 	"github.com/shopfront/bff-web/internal/config"
 	"github.com/shopfront/bff-web/internal/cors"
+	"github.com/shopfront/bff-web/internal/events"
 	"github.com/shopfront/bff-web/internal/session"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/gateway"
@@ -60,7 +61,7 @@ func NewWithOptions(ctx context.Context, cfg config.Config, log *zap.Logger, opt
 		return nil, err
 	}
 	a := &App{Gateway: g, cfg: cfg}
-	if err := a.wire(opts); err != nil {
+	if err := a.wire(ctx, opts); err != nil {
 		_ = g.Close(ctx)
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func NewWithOptions(ctx context.Context, cfg config.Config, log *zap.Logger, opt
 // The cache sits innermost so that only what the handler produced for an
 // anonymous caller is shared, and compression outermost so that the cache
 // keeps uncompressed bodies and any encoding a client accepts is served.
-func (a *App) wire(opts Options) error {
+func (a *App) wire(ctx context.Context, opts Options) error {
 	cfg := a.cfg
 	store, err := a.cacheStore(opts)
 	if err != nil {
@@ -118,7 +119,14 @@ func (a *App) wire(opts Options) error {
 		return fmt.Errorf("building sessions: %w", err)
 	}
 
-	comp, err := compress.Config{MinSize: cfg.Web.CompressMinSize}.ToMiddleware()
+	relay, err := a.eventsRelay(ctx)
+	if err != nil {
+		return err
+	}
+
+	// Event streams are never compressed: the compressor buffers, and
+	// every event must reach the browser when it happens.
+	comp, err := compress.Config{MinSize: cfg.Web.CompressMinSize, Skipper: events.Skipper}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building compression: %w", err)
 	}
@@ -157,9 +165,12 @@ func (a *App) wire(opts Options) error {
 		api.PersonalPolicy: {required, limit, csrf},
 		signIn:             {limit},
 		signOut:            {limit, csrf},
+		// No CSRF check on the events route: a GET changes nothing.
+		events.Policy: {required, limit},
 	}, routes.Routes(), []route.Route{
 		{Method: http.MethodPost, Path: "/v1/session", Handler: sessions.Create, Policy: signIn},
 		{Method: http.MethodDelete, Path: "/v1/session", Handler: sessions.Delete, Policy: signOut},
+		{Method: http.MethodGet, Path: events.Path, Handler: relay.Handle, Policy: events.Policy},
 	})
 }
 
@@ -209,4 +220,28 @@ func (s boundedStore) Lock(ctx context.Context, key string, ttl time.Duration) (
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	return s.Store.Lock(ctx, key, ttl)
+}
+
+// eventsRelay builds the live events relay: stream slots in Redis when it
+// is configured, every stream ended as soon as the server starts draining,
+// and the shutdown waiting for the WebSocket close frames. ctx, New's,
+// bounds the slots' background refreshes.
+func (a *App) eventsRelay(ctx context.Context) (*events.Relay, error) {
+	cfg := a.cfg
+	var slots events.Slots
+	if a.Redis != nil {
+		rs := events.NewRedisSlots(ctx, a.Redis, Name+":events:", a.Logger)
+		a.Own("event stream slots", func(context.Context) error { return rs.Close() })
+		slots = rs
+	}
+	relay, err := events.New(events.Config{
+		Upstream: a.Clients.Notifications, Origins: cfg.Web.CORSOrigins, Slots: slots,
+		MaxPerUser: cfg.Web.Events.MaxPerUser, Heartbeat: cfg.Web.Events.Heartbeat,
+		Draining: a.Draining(), Registry: a.Registry, Logger: a.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building live events: %w", err)
+	}
+	a.OnShutdown(relay.Wait)
+	return relay, nil
 }

@@ -61,9 +61,15 @@ async function tryRead(gw) {
 
 func servePage(t *testing.T) string {
 	t.Helper()
+	return serveHTML(t, spaPage)
+}
+
+// serveHTML serves page at every path of a new origin and returns it.
+func serveHTML(t *testing.T, page string) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(spaPage))
+		_, _ = w.Write([]byte(page))
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL

@@ -56,6 +56,8 @@ type web struct {
 	base  string
 	clock *clock
 	logs  *observer.ObservedLogs
+	// stop drains the gateway and waits for Run to return.
+	stop func()
 }
 
 type webOptions struct {
@@ -89,11 +91,11 @@ func bootWeb(t *testing.T, o webOptions) *web {
 	require.NoError(t, err)
 
 	core, logs := observer.New(zapcore.DebugLevel)
-	a, _ := gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) {
+	a, stop := gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) {
 		return app.NewWithOptions(ctx, cfg, zap.New(core), app.Options{Now: o.clock.Now})
 	})
 	gatewaytest.WaitReady(t, a.AdminAddr())
-	return &web{url: "http://" + a.Addr(), admin: "http://" + a.AdminAddr(), fakes: o.fakes, base: o.base, clock: o.clock, logs: logs}
+	return &web{url: "http://" + a.Addr(), admin: "http://" + a.AdminAddr(), fakes: o.fakes, base: o.base, clock: o.clock, logs: logs, stop: stop}
 }
 
 // contract validates answers against contracts/public/web.yaml.

@@ -43,6 +43,19 @@ type Web struct {
 	// aggregate route BFF_ROUTE_BUDGET (2.5 s), single calls
 	// BFF_UPSTREAM_TIMEOUT (2 s).
 	Budgets api.Budgets `yaml:"budgets"`
+	// Events configures the live events route, GET /v1/events.
+	Events Events `yaml:"events"`
+}
+
+// Events configures the live events route.
+type Events struct {
+	// Heartbeat is the silence after which a stream gets a ping
+	// (BFF_WEB_EVENTS_HEARTBEAT). Optional. Default 15s.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// MaxPerUser is the most streams one user may hold open, across
+	// instances when Redis is configured (BFF_WEB_EVENTS_MAX_PER_USER).
+	// Optional. Default 5.
+	MaxPerUser int `yaml:"max_per_user"`
 }
 
 // Cache configures the response cache.
@@ -63,21 +76,25 @@ type Cache struct {
 
 // Environment variables only bff-web reads.
 const (
-	VarCORSOrigins     = "BFF_CORS_ORIGINS"
-	VarCookieInsecure  = "BFF_COOKIE_INSECURE"
-	VarCacheFresh      = "BFF_WEB_CACHE_FRESH"
-	VarCacheStale      = "BFF_WEB_CACHE_STALE"
-	VarCacheMaxEntries = "BFF_WEB_CACHE_MAX_ENTRIES"
-	VarCacheMaxBytes   = "BFF_WEB_CACHE_MAX_BYTES"
-	VarCompressMinSize = "BFF_WEB_COMPRESS_MIN_SIZE"
+	VarCORSOrigins      = "BFF_CORS_ORIGINS"
+	VarCookieInsecure   = "BFF_COOKIE_INSECURE"
+	VarCacheFresh       = "BFF_WEB_CACHE_FRESH"
+	VarCacheStale       = "BFF_WEB_CACHE_STALE"
+	VarCacheMaxEntries  = "BFF_WEB_CACHE_MAX_ENTRIES"
+	VarCacheMaxBytes    = "BFF_WEB_CACHE_MAX_BYTES"
+	VarCompressMinSize  = "BFF_WEB_COMPRESS_MIN_SIZE"
+	VarEventsHeartbeat  = "BFF_WEB_EVENTS_HEARTBEAT"
+	VarEventsMaxPerUser = "BFF_WEB_EVENTS_MAX_PER_USER"
 )
 
 // Defaults of the web section.
 const (
-	DefaultCacheFresh      = 30 * time.Second
-	DefaultCacheStale      = 60 * time.Second
-	DefaultCacheMaxEntries = 10000
-	DefaultCacheMaxBytes   = 64 << 20
+	DefaultCacheFresh       = 30 * time.Second
+	DefaultCacheStale       = 60 * time.Second
+	DefaultCacheMaxEntries  = 10000
+	DefaultCacheMaxBytes    = 64 << 20
+	DefaultEventsHeartbeat  = 15 * time.Second
+	DefaultEventsMaxPerUser = 5
 )
 
 // Listener defaults of bff-web. Browsers on broadband send small
@@ -107,6 +124,7 @@ func Defaults() Config {
 		Cache:           Cache{Fresh: DefaultCacheFresh, Stale: DefaultCacheStale, MaxEntries: DefaultCacheMaxEntries, MaxBytes: DefaultCacheMaxBytes},
 		CompressMinSize: edgecompress.DefaultMinSize,
 		Currency:        edgeconfig.DefaultCurrency,
+		Events:          Events{Heartbeat: DefaultEventsHeartbeat, MaxPerUser: DefaultEventsMaxPerUser},
 	}
 	return c
 }
@@ -150,6 +168,8 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	env.Int(VarCacheMaxEntries, &c.Web.Cache.MaxEntries)
 	env.Int(VarCacheMaxBytes, &c.Web.Cache.MaxBytes)
 	env.Int(VarCompressMinSize, &c.Web.CompressMinSize)
+	env.Duration(VarEventsHeartbeat, &c.Web.Events.Heartbeat)
+	env.Int(VarEventsMaxPerUser, &c.Web.Events.MaxPerUser)
 }
 
 // Validate reports every problem, one line each.
@@ -165,7 +185,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{VarCacheFresh, w.Cache.Fresh}, {VarCacheStale, w.Cache.Stale}} {
+	}{{VarCacheFresh, w.Cache.Fresh}, {VarCacheStale, w.Cache.Stale}, {VarEventsHeartbeat, w.Events.Heartbeat}} {
 		if d.d <= 0 {
 			errs = append(errs, edgeconfig.Errorf(d.name, "must be a positive duration, got %s", d.d))
 		}
@@ -173,7 +193,7 @@ func (c Config) Validate() error {
 	for _, n := range []struct {
 		name string
 		n    int
-	}{{VarCacheMaxEntries, w.Cache.MaxEntries}, {VarCacheMaxBytes, w.Cache.MaxBytes}, {VarCompressMinSize, w.CompressMinSize}} {
+	}{{VarCacheMaxEntries, w.Cache.MaxEntries}, {VarCacheMaxBytes, w.Cache.MaxBytes}, {VarCompressMinSize, w.CompressMinSize}, {VarEventsMaxPerUser, w.Events.MaxPerUser}} {
 		if n.n <= 0 {
 			errs = append(errs, edgeconfig.Errorf(n.name, "must be a positive integer, got %d", n.n))
 		}

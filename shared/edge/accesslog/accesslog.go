@@ -102,6 +102,18 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	}, nil
 }
 
+// fieldsKey holds, in the echo context, the fields a handler added with
+// AddFields.
+const fieldsKey = "shopfront.accesslog.fields"
+
+// AddFields appends fields to the access line of c's request, for what
+// only the handler knows, such as the number of events a stream relayed.
+// They must carry no credentials.
+func AddFields(c echo.Context, fields ...zap.Field) {
+	prev, _ := c.Get(fieldsKey).([]zap.Field)
+	c.Set(fieldsKey, append(prev, fields...))
+}
+
 type logger struct {
 	cfg Config
 	log *zap.Logger
@@ -150,6 +162,9 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 	}
 	if errCode != "" {
 		fields = append(fields, zap.String("error", errCode))
+	}
+	if extra, ok := ec.Get(fieldsKey).([]zap.Field); ok {
+		fields = append(fields, extra...)
 	}
 	ce.Write(fields...)
 }

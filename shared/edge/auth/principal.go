@@ -6,6 +6,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // Client is the kind of caller, sent upstream as X-Client.
@@ -39,6 +40,9 @@ const (
 // Principal is a verified caller. Subject is the user (JWT sub) or, for
 // partner client credentials, the OAuth client id; Partner is set for
 // partner callers; KeyID names the API key used, never the key itself.
+// Expires is the credential's expiry (JWT exp), zero for credentials that do
+// not expire (API keys): long-lived connections end there, since the
+// credential that opened them is no longer good.
 type Principal struct {
 	Subject string
 	Roles   []Role
@@ -47,6 +51,7 @@ type Principal struct {
 	Partner string
 	KeyID   string
 	Client  Client
+	Expires time.Time
 }
 
 // HasScope reports whether p was granted s.

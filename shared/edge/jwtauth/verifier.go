@@ -352,6 +352,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Principal, e
 		Partner: c.Partner,
 		Client:  v.cfg.Client,
 	}
+	if c.ExpiresAt != nil {
+		p.Expires = c.ExpiresAt.Time
+	}
 	for _, r := range c.Roles {
 		p.Roles = append(p.Roles, auth.Role(r))
 	}

@@ -157,6 +157,7 @@ func TestVerifyClaims(t *testing.T) {
 		Subject: "client-7", Roles: []auth.Role{"admin", "buyer"}, Tenant: "t1",
 		Scopes:  []auth.Scope{auth.ScopeCatalogRead, auth.ScopeOrdersWrite},
 		Partner: "acme", Client: auth.ClientMobile,
+		Expires: time.Unix(c["exp"].(int64), 0),
 	}, p)
 }
 

@@ -124,7 +124,9 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			observe := func(status int) {
 				route, method := Route(ec), Method(ec.Request().Method)
 				requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-				duration.WithLabelValues(route, method).Observe(c.Now().Sub(start).Seconds())
+				if !IsStream(ec) {
+					duration.WithLabelValues(route, method).Observe(c.Now().Sub(start).Seconds())
+				}
 			}
 			defer func() {
 				// A panic goes on to the outer recover, which answers 500.
@@ -138,6 +140,23 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			return err
 		}
 	}, nil
+}
+
+// streamKey marks, in the echo context, a response that is a long-lived
+// stream.
+const streamKey = "shopfront.metrics.stream"
+
+// MarkStream tells the middleware that c's response is a long-lived stream
+// (Server-Sent Events, a WebSocket): it is counted in requests_total but
+// kept out of the latency histogram, where one stream open for half an
+// hour would swamp the p99 of every route answering in milliseconds. The
+// stream's owner measures its duration in a histogram of its own.
+func MarkStream(c echo.Context) { c.Set(streamKey, true) }
+
+// IsStream reports whether MarkStream was called on c.
+func IsStream(c echo.Context) bool {
+	marked, _ := c.Get(streamKey).(bool)
+	return marked
 }
 
 // Route is the route label of a request: echo's route template, or

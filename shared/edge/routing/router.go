@@ -442,6 +442,22 @@ func (s *Route) Do(ctx context.Context, r upstream.Request, out any) error {
 	return err
 }
 
+// Stream opens a long-lived response (an event stream) on the variant
+// chosen for the call, or on the fallback while that variant's breaker is
+// open, like Do; firstByte bounds the wait for the answer's headers only.
+// The caller closes the body.
+func (s *Route) Stream(ctx context.Context, r upstream.Request, firstByte time.Duration) (*http.Response, error) {
+	st := s.r.current.Load().services[s.idx]
+	v := st.pick(ctx)
+	rec := variant.FromContext(ctx)
+	if fb := st.fallback; fb != nil && fb != v && v.client.BreakerOpen() {
+		s.r.fallbacks.WithLabelValues(s.name, v.name, fb.name).Inc()
+		v = fb
+	}
+	rec.Record(s.name, v.name)
+	return v.client.Stream(ctx, r, firstByte)
+}
+
 func (s *Route) toFallback(ctx context.Context, rec *variant.Request, from, fb *variantEntry, r upstream.Request, out any) error {
 	s.r.fallbacks.WithLabelValues(s.name, from.name, fb.name).Inc()
 	if from.fallingBack.CompareAndSwap(false, true) {

@@ -95,6 +95,10 @@ type Server struct {
 	installed bool
 	// steps is the chain in order, as installed.
 	steps []step
+
+	// draining is closed when shutdown begins; see Draining.
+	draining     chan struct{}
+	drainingOnce sync.Once
 }
 
 // New validates cfg, binds both listeners (so a taken port fails start-up
@@ -123,7 +127,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if opts.HookTimeout <= 0 {
 		opts.HookTimeout = DefaultHookTimeout
 	}
-	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, ready: readiness.New(0)}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, ready: readiness.New(0), draining: make(chan struct{})}
 
 	var tlsCfg *tls.Config
 	if cfg.TLS() {
@@ -268,6 +272,14 @@ func (s *Server) OnShutdown(fn func(ctx context.Context) error) {
 	s.hooks = append(s.hooks, fn)
 }
 
+// Draining is closed when shutdown begins, before the drain delay and the
+// wait for in-flight requests. Handlers that stream (Server-Sent Events,
+// WebSockets) select on it and end their responses at once: the drain
+// waits for every active request, and http.Server.Shutdown never closes
+// hijacked connections, so a stream that ignored it would hold the drain
+// for the whole shutdown timeout, or outlive it.
+func (s *Server) Draining() <-chan struct{} { return s.draining }
+
 // Close releases the listeners of a server whose Run was never called.
 // Closing them again does nothing.
 func (s *Server) Close() error {
@@ -314,6 +326,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	s.ready.SetDraining()
+	s.drainingOnce.Do(func() { close(s.draining) })
 	s.log.Info("draining", zap.Duration("drainDelay", s.cfg.DrainDelay),
 		zap.Duration("shutdownTimeout", s.cfg.ShutdownTimeout))
 	if s.cfg.DrainDelay > 0 && failed == nil {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shopfront/contracts/domain"
 
@@ -23,6 +24,7 @@ const HeaderIdempotencyKey = "Idempotency-Key"
 type caller interface {
 	Get(ctx context.Context, path string, query url.Values, out any) error
 	Do(ctx context.Context, r upstream.Request, out any) error
+	Stream(ctx context.Context, r upstream.Request, firstByte time.Duration) (*http.Response, error)
 }
 
 var (

@@ -1,0 +1,148 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
+)
+
+// openStream opens an SSE stream as user and returns it once its first
+// line (retry: 3000) has arrived.
+func openStream(t *testing.T, addr, token string) (*http.Response, *bufio.Reader) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	r := bufio.NewReader(res.Body)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "retry: 3000\n", line)
+	_, _ = r.ReadString('\n')
+	return res, r
+}
+
+// TestEventsEndAtSIGTERM builds the real binary, opens 100 streams (90
+// Server-Sent Events, 10 WebSockets), sends SIGTERM and checks that every
+// stream is told to reconnect (retry: 1000, close 1001) and the process
+// exits 0 without waiting out the 25 s drain.
+func TestEventsEndAtSIGTERM(t *testing.T) {
+	t.Parallel()
+	bin := gatewaytest.Build(t, "bff-web", ".")
+	f, base := fakestest.Start(t)
+	p := gatewaytest.Start(t, bin, base, "BFF_LOG_LEVEL=error", "BFF_CORS_ORIGINS=http://app.example")
+
+	var readers []*bufio.Reader
+	for i := range 90 {
+		// 20 users with at most 5 streams each.
+		res, r := openStream(t, p.Addr, fakestest.UserToken(t, f, fmt.Sprintf("u-%03d", i%18+1), "web"))
+		defer res.Body.Close()
+		readers = append(readers, r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var conns []*websocket.Conn
+	for i := range 10 {
+		tok := fakestest.UserToken(t, f, fmt.Sprintf("u-%03d", 19+i%2), "web")
+		c, _, err := websocket.Dial(ctx, "ws://"+p.Addr+"/v1/events", &websocket.DialOptions{
+			HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}, "Origin": {"http://app.example"}}})
+		require.NoError(t, err)
+		defer c.CloseNow()
+		conns = append(conns, c)
+	}
+
+	start := time.Now()
+	p.Signal(t, syscall.SIGTERM)
+	var wg sync.WaitGroup
+	for _, r := range readers {
+		wg.Go(func() {
+			rest, _ := io.ReadAll(r)
+			assert.Equal(t, "retry: 1000\n\n", string(rest), "the stream's last words")
+		})
+	}
+	for _, c := range conns {
+		wg.Go(func() {
+			_, _, err := c.Read(ctx)
+			assert.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "%v", err)
+		})
+	}
+	wg.Wait()
+	ended := time.Since(start)
+	require.Equal(t, 0, p.Wait(t), "exit 0; output:\n%s", p.Output())
+	exited := time.Since(start)
+	t.Logf("100 streams ended %v after SIGTERM; the process exited after %v", ended, exited)
+	// Coarse: the drain waits up to 25 s for requests that do not end.
+	assert.Less(t, exited, 5*time.Second, "streams do not hold the drain")
+}
+
+// TestMeasureIdleStreams reports the memory and goroutines 1000 idle
+// streams cost the real binary. It only runs when asked:
+//
+//	BFF_MEASURE_STREAMS=1 go test -run TestMeasureIdleStreams -v ./cmd/bff-web/
+func TestMeasureIdleStreams(t *testing.T) {
+	if os.Getenv("BFF_MEASURE_STREAMS") == "" {
+		t.Skip("set BFF_MEASURE_STREAMS=1 to measure")
+	}
+	bin := gatewaytest.Build(t, "bff-web", ".")
+	f, base := fakestest.Start(t)
+	p := gatewaytest.Start(t, bin, base, "BFF_LOG_LEVEL=error", "BFF_WEB_EVENTS_MAX_PER_USER=100000")
+	tok := fakestest.UserToken(t, f, "u-001", "web")
+	// A warm-up stream so that pools exist before the first reading.
+	res, _ := openStream(t, p.Addr, tok)
+	defer res.Body.Close()
+	time.Sleep(time.Second)
+	g0, rss0 := gauges(t, p.AdminAddr)
+	const n = 1000
+	var toks []string
+	for i := range 20 {
+		toks = append(toks, fakestest.UserToken(t, f, fmt.Sprintf("u-%03d", i+1), "web"))
+	}
+	for i := range n {
+		// 50 per user, within each user's rate-limit burst of 100.
+		res, _ := openStream(t, p.Addr, toks[i%20])
+		defer res.Body.Close()
+	}
+	time.Sleep(time.Second)
+	g1, rss1 := gauges(t, p.AdminAddr)
+	t.Logf("%d idle streams: goroutines %d -> %d (%.1f per stream), RSS %.1f MiB -> %.1f MiB (%.1f KiB per stream)",
+		n, g0, g1, float64(g1-g0)/n, rss0/(1<<20), rss1/(1<<20), (rss1-rss0)/1024/n)
+}
+
+var gaugeLine = regexp.MustCompile(`(?m)^(go_goroutines|process_resident_memory_bytes) ([0-9.e+]+)$`)
+
+func gauges(t *testing.T, admin string) (goroutines int, rss float64) {
+	t.Helper()
+	res, err := http.Get("http://" + admin + "/metrics")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	for _, m := range gaugeLine.FindAllStringSubmatch(string(b), -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		require.NoError(t, err)
+		if m[1] == "go_goroutines" {
+			goroutines = int(v)
+		} else {
+			rss = v
+		}
+	}
+	return goroutines, rss
+}
