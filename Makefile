@@ -3,8 +3,10 @@
 SHELL   := /bin/bash
 GO      ?= go
 BIN     ?= bin
-MODULES := shared contracts bff-mobile bff-web bff-partner
+MODULES := shared contracts bff-mobile bff-web bff-partner deploy
 GATEWAYS := bff-mobile bff-web bff-partner
+# Tag of the images (make images); deploy/k8s and docker-compose.yml pin it.
+VERSION ?= 0.1.0
 # Extra flags for make bench, e.g. BENCHFLAGS='-count=5 -benchtime=2s'.
 BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
@@ -88,7 +90,7 @@ images:
 	@port=8081; for g in $(GATEWAYS); do \
 		echo "docker build $$g (:$$port, admin :1$$port)"; \
 		docker build -f deploy/gateway/Dockerfile --build-arg GATEWAY=$$g \
-			--build-arg PORT=$$port --build-arg ADMIN_PORT=1$$port -t shopfront/$$g . || exit 1; \
+			--build-arg PORT=$$port --build-arg ADMIN_PORT=1$$port -t shopfront/$$g:$(VERSION) . || exit 1; \
 		port=$$((port + 1)); \
 	done
 

@@ -24,6 +24,13 @@ import (
 // HeaderXCache tells the client how the response was served: HIT, MISS or STALE.
 const HeaderXCache = "X-Cache"
 
+// HeaderCacheStatus is the standard form of X-Cache (RFC 9211), e.g.
+// "shopfront-web; hit; ttl=12" or "shopfront-web; fwd=uri-miss; stored".
+const HeaderCacheStatus = "Cache-Status"
+
+// CacheName names this cache in Cache-Status.
+const CacheName = "shopfront-web"
+
 // Results of a cache lookup, as X-Cache values and metric labels.
 const (
 	ResultHit   = "HIT"
@@ -189,6 +196,7 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 			}
 			if _, ok := auth.FromContext(req.Context()); ok {
 				c.requests.WithLabelValues("bypass").Inc()
+				ec.Response().Header().Set(HeaderCacheStatus, CacheName+"; fwd=bypass")
 				return next(ec)
 			}
 			key := rt.Key(req)
@@ -198,18 +206,21 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 				c.cfg.Logger.Warn("cache store failed; serving uncached", zap.Error(err))
 				c.requests.WithLabelValues("error").Inc()
 				ec.Response().Header().Set(HeaderXCache, ResultMiss)
+				ec.Response().Header().Set(HeaderCacheStatus, CacheName+"; fwd=uri-miss")
 				return next(ec)
 			}
 			if e != nil {
 				age := c.cfg.Now().Sub(e.StoredAt)
+				// Freshness left, negative while stale (RFC 9211 §2.7).
+				hit := fmt.Sprintf("%s; hit; ttl=%d", CacheName, int64((c.cfg.Fresh-age)/time.Second))
 				switch {
 				case age < c.cfg.Fresh:
 					c.requests.WithLabelValues("hit").Inc()
-					return write(ec, e, ResultHit, age)
+					return write(ec, e, ResultHit, hit, age)
 				case age < c.cfg.Fresh+c.cfg.Stale:
 					c.requests.WithLabelValues("stale").Inc()
 					c.refresh(ec, next, key)
-					return write(ec, e, ResultStale, age)
+					return write(ec, e, ResultStale, hit, age)
 				}
 			}
 			c.requests.WithLabelValues("miss").Inc()
@@ -217,11 +228,18 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 			// even behind another instance's lock (a browser would wait).
 			ctx, cancel := context.WithTimeout(req.Context(), c.cfg.FillTimeout)
 			defer cancel()
-			e, err = c.coalesce(ctx, key, c.filler(ec, next))
+			f, err := c.coalesce(ctx, key, c.filler(ec, next))
 			if err != nil {
 				return err
 			}
-			return write(ec, e, ResultMiss, 0)
+			status := CacheName + "; fwd=uri-miss"
+			if f.stored {
+				status += "; stored"
+			}
+			if f.collapsed {
+				status += "; collapsed"
+			}
+			return write(ec, f.entry, ResultMiss, status, 0)
 		}
 	}
 }
@@ -233,22 +251,42 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 // that led the call gives up while it was still waiting for another
 // instance's fill (errWaitEnded), the others start a new call and keep
 // waiting under their own contexts.
-func (c *Cache) coalesce(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (*Entry, error) {
+func (c *Cache) coalesce(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (filled, error) {
 	for {
-		ch := c.group.DoChan(key, func() (any, error) { return c.fillOnce(ctx, key, fill) })
+		// Only the leader's function runs: a caller whose led stays false
+		// waited for another request's fill.
+		led := false
+		ch := c.group.DoChan(key, func() (any, error) {
+			led = true
+			return c.fillOnce(ctx, key, fill)
+		})
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return filled{}, ctx.Err()
 		case r := <-ch:
 			if errors.Is(r.Err, errWaitEnded) && ctx.Err() == nil {
 				continue
 			}
 			if r.Err != nil {
-				return nil, r.Err
+				return filled{}, r.Err
 			}
-			return r.Val.(*Entry), nil
+			f := r.Val.(filled)
+			f.collapsed = f.collapsed || !led
+			return f, nil
 		}
 	}
+}
+
+// filled is the entry a miss is answered with and how it was obtained, for
+// Cache-Status.
+type filled struct {
+	entry *Entry
+	// stored: the entry is in the store (this fill stored it, or another
+	// instance's fill did).
+	stored bool
+	// collapsed: the request waited for another request's fill instead of
+	// running its own.
+	collapsed bool
 }
 
 // errWaitEnded is fillOnce's error when its caller's context ended while it
@@ -263,36 +301,47 @@ var errWaitEnded = errors.New("waiting for another instance's cache fill ended")
 // (Redis down) or the wait exceeds LockTTL, the caller fills without waiting.
 // The wait is bounded by ctx, the caller's request: a request never outlives
 // its own budget waiting for someone else's fill. The fill itself is not.
-func (c *Cache) fillOnce(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (*Entry, error) {
+func (c *Cache) fillOnce(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (filled, error) {
 	deadline := time.Now().Add(c.cfg.LockTTL)
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %w", errWaitEnded, ctx.Err())
+			return filled{}, fmt.Errorf("%w: %w", errWaitEnded, ctx.Err())
 		case <-poll.C:
 		}
 		if e, err := c.cfg.Store.Get(ctx, key); err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
-			return e, nil
+			return filled{entry: e, stored: true, collapsed: true}, nil
 		}
 		if err := ctx.Err(); err != nil {
 			// The store failed because the caller left; not a store problem.
-			return nil, fmt.Errorf("%w: %w", errWaitEnded, err)
+			return filled{}, fmt.Errorf("%w: %w", errWaitEnded, err)
 		}
 		release, ok, err := c.cfg.Store.Lock(ctx, key, c.cfg.LockTTL)
 		if ok {
 			defer release()
-			return c.fill(ctx, key, fill)
+			// Another instance may have filled and unlocked between the
+			// look-up above and this lock: look again before fanning out.
+			if e, err := c.cfg.Store.Get(ctx, key); err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
+				return filled{entry: e, stored: true, collapsed: true}, nil
+			}
+			return c.fillNow(ctx, key, fill)
 		}
 		if ctx.Err() != nil {
 			continue
 		}
 		if err != nil || time.Now().After(deadline) {
-			return c.fill(ctx, key, fill)
+			return c.fillNow(ctx, key, fill)
 		}
 		poll.Reset(c.cfg.PollInterval)
 	}
+}
+
+// fillNow is fill for a miss, reporting whether the entry was stored.
+func (c *Cache) fillNow(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (filled, error) {
+	e, stored, err := c.fill(ctx, key, fill)
+	return filled{entry: e, stored: stored}, err
 }
 
 // refresh starts the one background refresh of key, unless this instance
@@ -318,26 +367,29 @@ func (c *Cache) refresh(ec echo.Context, next echo.HandlerFunc, key string) {
 		defer c.wg.Done()
 		defer c.refreshing.Delete(key)
 		defer release()
-		if _, err := c.fill(ctx, key, fill); err != nil {
+		if _, _, err := c.fill(ctx, key, fill); err != nil {
 			c.cfg.Logger.Info("background cache refresh failed; keeping the stale entry", zap.Error(err))
 		}
 	}()
 }
 
-// fill runs the handler once and stores its response if it is cacheable.
-func (c *Cache) fill(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (*Entry, error) {
+// fill runs the handler once and stores its response if it is cacheable,
+// reporting whether it did.
+func (c *Cache) fill(ctx context.Context, key string, fill func(ctx context.Context) (*Entry, error)) (*Entry, bool, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FillTimeout)
 	defer cancel()
 	e, err := fill(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if cacheable(e) {
-		if err := c.cfg.Store.Set(ctx, key, e, c.cfg.Fresh+c.cfg.Stale); err != nil {
-			c.cfg.Logger.Warn("cache store failed; response not stored", zap.Error(err))
-		}
+	if !cacheable(e) {
+		return e, false, nil
 	}
-	return e, nil
+	if err := c.cfg.Store.Set(ctx, key, e, c.cfg.Fresh+c.cfg.Stale); err != nil {
+		c.cfg.Logger.Warn("cache store failed; response not stored", zap.Error(err))
+		return e, false, nil
+	}
+	return e, true, nil
 }
 
 // filler captures what the handler needs from ec (request, route, path
@@ -377,13 +429,15 @@ func cacheable(e *Entry) bool {
 	return strings.Contains(cc, "public") && !strings.Contains(cc, "private") && !strings.Contains(cc, "no-store")
 }
 
-// write sends e on ec with X-Cache and Age (RFC 9111 §5.1).
-func write(ec echo.Context, e *Entry, result string, age time.Duration) error {
+// write sends e on ec with X-Cache, Cache-Status (RFC 9211) and Age
+// (RFC 9111 §5.1).
+func write(ec echo.Context, e *Entry, result, cacheStatus string, age time.Duration) error {
 	h := ec.Response().Header()
 	for k, vs := range e.Header {
 		h[k] = slices.Clone(vs)
 	}
 	h.Set(HeaderXCache, result)
+	h.Set(HeaderCacheStatus, cacheStatus)
 	if age > 0 {
 		h.Set("Age", strconv.Itoa(int(age/time.Second)))
 	}

@@ -39,7 +39,7 @@ func DefaultHeaders() []string {
 // DefaultExposeHeaders returns the response headers a page may read, a
 // default of Config.
 func DefaultExposeHeaders() []string {
-	return []string{echo.HeaderXRequestID, "X-Cache", "Retry-After",
+	return []string{echo.HeaderXRequestID, "X-Cache", "Cache-Status", "Retry-After",
 		"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit", "RateLimit-Policy"}
 }
 

@@ -92,6 +92,19 @@ type Tracing struct {
 	// (OTEL_EXPORTER_OTLP_PROTOCOL).
 	// Optional. Default "http/protobuf".
 	Protocol string `yaml:"protocol"`
+	// ServiceName is service.name (OTEL_SERVICE_NAME). Optional. Default
+	// the gateway's name.
+	ServiceName string `yaml:"service_name"`
+	// ResourceAttributes are merged into the resource
+	// (OTEL_RESOURCE_ATTRIBUTES, key=value,...). Optional. Default none.
+	ResourceAttributes string `yaml:"resource_attributes"`
+	// Sampler is OTEL_TRACES_SAMPLER. An incoming traceparent's sampled
+	// flag never decides (tracing.NewSampler). Optional. Default
+	// parentbased_traceidratio.
+	Sampler string `yaml:"sampler"`
+	// SamplerArg is OTEL_TRACES_SAMPLER_ARG, the ratio of the traceidratio
+	// samplers. Optional. Default 0.1 with the default sampler, else 1.0.
+	SamplerArg string `yaml:"sampler_arg"`
 }
 
 // Defaults shared by the gateways.
@@ -112,7 +125,8 @@ func Defaults(addr, adminAddr, audience string) Common {
 		Server:   server.Config{Addr: addr, AdminAddr: adminAddr}.WithDefaults(),
 		JWT:      JWT{Issuer: DefaultIssuer, Audience: audience},
 		LogLevel: DefaultLogLevel,
-		Tracing:  Tracing{Protocol: tracing.ProtocolHTTPProtobuf},
+		Tracing: Tracing{Protocol: tracing.ProtocolHTTPProtobuf,
+			Sampler: tracing.DefaultSampler, SamplerArg: tracing.DefaultSamplerArg},
 		Upstreams: Upstreams{
 			Timeout:     DefaultUpstreamTimeout,
 			RouteBudget: DefaultRouteBudget,
@@ -159,6 +173,7 @@ func UpstreamVar(service string) string {
 const (
 	VarAddr              = "BFF_ADDR"
 	VarAdminAddr         = "BFF_ADMIN_ADDR"
+	VarAdminPprof        = "BFF_ADMIN_PPROF"
 	VarReadHeaderTimeout = "BFF_READ_HEADER_TIMEOUT"
 	VarReadTimeout       = "BFF_READ_TIMEOUT"
 	VarWriteTimeout      = "BFF_WRITE_TIMEOUT"
@@ -179,6 +194,10 @@ const (
 	VarLogLevel          = "BFF_LOG_LEVEL"
 	VarOTLPEndpoint      = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	VarOTLPProtocol      = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	VarOTELServiceName   = "OTEL_SERVICE_NAME"
+	VarOTELResourceAttrs = "OTEL_RESOURCE_ATTRIBUTES"
+	VarOTELSampler       = "OTEL_TRACES_SAMPLER"
+	VarOTELSamplerArg    = "OTEL_TRACES_SAMPLER_ARG"
 )
 
 // ReadEnv reads the shared variables. BFF_TLS_CLIENT_CA_FILE is partner-only
@@ -188,6 +207,7 @@ func (c *Common) ReadEnv(env *Env) {
 	s := &c.Server
 	env.Addr(VarAddr, &s.Addr)
 	env.Addr(VarAdminAddr, &s.AdminAddr)
+	env.Bool(VarAdminPprof, &s.AdminPprof)
 	env.Duration(VarReadHeaderTimeout, &s.ReadHeaderTimeout)
 	env.Duration(VarReadTimeout, &s.ReadTimeout)
 	env.Duration(VarWriteTimeout, &s.WriteTimeout)
@@ -213,6 +233,15 @@ func (c *Common) ReadEnv(env *Env) {
 	env.OneOf(VarLogLevel, &c.LogLevel, "debug", "info", "warn", "error")
 	env.URL(VarOTLPEndpoint, &c.Tracing.Endpoint)
 	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
+	env.String(VarOTELServiceName, &c.Tracing.ServiceName)
+	env.String(VarOTELResourceAttrs, &c.Tracing.ResourceAttributes)
+	if _, ok := env.get(VarOTELSampler); ok {
+		// A sampler named without an arg gets the specification's 1.0,
+		// not the default sampler's ratio.
+		c.Tracing.SamplerArg = ""
+	}
+	env.OneOf(VarOTELSampler, &c.Tracing.Sampler, tracing.Samplers()...)
+	env.String(VarOTELSamplerArg, &c.Tracing.SamplerArg)
 
 	if c.JWT.JWKSURL == "" && c.Upstreams.Identity != "" {
 		c.JWT.JWKSURL = c.Upstreams.Identity + "/.well-known/jwks.json"
@@ -306,6 +335,12 @@ func (c Common) Validate() error {
 		if _, err := ParseHTTPURL(c.Tracing.Endpoint); err != nil {
 			fail(VarOTLPEndpoint, "%q %v", c.Tracing.Endpoint, err)
 		}
+	}
+	if _, err := tracing.NewSampler(c.Tracing.Sampler, c.Tracing.SamplerArg); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := tracing.ParseResourceAttributes(c.Tracing.ResourceAttributes); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Tracing.Protocol {
 	case tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC:

@@ -36,6 +36,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/buildinfo"
 	"github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/metrics"
@@ -168,8 +169,17 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 		_ = g.release(context.WithoutCancel(ctx))
 	}()
 
+	build := buildinfo.Read(opts.Name)
+	if err := g.Registry.Register(build.Collector()); err != nil {
+		return nil, fmt.Errorf("registering build info: %w", err)
+	}
+	serviceName := cfg.Tracing.ServiceName
+	if serviceName == "" {
+		serviceName = opts.Name
+	}
 	g.Tracing, err = tracing.Setup(ctx, tracing.Config{
-		ServiceName: opts.Name, Endpoint: cfg.Tracing.Endpoint, Protocol: cfg.Tracing.Protocol,
+		ServiceName: serviceName, ServiceVersion: build.ServiceVersion(), Endpoint: cfg.Tracing.Endpoint, Protocol: cfg.Tracing.Protocol,
+		ResourceAttributes: cfg.Tracing.ResourceAttributes, Sampler: cfg.Tracing.Sampler, SamplerArg: cfg.Tracing.SamplerArg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up tracing: %w", err)
@@ -179,7 +189,7 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	g.Own("tracing", g.Tracing.Shutdown)
 
 	g.Server, err = server.New(cfg.Server, server.Options{
-		Name: opts.Name, Logger: g.Logger, Registry: g.Registry,
+		Name: opts.Name, Logger: g.Logger, Registry: g.Registry, Build: &build,
 		TracerProvider: g.Tracing.Provider, Propagator: g.Tracing.Propagator,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/shopfront/shared/edge/buildinfo"
 	"github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/logging"
 )
@@ -71,8 +73,7 @@ func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, st
 	cfg, err := c.Load(lookup)
 	if err != nil {
 		// One line per problem, each naming its variable.
-		prefix := c.Name + ": "
-		_, _ = fmt.Fprintln(stderr, prefix+strings.ReplaceAll(err.Error(), "\n", "\n"+prefix))
+		c.report(stderr, err)
 		return ExitUsage
 	}
 	log, err := logging.New(cfg.Shared().LogLevel, stdout)
@@ -92,6 +93,44 @@ func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, st
 		return ExitFailed
 	}
 	return ExitOK
+}
+
+// Exec is Run behind the command line: --version prints the build
+// (name, version, VCS revision, Go version) and exits ExitOK;
+// --check-config loads and validates the configuration as Run would and
+// exits ExitOK when it is valid, ExitUsage with one line per problem when
+// not, serving nothing. Without flags it is Run.
+func (c Command[C, A]) Exec(ctx context.Context, args []string, lookup config.Lookup, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	version := fs.Bool("version", false, "print the build's name, version, revision and Go version, and exit")
+	check := fs.Bool("check-config", false, "validate the configuration from the environment and BFF_CONFIG, and exit")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		_, _ = fmt.Fprintf(stderr, "%s: unexpected argument %q\n", c.Name, fs.Arg(0))
+		return ExitUsage
+	}
+	switch {
+	case *version:
+		_, _ = fmt.Fprintln(stdout, buildinfo.Read(c.Name))
+		return ExitOK
+	case *check:
+		if _, err := c.Load(lookup); err != nil {
+			c.report(stderr, err)
+			return ExitUsage
+		}
+		_, _ = fmt.Fprintln(stdout, c.Name+": configuration is valid")
+		return ExitOK
+	}
+	return c.Run(ctx, lookup, stdout, stderr)
+}
+
+// report writes err's problems, one line "<name>: <problem>" each.
+func (c Command[C, A]) report(stderr io.Writer, err error) {
+	prefix := c.Name + ": "
+	_, _ = fmt.Fprintln(stderr, prefix+strings.ReplaceAll(err.Error(), "\n", "\n"+prefix))
 }
 
 // serveReloads hands each value of c.Reloads to a's Reload until the
@@ -148,7 +187,7 @@ func Main[C Config, A Runner](name string, load func(config.Lookup) (C, error), 
 			}
 		}
 	}()
-	code := Command[C, A]{Name: name, Load: load, New: build, Reloads: reloads}.Run(ctx, os.LookupEnv, os.Stdout, os.Stderr)
+	code := Command[C, A]{Name: name, Load: load, New: build, Reloads: reloads}.Exec(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	signal.Stop(hup)
 	stop()
 	os.Exit(code)

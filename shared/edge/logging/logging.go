@@ -53,7 +53,8 @@ func New(level string, w io.Writer) (*zap.Logger, error) {
 	enc.LevelKey = "level"
 	enc.EncodeTime = encodeTime
 	enc.EncodeDuration = zapcore.MillisDurationEncoder
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(w)), lvl)
+	atomic := zap.NewAtomicLevelAt(lvl)
+	core := levelCore{Core: zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(w)), atomic), level: atomic}
 	return zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.DPanicLevel),
 		zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(os.Stderr)))), nil
 }
@@ -62,4 +63,35 @@ func New(level string, w io.Writer) (*zap.Logger, error) {
 // same in every container whatever its TZ.
 func encodeTime(t time.Time, enc zapcore.PrimitiveArrayEncoder) {
 	enc.AppendString(t.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+}
+
+// levelCore carries the level a logger of New was built with, so that the
+// admin listener can change it at run time (LevelOf) without the level
+// being threaded through every constructor between main and the server.
+type levelCore struct {
+	zapcore.Core
+	level zap.AtomicLevel
+}
+
+// With keeps the level reachable from loggers derived with fields.
+func (c levelCore) With(fields []zapcore.Field) zapcore.Core {
+	return levelCore{Core: c.Core.With(fields), level: c.level}
+}
+
+// Check must be the wrapper's: the embedded core's Check would register
+// the embedded core, and fields added by a later With would be lost.
+func (c levelCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+// LevelOf returns the run-time level of a logger made by New (or derived
+// from one with With or Named), or false for any other logger.
+func LevelOf(log *zap.Logger) (zap.AtomicLevel, bool) {
+	if c, ok := log.Core().(levelCore); ok {
+		return c.level, true
+	}
+	return zap.AtomicLevel{}, false
 }

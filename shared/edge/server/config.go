@@ -20,6 +20,11 @@ type Config struct {
 	// AdminAddr serves /healthz, /readyz and /metrics over plain HTTP, even
 	// when the public listener uses TLS. Optional. Default "127.0.0.1:18080".
 	AdminAddr string `yaml:"admin_addr"`
+	// AdminPprof serves net/http/pprof under /debug/pprof/ on the admin
+	// listener (BFF_ADMIN_PPROF): profiles expose memory contents and cost
+	// CPU, so they are off unless asked for, and never on the public
+	// listener. Optional. Default false.
+	AdminPprof bool `yaml:"admin_pprof"`
 
 	// ReadHeaderTimeout cuts off clients that trickle their headers
 	// (slowloris). Optional. Default 5s.

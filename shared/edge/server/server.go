@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"sync"
@@ -24,6 +25,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
+	"github.com/shopfront/shared/edge/buildinfo"
+	"github.com/shopfront/shared/edge/logging"
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/readiness"
 	"github.com/shopfront/shared/edge/tracing"
@@ -51,6 +54,13 @@ type Options struct {
 	Propagator propagation.TextMapPropagator
 	// HookTimeout bounds the OnShutdown hooks together. Optional. Default 5s.
 	HookTimeout time.Duration
+	// Build is served as JSON on the admin GET /version. Optional. Default
+	// buildinfo.Read(Name).
+	Build *buildinfo.Info
+	// LogLevel is read and changed on the admin GET and PUT /loglevel
+	// (zap.AtomicLevel's own handler: {"level":"debug"}). Optional. Default
+	// the level of Logger when logging.New made it, else no /loglevel.
+	LogLevel *zap.AtomicLevel
 }
 
 // DefaultHookTimeout bounds the shutdown hooks.
@@ -199,6 +209,28 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.Handle("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", metrics.Handler(s.opts.Registry))
+	build := buildinfo.Read(s.opts.Name)
+	if s.opts.Build != nil {
+		build = *s.opts.Build
+	}
+	mux.Handle("GET /version", build.Handler())
+	level := s.opts.LogLevel
+	if level == nil {
+		if l, ok := logging.LevelOf(s.log); ok {
+			level = &l
+		}
+	}
+	if level != nil {
+		mux.Handle("GET /loglevel", level)
+		mux.Handle("PUT /loglevel", level)
+	}
+	if s.cfg.AdminPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	s.adminMux = mux
 	return mux
 }

@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"strings"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -34,12 +33,24 @@ const (
 // Config configures Setup. Its fields map to the standard OpenTelemetry
 // variables; the gateway's config loader reads them, this package does not.
 type Config struct {
-	// ServiceName is the service.name resource attribute, e.g. bff-mobile.
-	// Required.
+	// ServiceName is the service.name resource attribute: OTEL_SERVICE_NAME,
+	// else the gateway's name, e.g. bff-mobile. It wins over a service.name
+	// in ResourceAttributes. Required.
 	ServiceName string
-	// ServiceVersion is the service.version resource attribute. Optional.
-	// Default none.
+	// ServiceVersion is the service.version resource attribute (the build's
+	// version). Optional. Default none.
 	ServiceVersion string
+	// ResourceAttributes is OTEL_RESOURCE_ATTRIBUTES (key=value,...),
+	// merged into the resource. Optional. Default none.
+	ResourceAttributes string
+	// Sampler is OTEL_TRACES_SAMPLER, one of Samplers(); see NewSampler for
+	// how an incoming traceparent's flag is treated. Optional. Default
+	// parentbased_always_on; a gateway's config loader defaults it to
+	// DefaultSampler.
+	Sampler string
+	// SamplerArg is OTEL_TRACES_SAMPLER_ARG, the ratio of the traceidratio
+	// samplers. Optional. Default 1.0.
+	SamplerArg string
 	// Endpoint is OTEL_EXPORTER_OTLP_ENDPOINT: the base URL of the OTLP
 	// receiver (http://collector:4318 for HTTP, http://collector:4317 for
 	// gRPC; https for TLS). For HTTP, /v1/traces is appended to its path as
@@ -66,6 +77,12 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL: %q is not one of %s, %s, %s",
 			c.Protocol, ProtocolHTTPProtobuf, ProtocolHTTPJSON, ProtocolGRPC))
+	}
+	if _, err := NewSampler(c.Sampler, c.SamplerArg); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := ParseResourceAttributes(c.ResourceAttributes); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
@@ -95,16 +112,19 @@ func Setup(ctx context.Context, cfg Config) (*Tracing, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	attrs := []attribute.KeyValue{semconv.ServiceName(cfg.ServiceName)}
+	// Later attributes win: the environment's, then the service's own.
+	attrs, _ := ParseResourceAttributes(cfg.ResourceAttributes)
+	attrs = append(attrs, semconv.ServiceName(cfg.ServiceName))
 	if cfg.ServiceVersion != "" {
 		attrs = append(attrs, semconv.ServiceVersion(cfg.ServiceVersion))
 	}
+	sampler, _ := NewSampler(cfg.Sampler, cfg.SamplerArg)
 	opts := []sdktrace.TracerProviderOption{
-		// Schemaless: resource.Default() would merge whatever
-		// OTEL_RESOURCE_ATTRIBUTES holds, and the environment is the config
+		// Schemaless and built here: resource.Default() would read
+		// OTEL_RESOURCE_ATTRIBUTES itself, and the environment is the config
 		// loader's to read.
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		sdktrace.WithSampler(sampler),
 	}
 	if cfg.Endpoint != "" {
 		exp, err := newExporter(ctx, cfg)

@@ -2,6 +2,7 @@ package gatewaytest
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -24,8 +25,10 @@ import (
 
 // Command checks, on the real binary, what a gateway's main must do:
 // bad configuration stops start-up with one line per
-// problem and exit code 2; SIGTERM turns /readyz 503, lets an in-flight
-// request finish with its full answer, and exits 0.
+// problem and exit code 2; --version and --check-config answer without
+// serving; the OpenTelemetry variables shape the exported spans; SIGTERM
+// turns /readyz 503, lets an in-flight request finish with its full
+// answer, and exits 0.
 type Command struct {
 	// Name is the binary's name and the prefix of its problem lines, e.g.
 	// "bff-mobile". Required.
@@ -89,6 +92,14 @@ func (c Command) Test(t *testing.T) {
 		t.Parallel()
 		c.testBadConfig(t, bin)
 	})
+	t.Run("flags", func(t *testing.T) {
+		t.Parallel()
+		c.testFlags(t, bin)
+	})
+	t.Run("tracing", func(t *testing.T) {
+		t.Parallel()
+		c.testTracing(t, bin)
+	})
 	t.Run("ok, SIGTERM exits 0", func(t *testing.T) {
 		t.Parallel()
 		_, base := fakestest.Start(t)
@@ -146,6 +157,63 @@ func (c Command) testBadConfig(t *testing.T, bin string) {
 			}
 			assert.Equal(t, want, strings.Split(strings.TrimSpace(stderr.String()), "\n"))
 			assert.Empty(t, stdout.String(), "nothing starts")
+		})
+	}
+}
+
+// testFlags runs --version and --check-config. A valid configuration is
+// checked with BFF_ADDR on a port this test holds: had the binary tried to
+// serve, binding it would have failed with ExitFailed.
+func (c Command) testFlags(t *testing.T, bin string) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = held.Close() })
+	tests := []struct {
+		name       string
+		args       []string
+		env        []string
+		wantCode   int
+		wantStdout string
+		wantStderr []string
+	}{
+		{name: "ok, --version", args: []string{"--version"}, wantStdout: c.Name + " "},
+		{name: "ok, --check-config of a valid configuration serves nothing", args: []string{"--check-config"},
+			env:        []string{"BFF_ADDR=" + held.Addr().String(), "OTEL_TRACES_SAMPLER=traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.5"},
+			wantStdout: c.Name + ": configuration is valid"},
+		{name: "nok, --check-config reports every problem", args: []string{"--check-config"},
+			env:      []string{"BFF_LOG_LEVEL=chatty", "OTEL_TRACES_SAMPLER=sometimes"},
+			wantCode: gateway.ExitUsage,
+			wantStderr: []string{
+				`BFF_LOG_LEVEL: "chatty" is not one of debug, info, warn, error`,
+				`OTEL_TRACES_SAMPLER: "sometimes" is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio`,
+			}},
+		{name: "nok, unknown flag", args: []string{"--serve-forever"}, wantCode: gateway.ExitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(bin, tt.args...)
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(append(os.Environ(), c.Env...), tt.env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.wantCode, code, "stderr: %s", stderr.String())
+			assert.True(t, strings.HasPrefix(stdout.String(), tt.wantStdout), "stdout %q", stdout.String())
+			if tt.wantStderr != nil {
+				want := make([]string, len(tt.wantStderr))
+				for i, w := range tt.wantStderr {
+					want[i] = c.Name + ": " + w
+				}
+				assert.Equal(t, want, strings.Split(strings.TrimSpace(stderr.String()), "\n"))
+			}
 		})
 	}
 }

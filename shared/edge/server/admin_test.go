@@ -1,0 +1,110 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/shared/edge/buildinfo"
+	"github.com/shopfront/shared/edge/logging"
+	"github.com/shopfront/shared/edge/server"
+)
+
+func adminDo(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, string(b)
+}
+
+func TestAdminVersion(t *testing.T) {
+	t.Parallel()
+	build := buildinfo.Info{Name: "bff-test", Version: "v1.2.3", Revision: "abc123", GoVersion: "go1.26.8"}
+	r := start(t, server.Config{}, server.Options{Build: &build}, nil)
+	status, body := adminDo(t, http.MethodGet, r.adminURL("/version"), "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"name":"bff-test","version":"v1.2.3","revision":"abc123","goVersion":"go1.26.8"}`, body)
+	status, _ = adminDo(t, http.MethodGet, r.url("/version"), "")
+	assert.Equal(t, http.StatusNotFound, status, "admin endpoints stay off the public listener")
+}
+
+// TestAdminLogLevel changes the level of a logging.New logger at run time
+// and checks that the logger obeys.
+func TestAdminLogLevel(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	buf := &syncBuffer{b: &out}
+	log, err := logging.New("info", buf)
+	require.NoError(t, err)
+	r := start(t, server.Config{}, server.Options{Logger: log}, nil)
+
+	status, body := adminDo(t, http.MethodGet, r.adminURL("/loglevel"), "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"level":"info"}`, body)
+	log.Debug("hidden")
+
+	status, body = adminDo(t, http.MethodPut, r.adminURL("/loglevel"), `{"level":"debug"}`)
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"level":"debug"}`, body)
+	log.With().Debug("shown")
+
+	status, _ = adminDo(t, http.MethodPut, r.adminURL("/loglevel"), `{"level":"chatty"}`)
+	assert.Equal(t, http.StatusBadRequest, status)
+	status, _ = adminDo(t, http.MethodPut, r.url("/loglevel"), `{"level":"debug"}`)
+	assert.NotEqual(t, http.StatusOK, status, "not on the public listener")
+
+	logs := buf.String()
+	assert.NotContains(t, logs, "hidden")
+	assert.Contains(t, logs, "shown")
+}
+
+func TestAdminPprof(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc  string
+		pprof bool
+		want  int
+	}{
+		{desc: "ok, off by default", want: http.StatusNotFound},
+		{desc: "ok, on with AdminPprof", pprof: true, want: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			r := start(t, server.Config{AdminPprof: tt.pprof}, server.Options{}, nil)
+			status, _ := adminDo(t, http.MethodGet, r.adminURL("/debug/pprof/goroutine?debug=1"), "")
+			assert.Equal(t, tt.want, status)
+			status, _ = adminDo(t, http.MethodGet, r.url("/debug/pprof/goroutine?debug=1"), "")
+			assert.Equal(t, http.StatusNotFound, status, "never on the public listener")
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
