@@ -122,7 +122,7 @@ func (a *App) wire(ctx context.Context) error {
 		return err
 	}
 	idem, err := idempotency.Config{
-		Store: idemStore, TTL: p.IdempotencyTTL, Wait: p.IdempotencyWait, Logger: a.Logger,
+		Store: idemStore, TTL: p.IdempotencyTTL, Wait: p.IdempotencyWait, Logger: a.Logger, Registry: a.Registry,
 		// Keys are scoped per partner.
 		Scope: func(c echo.Context) (string, error) {
 			pr, ok := auth.FromContext(c.Request().Context())

@@ -35,6 +35,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/problem"
@@ -93,6 +94,22 @@ type Config struct {
 	MaxResponseBytes int
 	// Logger reports store failures. Optional. Default no logs.
 	Logger *zap.Logger
+	// Registry receives shopfront_idempotency_requests_total{result}, one
+	// count per keyed request by what became of it (see Outcomes).
+	// Optional. Default: not registered.
+	Registry prometheus.Registerer
+
+	// outcomes is the counter behind Registry, set by ToMiddleware.
+	outcomes *prometheus.CounterVec
+}
+
+// Outcomes are the values of the result label of
+// shopfront_idempotency_requests_total: a first request that ran (new), a
+// retry answered from the record (replayed), a key reused with another body
+// (reused, 422), a duplicate that waited in vain (in_flight, 409), and the
+// store refusing (store_full) or failing (store_unavailable), both 503.
+func Outcomes() []string {
+	return []string{"new", "replayed", "reused", "in_flight", "store_full", "store_unavailable"}
 }
 
 // ToMiddleware returns the middleware.
@@ -126,6 +143,18 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	}
 	if c.TTL < 0 || c.LockTTL < 0 || c.Wait < 0 || c.PollInterval < 0 || c.MaxResponseBytes < 0 {
 		return nil, errors.New("idempotency: durations and sizes must not be negative")
+	}
+	c.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shopfront_idempotency_requests_total",
+		Help: "Requests with an Idempotency-Key by result: new, replayed, reused, in_flight, store_full, store_unavailable.",
+	}, []string{"result"})
+	for _, o := range Outcomes() {
+		c.outcomes.WithLabelValues(o)
+	}
+	if c.Registry != nil {
+		if err := c.Registry.Register(c.outcomes); err != nil {
+			return nil, fmt.Errorf("idempotency: registering metrics: %w", err)
+		}
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) error {
@@ -168,6 +197,7 @@ func (c Config) handle(ec echo.Context, next echo.HandlerFunc) error {
 			// Every record that could make room is a request still in
 			// flight; evicting one would let its retry order twice.
 			c.Logger.Warn("idempotency store full", zap.String("partner", scope))
+			c.outcomes.WithLabelValues("store_full").Inc()
 			return problem.New(http.StatusServiceUnavailable, CodeStoreFull,
 				"Too many orders are in progress; retry later.").WithHeader("Retry-After", "1").Wrap(err)
 		}
@@ -175,20 +205,25 @@ func (c Config) handle(ec echo.Context, next echo.HandlerFunc) error {
 			// Fail closed: without the store no duplicate can be detected,
 			// and a retryable 503 is better than a second order.
 			c.Logger.Error("idempotency store unavailable", zap.Error(err))
+			c.outcomes.WithLabelValues("store_unavailable").Inc()
 			return problem.New(http.StatusServiceUnavailable, problem.CodeUpstreamUnavailable, "").
 				WithHeader("Retry-After", "1").Wrap(fmt.Errorf("claiming idempotency key: %w", err))
 		}
 		if existing == nil {
+			c.outcomes.WithLabelValues("new").Inc()
 			return c.run(ec, next, storeKey, mine)
 		}
 		if existing.Fingerprint != fp {
+			c.outcomes.WithLabelValues("reused").Inc()
 			return problem.New(http.StatusUnprocessableEntity, problem.CodeIdempotencyKeyReused,
 				"This Idempotency-Key was used with a different request body.")
 		}
 		if existing.Done {
+			c.outcomes.WithLabelValues("replayed").Inc()
 			return replay(ec, existing)
 		}
 		if !time.Now().Before(deadline) {
+			c.outcomes.WithLabelValues("in_flight").Inc()
 			return problem.New(http.StatusConflict, CodeInFlight,
 				"A request with this Idempotency-Key is still in progress; retry later.").WithHeader("Retry-After", "1")
 		}

@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 
 	g.Verifier, err = jwtauth.NewVerifier(ctx, jwtauth.VerifierConfig{
 		JWKSURL: cfg.JWT.JWKSURL, Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience,
-		Client: opts.Client, Logger: g.Logger,
+		Client: opts.Client, Logger: g.Logger, Registry: g.Registry,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building JWT verifier: %w", err)

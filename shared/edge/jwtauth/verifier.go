@@ -33,6 +33,7 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
@@ -92,6 +93,11 @@ type VerifierConfig struct {
 	CacheTTL time.Duration
 	// Logger receives JWKS refresh failures. Optional. Default zap.NewNop().
 	Logger *zap.Logger
+	// Registry receives shopfront_jwks_refresh_failures_total, the count of
+	// background JWKS fetches that failed: while it rises, new signing keys
+	// are not picked up and removed ones stay trusted. Optional. Default:
+	// not registered.
+	Registry prometheus.Registerer
 	// Now is the clock. Optional. Default time.Now.
 	Now func() time.Time
 }
@@ -188,7 +194,17 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
 	}
 	cfg.defaults()
 	v := &Verifier{cfg: cfg, store: &trackedStore{MemoryJWKSet: jwkset.NewMemoryStorage()}}
+	failures := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shopfront_jwks_refresh_failures_total",
+		Help: "Background JWKS fetches that failed; while it rises, key rotations are not picked up.",
+	})
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(failures); err != nil {
+			return nil, fmt.Errorf("registering JWKS metrics: %w", err)
+		}
+	}
 	logRefresh := func(_ context.Context, err error) {
+		failures.Inc()
 		cfg.Logger.Warn("refreshing JWKS failed", zap.String("url", cfg.JWKSURL), zap.Error(err))
 	}
 	httpStore, err := jwkset.NewStorageFromHTTP(cfg.JWKSURL, jwkset.HTTPClientStorageOptions{
