@@ -20,7 +20,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-timeout="${EXAMPLES_TIMEOUT:-60}"
+timeout="${EXAMPLES_TIMEOUT:-180}"
 
 # The examples document the defaults, not the caller's environment.
 while read -r var; do

@@ -13,7 +13,7 @@
 # taken (another `make run`). Needs bash, curl and Linux /proc.
 #
 #   scripts/smoke.sh            # or: make smoke (builds first)
-#   SMOKE_TIMEOUT=120 scripts/smoke.sh
+#   SMOKE_TIMEOUT=300 scripts/smoke.sh
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +21,7 @@ cd "$root"
 
 # SMOKE_TIMEOUT bounds the wait for readiness (seconds, including the build
 # make run starts with); the stop is bounded by run.sh's own 30 s.
-timeout="${SMOKE_TIMEOUT:-60}"
+timeout="${SMOKE_TIMEOUT:-180}"
 ports=(9000 8081 8082 8083 18081 18082 18083)
 admin=(18081 18082 18083)
 
