@@ -1,14 +1,18 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/contracts/fakes/fakestest"
 	"github.com/shopfront/shared/edge/edgetest"
 )
 
@@ -40,5 +44,126 @@ func TestSilentRedis(t *testing.T) {
 	case <-stopped:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the gateway did not stop: something still waits on the silent Redis")
+	}
+}
+
+// productFanOut is what one fan-out of a product page costs at the fakes:
+// catalog (product, then similar products), pricing (price, then similar
+// prices), inventory, reviews, recommendations.
+func productFanOut(times int) map[string]int {
+	return map[string]int{domain.ServiceCatalog: 2 * times, domain.ServicePricing: 2 * times, domain.ServiceInventory: times,
+		domain.ServiceReviews: times, domain.ServiceRecommendations: times}
+}
+
+// TestCacheCoalescesWhileRedisIsAway: two instances on a Redis that is
+// down (refused) or hung (silent); 20 concurrent cold requests for one
+// product page on each cost one fan-out per instance.
+func TestCacheCoalescesWhileRedisIsAway(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		redis func(t *testing.T) string
+	}{
+		{name: "ok, Redis refuses connections", redis: func(t *testing.T) string { return "redis://" + edgetest.DeadAddr(t) + "/0" }},
+		{name: "ok, Redis accepts connections and never answers", redis: func(t *testing.T) string { return edgetest.StartSilentRedis(t).URL() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, base := fakestest.Start(t)
+			env := map[string]string{"BFF_REDIS_URL": tt.redis(t)}
+			ws := []*web{bootWeb(t, webOptions{env: env, fakes: f, base: base}), bootWeb(t, webOptions{env: env, fakes: f, base: base})}
+			ct := newContract(t)
+			// The catalog is slowed down so that every request arrives while
+			// its instance's first fan-out is in flight.
+			require.NoError(t, f.SetFault(domain.ServiceCatalog, domain.Fault{LatencyMs: 500}))
+			f.ResetStats()
+			var wg sync.WaitGroup
+			answers := make([]answer, 40)
+			for i := range answers {
+				c := newClient(t, ct)
+				wg.Go(func() { answers[i] = c.do(http.MethodGet, ws[i%2].url+"/v1/pages/product/p-0004", "", nil) })
+			}
+			wg.Wait()
+			f.ClearFaults()
+			assert.Equal(t, productFanOut(2), fanOut(f), "40 concurrent misses on two instances, one fan-out each")
+			for _, a := range answers {
+				assert.Equal(t, http.StatusOK, a.status)
+				assert.Equal(t, "MISS", a.header.Get("X-Cache"))
+			}
+		})
+	}
+}
+
+// TestRefusedRequestsNeverShareAnEntry: a catalog request the handler
+// refuses is never answered from another request's entry, nor fills one.
+func TestRefusedRequestsNeverShareAnEntry(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{})
+	ct := newContract(t)
+	refused := []string{"?page=", "?pageSize=0", "?pageSize=", "?page=0", "?page=1&page=1", "?page=abc", "?category=%3Cscript%3E"}
+
+	// Refused first, on a cold cache: the valid page after it is its own.
+	for _, q := range refused {
+		a := newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog"+q, "", nil)
+		assert.Equal(t, http.StatusBadRequest, a.status, q)
+		assert.Equal(t, "validation_failed", a.json["error"], q)
+	}
+	first := newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog", "", nil)
+	require.Equal(t, http.StatusOK, first.status)
+	assert.Equal(t, "MISS", first.header.Get("X-Cache"), "no refused request filled the valid page's entry")
+
+	// The valid page cached: refused requests are still refused, not HITs.
+	for _, q := range refused {
+		a := newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog"+q, "", nil)
+		assert.Equal(t, http.StatusBadRequest, a.status, "%s answered from the cache", q)
+		assert.NotEqual(t, "HIT", a.header.Get("X-Cache"), q)
+	}
+	again := newClient(t, ct).do(http.MethodGet, w.url+"/v1/catalog", "", nil)
+	assert.Equal(t, "HIT", again.header.Get("X-Cache"))
+	assert.Equal(t, first.body, again.body)
+}
+
+// TestUnkeyedHeadersNeverChangeACachedBody: a request carrying a header
+// that is not part of the cache key fills the entry with exactly the body a
+// plain request gets, so no caller can poison what others are served.
+func TestUnkeyedHeadersNeverChangeACachedBody(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{})
+	ct := newContract(t)
+	poison := "evil.example"
+	headers := []struct{ name, value string }{
+		{"X-Forwarded-Host", poison},
+		{"X-Forwarded-Proto", "http"},
+		{"X-Forwarded-Prefix", "/" + poison},
+		{"X-Original-URL", "/v1/me?" + poison},
+		{"X-Rewrite-URL", "/v1/me?" + poison},
+		{"X-Host", poison},
+		{"Forwarded", "host=" + poison + ";proto=http"},
+		{"Accept-Language", "fr-FR"},
+		{"Accept", "text/html"},
+		{"Origin", "https://" + poison},
+		{"Cookie", "lang=fr"},
+	}
+	filled := make([]answer, len(headers))
+	for i, h := range headers {
+		page := fmt.Sprintf("%s/v1/pages/product/p-%04d", w.url, 10+i)
+		filled[i] = newClient(t, ct).do(http.MethodGet, page, "", map[string]string{h.name: h.value})
+		filled := filled[i]
+		require.Equal(t, http.StatusOK, filled.status, h.name)
+		require.Equal(t, "MISS", filled.header.Get("X-Cache"), h.name)
+		hit := newClient(t, ct).do(http.MethodGet, page, "", nil)
+		assert.Equal(t, "HIT", hit.header.Get("X-Cache"), h.name)
+		assert.Equal(t, filled.body, hit.body, h.name)
+		assert.NotContains(t, string(hit.body), poison, h.name)
+	}
+	// The same pages filled again by plain requests once the entries
+	// expired: the bodies the headers produced are the plain ones.
+	w.clock.Advance(2 * time.Minute)
+	for i, h := range headers {
+		page := fmt.Sprintf("%s/v1/pages/product/p-%04d", w.url, 10+i)
+		plain := newClient(t, ct).do(http.MethodGet, page, "", nil)
+		assert.Equal(t, "MISS", plain.header.Get("X-Cache"), h.name)
+		assert.JSONEq(t, string(plain.body), string(filled[i].body), h.name)
 	}
 }
