@@ -167,3 +167,47 @@ func TestUnkeyedHeadersNeverChangeACachedBody(t *testing.T) {
 		assert.JSONEq(t, string(plain.body), string(filled[i].body), h.name)
 	}
 }
+
+// TestSignInThrottledPerUsername: five wrong passwords for one username,
+// each from another client IP, and the next attempt for it is 429 with
+// Retry-After whatever the IP and the password, until the 15 min window
+// ends; other usernames sign in meanwhile, and the username is never
+// logged. With Redis the count is shared by every instance.
+func TestSignInThrottledPerUsername(t *testing.T) {
+	t.Parallel()
+	r := edgetest.StartRedis(t)
+	f, base := fakestest.Start(t)
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	env := map[string]string{"BFF_REDIS_URL": r.URL()}
+	ws := []*web{bootWeb(t, webOptions{env: env, fakes: f, base: base, clock: clk}),
+		bootWeb(t, webOptions{env: env, fakes: f, base: base, clock: clk})}
+	ct := newContract(t)
+	signIn := func(w *web, user, password string) answer {
+		return newClient(t, ct).do(http.MethodPost, w.url+"/v1/session",
+			fmt.Sprintf(`{"username":%q,"password":%q}`, user, password), nil)
+	}
+
+	for i := range 5 {
+		a := signIn(ws[i%2], "alice", "wrong")
+		require.Equal(t, http.StatusUnauthorized, a.status, "attempt %d", i+1)
+		clk.Advance(time.Minute)
+	}
+	identityCalls := f.Requests(domain.ServiceIdentity)
+	for _, w := range ws {
+		a := signIn(w, "alice", "shopfront")
+		assert.Equal(t, http.StatusTooManyRequests, a.status, "even the right password waits")
+		assert.Equal(t, "rate_limited", a.json["error"])
+		assert.Equal(t, "600", a.header.Get("Retry-After"), "until the window that began 5 min ago ends")
+	}
+	assert.Equal(t, identityCalls, f.Requests(domain.ServiceIdentity), "refused before identity is asked")
+	assert.Equal(t, http.StatusUnauthorized, signIn(ws[0], "bob", "wrong").status, "another username is not held")
+
+	clk.Advance(10 * time.Minute)
+	assert.Equal(t, http.StatusNoContent, signIn(ws[1], "alice", "shopfront").status, "the window ended")
+
+	for _, w := range ws {
+		for _, e := range w.logs.All() {
+			assert.NotContains(t, e.Message+fmt.Sprint(e.ContextMap()), "alice", "the username is never logged")
+		}
+	}
+}
