@@ -181,17 +181,27 @@ func (a *App) wire(ctx context.Context) error {
 // away.
 const idempotencyRedisTimeout = time.Second
 
-// idempotencyStore is Redis when BFF_REDIS_URL is set (shared by every
-// instance), else the in-process store.
+// idempotencyStore is Redis when BFF_PARTNER_IDEMPOTENCY_REDIS_URL or
+// BFF_REDIS_URL is set (shared by every instance), else the in-process
+// store. A Redis of its own keeps the records away from the cache's
+// memory pressure and eviction.
 func (a *App) idempotencyStore() (idempotency.Store, error) {
-	if a.Redis == nil {
+	rdb := a.Redis
+	if u := a.cfg.Partner.IdempotencyRedisURL; u != "" {
+		own, err := gateway.NewRedis(u)
+		if err != nil {
+			return nil, fmt.Errorf("idempotency: %w", err)
+		}
+		a.Own("idempotency redis", func(context.Context) error { return own.Close() })
+		rdb = own
+	}
+	if rdb == nil {
 		s, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 		if err != nil {
 			return nil, fmt.Errorf("building idempotency store: %w", err)
 		}
 		return s, nil
 	}
-	rdb := a.Redis
 	// Reported in /readyz, not required: only POST /v2/orders needs it, and
 	// it fails closed (503) while Redis is away.
 	a.AddCheck("idempotency", false, func(ctx context.Context) error {

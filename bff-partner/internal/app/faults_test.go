@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -87,4 +89,28 @@ func TestPartnerSilentRedis(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the gateway did not stop: something still waits on the silent Redis")
 	}
+}
+
+// TestIdempotencyOnItsOwnRedis: with BFF_PARTNER_IDEMPOTENCY_REDIS_URL the
+// records live in that Redis only, away from the shared one's rate limits
+// (and whatever else may fill and evict it).
+func TestIdempotencyOnItsOwnRedis(t *testing.T) {
+	t.Parallel()
+	shared, own := edgetest.StartRedis(t), edgetest.StartRedis(t)
+	g := startPartner(t, map[string]string{"BFF_REDIS_URL": shared.URL(), "BFF_PARTNER_IDEMPOTENCY_REDIS_URL": own.URL()})
+	h := with(key(keyFull), "Idempotency-Key", "own-redis")
+	first := g.do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order, header: h})
+	require.Equal(t, http.StatusCreated, first.status, string(first.body))
+	again := g.do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order, header: h})
+	assert.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
+
+	keys := func(r *edgetest.Redis) []string {
+		rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+		defer rdb.Close()
+		ks, err := rdb.Keys(context.Background(), "*idem*").Result()
+		require.NoError(t, err)
+		return ks
+	}
+	assert.NotEmpty(t, keys(own), "the record is in the idempotency Redis")
+	assert.Empty(t, keys(shared), "and not in the shared one")
 }

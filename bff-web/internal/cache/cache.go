@@ -52,6 +52,11 @@ type Config struct {
 	// long a miss waits for its entry, whoever fills it: the gateway sets it
 	// to the route budget plus a second to render. Optional. Default 10 s.
 	FillTimeout time.Duration
+	// MaxEntryBytes bounds the body of a stored entry: a larger response
+	// is served but not stored, so that one page cannot take a shared
+	// Redis's memory from the rest (bff-partner's idempotency records
+	// included, when they share it). Optional. Default 1 MiB.
+	MaxEntryBytes int
 	// LockTTL bounds the claim on a key's background refresh, in case the
 	// instance holding it dies. Optional. Default FillTimeout.
 	LockTTL time.Duration
@@ -85,6 +90,9 @@ func (c Config) Validate() error {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("cache %s must not be negative, got %s", d.name, d.d))
 		}
+	}
+	if c.MaxEntryBytes < 0 {
+		errs = append(errs, fmt.Errorf("cache max entry bytes must not be negative, got %d", c.MaxEntryBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -121,6 +129,9 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 20 * time.Millisecond
+	}
+	if cfg.MaxEntryBytes == 0 {
+		cfg.MaxEntryBytes = 1 << 20
 	}
 	if cfg.RetryStoreAfter == 0 {
 		cfg.RetryStoreAfter = time.Second
@@ -350,7 +361,7 @@ func (c *Cache) fill(ctx context.Context, key string, fill func(ctx context.Cont
 	if err != nil {
 		return nil, err
 	}
-	if cacheable(e) && c.available() {
+	if cacheable(e) && len(e.Body) <= c.cfg.MaxEntryBytes && c.available() {
 		if err := c.cfg.Store.Set(ctx, key, e, c.cfg.Fresh+c.cfg.Stale); err != nil {
 			c.failed(ctx, err)
 		} else {

@@ -616,3 +616,21 @@ func TestStoreOutage(t *testing.T) {
 	get(t, g.url+"/v1/pages/product/p3")
 	assert.Equal(t, int64(2), store.calls.Load(), "probed once after the rest")
 }
+
+// TestLargeEntriesAreNotStored: a response over MaxEntryBytes is served but
+// never stored, so one page cannot crowd the shared store.
+func TestLargeEntriesAreNotStored(t *testing.T) {
+	t.Parallel()
+	o := newOrigin()
+	g := startGateway(t, o, cache.Config{Now: newClock().Now, MaxEntryBytes: 16})
+	for range 2 {
+		a := get(t, g.url+"/v1/pages/product/p-large")
+		assert.Equal(t, http.StatusOK, a.status)
+		assert.Equal(t, cache.ResultMiss, a.xcache)
+	}
+	assert.EqualValues(t, 2, o.calls.Load(), "each request filled again: the body is over 16 bytes")
+
+	small := startGateway(t, o, cache.Config{Now: newClock().Now, MaxEntryBytes: 1 << 10})
+	get(t, small.url+"/v1/pages/product/p-large")
+	assert.Equal(t, cache.ResultHit, get(t, small.url+"/v1/pages/product/p-large").xcache)
+}
