@@ -68,7 +68,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) 
 //	-> per-key plan rate limit -> scope -> validation against the partner
 //	document (413, 415, 400) -> [POST /v2/orders: idempotency] -> handler
 //
-// /openapi.json and /docs need no credentials. SIGHUP reloads the keys
+// /openapi.json, /docs and its assets need no credentials and are charged
+// to the client IP's anonymous limit. SIGHUP reloads the keys
 // file (OnReload).
 func (a *App) wire(ctx context.Context) error {
 	cfg := a.cfg
@@ -150,6 +151,13 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}
+	// The documents need no credentials, so they are charged to the
+	// client IP's anonymous limit like any other anonymous request: a
+	// flood of /openapi.json is not free.
+	anonymous, err := ratelimit.Config{Limiter: a.Limiter}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("building the anonymous rate limit: %w", err)
+	}
 	validate, err := validation.Config{Document: doc, MaxBodyBytes: cfg.Server.BodyLimit}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building validation: %w", err)
@@ -173,6 +181,7 @@ func (a *App) wire(ctx context.Context) error {
 		api.InventoryReadPolicy: scoped(auth.ScopeInventoryRead),
 		api.OrdersReadPolicy:    scoped(auth.ScopeOrdersRead),
 		api.OrdersWritePolicy:   scoped(auth.ScopeOrdersWrite, idem),
+		route.Open:              {anonymous},
 	}, routes.Routes(), pages.Routes())
 }
 

@@ -114,3 +114,27 @@ func TestIdempotencyOnItsOwnRedis(t *testing.T) {
 	assert.NotEmpty(t, keys(own), "the record is in the idempotency Redis")
 	assert.Empty(t, keys(shared), "and not in the shared one")
 }
+
+// TestOpenRoutesAreRateLimited: the documents need no credentials but are
+// charged to the client IP's anonymous limit (burst 30), like any other
+// anonymous request.
+func TestOpenRoutesAreRateLimited(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"/openapi.json", "/docs", "/docs/assets/redoc.standalone.js"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			g := startPartner(t, nil)
+			var last reply
+			for range 40 {
+				if last = g.do(call{method: "GET", path: path}); last.status == http.StatusTooManyRequests {
+					break
+				}
+				require.Equal(t, http.StatusOK, last.status)
+				assert.NotEmpty(t, last.header.Get("X-RateLimit-Limit"))
+			}
+			assert.Equal(t, http.StatusTooManyRequests, last.status, "40 requests within the burst of 30")
+			assert.Equal(t, problem.CodeRateLimited, last.code())
+			assert.NotEmpty(t, last.header.Get("Retry-After"))
+		})
+	}
+}
