@@ -89,10 +89,14 @@ func (a *App) wire(ctx context.Context) error {
 	a.OnReload(func(context.Context) error { return keys.Reload() })
 
 	// Audit first: it must see every request, rejected ones included.
-	aw, err := audit.Open(audit.WriterConfig{Dir: p.AuditDir, Retention: p.AuditRetention, Logger: a.Logger})
+	aw, err := audit.Open(audit.WriterConfig{Dir: p.AuditDir, Retention: p.AuditRetention, Logger: a.Logger, Registry: a.Registry})
 	if err != nil {
 		return fmt.Errorf("opening audit log: %w", err)
 	}
+	// Reported in /readyz, not required: the audit fails open (a request
+	// is served even when its line cannot be written), so a full disk is
+	// an alert, not a reason to take the instance out of rotation.
+	a.AddCheck("audit", false, aw.Status)
 	// Closed after in-flight requests finished, so no line is lost, or at
 	// once when the rest of the wiring fails.
 	a.Own("audit log", aw.Close)
