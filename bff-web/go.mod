@@ -15,6 +15,7 @@ require (
 	github.com/shopfront/contracts v0.0.0
 	github.com/shopfront/shared v0.0.0
 	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 	go.uber.org/zap v1.28.0
 	golang.org/x/sync v0.25.0
 )

@@ -68,7 +68,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) 
 //	-> per-key plan rate limit -> scope -> validation against the partner
 //	document (413, 415, 400) -> [POST /v2/orders: idempotency] -> handler
 //
-// /openapi.json and /docs need no credentials. SIGHUP reloads the keys
+// /openapi.json, /docs and its assets need no credentials and are charged
+// to the client IP's anonymous limit. SIGHUP reloads the keys
 // file (OnReload).
 func (a *App) wire(ctx context.Context) error {
 	cfg := a.cfg
@@ -88,10 +89,14 @@ func (a *App) wire(ctx context.Context) error {
 	a.OnReload(func(context.Context) error { return keys.Reload() })
 
 	// Audit first: it must see every request, rejected ones included.
-	aw, err := audit.Open(audit.WriterConfig{Dir: p.AuditDir, Retention: p.AuditRetention, Logger: a.Logger})
+	aw, err := audit.Open(audit.WriterConfig{Dir: p.AuditDir, Retention: p.AuditRetention, Logger: a.Logger, Registry: a.Registry})
 	if err != nil {
 		return fmt.Errorf("opening audit log: %w", err)
 	}
+	// Reported in /readyz, not required: the audit fails open (a request
+	// is served even when its line cannot be written), so a full disk is
+	// an alert, not a reason to take the instance out of rotation.
+	a.AddCheck("audit", false, aw.Status)
 	// Closed after in-flight requests finished, so no line is lost, or at
 	// once when the rest of the wiring fails.
 	a.Own("audit log", aw.Close)
@@ -150,6 +155,13 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building rate limit: %w", err)
 	}
+	// The documents need no credentials, so they are charged to the
+	// client IP's anonymous limit like any other anonymous request: a
+	// flood of /openapi.json is not free.
+	anonymous, err := ratelimit.Config{Limiter: a.Limiter}.ToMiddleware()
+	if err != nil {
+		return fmt.Errorf("building the anonymous rate limit: %w", err)
+	}
 	validate, err := validation.Config{Document: doc, MaxBodyBytes: cfg.Server.BodyLimit}.ToMiddleware()
 	if err != nil {
 		return fmt.Errorf("building validation: %w", err)
@@ -173,6 +185,7 @@ func (a *App) wire(ctx context.Context) error {
 		api.InventoryReadPolicy: scoped(auth.ScopeInventoryRead),
 		api.OrdersReadPolicy:    scoped(auth.ScopeOrdersRead),
 		api.OrdersWritePolicy:   scoped(auth.ScopeOrdersWrite, idem),
+		route.Open:              {anonymous},
 	}, routes.Routes(), pages.Routes())
 }
 
@@ -181,17 +194,27 @@ func (a *App) wire(ctx context.Context) error {
 // away.
 const idempotencyRedisTimeout = time.Second
 
-// idempotencyStore is Redis when BFF_REDIS_URL is set (shared by every
-// instance), else the in-process store.
+// idempotencyStore is Redis when BFF_PARTNER_IDEMPOTENCY_REDIS_URL or
+// BFF_REDIS_URL is set (shared by every instance), else the in-process
+// store. A Redis of its own keeps the records away from the cache's
+// memory pressure and eviction.
 func (a *App) idempotencyStore() (idempotency.Store, error) {
-	if a.Redis == nil {
+	rdb := a.Redis
+	if u := a.cfg.Partner.IdempotencyRedisURL; u != "" {
+		own, err := gateway.NewRedis(u)
+		if err != nil {
+			return nil, fmt.Errorf("idempotency: %w", err)
+		}
+		a.Own("idempotency redis", func(context.Context) error { return own.Close() })
+		rdb = own
+	}
+	if rdb == nil {
 		s, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 		if err != nil {
 			return nil, fmt.Errorf("building idempotency store: %w", err)
 		}
 		return s, nil
 	}
-	rdb := a.Redis
 	// Reported in /readyz, not required: only POST /v2/orders needs it, and
 	// it fails closed (503) while Redis is away.
 	a.AddCheck("idempotency", false, func(ctx context.Context) error {

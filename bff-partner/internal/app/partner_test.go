@@ -317,6 +317,9 @@ func TestPartnerNegativePaths(t *testing.T) {
 		c["aud"] = "shopfront-mobile"
 		return c
 	}())
+	// Signed by identity, but for a partner the keys file does not know:
+	// no plan or allow-list of its own to apply.
+	unknownPartner := fakestest.PartnerToken(t, g.f, "initech", "catalog:read orders:write")
 	huge := `{"items":[{"productId":"p-0001","quantity":1}],"currency":"USD","pad":"` + strings.Repeat("x", 1<<20) + `"}`
 
 	tests := []struct {
@@ -337,6 +340,10 @@ func TestPartnerNegativePaths(t *testing.T) {
 			expectStatus: 401, expectCode: problem.CodeInvalidToken},
 		{name: "nok, token for another gateway", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: bearer(wrongAudience)},
 			expectStatus: 401, expectCode: problem.CodeInvalidToken},
+		{name: "nok, token of a partner not in the keys file", given: call{method: "GET", path: "/v2/products", route: "/v2/products", header: bearer(unknownPartner)},
+			expectStatus: 401, expectCode: problem.CodeInvalidToken},
+		{name: "nok, order with a token of a partner not in the keys file", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
+			header: with(bearer(unknownPartner), "Idempotency-Key", "unknown-partner")}, expectStatus: 401, expectCode: problem.CodeInvalidToken},
 		{name: "nok, key without the scope", given: call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order,
 			header: with(key(keyReadOnly), "Idempotency-Key", "k")}, expectStatus: 403, expectCode: problem.CodeInsufficientScope},
 		{name: "nok, token without the scope", given: call{method: "GET", path: "/v2/inventory/p-0001", route: "/v2/inventory/:productId",

@@ -11,11 +11,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/shopfront/bff-partner/internal/config"
+	"github.com/shopfront/shared/edge/metrics"
 )
 
 // Defaults of WriterConfig.
@@ -41,6 +44,9 @@ type WriterConfig struct {
 	Now func() time.Time
 	// Logger reports write failures. Optional. Default no logs.
 	Logger *zap.Logger
+	// Registry receives shopfront_audit_write_failures_total. Optional.
+	// Default none (counted but not exported).
+	Registry prometheus.Registerer
 }
 
 // Writer appends entries as JSON lines to one file per UTC day, buffered,
@@ -53,6 +59,12 @@ type Writer struct {
 	buf  *bufio.Writer
 
 	closed bool
+
+	// failures counts entries or flushes that did not reach the disk;
+	// lastErr is the latest outcome, reported by Status (nil once a
+	// write succeeds again).
+	failures prometheus.Counter
+	lastErr  atomic.Pointer[error]
 
 	stop chan struct{}
 	done chan struct{}
@@ -85,7 +97,17 @@ func Open(cfg WriterConfig) (*Writer, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating audit dir: %w", err)
 	}
-	w := &Writer{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shopfront_audit_write_failures_total",
+			Help: "Audit entries or flushes of bff-partner that could not be written (a full or failing disk); the requests were served regardless.",
+		})}
+	if cfg.Registry != nil {
+		var err error
+		if w.failures, err = metrics.Register(cfg.Registry, w.failures); err != nil {
+			return nil, fmt.Errorf("registering audit metrics: %w", err)
+		}
+	}
 	if _, err := w.Sweep(); err != nil {
 		return nil, err
 	}
@@ -115,8 +137,36 @@ func (w *Writer) loop() {
 	}
 }
 
+// Status reports the latest write's failure, nil when it succeeded: the
+// gateway's /readyz shows it (an optional check: requests are served
+// while the audit cannot be written, see docs/bff-partner.md).
+func (w *Writer) Status(context.Context) error {
+	if p := w.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// outcome counts a failure and remembers the latest outcome for Status.
+func (w *Writer) outcome(err error) error {
+	if err != nil {
+		w.failures.Inc()
+		w.lastErr.Store(&err)
+		return err
+	}
+	w.lastErr.Store(nil)
+	return nil
+}
+
 // Write appends one entry to the file of its UTC day.
 func (w *Writer) Write(e Entry) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.outcome(w.write(e))
+}
+
+// write is Write with w.mu held.
+func (w *Writer) write(e Entry) error {
 	var lb bytes.Buffer
 	enc := json.NewEncoder(&lb)
 	// Queries keep their & and bodies their < > as sent, readable by grep.
@@ -126,14 +176,15 @@ func (w *Writer) Write(e Entry) error {
 	}
 	line := lb.Bytes() // Encode ends it with '\n'.
 	day := e.Time.UTC().Format(time.DateOnly)
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if day != w.day || w.file == nil {
 		if err := w.rotate(day); err != nil {
 			return err
 		}
 	}
 	if _, err := w.buf.Write(line); err != nil {
+		// A bufio.Writer keeps its first error for good: start the file
+		// afresh, so that writing resumes once the disk has room.
+		_ = w.closeFile()
 		return fmt.Errorf("writing audit entry: %w", err)
 	}
 	if w.closed {
@@ -181,7 +232,10 @@ func (w *Writer) Flush() error {
 		return nil
 	}
 	if err := w.buf.Flush(); err != nil {
-		return fmt.Errorf("flushing audit file: %w", err)
+		// The buffered lines are lost; the file is reopened by the next
+		// write (see write).
+		_ = w.closeFile()
+		return w.outcome(fmt.Errorf("flushing audit file: %w", err))
 	}
 	return nil
 }

@@ -67,6 +67,11 @@ type Partner struct {
 	// IdempotencyWait bounds how long a concurrent retry waits for the
 	// first request with its key. Optional. Default 10 s.
 	IdempotencyWait time.Duration `yaml:"idempotency_wait"`
+	// IdempotencyRedisURL keeps the idempotency records in a Redis of
+	// their own (a database or an instance run with noeviction), so that
+	// no cache pressure on the shared one can evict a record and let a
+	// retry order twice. Optional. Default "": BFF_REDIS_URL's Redis.
+	IdempotencyRedisURL string `yaml:"idempotency_redis_url"`
 	// V1 is the deprecation of /v1 (RFC 9745, RFC 8594).
 	V1 Deprecation `yaml:"v1"`
 }
@@ -90,6 +95,8 @@ const (
 	VarKeysFile = "BFF_PARTNER_KEYS_FILE"
 	VarAuditDir = "BFF_AUDIT_DIR"
 	VarTokenURL = "BFF_PARTNER_TOKEN_URL"
+	// VarIdempotencyRedisURL names a Redis for the idempotency records only.
+	VarIdempotencyRedisURL = "BFF_PARTNER_IDEMPOTENCY_REDIS_URL"
 )
 
 // TokenPath is the identity service's token endpoint, appended
@@ -171,6 +178,7 @@ func (c *Config) ReadEnv(env *edgeconfig.Env) {
 	env.String(VarKeysFile, &c.Partner.KeysFile)
 	env.String(VarAuditDir, &c.Partner.AuditDir)
 	env.URL(VarTokenURL, &c.Partner.TokenURL)
+	env.String(VarIdempotencyRedisURL, &c.Partner.IdempotencyRedisURL)
 	if c.Partner.TokenURL == "" && c.Upstreams.Identity != "" {
 		// Derived after the environment so that it follows
 		// BFF_UPSTREAM_IDENTITY_URL.
@@ -215,6 +223,12 @@ func (c Config) Validate() error {
 	}
 	if p.V1.Deprecated.IsZero() || p.V1.Sunset.Before(p.V1.Deprecated) {
 		errs = append(errs, errors.New("partner.v1: deprecated must be set and sunset not before it"))
+	}
+	if p.IdempotencyRedisURL != "" {
+		if err := edgeconfig.ParseRedisURL(p.IdempotencyRedisURL); err != nil {
+			// The URL may hold a password, so it is not echoed.
+			errs = append(errs, edgeconfig.Errorf(VarIdempotencyRedisURL, "%v", err))
+		}
 	}
 	if _, err := edgeconfig.ParseHTTPURL(p.TokenURL); err != nil {
 		errs = append(errs, edgeconfig.Errorf(VarTokenURL, "%q %v", p.TokenURL, err))

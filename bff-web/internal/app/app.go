@@ -19,6 +19,7 @@ import (
 	"github.com/shopfront/bff-web/internal/cors"
 	"github.com/shopfront/bff-web/internal/events"
 	"github.com/shopfront/bff-web/internal/session"
+	"github.com/shopfront/bff-web/internal/signin"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/gateway"
 	"github.com/shopfront/shared/edge/jwtauth"
@@ -36,7 +37,8 @@ const cacheRedisTimeout = 100 * time.Millisecond
 
 // Options are test hooks of New. The zero value is what main uses.
 type Options struct {
-	// Now is the clock of the response cache. Optional. Default time.Now.
+	// Now is the clock of the response cache and of the sign-in throttle's
+	// windows. Optional. Default time.Now.
 	Now func() time.Time
 }
 
@@ -79,7 +81,8 @@ func NewWithOptions(ctx context.Context, cfg config.Config, log *zap.Logger, opt
 //	catalog pages:  JWT optional (cookie or Bearer; a stale cookie is
 //	                anonymous and expired) -> rate limit -> response cache -> handler
 //	personal routes: JWT required -> rate limit -> CSRF -> handler
-//	POST /v1/session: rate limit (per client IP) -> handler
+//	POST /v1/session: rate limit (per client IP) -> handler, which
+//	                refuses a username with 5 failures in 15 min (signin)
 //	DELETE /v1/session: rate limit -> CSRF -> handler (no JWT check, so
 //	an expired session can still sign out)
 //
@@ -114,7 +117,12 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("building routes: %w", err)
 	}
-	sessions, err := session.New(session.Config{Issuer: a.Clients.Identity, Insecure: cfg.Web.CookieInsecure, Timeout: cfg.Upstreams.Timeout})
+	throttle, err := signin.New(signin.Config{Redis: a.Redis, Prefix: Name + ":signin:", Now: opts.Now, Logger: a.Logger})
+	if err != nil {
+		return fmt.Errorf("building the sign-in throttle: %w", err)
+	}
+	sessions, err := session.New(session.Config{Issuer: a.Clients.Identity, Throttle: throttle,
+		Insecure: cfg.Web.CookieInsecure, Timeout: cfg.Upstreams.Timeout})
 	if err != nil {
 		return fmt.Errorf("building sessions: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -58,13 +59,25 @@ type Config struct {
 	// long a miss waits for its entry, whoever fills it: the gateway sets it
 	// to the route budget plus a second to render. Optional. Default 10 s.
 	FillTimeout time.Duration
+	// MaxEntryBytes bounds the body of a stored entry: a larger response
+	// is served but not stored, so that one page cannot take a shared
+	// Redis's memory from the rest (bff-partner's idempotency records
+	// included, when they share it). Optional. Default 1 MiB.
+	MaxEntryBytes int
 	// LockTTL bounds the claim on a key's background refresh, in case the
 	// instance holding it dies. Optional. Default FillTimeout.
 	LockTTL time.Duration
 	// PollInterval is how often a miss waiting for another instance's fill
 	// of the same key looks for the entry. Optional. Default 20 ms.
 	PollInterval time.Duration
-	// Now is the clock that ages entries. Optional. Default time.Now.
+	// RetryStoreAfter is how long the store is left alone after it failed
+	// (Redis down or not answering) before it is tried again; meanwhile
+	// every request is served uncached, misses still coalesced within the
+	// instance, without paying the store's timeout each time. Optional.
+	// Default 1 s.
+	RetryStoreAfter time.Duration
+	// Now is the clock that ages entries and times RetryStoreAfter.
+	// Optional. Default time.Now.
 	Now func() time.Time
 	// Registry receives shopfront_cache_requests_total{result}. Optional.
 	// Default none (counted but not exported).
@@ -80,10 +93,13 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{"fresh", c.Fresh}, {"stale", c.Stale}, {"fill timeout", c.FillTimeout}, {"lock TTL", c.LockTTL}, {"poll interval", c.PollInterval}} {
+	}{{"fresh", c.Fresh}, {"stale", c.Stale}, {"fill timeout", c.FillTimeout}, {"lock TTL", c.LockTTL}, {"poll interval", c.PollInterval}, {"retry store after", c.RetryStoreAfter}} {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("cache %s must not be negative, got %s", d.name, d.d))
 		}
+	}
+	if c.MaxEntryBytes < 0 {
+		errs = append(errs, fmt.Errorf("cache max entry bytes must not be negative, got %d", c.MaxEntryBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -95,6 +111,10 @@ type Cache struct {
 	refreshing sync.Map // key -> struct{}: this instance's running refreshes.
 	wg         sync.WaitGroup
 	requests   *prometheus.CounterVec
+	// retryAt is when the store may be used again after a failure (Unix
+	// ns of cfg.Now); failing makes an outage logged once.
+	retryAt atomic.Int64
+	failing atomic.Bool
 }
 
 // New returns a cache; its metrics are registered on cfg.Registry.
@@ -116,6 +136,12 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 20 * time.Millisecond
+	}
+	if cfg.MaxEntryBytes == 0 {
+		cfg.MaxEntryBytes = 1 << 20
+	}
+	if cfg.RetryStoreAfter == 0 {
+		cfg.RetryStoreAfter = time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -164,21 +190,19 @@ type Route struct {
 }
 
 // Key returns the cache key of r: method, path and the known query
-// parameters, sorted, empty ones dropped.
+// parameters sorted by name. Every value the handler could read stays
+// apart, in the order given: an empty value (?page=) is not an absent one
+// and ?page=2&page=1 is not ?page=1&page=2, so a request the handler
+// refuses or reads differently never shares another request's entry.
 func (rt Route) Key(r *http.Request) string {
 	q := r.URL.Query()
 	norm := url.Values{}
 	for _, name := range rt.Query {
-		for _, v := range q[name] {
-			if v != "" {
-				norm.Add(name, v)
-			}
+		if vs, ok := q[name]; ok {
+			norm[name] = slices.Clone(vs)
 		}
 	}
-	for _, vs := range norm {
-		slices.Sort(vs)
-	}
-	// url.Values.Encode sorts by name.
+	// url.Values.Encode sorts by name and keeps each name's values in order.
 	return r.Method + " " + r.URL.EscapedPath() + "?" + norm.Encode()
 }
 
@@ -200,14 +224,12 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 				return next(ec)
 			}
 			key := rt.Key(req)
-			e, err := c.cfg.Store.Get(req.Context(), key)
+			e, err := c.get(req.Context(), key)
 			if err != nil && !errors.Is(err, ErrNotFound) {
-				// The cache is an optimisation; a broken store must not fail the request.
-				c.cfg.Logger.Warn("cache store failed; serving uncached", zap.Error(err))
+				// The cache is an optimisation; a broken store must not
+				// fail the request. It is served uncached, but concurrent
+				// misses of one key still cost one fan-out per instance.
 				c.requests.WithLabelValues("error").Inc()
-				ec.Response().Header().Set(HeaderXCache, ResultMiss)
-				ec.Response().Header().Set(HeaderCacheStatus, CacheName+"; fwd=uri-miss")
-				return next(ec)
 			}
 			if e != nil {
 				age := c.cfg.Now().Sub(e.StoredAt)
@@ -223,7 +245,9 @@ func (c *Cache) Middleware(rt Route) echo.MiddlewareFunc {
 					return write(ec, e, ResultStale, hit, age)
 				}
 			}
-			c.requests.WithLabelValues("miss").Inc()
+			if err == nil || errors.Is(err, ErrNotFound) {
+				c.requests.WithLabelValues("miss").Inc()
+			}
 			// A miss waits for its entry no longer than a fill may take,
 			// even behind another instance's lock (a browser would wait).
 			ctx, cancel := context.WithTimeout(req.Context(), c.cfg.FillTimeout)
@@ -311,14 +335,21 @@ func (c *Cache) fillOnce(ctx context.Context, key string, fill func(ctx context.
 			return filled{}, fmt.Errorf("%w: %w", errWaitEnded, ctx.Err())
 		case <-poll.C:
 		}
-		if e, err := c.cfg.Store.Get(ctx, key); err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
+		e, err := c.get(ctx, key)
+		if err == nil && c.cfg.Now().Sub(e.StoredAt) < c.cfg.Fresh {
 			return filled{entry: e, stored: true, collapsed: true}, nil
 		}
 		if err := ctx.Err(); err != nil {
 			// The store failed because the caller left; not a store problem.
 			return filled{}, fmt.Errorf("%w: %w", errWaitEnded, err)
 		}
-		release, ok, err := c.cfg.Store.Lock(ctx, key, c.cfg.LockTTL)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			// The store is away: this instance's misses are already one
+			// call, so fill at once rather than wait on a lock that will
+			// not come.
+			return c.fillNow(ctx, key, fill)
+		}
+		release, ok, err := c.lock(ctx, key)
 		if ok {
 			defer release()
 			// Another instance may have filled and unlocked between the
@@ -351,11 +382,8 @@ func (c *Cache) refresh(ec echo.Context, next echo.HandlerFunc, key string) {
 		return
 	}
 	ctx := context.WithoutCancel(ec.Request().Context())
-	release, ok, err := c.cfg.Store.Lock(ctx, key, c.cfg.LockTTL)
+	release, ok, err := c.lock(ctx, key)
 	if err != nil || !ok {
-		if err != nil {
-			c.cfg.Logger.Warn("taking cache refresh lock failed", zap.Error(err))
-		}
 		c.refreshing.Delete(key)
 		return
 	}
@@ -382,14 +410,72 @@ func (c *Cache) fill(ctx context.Context, key string, fill func(ctx context.Cont
 	if err != nil {
 		return nil, false, err
 	}
-	if !cacheable(e) {
+	if !cacheable(e) || len(e.Body) > c.cfg.MaxEntryBytes || !c.available() {
 		return e, false, nil
 	}
 	if err := c.cfg.Store.Set(ctx, key, e, c.cfg.Fresh+c.cfg.Stale); err != nil {
-		c.cfg.Logger.Warn("cache store failed; response not stored", zap.Error(err))
+		c.failed(ctx, err)
 		return e, false, nil
 	}
+	c.recovered()
 	return e, true, nil
+}
+
+// errStoreResting is get's and lock's error while the store is left alone
+// after a failure (RetryStoreAfter).
+var errStoreResting = errors.New("cache store failed recently; not tried until its retry time")
+
+// available reports whether the store may be tried: it has not failed in
+// the last RetryStoreAfter.
+func (c *Cache) available() bool { return c.cfg.Now().UnixNano() >= c.retryAt.Load() }
+
+// get is Store.Get unless the store is resting, recording the outcome.
+func (c *Cache) get(ctx context.Context, key string) (*Entry, error) {
+	if !c.available() {
+		return nil, errStoreResting
+	}
+	e, err := c.cfg.Store.Get(ctx, key)
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound):
+		c.recovered()
+	default:
+		c.failed(ctx, err)
+	}
+	return e, err
+}
+
+// lock is Store.Lock unless the store is resting, recording the outcome.
+func (c *Cache) lock(ctx context.Context, key string) (func(), bool, error) {
+	if !c.available() {
+		return nil, false, errStoreResting
+	}
+	release, ok, err := c.cfg.Store.Lock(ctx, key, c.cfg.LockTTL)
+	if err != nil {
+		c.failed(ctx, err)
+		return nil, false, err
+	}
+	c.recovered()
+	return release, ok, nil
+}
+
+// failed rests the store for RetryStoreAfter after err, unless the caller
+// left (its context ended), which says nothing about the store. The first
+// failure of an outage is logged; the rest are counted.
+func (c *Cache) failed(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	c.retryAt.Store(c.cfg.Now().Add(c.cfg.RetryStoreAfter).UnixNano())
+	if c.failing.CompareAndSwap(false, true) {
+		c.cfg.Logger.Warn("cache store failed; serving uncached until it answers again", zap.Error(err))
+	}
+}
+
+// recovered ends an outage the store answered after.
+func (c *Cache) recovered() {
+	if c.failing.CompareAndSwap(true, false) {
+		c.cfg.Logger.Info("cache store answers again")
+	}
 }
 
 // filler captures what the handler needs from ec (request, route, path

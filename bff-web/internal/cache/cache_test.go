@@ -260,8 +260,11 @@ func TestKeyNormalisesQuery(t *testing.T) {
 	t.Parallel()
 	rt := cache.Route{Query: []string{"q", "category", "page", "pageSize"}}
 	key := func(target string) string { return rt.Key(httptest.NewRequest(http.MethodGet, target, nil)) }
-	assert.Equal(t, key("/v1/catalog?q=shoe&page=2"), key("/v1/catalog?page=2&q=shoe"), "order does not matter")
-	assert.Equal(t, key("/v1/catalog?q=shoe"), key("/v1/catalog?q=shoe&utm_source=x&category="), "unknown and empty params are ignored")
+	assert.Equal(t, key("/v1/catalog?q=shoe&page=2"), key("/v1/catalog?page=2&q=shoe"), "the order of names does not matter")
+	assert.Equal(t, key("/v1/catalog?q=shoe"), key("/v1/catalog?q=shoe&utm_source=x"), "unknown params are ignored")
+	assert.NotEqual(t, key("/v1/catalog"), key("/v1/catalog?page="), "an empty value is not an absent one")
+	assert.NotEqual(t, key("/v1/catalog?page=1&page=2"), key("/v1/catalog?page=2&page=1"), "repeated values keep their order")
+	assert.NotEqual(t, key("/v1/catalog?page=1"), key("/v1/catalog?page=1&page=1"), "a repeated value is not a single one")
 	assert.NotEqual(t, key("/v1/catalog?q=shoe"), key("/v1/catalog?q=shirt"))
 	assert.NotEqual(t, key("/v1/pages/product/p1"), key("/v1/pages/product/p2"))
 }
@@ -351,8 +354,10 @@ func TestRedisSharedBetweenInstances(t *testing.T) {
 	assert.EqualValues(t, 5, o.calls.Load())
 	assert.Equal(t, 3.0, results(a, "error"))
 
-	// Redis back: caching resumes.
+	// Redis back: caching resumes once the store's rest after the outage
+	// (RetryStoreAfter, 1 s by default) is over.
 	r.Restart(t)
+	clk.Advance(time.Second)
 	get(t, a.url+path)
 	assert.Equal(t, cache.ResultHit, get(t, a.url+path).xcache)
 }
@@ -544,4 +549,88 @@ func TestMissWaitsAtMostFillTimeout(t *testing.T) {
 	ans, ok = within(first, 5*time.Second)
 	require.True(t, ok, "a's own miss is bounded the same way")
 	assert.Equal(t, http.StatusInternalServerError, ans.status)
+}
+
+// countingStore counts the calls that reach its Store.
+type countingStore struct {
+	cache.Store
+	calls atomic.Int64
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) (*cache.Entry, error) {
+	s.calls.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
+func (s *countingStore) Set(ctx context.Context, key string, e *cache.Entry, ttl time.Duration) error {
+	s.calls.Add(1)
+	return s.Store.Set(ctx, key, e, ttl)
+}
+
+func (s *countingStore) Lock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	s.calls.Add(1)
+	return s.Store.Lock(ctx, key, ttl)
+}
+
+// TestStoreOutage runs the cache on a Redis that accepts connections and
+// never answers: the first request pays the client's timeout once, then the
+// store rests for RetryStoreAfter (requests served uncached without
+// touching it) and is probed again after; meanwhile concurrent misses of
+// one key still cost one call of the handler.
+func TestStoreOutage(t *testing.T) {
+	t.Parallel()
+	silent := edgetest.StartSilentRedis(t)
+	store := &countingStore{Store: cache.NewRedis(redisClient(t, silent.URL()), "t:")}
+	clk := newClock()
+	o := newOrigin()
+	g := startGateway(t, o, cache.Config{Store: store, Now: clk.Now, RetryStoreAfter: 5 * time.Second})
+
+	a := get(t, g.url+"/v1/pages/product/p1")
+	assert.Equal(t, http.StatusOK, a.status)
+	assert.Equal(t, cache.ResultMiss, a.xcache)
+	assert.Equal(t, int64(1), store.calls.Load(), "one failed lookup, then the store is left alone")
+	assert.Equal(t, float64(1), results(g, "error"))
+
+	// Resting: N concurrent cold requests, one handler call, no store call.
+	o.block()
+	answers := make([]answer, 20)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() { answers[i] = get(t, g.url+"/v1/pages/product/p2") })
+	}
+	// The origin is held until all 20 have looked up the store, so all of
+	// them are in flight together.
+	require.Eventually(t, func() bool { return results(g, "error") == 21 }, 10*time.Second, 5*time.Millisecond)
+	o.release()
+	wg.Wait()
+	for _, a := range answers {
+		assert.Equal(t, http.StatusOK, a.status)
+		assert.Equal(t, cache.ResultMiss, a.xcache)
+		assert.Equal(t, answers[0].body, a.body)
+	}
+	assert.Equal(t, int64(2), o.calls.Load(), "20 concurrent misses while the store is away, one handler call")
+	assert.Equal(t, int64(1), store.calls.Load(), "the resting store is not tried")
+
+	// After RetryStoreAfter the store is probed again.
+	clk.Advance(5 * time.Second)
+	get(t, g.url+"/v1/pages/product/p3")
+	assert.Equal(t, int64(2), store.calls.Load(), "probed once after the rest")
+}
+
+// TestLargeEntriesAreNotStored: a response over MaxEntryBytes is served but
+// never stored, so one page cannot crowd the shared store.
+func TestLargeEntriesAreNotStored(t *testing.T) {
+	t.Parallel()
+	o := newOrigin()
+	g := startGateway(t, o, cache.Config{Now: newClock().Now, MaxEntryBytes: 16})
+	for range 2 {
+		a := get(t, g.url+"/v1/pages/product/p-large")
+		assert.Equal(t, http.StatusOK, a.status)
+		assert.Equal(t, cache.ResultMiss, a.xcache)
+	}
+	assert.EqualValues(t, 2, o.calls.Load(), "each request filled again: the body is over 16 bytes")
+
+	small := startGateway(t, o, cache.Config{Now: newClock().Now, MaxEntryBytes: 1 << 10})
+	get(t, small.url+"/v1/pages/product/p-large")
+	assert.Equal(t, cache.ResultHit, get(t, small.url+"/v1/pages/product/p-large").xcache)
 }

@@ -91,6 +91,72 @@ func TestCORS(t *testing.T) {
 			expectHeader: map[string]string{"Access-Control-Allow-Origin": ""},
 		},
 		{
+			name: "nok, an allowed origin as a prefix of another host is another origin", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://shop.example.com.evil.net"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, an allowed host as a suffix of another host is another origin", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://evilshop.example.com"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, another scheme is another origin", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "http://shop.example.com"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, an explicit default port is not the origin as configured", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://shop.example.com:443"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, upper case is not the origin as browsers send it", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://SHOP.example.com"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, a trailing slash is not an origin", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://shop.example.com/"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, a path after an allowed origin is not an origin", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://shop.example.com/evil"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, credentials before an allowed host are another origin", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://shop.example.com@evil.example.com"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, the null origin of a sandboxed frame or file is never allowed", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "null"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, an empty-host origin is never allowed", method: http.MethodGet, path: "/v1/catalog",
+			header:       map[string]string{"Origin": "https://"},
+			expectStatus: 200,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""},
+		},
+		{
+			name: "nok, preflight from an origin with an allowed prefix is 403", method: http.MethodOptions, path: "/v1/cart/items/p1",
+			header:       map[string]string{"Origin": "https://shop.example.com.evil.net", "Access-Control-Request-Method": "PUT"},
+			expectStatus: 403,
+			expectHeader: map[string]string{"Access-Control-Allow-Origin": ""},
+		},
+		{
 			name: "ok, same-origin request without Origin is untouched", method: http.MethodGet, path: "/v1/catalog",
 			expectStatus: 200,
 			expectHeader: map[string]string{"Access-Control-Allow-Origin": ""},
@@ -122,7 +188,7 @@ func TestCORS(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
-	for _, o := range []string{"*", "https://shop.example.com/", "shop.example.com", "ftp://x", "https://Shop.example.com", "https://shop.example.com/path"} {
+	for _, o := range []string{"*", "null", "", "https://", "https://shop.example.com/", "shop.example.com", "ftp://x", "https://Shop.example.com", "https://shop.example.com/path"} {
 		_, err := cors.Config{Origins: []string{o}}.ToMiddleware()
 		assert.Error(t, err, o)
 	}

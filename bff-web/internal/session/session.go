@@ -55,10 +55,23 @@ type TokenIssuer interface {
 	PasswordToken(ctx context.Context, username, password, clientID string) (domain.Token, error)
 }
 
+// Throttle refuses sign-ins of usernames with too many recent failures;
+// *signin.Throttle is one.
+type Throttle interface {
+	// Check returns the error to answer (429) while username may not try,
+	// else nil.
+	Check(ctx context.Context, username string) error
+	// Fail counts one failed sign-in of username.
+	Fail(ctx context.Context, username string)
+}
+
 // Config configures the session handlers.
 type Config struct {
 	// Issuer exchanges credentials at identity. Required.
 	Issuer TokenIssuer
+	// Throttle limits failed sign-ins per username, before identity is
+	// asked. Optional. Default none (the per-IP limit in front only).
+	Throttle Throttle
 	// Insecure drops the Secure attribute so that cookies work over plain
 	// http on a developer machine (BFF_COOKIE_INSECURE). Optional. Default
 	// false: cookies are Secure.
@@ -100,16 +113,26 @@ type credentials struct {
 }
 
 // Create is POST /v1/session {username, password}: 204 with both cookies,
-// 401 unauthorized for wrong credentials, 400/415 for a bad body.
+// 401 unauthorized for wrong credentials, 400/415 for a bad body, 429
+// rate_limited while the username has too many recent failures (Throttle).
 func (s *Sessions) Create(c echo.Context) error {
 	username, password, err := readCredentials(c)
 	if err != nil {
 		return err
 	}
+	if s.cfg.Throttle != nil {
+		if err := s.cfg.Throttle.Check(c.Request().Context(), username); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.Timeout)
 	defer cancel()
 	tok, err := s.cfg.Issuer.PasswordToken(ctx, username, password, ClientID)
 	if err != nil {
+		// Only rejected credentials count: an identity outage is no guess.
+		if s.cfg.Throttle != nil && problem.Resolve(err).Status == http.StatusUnauthorized {
+			s.cfg.Throttle.Fail(c.Request().Context(), username)
+		}
 		return err
 	}
 	if tok.AccessToken == "" {

@@ -248,6 +248,10 @@ func TestMiddleware(t *testing.T) {
 		{name: "nok, JWT of a partner outside its allow-list", url: inventory, given: map[string]string{"Authorization": token("globex", "inventory:read"), "X-Forwarded-For": "203.0.113.5"}, expectStatus: 403, expectError: "forbidden"},
 		{name: "nok, JWT without partner", url: catalog, given: map[string]string{"Authorization": token("", "catalog:read")}, expectStatus: 401, expectError: "invalid_token",
 			expectWWW: `Bearer error="invalid_token"`},
+		{name: "nok, JWT of a partner not in the keys file", url: catalog, given: map[string]string{"Authorization": token("initech", "catalog:read")}, expectStatus: 401, expectError: "invalid_token",
+			expectWWW: `Bearer error="invalid_token"`},
+		{name: "nok, JWT of a partner differing only in case", url: catalog, given: map[string]string{"Authorization": token("ACME", "catalog:read")}, expectStatus: 401, expectError: "invalid_token",
+			expectWWW: `Bearer error="invalid_token"`},
 		{name: "nok, invalid JWT", url: catalog, given: map[string]string{"Authorization": "Bearer nonsense"}, expectStatus: 401, expectError: "invalid_token",
 			expectWWW: `Bearer error="invalid_token"`},
 	}

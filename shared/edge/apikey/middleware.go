@@ -49,8 +49,8 @@ type Config struct {
 
 // ToMiddleware returns the middleware. An API key is looked up (unknown or
 // revoked -> 401 invalid_api_key with a docs link); without one a bearer
-// JWT is verified when Bearer is set (failing -> 401 invalid_token); with
-// neither -> 401 unauthorized. The partner's CIDR allow-list is then checked
+// JWT is verified when Bearer is set (failing, or naming no partner of the
+// keys file -> 401 invalid_token); with neither -> 401 unauthorized. The partner's CIDR allow-list is then checked
 // against echo's RealIP (-> 403 forbidden), and the principal (Partner,
 // KeyID, Scopes, Client partner) is put in the request context.
 func (cfg Config) ToMiddleware() (echo.MiddlewareFunc, error) {
@@ -107,7 +107,16 @@ func (cfg Config) authenticate(c echo.Context) (*auth.Principal, error) {
 			return nil, problem.New(http.StatusUnauthorized, problem.CodeInvalidToken, "The access token names no partner.").
 				WithHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
 		}
-		if partner, ok := keys.Partner(p.Partner); ok && !partner.Allows(c.RealIP()) {
+		// The identity service may know clients the keys file does not:
+		// only a partner of the keys file has a plan and an allow-list to
+		// apply, so any other token is refused rather than served on
+		// defaults nobody chose for it.
+		partner, ok := keys.Partner(p.Partner)
+		if !ok {
+			return nil, problem.New(http.StatusUnauthorized, problem.CodeInvalidToken, "The access token names no known partner.").
+				WithHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
+		}
+		if !partner.Allows(c.RealIP()) {
 			return nil, problem.Forbidden("Requests of this partner are not allowed from this address.")
 		}
 		p.Client = auth.ClientPartner

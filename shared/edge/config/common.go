@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -24,6 +26,10 @@ import (
 type Common struct {
 	// Server holds the listeners, timeouts and limits.
 	Server server.Config `yaml:"server"`
+	// TrustedProxiesAllowAny lets Server.TrustedProxies hold 0.0.0.0/0 or
+	// ::/0, which makes every peer's X-Forwarded-For believed. Optional.
+	// Default false: such a list is refused.
+	TrustedProxiesAllowAny bool `yaml:"trusted_proxies_allow_any"`
 	// Upstreams are the domain services' base URLs and call budgets.
 	Upstreams Upstreams `yaml:"upstreams"`
 	// JWT is how bearer tokens are verified.
@@ -75,6 +81,9 @@ type JWT struct {
 	// JWKSURL is where the signing keys are. Optional. Default
 	// "<identity URL>/.well-known/jwks.json".
 	JWKSURL string `yaml:"jwks_url"`
+	// JWKSInsecure lets JWKSURL be plain http to a host other than the
+	// loopback. Optional. Default false: such a URL is refused.
+	JWKSInsecure bool `yaml:"jwks_insecure"`
 	// Issuer is the required `iss`. Optional. Default "shopfront-identity".
 	Issuer string `yaml:"issuer"`
 	// Audience is the required `aud`. Required; each gateway's default is
@@ -184,10 +193,12 @@ const (
 	VarTLSKeyFile        = "BFF_TLS_KEY_FILE"
 	VarTLSClientCAFile   = "BFF_TLS_CLIENT_CA_FILE"
 	VarTrustedProxies    = "BFF_TRUSTED_PROXIES"
+	VarTrustedProxiesAny = "BFF_TRUSTED_PROXIES_ALLOW_ANY"
 	VarErrorsURL         = "BFF_ERRORS_URL"
 	VarUpstreamTimeout   = "BFF_UPSTREAM_TIMEOUT"
 	VarRouteBudget       = "BFF_ROUTE_BUDGET"
 	VarJWKSURL           = "BFF_JWT_JWKS_URL"
+	VarJWKSInsecure      = "BFF_JWT_JWKS_INSECURE"
 	VarIssuer            = "BFF_JWT_ISSUER"
 	VarAudience          = "BFF_JWT_AUDIENCE"
 	VarRedisURL          = "BFF_REDIS_URL"
@@ -217,6 +228,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.String(VarTLSCertFile, &s.TLSCertFile)
 	env.String(VarTLSKeyFile, &s.TLSKeyFile)
 	env.CIDRs(VarTrustedProxies, &s.TrustedProxies)
+	env.Bool(VarTrustedProxiesAny, &c.TrustedProxiesAllowAny)
 	env.URL(VarErrorsURL, &s.ErrorsURL)
 
 	for _, name := range domain.ServiceNames() {
@@ -226,6 +238,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.Duration(VarRouteBudget, &c.Upstreams.RouteBudget)
 
 	env.URL(VarJWKSURL, &c.JWT.JWKSURL)
+	env.Bool(VarJWKSInsecure, &c.JWT.JWKSInsecure)
 	env.String(VarIssuer, &c.JWT.Issuer)
 	env.String(VarAudience, &c.JWT.Audience)
 	env.String(VarRedisURL, &c.RedisURL)
@@ -311,8 +324,24 @@ func (c Common) Validate() error {
 			fail(UpstreamVar(name), "%q %v", raw, err)
 		}
 	}
+	for _, p := range s.TrustedProxies {
+		if p.Bits() == 0 && !c.TrustedProxiesAllowAny {
+			// Believing every peer's X-Forwarded-For lets any client name
+			// its own address, and so its rate-limit bucket and the
+			// address in the logs and the audit.
+			fail(VarTrustedProxies, "%s trusts every peer, so any client could choose its own address (and rate-limit bucket) "+
+				"with X-Forwarded-For; list the load balancers' addresses, or set %s=true if only trusted proxies can reach the gateway",
+				p, VarTrustedProxiesAny)
+		}
+	}
 	if _, err := ParseHTTPURL(c.JWT.JWKSURL); err != nil {
 		fail(VarJWKSURL, "%q %v", c.JWT.JWKSURL, err)
+	} else if u, _ := url.Parse(c.JWT.JWKSURL); u.Scheme == "http" && !loopbackHost(u.Hostname()) && !c.JWT.JWKSInsecure {
+		// The key set decides which tokens are genuine: whoever can alter
+		// it on the way can sign any token they like.
+		fail(VarJWKSURL, "%q is plain http to a host other than the loopback: anyone on the network path could swap the "+
+			"signing keys and mint accepted tokens; use https, or set %s=true if the path is trusted (a service mesh with mTLS)",
+			c.JWT.JWKSURL, VarJWKSInsecure)
 	}
 	if c.JWT.Issuer == "" {
 		fail(VarIssuer, "must not be empty")
@@ -354,6 +383,16 @@ func (c Common) Validate() error {
 	// Map iteration above is random; sorted lines keep the report stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// loopbackHost reports whether host names this machine: localhost or a
+// loopback address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 func checkReadable(fail func(string, string, ...any), name, path string) {

@@ -66,9 +66,23 @@ func TestEnv(t *testing.T) {
 				assert.Equal(t, "https://catalog.internal:8443/v1", c.Upstreams.Catalog)
 				assert.Equal(t, "http://127.0.0.1:9000/pricing", c.Upstreams.Pricing, "others keep their defaults")
 			}},
-		{name: "ok, JWKS follows the identity URL", env: map[string]string{"BFF_UPSTREAM_IDENTITY_URL": "http://id.internal"},
+		{name: "ok, JWKS follows the identity URL", env: map[string]string{"BFF_UPSTREAM_IDENTITY_URL": "https://id.internal"},
+			expect: func(t *testing.T, c config.Common) {
+				assert.Equal(t, "https://id.internal/.well-known/jwks.json", c.JWT.JWKSURL)
+			}},
+		{name: "ok, plain http JWKS on a trusted network when forced", env: map[string]string{"BFF_UPSTREAM_IDENTITY_URL": "http://id.internal", "BFF_JWT_JWKS_INSECURE": "true"},
 			expect: func(t *testing.T, c config.Common) {
 				assert.Equal(t, "http://id.internal/.well-known/jwks.json", c.JWT.JWKSURL)
+				assert.True(t, c.JWT.JWKSInsecure)
+			}},
+		{name: "ok, plain http JWKS on the loopback", env: map[string]string{"BFF_JWT_JWKS_URL": "http://localhost:9000/jwks"},
+			expect: func(t *testing.T, c config.Common) { assert.Equal(t, "http://localhost:9000/jwks", c.JWT.JWKSURL) }},
+		{name: "ok, plain http JWKS on the IPv6 loopback", env: map[string]string{"BFF_JWT_JWKS_URL": "http://[::1]:9000/jwks"},
+			expect: func(t *testing.T, c config.Common) { assert.Equal(t, "http://[::1]:9000/jwks", c.JWT.JWKSURL) }},
+		{name: "ok, every peer trusted when forced", env: map[string]string{"BFF_TRUSTED_PROXIES": "0.0.0.0/0,::/0", "BFF_TRUSTED_PROXIES_ALLOW_ANY": "true"},
+			expect: func(t *testing.T, c config.Common) {
+				assert.Len(t, c.Server.TrustedProxies, 2)
+				assert.True(t, c.TrustedProxiesAllowAny)
 			}},
 		{name: "ok, explicit JWKS wins", env: map[string]string{"BFF_UPSTREAM_IDENTITY_URL": "http://id.internal", "BFF_JWT_JWKS_URL": "https://keys.example/jwks"},
 			expect: func(t *testing.T, c config.Common) { assert.Equal(t, "https://keys.example/jwks", c.JWT.JWKSURL) }},
@@ -144,6 +158,21 @@ func TestEnvErrors(t *testing.T) {
 			lines: []string{`BFF_ERRORS_URL: "https://docs.example.com/errors.md#top" must not have a query or fragment`}},
 		{name: "nok, bad CIDR", env: map[string]string{"BFF_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33,nope"},
 			lines: []string{`BFF_TRUSTED_PROXIES: "10.0.0.0/33", "nope" are not a CIDR (e.g. 10.0.0.0/8)`}},
+		{name: "nok, every IPv4 peer trusted", env: map[string]string{"BFF_TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"},
+			lines: []string{`BFF_TRUSTED_PROXIES: 0.0.0.0/0 trusts every peer, so any client could choose its own address (and rate-limit bucket) ` +
+				`with X-Forwarded-For; list the load balancers' addresses, or set BFF_TRUSTED_PROXIES_ALLOW_ANY=true if only trusted proxies can reach the gateway`}},
+		{name: "nok, every IPv6 peer trusted", env: map[string]string{"BFF_TRUSTED_PROXIES": "::/0", "BFF_TRUSTED_PROXIES_ALLOW_ANY": "false"},
+			lines: []string{`BFF_TRUSTED_PROXIES: ::/0 trusts every peer, so any client could choose its own address (and rate-limit bucket) ` +
+				`with X-Forwarded-For; list the load balancers' addresses, or set BFF_TRUSTED_PROXIES_ALLOW_ANY=true if only trusted proxies can reach the gateway`}},
+		{name: "nok, plain http JWKS to another host", env: map[string]string{"BFF_JWT_JWKS_URL": "http://identity.internal/jwks"},
+			lines: []string{`BFF_JWT_JWKS_URL: "http://identity.internal/jwks" is plain http to a host other than the loopback: anyone on the network path ` +
+				`could swap the signing keys and mint accepted tokens; use https, or set BFF_JWT_JWKS_INSECURE=true if the path is trusted (a service mesh with mTLS)`}},
+		{name: "nok, plain http JWKS derived from the identity URL", env: map[string]string{"BFF_UPSTREAM_IDENTITY_URL": "http://10.0.0.7"},
+			lines: []string{`BFF_JWT_JWKS_URL: "http://10.0.0.7/.well-known/jwks.json" is plain http to a host other than the loopback: anyone on the network path ` +
+				`could swap the signing keys and mint accepted tokens; use https, or set BFF_JWT_JWKS_INSECURE=true if the path is trusted (a service mesh with mTLS)`}},
+		{name: "nok, a host named like the loopback is not the loopback", env: map[string]string{"BFF_JWT_JWKS_URL": "http://localhost.evil.example/jwks"},
+			lines: []string{`BFF_JWT_JWKS_URL: "http://localhost.evil.example/jwks" is plain http to a host other than the loopback: anyone on the network path ` +
+				`could swap the signing keys and mint accepted tokens; use https, or set BFF_JWT_JWKS_INSECURE=true if the path is trusted (a service mesh with mTLS)`}},
 		{name: "nok, log level", env: map[string]string{"BFF_LOG_LEVEL": "verbose"},
 			lines: []string{`BFF_LOG_LEVEL: "verbose" is not one of debug, info, warn, error`}},
 		{name: "nok, duration", env: map[string]string{"BFF_UPSTREAM_TIMEOUT": "2"},

@@ -29,8 +29,10 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -91,6 +93,10 @@ type Options struct {
 	// a test can hold time still instead of racing the refill. Optional.
 	// Default time.Now.
 	Now func() time.Time
+	// HookTimeout bounds the shutdown hooks together, the wait for
+	// handlers still running after the drain included. Optional. Default
+	// server.DefaultHookTimeout.
+	HookTimeout time.Duration
 }
 
 // Validate reports every missing required field.
@@ -133,6 +139,9 @@ type Gateway struct {
 
 	// unmatched is the core's layer of the Unmatched slot.
 	unmatched server.Layer
+	// inFlight counts the requests inside the chain, so that what the
+	// handlers use is closed only once none is left (see releaseAfterRequests).
+	inFlight atomic.Int64
 
 	mu        sync.Mutex
 	owned     []owned
@@ -191,6 +200,7 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	g.Server, err = server.New(cfg.Server, server.Options{
 		Name: opts.Name, Logger: g.Logger, Registry: g.Registry, Build: &build,
 		TracerProvider: g.Tracing.Provider, Propagator: g.Tracing.Propagator,
+		HookTimeout: opts.HookTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building server: %w", err)
@@ -198,7 +208,7 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	// The first hook registered runs last: what the gateway owns is closed
 	// after the in-flight requests finished and after every other hook
 	// (the response cache's refreshes, for one) is done with it.
-	g.OnShutdown(g.release)
+	g.OnShutdown(g.releaseAfterRequests)
 
 	svcCfg := services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL)
 	svcCfg.Routing, svcCfg.RoutingFile = cfg.Routing, cfg.File
@@ -289,6 +299,38 @@ func (g *Gateway) Own(name string, close func(ctx context.Context) error) {
 	g.owned = append(g.owned, owned{name: name, close: close})
 }
 
+// releaseAfterRequests is the shutdown's release. When the drain timed
+// out, the server cut the connections off but their handlers may still be
+// running, using Redis or writing the audit log: closing those under them
+// would turn their last steps into errors (or lost audit lines). So it
+// waits for them while the hooks' time lasts, and if some are still
+// running then, leaves everything open: the process is about to exit,
+// which releases it all anyway.
+func (g *Gateway) releaseAfterRequests(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for g.inFlight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			g.Logger.Warn("requests still running after the drain: leaving Redis, the audit log and the other owned resources open for them",
+				zap.Int64("requests", g.inFlight.Load()))
+			return nil
+		case <-tick.C:
+		}
+	}
+	return g.release(ctx)
+}
+
+// countInFlight is the outermost layer of the gateway's chain: it counts
+// the requests inside, for releaseAfterRequests.
+func (g *Gateway) countInFlight(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		g.inFlight.Add(1)
+		defer g.inFlight.Add(-1)
+		return next(c)
+	}
+}
+
 // release closes what the gateway owns, last owned first, each once.
 func (g *Gateway) release(ctx context.Context) error {
 	g.mu.Lock()
@@ -328,13 +370,15 @@ func (g *Gateway) Reload(ctx context.Context) error {
 }
 
 // Install adds the gateway's own layers to the edge chain (server.Chain
-// says where each slot sits), with the core's rate limit of unmatched
-// routes first in the Unmatched slot. Call it once, before Run; a gateway
+// says where each slot sits), with the core's count of requests in flight
+// first in the Pre slot (outermost, so that it covers the audit log too)
+// and its rate limit of unmatched routes first in the Unmatched slot. Call it once, before Run; a gateway
 // without layers of its own may leave it to Run.
 func (g *Gateway) Install(c server.Chain) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c.Unmatched = append([]server.Layer{g.unmatched}, c.Unmatched...)
+	c.Pre = append([]server.Layer{{Name: "in-flight count (what handlers use is closed after them)", Middleware: g.countInFlight}}, c.Pre...)
 	if err := g.Server.Install(c); err != nil {
 		return err
 	}

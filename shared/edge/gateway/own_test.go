@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -185,4 +187,70 @@ func TestCommandHandsReloadsToTheGateway(t *testing.T) {
 	}
 	cancel()
 	assert.Equal(t, gateway.ExitOK, <-code)
+}
+
+// TestDrainTimeoutKeepsOwnedOpenForRunningHandlers: a handler still
+// running when the drain times out keeps Redis open; what the gateway owns
+// is closed once it returned, or, if it outlives the hooks' time, not at
+// all (the process exits anyway).
+func TestDrainTimeoutKeepsOwnedOpenForRunningHandlers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		returnEarly bool
+		expectClose []string
+	}{
+		{name: "ok, the handler returns during the hooks: closed after it", returnEarly: true, expectClose: []string{"audit log"}},
+		{name: "ok, the handler outlives the hooks: left open", returnEarly: false, expectClose: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, base := fakestest.Start(t)
+			cfg := common(t, base, map[string]string{config.VarRedisURL: edgetest.StartRedis(t).URL(), config.VarShutdownTimeout: "50ms"})
+			var c closed
+			entered, release := make(chan struct{}), make(chan struct{})
+			handlerRedis := make(chan error, 1)
+			hooksStarted := make(chan struct{})
+			g, stop := gatewaytest.Serve(t, func(ctx context.Context) (*gateway.Gateway, error) {
+				g, err := gateway.New(ctx, cfg, gateway.Options{Name: "bff-test", Client: auth.ClientMobile,
+					Logger: zap.NewNop(), HookTimeout: 300 * time.Millisecond})
+				if err != nil {
+					return nil, err
+				}
+				g.Own("audit log", c.closer("audit log"))
+				g.OnShutdown(func(context.Context) error { close(hooksStarted); return nil })
+				g.Echo().GET("/slow", func(ec echo.Context) error {
+					close(entered)
+					<-release
+					// The drain timed out long ago; Redis must still answer.
+					handlerRedis <- g.Redis.Ping(context.WithoutCancel(ec.Request().Context())).Err()
+					return ec.NoContent(http.StatusNoContent)
+				})
+				return g, nil
+			})
+			go func() {
+				res, err := http.Get("http://" + g.Addr() + "/slow")
+				if err == nil {
+					res.Body.Close()
+				}
+			}()
+			<-entered
+			stopped := make(chan struct{})
+			go func() { stop(); close(stopped) }()
+			<-hooksStarted // the drain has timed out and the hooks run
+			if tt.returnEarly {
+				close(release)
+				assert.NoError(t, <-handlerRedis, "Redis is open for the handler that outlived the drain")
+			}
+			<-stopped
+			assert.Equal(t, tt.expectClose, c.get())
+			if !tt.returnEarly {
+				assert.NoError(t, g.Redis.Ping(context.Background()).Err(), "left open for the handler still running")
+				close(release)
+				assert.NoError(t, <-handlerRedis)
+				_ = g.Redis.Close()
+			}
+		})
+	}
 }
