@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/jsonscan"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -80,8 +81,13 @@ func QueryError(name, message string) FieldError {
 }
 
 // Invalid returns the 400 validation_failed problem listing errs, each also
-// summed up in the detail ("body /quantity: must be ...").
+// summed up in the detail ("body /quantity: must be ..."). At most
+// MaxFieldErrors are listed: a hostile request of many bad members gets a
+// short answer.
 func Invalid(errs ...FieldError) *problem.Problem {
+	if len(errs) > MaxFieldErrors {
+		errs = errs[:MaxFieldErrors]
+	}
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
 		where := strings.TrimSpace(e.In + " " + e.Path)
@@ -142,6 +148,9 @@ func DecodeJSON(c echo.Context, dst any) error {
 // listing each offending member by its JSON Pointer. Nothing of the body is
 // echoed back but member names.
 func Unmarshal(body []byte, dst any) error {
+	if probs := jsonscan.Check(body, bodyLimits); len(probs) > 0 {
+		return Invalid(BodyErrors(probs)...)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -153,9 +162,23 @@ func Unmarshal(body []byte, dst any) error {
 	return nil
 }
 
-// maxFieldErrors bounds the list of one answer: a hostile body of many bad
-// members gets a short answer.
-const maxFieldErrors = 20
+// MaxFieldErrors bounds the list of one validation_failed answer.
+const MaxFieldErrors = jsonscan.DefaultMaxProblems
+
+// bodyLimits is what a customer body may hold, checked in one cheap pass
+// before decoding: integers only (no body carries another number), and
+// order lines capped as the order validation caps them, so an oversized
+// order is refused before its lines are decoded.
+var bodyLimits = jsonscan.Limits{MaxItems: map[string]int{"/items": MaxOrderLines}}
+
+// BodyErrors turns the problems of a body scan into field errors.
+func BodyErrors(probs []jsonscan.Problem) []FieldError {
+	out := make([]FieldError, 0, len(probs))
+	for _, p := range probs {
+		out = append(out, BodyError(p.Path, p.Message))
+	}
+	return out
+}
 
 // decodeErrors explains a failed decode member by member. encoding/json
 // names neither the array indices of a wrong type ("items.quantity") nor
@@ -187,7 +210,7 @@ func decodeErrors(body []byte, dst any, err error) []FieldError {
 // ptr, that decoding into t refuses, in document order (object members by
 // name).
 func walk(v any, t reflect.Type, ptr string, out *[]FieldError) {
-	if len(*out) >= maxFieldErrors {
+	if len(*out) >= MaxFieldErrors {
 		return
 	}
 	for t.Kind() == reflect.Pointer {

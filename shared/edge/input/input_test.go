@@ -2,6 +2,7 @@ package input_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,6 +62,54 @@ func TestUnmarshalPointers(t *testing.T) {
 			require.True(t, errors.As(err, &p), "a problem: %v", err)
 			assert.Equal(t, 400, p.Status)
 			assert.Equal(t, tt.expect, p.Extensions["errors"])
+		})
+	}
+}
+
+// TestUnmarshalHostile: what no customer body may hold is refused by the
+// cheap scan before decoding, listing at most 20 problems.
+func TestUnmarshalHostile(t *testing.T) {
+	t.Parallel()
+	type line struct {
+		ProductID *string `json:"productId"`
+		Quantity  *int    `json:"quantity"`
+	}
+	type body struct {
+		Items    []line  `json:"items"`
+		Currency *string `json:"currency"`
+	}
+	lines := func(n int, q string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = `{"productId":"p","quantity":` + q + `}`
+		}
+		return `{"items":[` + strings.Join(items, ",") + `],"currency":"USD"}`
+	}
+	tests := []struct {
+		desc  string
+		given string
+		first input.FieldError
+		count int
+	}{
+		{"huge exponent", `{"items":[{"productId":"p","quantity":1e999999}]}`, input.BodyError("/items/0/quantity", "must be an integer"), 1},
+		{"21 digits", `{"items":[{"productId":"p","quantity":100000000000000000000}]}`, input.BodyError("/items/0/quantity", "must have at most 20 digits"), 1},
+		{"duplicate member", `{"currency":"USD","currency":"EUR"}`, input.BodyError("/currency", "is a duplicate member"), 1},
+		{"deep nesting", `{"items":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, input.BodyError("/items/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0", "nests deeper than 32 levels"), 1},
+		{"invalid UTF-8", "{\"currency\":\"US\xffD\"}", input.BodyError("", "is not valid UTF-8"), 1},
+		{"too many lines", lines(101, "1"), input.BodyError("/items", "must have at most 100 items"), 1},
+		{"at most 20 problems", lines(100, "1e9"), input.BodyError("/items/0/quantity", "must be an integer"), 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			var dst body
+			err := input.Unmarshal([]byte(tc.given), &dst)
+			var p *problem.Problem
+			require.ErrorAs(t, err, &p)
+			errs, _ := p.Extensions["errors"].([]input.FieldError)
+			require.Len(t, errs, tc.count)
+			assert.Equal(t, tc.first, errs[0])
+			assert.Nil(t, dst.Items, "nothing decoded")
 		})
 	}
 }
