@@ -59,3 +59,25 @@ func TestHostileBodies(t *testing.T) {
 		})
 	}
 }
+
+// TestTraversalPathParameters: a path parameter that is "." or "..", or
+// holds a "/" or "\" once decoded, never reaches the handler.
+func TestTraversalPathParameters(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, 0)
+	for _, p := range []string{"/v2/products/.", "/v2/products/..", "/v2/products/%2e%2e", "/v2/products/%2E", "/v2/products/a%2Fb", "/v2/products/..%2F..%2Fadmin", "/v2/products/a%5Cb", "/v2/inventory/%2e%2e"} {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			resp, err := http.Get(srv.URL + p)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			var got answer
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+			assert.False(t, got.Reached)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Equal(t, "validation_failed", got.Error)
+			require.Len(t, got.Errors, 1)
+			assert.Equal(t, "path", got.Errors[0].In)
+		})
+	}
+}

@@ -316,6 +316,17 @@ func (o *operation) paramsValid(ec echo.Context) bool {
 
 func (c Config) check(ec echo.Context, route *routers.Route, opts, paramsOnly *openapi3filter.Options, o *operation) error {
 	req := ec.Request()
+	// A path parameter that would walk an upstream's paths is refused
+	// whatever the document's pattern allows.
+	var walks []input.FieldError
+	for i, name := range ec.ParamNames() {
+		if input.TraversalSegment(ec.ParamValues()[i]) {
+			walks = append(walks, input.FieldError{In: input.InPath, Path: name, Message: `must not be "." or ".." or contain "/" or "\"`})
+		}
+	}
+	if len(walks) > 0 {
+		return problem.ValidationFailed(fmt.Sprintf("The request does not match the API description: %d problem(s).", len(walks))).With("errors", walks)
+	}
 	op := route.Operation
 	bodyOK := op.RequestBody == nil || op.RequestBody.Value == nil
 	if !bodyOK {

@@ -98,15 +98,26 @@ func Invalid(errs ...FieldError) *problem.Problem {
 
 // ValidID reports whether id may be a domain id (product, order): a short
 // token of URL-safe characters.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return idPattern.MatchString(id) && !TraversalSegment(id) }
 
 // ValidCurrency reports whether s is shaped like an ISO 4217 code.
 func ValidCurrency(s string) bool { return currencyPattern.MatchString(s) }
 
+// TraversalSegment reports whether a decoded path parameter would name
+// another resource once put into an upstream URL: "." or "..", or one
+// holding a path separator (echo decodes %2F and %5C in parameters).
+func TraversalSegment(v string) bool {
+	return v == "." || v == ".." || strings.ContainsAny(v, "/\\")
+}
+
 // PathID returns the path parameter name, checked to be an id of the
-// domain services.
+// domain services. A parameter that would walk the upstream's paths ("..",
+// "a/b") is 404 not_found, as no resource has such an id.
 func PathID(c echo.Context, name string) (string, error) {
 	id := c.Param(name)
+	if TraversalSegment(id) {
+		return "", problem.NotFound("No such resource.")
+	}
 	if !idPattern.MatchString(id) {
 		return "", Invalid(FieldError{In: InPath, Path: name, Message: fmt.Sprintf("must be 1-%d characters of A-Z a-z 0-9 . _ ~ -", MaxIDLength)})
 	}

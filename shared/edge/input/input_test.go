@@ -2,9 +2,12 @@ package input_test
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -111,5 +114,33 @@ func TestUnmarshalHostile(t *testing.T) {
 			assert.Equal(t, tc.first, errs[0])
 			assert.Nil(t, dst.Items, "nothing decoded")
 		})
+	}
+}
+
+// TestPathIDTraversal: a path id that would walk an upstream's paths is
+// 404, as no resource has it; other malformed ids stay 400.
+func TestPathIDTraversal(t *testing.T) {
+	t.Parallel()
+	e := echo.New()
+	for _, tc := range []struct {
+		id     string
+		status int
+	}{
+		{".", 404}, {"..", 404}, {"a/b", 404}, {`a\b`, 404}, {"../admin", 404},
+		{"a b", 400}, {"", 400}, {"p-1", 0}, {"p.1", 0}, {"...", 0},
+	} {
+		c := e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
+		c.SetParamNames("id")
+		c.SetParamValues(tc.id)
+		id, err := input.PathID(c, "id")
+		if tc.status == 0 {
+			assert.NoError(t, err, tc.id)
+			assert.Equal(t, tc.id, id)
+			continue
+		}
+		var p *problem.Problem
+		require.ErrorAs(t, err, &p, tc.id)
+		assert.Equal(t, tc.status, p.Status, tc.id)
+		assert.False(t, input.ValidID(tc.id), tc.id)
 	}
 }
