@@ -13,6 +13,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -103,11 +104,17 @@ func ValidID(id string) bool { return idPattern.MatchString(id) && !TraversalSeg
 // ValidCurrency reports whether s is shaped like an ISO 4217 code.
 func ValidCurrency(s string) bool { return currencyPattern.MatchString(s) }
 
-// TraversalSegment reports whether a decoded path parameter would name
-// another resource once put into an upstream URL: "." or "..", or one
-// holding a path separator (echo decodes %2F and %5C in parameters).
+// TraversalSegment reports whether a path parameter would name another
+// resource once put into an upstream URL: "." or "..", or one holding a
+// path separator, as sent or once percent-decoded (echo hands parameters
+// on as they were sent when the path holds escapes).
 func TraversalSegment(v string) bool {
-	return v == "." || v == ".." || strings.ContainsAny(v, "/\\")
+	walks := func(v string) bool { return v == "." || v == ".." || strings.ContainsAny(v, "/\\") }
+	if walks(v) {
+		return true
+	}
+	dec, err := url.PathUnescape(v)
+	return err == nil && dec != v && walks(dec)
 }
 
 // PathID returns the path parameter name, checked to be an id of the

@@ -126,7 +126,7 @@ func TestPathIDTraversal(t *testing.T) {
 		id     string
 		status int
 	}{
-		{".", 404}, {"..", 404}, {"a/b", 404}, {`a\b`, 404}, {"../admin", 404},
+		{".", 404}, {"..", 404}, {"a/b", 404}, {`a\b`, 404}, {"../admin", 404}, {"%2e%2e", 404}, {"%2E", 404}, {"a%2Fb", 404}, {"a%5cb", 404},
 		{"a b", 400}, {"", 400}, {"p-1", 0}, {"p.1", 0}, {"...", 0},
 	} {
 		c := e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
