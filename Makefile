@@ -12,7 +12,23 @@ BENCHFLAGS ?=
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all help build run smoke examples chain-doc test bench vet fmt fmt-check tidy tidy-check deps-check images clean
+# Fuzz targets, as package:FuzzName; fuzz-short runs each for FUZZTIME.
+FUZZTIME ?= 3s
+FUZZ_TARGETS := \
+	./shared/edge/jsonscan:FuzzCheck \
+	./shared/edge/input:FuzzUnmarshal \
+	./shared/edge/requestid:FuzzValid \
+	./shared/edge/jwtauth:FuzzBearerToken \
+	./shared/edge/apikey:FuzzLookup \
+	./shared/edge/apikey:FuzzParse \
+	./shared/edge/server:FuzzIPExtractor \
+	./bff-partner/internal/validation:FuzzValidateOrder \
+	./bff-partner/internal/validation:FuzzValidateQuery \
+	./bff-mobile/internal/upload:FuzzParseMetadata \
+	./bff-mobile/internal/upload:FuzzParseLength \
+	./bff-mobile/internal/upload:FuzzParseChecksum
+
+.PHONY: all help build run smoke examples chain-doc test bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
 
 all: vet deps-check test
 
@@ -50,6 +66,16 @@ chain-doc:
 ## bench: every benchmark, with allocations
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) $(PKGS)
+
+## fuzz-short: every fuzz target for FUZZTIME (default 3s) each, one at a time
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+
+## fuzz: every fuzz target for 2 minutes each (FUZZTIME=2m)
+fuzz:
+	@$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(if $(filter command line,$(origin FUZZTIME)),$(FUZZTIME),2m)
 
 ## vet: go vet over every module
 vet:

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"regexp"
@@ -36,6 +37,7 @@ import (
 
 	"github.com/shopfront/bff-partner/internal/config"
 	"github.com/shopfront/shared/edge/input"
+	"github.com/shopfront/shared/edge/jsonscan"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -143,7 +145,10 @@ func echoPath(template string) string {
 // decides and lists the problems. The fast path may refuse more than
 // kin-openapi (it then defers to it) but never accepts more.
 type operation struct {
-	body   *jsonschema.Schema
+	body *jsonschema.Schema
+	// scan is what the body may hold, checked in one cheap pass before
+	// either schema library reads it (see jsonscan).
+	scan   jsonscan.Limits
 	params []param
 	// fastParams is false when a parameter is not a plain scalar, so every
 	// request of the operation goes through kin-openapi.
@@ -186,6 +191,8 @@ func compileOperations(doc *openapi3.T) (map[string]*operation, error) {
 						return nil, fmt.Errorf("validation: compiling the body schema of %s %s: %w", method, path, err)
 					}
 					o.body = sch
+					o.scan.MaxItems = map[string]int{}
+					arrayCaps(mt.Schema, "", o.scan.MaxItems, 0)
 				}
 			}
 			add := func(list openapi3.Parameters, at []string) error {
@@ -227,6 +234,32 @@ func compileOperations(doc *openapi3.T) (map[string]*operation, error) {
 		}
 	}
 	return out, nil
+}
+
+// arrayCaps records in caps the maxItems of every array of the schema s
+// found at the JSON Pointer template ptr ("*" for array indices), through
+// properties and items. Under a composition the largest cap is kept, so
+// the scan never refuses what the document accepts; recursion stops at
+// the scan's depth limit.
+func arrayCaps(s *openapi3.SchemaRef, ptr string, caps map[string]int, depth int) {
+	if s == nil || s.Value == nil || depth > jsonscan.DefaultMaxDepth {
+		return
+	}
+	v := s.Value
+	if v.MaxItems != nil && *v.MaxItems < math.MaxInt32 {
+		if n, ok := caps[ptr]; !ok || int(*v.MaxItems) > n {
+			caps[ptr] = int(*v.MaxItems)
+		}
+	}
+	for name, p := range v.Properties {
+		arrayCaps(p, ptr+"/"+pointer([]string{name})[1:], caps, depth+1)
+	}
+	arrayCaps(v.Items, ptr+"/*", caps, depth+1)
+	for _, list := range []openapi3.SchemaRefs{v.AllOf, v.AnyOf, v.OneOf} {
+		for _, sub := range list {
+			arrayCaps(sub, ptr, caps, depth+1)
+		}
+	}
 }
 
 // refPointer turns "#/components/parameters/Page" into its tokens.
@@ -283,12 +316,32 @@ func (o *operation) paramsValid(ec echo.Context) bool {
 
 func (c Config) check(ec echo.Context, route *routers.Route, opts, paramsOnly *openapi3filter.Options, o *operation) error {
 	req := ec.Request()
+	// A path parameter that would walk an upstream's paths is refused
+	// whatever the document's pattern allows.
+	var walks []input.FieldError
+	for i, name := range ec.ParamNames() {
+		if input.TraversalSegment(ec.ParamValues()[i]) {
+			walks = append(walks, input.FieldError{In: input.InPath, Path: name, Message: `must not be "." or ".." or contain "/" or "\"`})
+		}
+	}
+	if len(walks) > 0 {
+		return problem.ValidationFailed(fmt.Sprintf("The request does not match the API description: %d problem(s).", len(walks))).With("errors", walks)
+	}
 	op := route.Operation
 	bodyOK := op.RequestBody == nil || op.RequestBody.Value == nil
 	if !bodyOK {
 		raw, err := c.readBody(req)
 		if err != nil {
 			return err
+		}
+		var limits jsonscan.Limits
+		if o != nil {
+			limits = o.scan
+		}
+		if probs := jsonscan.Check(raw, limits); len(probs) > 0 {
+			list := input.BodyErrors(probs)
+			detail := fmt.Sprintf("The request does not match the API description: %d problem(s).", len(list))
+			return problem.ValidationFailed(detail).With("errors", list)
 		}
 		if o != nil && o.body != nil && len(raw) > 0 {
 			if v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw)); err == nil && o.body.Validate(v) == nil {
@@ -329,6 +382,9 @@ func (c Config) check(ec echo.Context, route *routers.Route, opts, paramsOnly *o
 		}
 		return list[i].Path < list[j].Path
 	})
+	if len(list) > input.MaxFieldErrors {
+		list = list[:input.MaxFieldErrors]
+	}
 	detail := fmt.Sprintf("The request does not match the API description: %d problem(s).", len(list))
 	return problem.ValidationFailed(detail).With("errors", list)
 }

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/jsonscan"
 	"github.com/shopfront/shared/edge/problem"
 )
 
@@ -80,8 +82,13 @@ func QueryError(name, message string) FieldError {
 }
 
 // Invalid returns the 400 validation_failed problem listing errs, each also
-// summed up in the detail ("body /quantity: must be ...").
+// summed up in the detail ("body /quantity: must be ..."). At most
+// MaxFieldErrors are listed: a hostile request of many bad members gets a
+// short answer.
 func Invalid(errs ...FieldError) *problem.Problem {
+	if len(errs) > MaxFieldErrors {
+		errs = errs[:MaxFieldErrors]
+	}
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
 		where := strings.TrimSpace(e.In + " " + e.Path)
@@ -92,15 +99,32 @@ func Invalid(errs ...FieldError) *problem.Problem {
 
 // ValidID reports whether id may be a domain id (product, order): a short
 // token of URL-safe characters.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return idPattern.MatchString(id) && !TraversalSegment(id) }
 
 // ValidCurrency reports whether s is shaped like an ISO 4217 code.
 func ValidCurrency(s string) bool { return currencyPattern.MatchString(s) }
 
+// TraversalSegment reports whether a path parameter would name another
+// resource once put into an upstream URL: "." or "..", or one holding a
+// path separator, as sent or once percent-decoded (echo hands parameters
+// on as they were sent when the path holds escapes).
+func TraversalSegment(v string) bool {
+	walks := func(v string) bool { return v == "." || v == ".." || strings.ContainsAny(v, "/\\") }
+	if walks(v) {
+		return true
+	}
+	dec, err := url.PathUnescape(v)
+	return err == nil && dec != v && walks(dec)
+}
+
 // PathID returns the path parameter name, checked to be an id of the
-// domain services.
+// domain services. A parameter that would walk the upstream's paths ("..",
+// "a/b") is 404 not_found, as no resource has such an id.
 func PathID(c echo.Context, name string) (string, error) {
 	id := c.Param(name)
+	if TraversalSegment(id) {
+		return "", problem.NotFound("No such resource.")
+	}
 	if !idPattern.MatchString(id) {
 		return "", Invalid(FieldError{In: InPath, Path: name, Message: fmt.Sprintf("must be 1-%d characters of A-Z a-z 0-9 . _ ~ -", MaxIDLength)})
 	}
@@ -142,6 +166,9 @@ func DecodeJSON(c echo.Context, dst any) error {
 // listing each offending member by its JSON Pointer. Nothing of the body is
 // echoed back but member names.
 func Unmarshal(body []byte, dst any) error {
+	if probs := jsonscan.Check(body, bodyLimits); len(probs) > 0 {
+		return Invalid(BodyErrors(probs)...)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -153,9 +180,23 @@ func Unmarshal(body []byte, dst any) error {
 	return nil
 }
 
-// maxFieldErrors bounds the list of one answer: a hostile body of many bad
-// members gets a short answer.
-const maxFieldErrors = 20
+// MaxFieldErrors bounds the list of one validation_failed answer.
+const MaxFieldErrors = jsonscan.DefaultMaxProblems
+
+// bodyLimits is what a customer body may hold, checked in one cheap pass
+// before decoding: integers only (no body carries another number), and
+// order lines capped as the order validation caps them, so an oversized
+// order is refused before its lines are decoded.
+var bodyLimits = jsonscan.Limits{MaxItems: map[string]int{"/items": MaxOrderLines}}
+
+// BodyErrors turns the problems of a body scan into field errors.
+func BodyErrors(probs []jsonscan.Problem) []FieldError {
+	out := make([]FieldError, 0, len(probs))
+	for _, p := range probs {
+		out = append(out, BodyError(p.Path, p.Message))
+	}
+	return out
+}
 
 // decodeErrors explains a failed decode member by member. encoding/json
 // names neither the array indices of a wrong type ("items.quantity") nor
@@ -187,7 +228,7 @@ func decodeErrors(body []byte, dst any, err error) []FieldError {
 // ptr, that decoding into t refuses, in document order (object members by
 // name).
 func walk(v any, t reflect.Type, ptr string, out *[]FieldError) {
-	if len(*out) >= maxFieldErrors {
+	if len(*out) >= MaxFieldErrors {
 		return
 	}
 	for t.Kind() == reflect.Pointer {

@@ -2,8 +2,12 @@ package input_test
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -62,5 +66,81 @@ func TestUnmarshalPointers(t *testing.T) {
 			assert.Equal(t, 400, p.Status)
 			assert.Equal(t, tt.expect, p.Extensions["errors"])
 		})
+	}
+}
+
+// TestUnmarshalHostile: what no customer body may hold is refused by the
+// cheap scan before decoding, listing at most 20 problems.
+func TestUnmarshalHostile(t *testing.T) {
+	t.Parallel()
+	type line struct {
+		ProductID *string `json:"productId"`
+		Quantity  *int    `json:"quantity"`
+	}
+	type body struct {
+		Items    []line  `json:"items"`
+		Currency *string `json:"currency"`
+	}
+	lines := func(n int, q string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = `{"productId":"p","quantity":` + q + `}`
+		}
+		return `{"items":[` + strings.Join(items, ",") + `],"currency":"USD"}`
+	}
+	tests := []struct {
+		desc  string
+		given string
+		first input.FieldError
+		count int
+	}{
+		{"huge exponent", `{"items":[{"productId":"p","quantity":1e999999}]}`, input.BodyError("/items/0/quantity", "must be an integer"), 1},
+		{"21 digits", `{"items":[{"productId":"p","quantity":100000000000000000000}]}`, input.BodyError("/items/0/quantity", "must have at most 20 digits"), 1},
+		{"duplicate member", `{"currency":"USD","currency":"EUR"}`, input.BodyError("/currency", "is a duplicate member"), 1},
+		{"deep nesting", `{"items":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, input.BodyError("/items/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0", "nests deeper than 32 levels"), 1},
+		{"invalid UTF-8", "{\"currency\":\"US\xffD\"}", input.BodyError("", "is not valid UTF-8"), 1},
+		{"too many lines", lines(101, "1"), input.BodyError("/items", "must have at most 100 items"), 1},
+		{"at most 20 problems", lines(100, "1e9"), input.BodyError("/items/0/quantity", "must be an integer"), 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			var dst body
+			err := input.Unmarshal([]byte(tc.given), &dst)
+			var p *problem.Problem
+			require.ErrorAs(t, err, &p)
+			errs, _ := p.Extensions["errors"].([]input.FieldError)
+			require.Len(t, errs, tc.count)
+			assert.Equal(t, tc.first, errs[0])
+			assert.Nil(t, dst.Items, "nothing decoded")
+		})
+	}
+}
+
+// TestPathIDTraversal: a path id that would walk an upstream's paths is
+// 404, as no resource has it; other malformed ids stay 400.
+func TestPathIDTraversal(t *testing.T) {
+	t.Parallel()
+	e := echo.New()
+	for _, tc := range []struct {
+		id     string
+		status int
+	}{
+		{".", 404}, {"..", 404}, {"a/b", 404}, {`a\b`, 404}, {"../admin", 404}, {"%2e%2e", 404}, {"%2E", 404}, {"a%2Fb", 404}, {"a%5cb", 404},
+		{"a b", 400}, {"", 400}, {"p-1", 0}, {"p.1", 0}, {"...", 0},
+	} {
+		c := e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
+		c.SetParamNames("id")
+		c.SetParamValues(tc.id)
+		id, err := input.PathID(c, "id")
+		if tc.status == 0 {
+			assert.NoError(t, err, tc.id)
+			assert.Equal(t, tc.id, id)
+			continue
+		}
+		var p *problem.Problem
+		require.ErrorAs(t, err, &p, tc.id)
+		assert.Equal(t, tc.status, p.Status, tc.id)
+		assert.False(t, input.ValidID(tc.id), tc.id)
 	}
 }

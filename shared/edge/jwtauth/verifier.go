@@ -54,6 +54,14 @@ func Algorithms() []string { return slices.Clone(algorithms) }
 // DefaultLeeway is the clock skew allowed on exp and nbf.
 const DefaultLeeway = 30 * time.Second
 
+// MaxTokenBytes is the longest token verified. Identity's tokens are well
+// under 2 KiB; a longer one is refused before it is hashed, decoded or
+// its signature checked, so a huge token costs no more than a short one.
+const MaxTokenBytes = 8 << 10
+
+// errTokenTooLong is the logged cause of a token over MaxTokenBytes.
+var errTokenTooLong = fmt.Errorf("token longer than %d bytes", MaxTokenBytes)
+
 // ErrNotReady is returned by Ready until the JWKS was fetched once.
 var ErrNotReady = errors.New("JWKS not fetched yet")
 
@@ -326,10 +334,14 @@ type claims struct {
 // A well-formed token with an allowed algorithm that cannot be checked
 // because no JWKS was ever fetched (identity down since start) is instead
 // KeysUnavailable's 503: the client did nothing wrong. Once a key set was
-// fetched, an unknown kid is the token's fault again, 401.
+// fetched, an unknown kid is the token's fault again, 401. A token over
+// MaxTokenBytes is invalid_token without any signature work.
 // The returned principal is the caller's own copy; its Roles and Scopes
 // slices are shared with the cache and must not be modified.
 func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Principal, error) {
+	if len(token) > MaxTokenBytes {
+		return nil, InvalidToken(errTokenTooLong)
+	}
 	var key [sha256.Size]byte
 	if v.cache != nil {
 		key = sha256.Sum256([]byte(token))

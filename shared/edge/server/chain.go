@@ -98,8 +98,10 @@ type step struct {
 //     errors, per their docs); the routing state (client IP, the tester's
 //     X-Shopfront-Variant pin, removed from the request) sits outside the
 //     access log, which names the variants the request's calls used;
-//  8. limits: headers over MaxHeaderBytes get 431, bodies over BodyLimit 413
-//     (net/http itself only stops headers beyond HardMaxHeaderBytes);
+//  8. limits: TRACE and CONNECT get 405, a body with a Content-Encoding
+//     other than identity 415, headers over MaxHeaderBytes 431 and bodies
+//     over BodyLimit 413 (net/http itself only stops headers beyond
+//     HardMaxHeaderBytes);
 //  9. the Unmatched slot, for requests no route matches only;
 //  10. the Outer slot.
 //
@@ -178,7 +180,7 @@ func (s *Server) edgeSteps() ([]step, error) {
 		edge("request metrics", reqMetrics),
 		edge("routing state", routingState),
 		edge("access log", access),
-		edge("header and body limits", limits),
+		edge("request limits", limits),
 	}, nil
 }
 
@@ -339,8 +341,12 @@ func ipExtractor(cfg Config) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// limitsConfig caps header and body sizes inside the chain, so the answer is
-// a problem+json with the request id.
+// limitsConfig refuses, inside the chain so that the answer is a
+// problem+json with the request id, what no route of a gateway serves:
+// TRACE (it would reflect credentials back) and CONNECT (a gateway is no
+// tunnel), request bodies in a content coding (a gateway never inflates a
+// body, so a gzip bomb is refused unread), and headers and bodies over
+// their caps.
 type limitsConfig struct {
 	// MaxHeaderBytes caps the request line plus headers as sent on the wire.
 	// Required.
@@ -357,13 +363,44 @@ func (c limitsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		withBody := body(next)
 		return func(ec echo.Context) error {
-			if headerSize(ec.Request()) > c.MaxHeaderBytes {
+			req := ec.Request()
+			if req.Method == http.MethodTrace || req.Method == http.MethodConnect {
+				// echo knows the methods of a path it matched; an unknown
+				// path allows none.
+				allow, _ := ec.Get(echo.ContextKeyHeaderAllow).(string)
+				return problem.New(http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed,
+					req.Method+" is not allowed.").WithHeader(echo.HeaderAllow, allow)
+			}
+			if ce := req.Header.Values(echo.HeaderContentEncoding); len(ce) > 0 && hasBody(req) && !identityOnly(ce) {
+				return problem.New(http.StatusUnsupportedMediaType, problem.CodeUnsupportedMediaType,
+					"Request bodies must not be content-coded.").WithHeader("Accept-Encoding", "identity")
+			}
+			if headerSize(req) > c.MaxHeaderBytes {
 				return problem.New(http.StatusRequestHeaderFieldsTooLarge, problem.CodeHeadersTooLarge,
 					fmt.Sprintf("request headers exceed %d bytes", c.MaxHeaderBytes))
 			}
 			return withBody(ec)
 		}
 	}, nil
+}
+
+// hasBody reports whether the request carries a body: a Content-Length
+// above zero or a chunked one.
+func hasBody(r *http.Request) bool {
+	return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+}
+
+// identityOnly reports whether every coding listed in the Content-Encoding
+// field lines is identity.
+func identityOnly(lines []string) bool {
+	for _, line := range lines {
+		for coding := range strings.SplitSeq(line, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // headerSize is the HTTP/1.1 wire size of the request line and headers, the

@@ -146,7 +146,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("making the server error log: %w", err)
 	}
 	s.public = &http.Server{
-		Handler:           e,
+		Handler:           closeAfterChunked(e),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -378,4 +378,22 @@ func serve(srv *http.Server, ln net.Listener, withTLS bool) error {
 		return nil
 	}
 	return err
+}
+
+// closeAfterChunked closes the connection after answering an HTTP/1 request
+// with a Transfer-Encoding. net/http reads a request that carries both
+// Transfer-Encoding and Content-Length by the former and keeps the
+// connection open (RFC 9112 §6.3 asks for it to be closed): a proxy in
+// front that framed it by Content-Length would see another next request
+// than the gateway. Closing leaves nothing on the connection to smuggle;
+// the header is gone by the time a handler runs, so every chunked request
+// is treated alike, which costs an honest chunked client one new
+// connection.
+func closeAfterChunked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
