@@ -68,21 +68,21 @@ func TestWebDocumentEvents(t *testing.T) {
 	op := doc.Paths.Value("/v1/events").Get
 	require.NotNil(t, op, "GET /v1/events")
 	tests := []struct {
-		desc      string
+		name      string
 		status    int
 		mediaType string
 	}{
-		{desc: "ok, the event stream", status: 200, mediaType: "text/event-stream"},
-		{desc: "ok, the WebSocket upgrade", status: 101},
-		{desc: "nok, no credential", status: 401, mediaType: "application/problem+json"},
-		{desc: "nok, WebSocket from another origin", status: 403, mediaType: "application/problem+json"},
-		{desc: "nok, too many streams", status: 429, mediaType: "application/problem+json"},
-		{desc: "nok, upstream failed", status: 502, mediaType: "application/problem+json"},
-		{desc: "nok, upstream refused", status: 503, mediaType: "application/problem+json"},
-		{desc: "nok, upstream timed out", status: 504, mediaType: "application/problem+json"},
+		{name: "ok, the event stream", status: 200, mediaType: "text/event-stream"},
+		{name: "ok, the WebSocket upgrade", status: 101},
+		{name: "nok, no credential", status: 401, mediaType: "application/problem+json"},
+		{name: "nok, WebSocket from another origin", status: 403, mediaType: "application/problem+json"},
+		{name: "nok, too many streams", status: 429, mediaType: "application/problem+json"},
+		{name: "nok, upstream failed", status: 502, mediaType: "application/problem+json"},
+		{name: "nok, upstream refused", status: 503, mediaType: "application/problem+json"},
+		{name: "nok, upstream timed out", status: 504, mediaType: "application/problem+json"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			res := op.Responses.Status(tt.status)
 			require.NotNil(t, res, "%d is documented", tt.status)

@@ -47,15 +47,15 @@ func TestShopfrontCompose(t *testing.T) {
 func TestBrokenFixtures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		file    string
-		wantErr string
+		name      string
+		file      string
+		expectErr string
 	}{
-		{name: "nok, unknown key", file: "unknown-key.yml", wantErr: "restart_policy"},
-		{name: "nok, no healthcheck", file: "no-healthcheck.yml", wantErr: "service web: no healthcheck"},
-		{name: "nok, healthcheck disabled", file: "healthcheck-disabled.yml", wantErr: "service web: no healthcheck"},
-		{name: "nok, latest tag", file: "latest-image.yml", wantErr: `image "nginx:latest" is not pinned`},
-		{name: "nok, no tag", file: "untagged-image.yml", wantErr: `image "nginx" is not pinned`},
+		{name: "nok, unknown key", file: "unknown-key.yml", expectErr: "restart_policy"},
+		{name: "nok, no healthcheck", file: "no-healthcheck.yml", expectErr: "service web: no healthcheck"},
+		{name: "nok, healthcheck disabled", file: "healthcheck-disabled.yml", expectErr: "service web: no healthcheck"},
+		{name: "nok, latest tag", file: "latest-image.yml", expectErr: `image "nginx:latest" is not pinned`},
+		{name: "nok, no tag", file: "untagged-image.yml", expectErr: `image "nginx" is not pinned`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestBrokenFixtures(t *testing.T) {
 				err = compose.Check(p)
 			}
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Contains(t, err.Error(), tt.expectErr)
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -50,11 +51,18 @@ func scheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
+// kustomizeMu serialises renders: kustomize's kyaml loads its built-in
+// OpenAPI schema into package globals on first use without a lock, so two
+// renders at once race (the race detector reports it).
+var kustomizeMu sync.Mutex
+
 // Render builds the kustomization in dir (as kubectl apply -k would) and
 // decodes every object strictly.
 func Render(dir string) ([]Object, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	kustomizeMu.Lock()
 	res, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	kustomizeMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", dir, err)
 	}

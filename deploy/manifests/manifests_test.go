@@ -20,14 +20,14 @@ var gateways = []string{"bff-mobile", "bff-web", "bff-partner"}
 func TestOverlays(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name      string
-		dir       string
-		policy    manifests.Policy
-		wantRedis bool // whether the overlay runs its own Redis
-		wantFakes bool
+		name        string
+		dir         string
+		policy      manifests.Policy
+		expectRedis bool // whether the overlay runs its own Redis
+		expectFakes bool
 	}{
 		{name: "ok, base", dir: "base", policy: manifests.Policy{Gateways: gateways, MinReplicas: 2}},
-		{name: "ok, dev", dir: "overlays/dev", policy: manifests.Policy{Gateways: gateways}, wantRedis: true, wantFakes: true},
+		{name: "ok, dev", dir: "overlays/dev", policy: manifests.Policy{Gateways: gateways}, expectRedis: true, expectFakes: true},
 		{name: "ok, prod", dir: "overlays/prod", policy: manifests.Policy{Gateways: gateways, MinReplicas: 3}},
 	}
 	for _, tt := range tests {
@@ -55,8 +55,8 @@ func TestOverlays(t *testing.T) {
 					}
 				}
 			}
-			assert.Equal(t, tt.wantRedis, kinds["StatefulSet/redis"], "Redis StatefulSet")
-			assert.Equal(t, tt.wantFakes, kinds["Deployment/fakes"], "fakes Deployment")
+			assert.Equal(t, tt.expectRedis, kinds["StatefulSet/redis"], "Redis StatefulSet")
+			assert.Equal(t, tt.expectFakes, kinds["Deployment/fakes"], "fakes Deployment")
 		})
 	}
 }
@@ -104,24 +104,24 @@ func TestBrokenFixtures(t *testing.T) {
 	t.Parallel()
 	prod := manifests.Policy{Gateways: []string{"bff-web"}, MinReplicas: 3}
 	tests := []struct {
-		name    string
-		dir     string
-		wantErr string
+		name      string
+		dir       string
+		expectErr string
 	}{
 		{name: "ok, the fixture all others break", dir: "good"},
-		{name: "nok, unknown field", dir: "unknown-field", wantErr: `unknown field "spec.template.spec.containers[0].resources.limit"`},
-		{name: "nok, removed API version", dir: "unknown-kind", wantErr: "PodDisruptionBudget/old: decoding"},
-		{name: "nok, latest tag", dir: "latest-image", wantErr: `image "shopfront/bff-web:latest" is not pinned`},
-		{name: "nok, no tag", dir: "untagged-image", wantErr: `image "shopfront/bff-web" is not pinned`},
-		{name: "nok, privilege escalation allowed", dir: "privilege-escalation", wantErr: "pod security restricted: allowPrivilegeEscalation != false"},
-		{name: "nok, no seccomp profile", dir: "no-seccomp", wantErr: "pod security restricted: seccompProfile"},
-		{name: "nok, no readiness probe", dir: "no-probes", wantErr: "needs a readinessProbe and a livenessProbe"},
-		{name: "nok, no startup probe", dir: "no-startup-probe", wantErr: "no startupProbe"},
-		{name: "nok, no memory limit", dir: "no-memory-limit", wantErr: "no memory limit"},
-		{name: "nok, GOMEMLIMIT above 90 % of the limit", dir: "gomemlimit-above-limit", wantErr: "GOMEMLIMIT 250MiB is above 90 % of the memory limit 256Mi"},
-		{name: "nok, too few replicas", dir: "one-replica", wantErr: "1 replicas, want at least 3"},
-		{name: "nok, no disruption budget", dir: "no-pdb", wantErr: "no PodDisruptionBudget selects its pods"},
-		{name: "nok, no network policy", dir: "no-networkpolicy", wantErr: "no NetworkPolicy selects its pods"},
+		{name: "nok, unknown field", dir: "unknown-field", expectErr: `unknown field "spec.template.spec.containers[0].resources.limit"`},
+		{name: "nok, removed API version", dir: "unknown-kind", expectErr: "PodDisruptionBudget/old: decoding"},
+		{name: "nok, latest tag", dir: "latest-image", expectErr: `image "shopfront/bff-web:latest" is not pinned`},
+		{name: "nok, no tag", dir: "untagged-image", expectErr: `image "shopfront/bff-web" is not pinned`},
+		{name: "nok, privilege escalation allowed", dir: "privilege-escalation", expectErr: "pod security restricted: allowPrivilegeEscalation != false"},
+		{name: "nok, no seccomp profile", dir: "no-seccomp", expectErr: "pod security restricted: seccompProfile"},
+		{name: "nok, no readiness probe", dir: "no-probes", expectErr: "needs a readinessProbe and a livenessProbe"},
+		{name: "nok, no startup probe", dir: "no-startup-probe", expectErr: "no startupProbe"},
+		{name: "nok, no memory limit", dir: "no-memory-limit", expectErr: "no memory limit"},
+		{name: "nok, GOMEMLIMIT above 90 % of the limit", dir: "gomemlimit-above-limit", expectErr: "GOMEMLIMIT 250MiB is above 90 % of the memory limit 256Mi"},
+		{name: "nok, too few replicas", dir: "one-replica", expectErr: "1 replicas, want at least 3"},
+		{name: "nok, no disruption budget", dir: "no-pdb", expectErr: "no PodDisruptionBudget selects its pods"},
+		{name: "nok, no network policy", dir: "no-networkpolicy", expectErr: "no NetworkPolicy selects its pods"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,12 +130,12 @@ func TestBrokenFixtures(t *testing.T) {
 			if err == nil {
 				err = manifests.Check(objs, prod)
 			}
-			if tt.wantErr == "" {
+			if tt.expectErr == "" {
 				assert.NoError(t, err)
 				return
 			}
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Contains(t, err.Error(), tt.expectErr)
 		})
 	}
 }

@@ -52,15 +52,15 @@ func TestPrometheusRuleMatchesAlerts(t *testing.T) {
 func TestRules(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		file    string
-		wantErr string
+		name      string
+		file      string
+		expectErr string
 	}{
 		{name: "ok, the shopfront rules", file: alertsFile},
-		{name: "nok, unparsable expression", file: "bad-expr.yaml", wantErr: "unclosed left parenthesis"},
-		{name: "nok, unknown field", file: "unknown-field.yaml", wantErr: "field fro not found"},
-		{name: "nok, metric no gateway serves", file: "unknown-metric.yaml", wantErr: "metric shopfront_http_request_total is not served"},
-		{name: "nok, selector without a metric", file: "no-metric-name.yaml", wantErr: "names no metric"},
+		{name: "nok, unparsable expression", file: "bad-expr.yaml", expectErr: "unclosed left parenthesis"},
+		{name: "nok, unknown field", file: "unknown-field.yaml", expectErr: "field fro not found"},
+		{name: "nok, metric no gateway serves", file: "unknown-metric.yaml", expectErr: "metric shopfront_http_request_total is not served"},
+		{name: "nok, selector without a metric", file: "no-metric-name.yaml", expectErr: "names no metric"},
 	}
 	served := map[string]bool{"shopfront_http_requests_total": true}
 	for _, tt := range tests {
@@ -71,16 +71,16 @@ func TestRules(t *testing.T) {
 				path = filepath.Join("..", "testdata", "monitoring", path)
 			}
 			_, exprs, err := monitoring.Rules(path)
-			if err == nil && tt.wantErr != "" {
+			if err == nil && tt.expectErr != "" {
 				err = monitoring.Missing(exprs, served, externalSeries)
 			}
-			if tt.wantErr == "" {
+			if tt.expectErr == "" {
 				require.NoError(t, err)
 				assert.NotEmpty(t, exprs)
 				return
 			}
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Contains(t, err.Error(), tt.expectErr)
 		})
 	}
 }

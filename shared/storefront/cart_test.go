@@ -49,7 +49,7 @@ func TestCartValidation(t *testing.T) {
 	t.Parallel()
 	s := boot(t, storefront.Config{})
 	tests := []struct {
-		desc          string
+		name          string
 		path          string
 		body          string
 		contentType   string
@@ -57,19 +57,19 @@ func TestCartValidation(t *testing.T) {
 		expectCode    string
 		expectMessage string
 	}{
-		{desc: "nok, quantity above 99", path: "/v1/cart/items/p-0001", body: `{"quantity":100}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "must be an integer within 0..99"},
-		{desc: "nok, negative quantity", path: "/v1/cart/items/p-0001", body: `{"quantity":-1}`, expectStatus: 400, expectCode: "validation_failed"},
-		{desc: "nok, fractional quantity", path: "/v1/cart/items/p-0001", body: `{"quantity":1.5}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "body /quantity: must be an integer"},
-		{desc: "nok, quantity as a string", path: "/v1/cart/items/p-0001", body: `{"quantity":"2"}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "body /quantity: must be an integer"},
-		{desc: "nok, quantity missing", path: "/v1/cart/items/p-0001", body: `{}`, expectStatus: 400, expectCode: "validation_failed"},
-		{desc: "nok, unknown member", path: "/v1/cart/items/p-0001", body: `{"quantity":1,"userId":"u-001"}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "body /userId: is not a known member"},
-		{desc: "nok, not JSON", path: "/v1/cart/items/p-0001", body: `quantity=1`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "body: is not valid JSON"},
-		{desc: "nok, two values", path: "/v1/cart/items/p-0001", body: `{"quantity":1}{"quantity":2}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "must hold a single JSON value"},
-		{desc: "nok, wrong media type", path: "/v1/cart/items/p-0001", body: `{"quantity":1}`, contentType: "text/plain", expectStatus: 415, expectCode: "unsupported_media_type"},
-		{desc: "nok, bad product id", path: "/v1/cart/items/p%20x", body: `{"quantity":1}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "path productId: must be"},
+		{name: "nok, quantity above 99", path: "/v1/cart/items/p-0001", body: `{"quantity":100}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "must be an integer within 0..99"},
+		{name: "nok, negative quantity", path: "/v1/cart/items/p-0001", body: `{"quantity":-1}`, expectStatus: 400, expectCode: "validation_failed"},
+		{name: "nok, fractional quantity", path: "/v1/cart/items/p-0001", body: `{"quantity":1.5}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "body /quantity: must be an integer"},
+		{name: "nok, quantity as a string", path: "/v1/cart/items/p-0001", body: `{"quantity":"2"}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "body /quantity: must be an integer"},
+		{name: "nok, quantity missing", path: "/v1/cart/items/p-0001", body: `{}`, expectStatus: 400, expectCode: "validation_failed"},
+		{name: "nok, unknown member", path: "/v1/cart/items/p-0001", body: `{"quantity":1,"userId":"u-001"}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "body /userId: is not a known member"},
+		{name: "nok, not JSON", path: "/v1/cart/items/p-0001", body: `quantity=1`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "body: is not valid JSON"},
+		{name: "nok, two values", path: "/v1/cart/items/p-0001", body: `{"quantity":1}{"quantity":2}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "must hold a single JSON value"},
+		{name: "nok, wrong media type", path: "/v1/cart/items/p-0001", body: `{"quantity":1}`, contentType: "text/plain", expectStatus: 415, expectCode: "unsupported_media_type"},
+		{name: "nok, bad product id", path: "/v1/cart/items/p%20x", body: `{"quantity":1}`, expectStatus: 400, expectCode: "validation_failed", expectMessage: "path productId: must be"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			hdr := map[string]string{}
 			if tt.contentType != "" {

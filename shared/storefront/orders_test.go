@@ -46,28 +46,28 @@ func TestCreateOrderValidation(t *testing.T) {
 	t.Parallel()
 	s := boot(t, storefront.Config{})
 	tests := []struct {
-		desc       string
+		name       string
 		body       string
 		key        []string
 		expectIn   string
 		expectPath string
 	}{
-		{desc: "nok, no items", body: `{"items":[],"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
-		{desc: "nok, too many lines", body: `{"items":[` + strings.Repeat(`{"productId":"p-0001","quantity":1},`, 100) + `{"productId":"p-0001","quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
-		{desc: "nok, quantity zero", body: `{"items":[{"productId":"p-0001","quantity":0}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/quantity"},
-		{desc: "nok, product id missing", body: `{"items":[{"quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/productId"},
-		{desc: "nok, currency lower case", body: `{"items":[{"productId":"p-0001","quantity":1}],"currency":"usd"}`, expectIn: "body", expectPath: "/currency"},
-		{desc: "nok, user id in the body", body: `{"userId":"u-001","items":[{"productId":"p-0001","quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/userId"},
-		{desc: "nok, quantity of the second line as a string", body: `{"items":[{"productId":"p-0001","quantity":1},{"productId":"p-0002","quantity":"2"}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/1/quantity"},
-		{desc: "nok, unknown member of a line", body: `{"items":[{"productId":"p-0001","quantity":1,"price":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/price"},
-		{desc: "nok, items not an array", body: `{"items":{},"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
-		{desc: "nok, body not an object", body: `[1]`, expectIn: "body", expectPath: ""},
-		{desc: "nok, idempotency key with a space", body: oneLine, key: []string{"a b"}, expectIn: "header", expectPath: "Idempotency-Key"},
-		{desc: "nok, idempotency key too long", body: oneLine, key: []string{strings.Repeat("k", 256)}, expectIn: "header", expectPath: "Idempotency-Key"},
-		{desc: "nok, two idempotency keys", body: oneLine, key: []string{"k1", "k2"}, expectIn: "header", expectPath: "Idempotency-Key"},
+		{name: "nok, no items", body: `{"items":[],"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
+		{name: "nok, too many lines", body: `{"items":[` + strings.Repeat(`{"productId":"p-0001","quantity":1},`, 100) + `{"productId":"p-0001","quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
+		{name: "nok, quantity zero", body: `{"items":[{"productId":"p-0001","quantity":0}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/quantity"},
+		{name: "nok, product id missing", body: `{"items":[{"quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/productId"},
+		{name: "nok, currency lower case", body: `{"items":[{"productId":"p-0001","quantity":1}],"currency":"usd"}`, expectIn: "body", expectPath: "/currency"},
+		{name: "nok, user id in the body", body: `{"userId":"u-001","items":[{"productId":"p-0001","quantity":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/userId"},
+		{name: "nok, quantity of the second line as a string", body: `{"items":[{"productId":"p-0001","quantity":1},{"productId":"p-0002","quantity":"2"}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/1/quantity"},
+		{name: "nok, unknown member of a line", body: `{"items":[{"productId":"p-0001","quantity":1,"price":1}],"currency":"USD"}`, expectIn: "body", expectPath: "/items/0/price"},
+		{name: "nok, items not an array", body: `{"items":{},"currency":"USD"}`, expectIn: "body", expectPath: "/items"},
+		{name: "nok, body not an object", body: `[1]`, expectIn: "body", expectPath: ""},
+		{name: "nok, idempotency key with a space", body: oneLine, key: []string{"a b"}, expectIn: "header", expectPath: "Idempotency-Key"},
+		{name: "nok, idempotency key too long", body: oneLine, key: []string{strings.Repeat("k", 256)}, expectIn: "header", expectPath: "Idempotency-Key"},
+		{name: "nok, two idempotency keys", body: oneLine, key: []string{"k1", "k2"}, expectIn: "header", expectPath: "Idempotency-Key"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := s.call(t, request{method: http.MethodPost, path: "/v1/orders", user: "u-006", body: tt.body,
 				keys: tt.key})

@@ -24,22 +24,22 @@ func TestNew(t *testing.T) {
 	clients, err := services.New(services.DefaultConfig("http://127.0.0.1:9"), upstream.Options{})
 	require.NoError(t, err)
 	tests := []struct {
-		desc  string
+		name  string
 		given storefront.Config
 		ok    bool
 	}{
-		{desc: "ok, defaults", given: storefront.Config{Clients: clients}, ok: true},
-		{desc: "ok, web's personal policy", given: storefront.Config{Clients: clients,
+		{name: "ok, defaults", given: storefront.Config{Clients: clients}, ok: true},
+		{name: "ok, web's personal policy", given: storefront.Config{Clients: clients,
 			CacheControl: storefront.CacheControl{Read: "private, no-store", Change: "private, no-store", Degraded: "private, No-Store"}}, ok: true},
-		{desc: "nok, no clients", given: storefront.Config{}},
-		{desc: "nok, negative cart budget", given: storefront.Config{Clients: clients, CartBudget: -time.Second}},
-		{desc: "nok, negative order budget", given: storefront.Config{Clients: clients, OrderBudget: -time.Second}},
-		{desc: "nok, currency not ISO", given: storefront.Config{Clients: clients, Currency: "usd"}},
-		{desc: "nok, cacheable changes", given: storefront.Config{Clients: clients, CacheControl: storefront.CacheControl{Change: "private, max-age=60"}}},
-		{desc: "nok, cacheable degraded answers", given: storefront.Config{Clients: clients, CacheControl: storefront.CacheControl{Degraded: "no-cache"}}},
+		{name: "nok, no clients", given: storefront.Config{}},
+		{name: "nok, negative cart budget", given: storefront.Config{Clients: clients, CartBudget: -time.Second}},
+		{name: "nok, negative order budget", given: storefront.Config{Clients: clients, OrderBudget: -time.Second}},
+		{name: "nok, currency not ISO", given: storefront.Config{Clients: clients, Currency: "usd"}},
+		{name: "nok, cacheable changes", given: storefront.Config{Clients: clients, CacheControl: storefront.CacheControl{Change: "private, max-age=60"}}},
+		{name: "nok, cacheable degraded answers", given: storefront.Config{Clients: clients, CacheControl: storefront.CacheControl{Degraded: "no-cache"}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := storefront.New(tt.given)
 			if tt.ok {
@@ -58,19 +58,19 @@ func TestCacheControl(t *testing.T) {
 	t.Parallel()
 	const personal = "private, no-store"
 	policies := []struct {
-		desc   string
+		name   string
 		given  storefront.CacheControl
 		expect map[string]string // by step
 	}{
-		{desc: "ok, mobile: reads left to the revalidation middleware", given: storefront.CacheControl{},
+		{name: "ok, mobile: reads left to the revalidation middleware", given: storefront.CacheControl{},
 			expect: map[string]string{"read cart": "", "change cart": "no-store", "remove item": "no-store",
 				"create order": "no-store", "read order": "", "degraded cart": "no-store"}},
-		{desc: "ok, web: personal data is never stored", given: storefront.CacheControl{Read: personal, Change: personal, Degraded: personal},
+		{name: "ok, web: personal data is never stored", given: storefront.CacheControl{Read: personal, Change: personal, Degraded: personal},
 			expect: map[string]string{"read cart": personal, "change cart": personal, "remove item": personal,
 				"create order": personal, "read order": personal, "degraded cart": personal}},
 	}
 	for _, p := range policies {
-		t.Run(p.desc, func(t *testing.T) {
+		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			s := boot(t, storefront.Config{CacheControl: p.given})
 			check := func(step string, r answer) {

@@ -238,7 +238,7 @@ func TestUploads_ErrorsWriteNothing(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString
 
 	tests := []struct {
-		desc       string
+		name       string
 		whenOffset int
 		whenBody   []byte
 		whenHeader map[string]string
@@ -246,37 +246,37 @@ func TestUploads_ErrorsWriteNothing(t *testing.T) {
 		expectCode string
 		expectHdr  map[string]string
 	}{
-		{desc: "nok, offset behind", whenOffset: 0, whenBody: chunk, expect: 409, expectCode: "conflict",
+		{name: "nok, offset behind", whenOffset: 0, whenBody: chunk, expect: 409, expectCode: "conflict",
 			expectHdr: map[string]string{"Upload-Offset": "10"}},
-		{desc: "nok, offset ahead", whenOffset: 30, whenBody: chunk, expect: 409, expectCode: "conflict",
+		{name: "nok, offset ahead", whenOffset: 30, whenBody: chunk, expect: 409, expectCode: "conflict",
 			expectHdr: map[string]string{"Upload-Offset": "10"}},
-		{desc: "nok, sha1 mismatch", whenOffset: 10, whenBody: chunk, expect: 460, expectCode: "checksum_mismatch",
+		{name: "nok, sha1 mismatch", whenOffset: 10, whenBody: chunk, expect: 460, expectCode: "checksum_mismatch",
 			whenHeader: map[string]string{"Upload-Checksum": "sha1 " + b64(flip(sha1Sum[:]))}},
-		{desc: "nok, sha256 of another chunk", whenOffset: 10, whenBody: chunk, expect: 460, expectCode: "checksum_mismatch",
+		{name: "nok, sha256 of another chunk", whenOffset: 10, whenBody: chunk, expect: 460, expectCode: "checksum_mismatch",
 			whenHeader: map[string]string{"Upload-Checksum": "sha256 " + b64(func() []byte { s := sha256.Sum256([]byte("x")); return s[:] }())}},
-		{desc: "nok, unknown checksum algorithm", whenOffset: 10, whenBody: chunk, expect: 400, expectCode: "validation_failed",
+		{name: "nok, unknown checksum algorithm", whenOffset: 10, whenBody: chunk, expect: 400, expectCode: "validation_failed",
 			whenHeader: map[string]string{"Upload-Checksum": "md5 " + b64(sha256Sum[:16])}},
-		{desc: "nok, wrong content type", whenOffset: 10, whenBody: chunk, expect: 415, expectCode: "unsupported_media_type",
+		{name: "nok, wrong content type", whenOffset: 10, whenBody: chunk, expect: 415, expectCode: "unsupported_media_type",
 			whenHeader: map[string]string{"Content-Type": "application/octet-stream"}},
-		{desc: "nok, past Upload-Length", whenOffset: 10, whenBody: make([]byte, 91), expect: 413, expectCode: "payload_too_large"},
-		{desc: "nok, chunk over 1 MiB", whenOffset: 10, whenBody: make([]byte, 1<<20+1), expect: 413, expectCode: "payload_too_large"},
-		{desc: "nok, no Tus-Resumable", whenOffset: 10, whenBody: chunk, expect: 412, expectCode: "precondition_failed",
+		{name: "nok, past Upload-Length", whenOffset: 10, whenBody: make([]byte, 91), expect: 413, expectCode: "payload_too_large"},
+		{name: "nok, chunk over 1 MiB", whenOffset: 10, whenBody: make([]byte, 1<<20+1), expect: 413, expectCode: "payload_too_large"},
+		{name: "nok, no Tus-Resumable", whenOffset: 10, whenBody: chunk, expect: 412, expectCode: "precondition_failed",
 			whenHeader: map[string]string{"Tus-Resumable": ""}, expectHdr: map[string]string{"Tus-Version": "1.0.0"}},
-		{desc: "nok, other tus version", whenOffset: 10, whenBody: chunk, expect: 412, expectCode: "precondition_failed",
+		{name: "nok, other tus version", whenOffset: 10, whenBody: chunk, expect: 412, expectCode: "precondition_failed",
 			whenHeader: map[string]string{"Tus-Resumable": "0.2.2"}, expectHdr: map[string]string{"Tus-Version": "1.0.0"}},
-		{desc: "nok, bad offset", whenOffset: 10, whenBody: chunk, expect: 400, expectCode: "validation_failed",
+		{name: "nok, bad offset", whenOffset: 10, whenBody: chunk, expect: 400, expectCode: "validation_failed",
 			whenHeader: map[string]string{"Upload-Offset": "-1"}},
 	}
 	for _, tt := range tests {
 		res, body := g.patch(t, 0, g.alice, path, tt.whenOffset, tt.whenBody, tt.whenHeader)
-		assert.Equal(t, tt.expect, res.StatusCode, "%s: %s", tt.desc, body)
-		assert.Equal(t, tt.expectCode, problemCode(t, body), tt.desc)
-		assert.Equal(t, "application/problem+json", res.Header.Get("Content-Type"), tt.desc)
-		assert.Equal(t, "1.0.0", res.Header.Get("Tus-Resumable"), tt.desc)
+		assert.Equal(t, tt.expect, res.StatusCode, "%s: %s", tt.name, body)
+		assert.Equal(t, tt.expectCode, problemCode(t, body), tt.name)
+		assert.Equal(t, "application/problem+json", res.Header.Get("Content-Type"), tt.name)
+		assert.Equal(t, "1.0.0", res.Header.Get("Tus-Resumable"), tt.name)
 		for k, v := range tt.expectHdr {
-			assert.Equal(t, v, res.Header.Get(k), "%s: %s", tt.desc, k)
+			assert.Equal(t, v, res.Header.Get(k), "%s: %s", tt.name, k)
 		}
-		assert.Equal(t, int64(10), g.offset(t, path), "%s wrote nothing", tt.desc)
+		assert.Equal(t, int64(10), g.offset(t, path), "%s wrote nothing", tt.name)
 	}
 
 	// The right checksums go through, sha1 and sha256 alike.
@@ -291,25 +291,25 @@ func TestUploads_CreateErrors(t *testing.T) {
 	t.Parallel()
 	g := bootTus(t, 1)
 	tests := []struct {
-		desc       string
+		name       string
 		whenHeader map[string]string
 		expect     int
 		expectCode string
 	}{
-		{desc: "nok, no length", whenHeader: map[string]string{"Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 400, expectCode: "validation_failed"},
-		{desc: "nok, zero length", whenHeader: map[string]string{"Upload-Length": "0", "Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 400, expectCode: "validation_failed"},
-		{desc: "nok, length not a number", whenHeader: map[string]string{"Upload-Length": "1e3", "Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 400, expectCode: "validation_failed"},
-		{desc: "nok, over 20 MiB", whenHeader: map[string]string{"Upload-Length": strconv.Itoa(20<<20 + 1), "Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 413, expectCode: "payload_too_large"},
-		{desc: "nok, no metadata", whenHeader: map[string]string{"Upload-Length": "10"}, expect: 400, expectCode: "validation_failed"},
-		{desc: "nok, content type not allowed", whenHeader: map[string]string{"Upload-Length": "10", "Upload-Metadata": meta("a.gif", "image/gif")}, expect: 400, expectCode: "validation_failed"},
-		{desc: "nok, metadata not base64", whenHeader: map[string]string{"Upload-Length": "10", "Upload-Metadata": "filename a.jpg,contentType aW1hZ2UvanBlZw=="}, expect: 400, expectCode: "validation_failed"},
-		{desc: "nok, no Tus-Resumable", whenHeader: map[string]string{"Tus-Resumable": "", "Upload-Length": "10", "Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 412, expectCode: "precondition_failed"},
+		{name: "nok, no length", whenHeader: map[string]string{"Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 400, expectCode: "validation_failed"},
+		{name: "nok, zero length", whenHeader: map[string]string{"Upload-Length": "0", "Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 400, expectCode: "validation_failed"},
+		{name: "nok, length not a number", whenHeader: map[string]string{"Upload-Length": "1e3", "Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 400, expectCode: "validation_failed"},
+		{name: "nok, over 20 MiB", whenHeader: map[string]string{"Upload-Length": strconv.Itoa(20<<20 + 1), "Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 413, expectCode: "payload_too_large"},
+		{name: "nok, no metadata", whenHeader: map[string]string{"Upload-Length": "10"}, expect: 400, expectCode: "validation_failed"},
+		{name: "nok, content type not allowed", whenHeader: map[string]string{"Upload-Length": "10", "Upload-Metadata": meta("a.gif", "image/gif")}, expect: 400, expectCode: "validation_failed"},
+		{name: "nok, metadata not base64", whenHeader: map[string]string{"Upload-Length": "10", "Upload-Metadata": "filename a.jpg,contentType aW1hZ2UvanBlZw=="}, expect: 400, expectCode: "validation_failed"},
+		{name: "nok, no Tus-Resumable", whenHeader: map[string]string{"Tus-Resumable": "", "Upload-Length": "10", "Upload-Metadata": meta("a.jpg", "image/jpeg")}, expect: 412, expectCode: "precondition_failed"},
 	}
 	for _, tt := range tests {
 		res, body := tusCall(t, http.MethodPost, g.urls[0]+"/v1/uploads", g.alice, nil, tt.whenHeader)
-		assert.Equal(t, tt.expect, res.StatusCode, "%s: %s", tt.desc, body)
-		assert.Equal(t, tt.expectCode, problemCode(t, body), tt.desc)
-		assert.Equal(t, "1.0.0", res.Header.Get("Tus-Resumable"), tt.desc)
+		assert.Equal(t, tt.expect, res.StatusCode, "%s: %s", tt.name, body)
+		assert.Equal(t, tt.expectCode, problemCode(t, body), tt.name)
+		assert.Equal(t, "1.0.0", res.Header.Get("Tus-Resumable"), tt.name)
 	}
 	assert.Zero(t, g.fakes.Requests("media"), "no refused creation reached the media service")
 }

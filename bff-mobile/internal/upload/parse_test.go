@@ -41,57 +41,57 @@ func TestParseMetadata(t *testing.T) {
 	t.Parallel()
 	ok := "filename " + b64("cat.jpg") + ",contentType " + b64("image/jpeg")
 	tests := []struct {
-		desc        string
+		name        string
 		given       string
 		expect      Metadata
 		expectError string // part of the detail; "" means accepted
 	}{
-		{desc: "ok, both keys", given: ok, expect: Metadata{Filename: "cat.jpg", ContentType: "image/jpeg"}},
-		{desc: "ok, keys in any order with spaces around the pairs",
+		{name: "ok, both keys", given: ok, expect: Metadata{Filename: "cat.jpg", ContentType: "image/jpeg"}},
+		{name: "ok, keys in any order with spaces around the pairs",
 			given:  " contentType " + b64("video/mp4") + " , filename " + b64("clip.mp4") + " ",
 			expect: Metadata{Filename: "clip.mp4", ContentType: "video/mp4"}},
-		{desc: "ok, other keys are ignored, a key without value too",
+		{name: "ok, other keys are ignored, a key without value too",
 			given:  ok + ",filetype " + b64("image/jpeg") + ",relativePath " + b64("null") + ",flag",
 			expect: Metadata{Filename: "cat.jpg", ContentType: "image/jpeg"}},
-		{desc: "ok, UTF-8 filename", given: "filename " + b64("Katze 🐈.heic") + ",contentType " + b64("image/heic"),
+		{name: "ok, UTF-8 filename", given: "filename " + b64("Katze 🐈.heic") + ",contentType " + b64("image/heic"),
 			expect: Metadata{Filename: "Katze 🐈.heic", ContentType: "image/heic"}},
-		{desc: "ok, 255-byte filename", given: "filename " + b64(strings.Repeat("a", 251)+".png") + ",contentType " + b64("image/png"),
+		{name: "ok, 255-byte filename", given: "filename " + b64(strings.Repeat("a", 251)+".png") + ",contentType " + b64("image/png"),
 			expect: Metadata{Filename: strings.Repeat("a", 251) + ".png", ContentType: "image/png"}},
 
-		{desc: "nok, no header", given: "", expectError: "Upload-Metadata with filename and contentType is required"},
-		{desc: "nok, blank header", given: "  ", expectError: "is required"},
-		{desc: "nok, missing filename", given: "contentType " + b64("image/jpeg"), expectError: "metadata filename"},
-		{desc: "nok, missing contentType", given: "filename " + b64("cat.jpg"), expectError: "metadata contentType"},
-		{desc: "nok, filename key without value", given: "filename,contentType " + b64("image/jpeg"), expectError: "metadata filename"},
-		{desc: "nok, value not base64", given: "filename cat.jpg,contentType " + b64("image/jpeg"),
+		{name: "nok, no header", given: "", expectError: "Upload-Metadata with filename and contentType is required"},
+		{name: "nok, blank header", given: "  ", expectError: "is required"},
+		{name: "nok, missing filename", given: "contentType " + b64("image/jpeg"), expectError: "metadata filename"},
+		{name: "nok, missing contentType", given: "filename " + b64("cat.jpg"), expectError: "metadata contentType"},
+		{name: "nok, filename key without value", given: "filename,contentType " + b64("image/jpeg"), expectError: "metadata filename"},
+		{name: "nok, value not base64", given: "filename cat.jpg,contentType " + b64("image/jpeg"),
 			expectError: "value of filename is not base64"},
-		{desc: "nok, URL-safe base64 alphabet", given: "filename " + strings.ReplaceAll(b64("???"), "/", "_") + ",contentType " + b64("image/jpeg"),
+		{name: "nok, URL-safe base64 alphabet", given: "filename " + strings.ReplaceAll(b64("???"), "/", "_") + ",contentType " + b64("image/jpeg"),
 			expectError: "value of filename is not base64"},
-		{desc: "nok, base64 without padding", given: ok[:len(ok)-2], expectError: "value of contentType is not base64"},
-		{desc: "nok, base64 with stray bits", given: "filename YR==,contentType " + b64("image/jpeg"),
+		{name: "nok, base64 without padding", given: ok[:len(ok)-2], expectError: "value of contentType is not base64"},
+		{name: "nok, base64 with stray bits", given: "filename YR==,contentType " + b64("image/jpeg"),
 			expectError: "value of filename is not base64"},
-		{desc: "nok, contentType not allowed", given: "filename " + b64("a.gif") + ",contentType " + b64("image/gif"),
+		{name: "nok, contentType not allowed", given: "filename " + b64("a.gif") + ",contentType " + b64("image/gif"),
 			expectError: "contentType must be one of image/jpeg, image/png, image/heic, video/mp4"},
-		{desc: "nok, contentType with parameters", given: "filename " + b64("a.jpg") + ",contentType " + b64("image/jpeg; q=1"),
+		{name: "nok, contentType with parameters", given: "filename " + b64("a.jpg") + ",contentType " + b64("image/jpeg; q=1"),
 			expectError: "contentType must be one of"},
-		{desc: "nok, contentType in other case", given: "filename " + b64("a.jpg") + ",contentType " + b64("IMAGE/JPEG"),
+		{name: "nok, contentType in other case", given: "filename " + b64("a.jpg") + ",contentType " + b64("IMAGE/JPEG"),
 			expectError: "contentType must be one of"},
-		{desc: "nok, key twice", given: ok + ",filename " + b64("dog.jpg"), expectError: "key filename appears twice"},
-		{desc: "nok, empty pair", given: ok + ",", expectError: "keys must be ASCII without spaces"},
-		{desc: "nok, key not ASCII", given: ok + ",näme " + b64("x"), expectError: "keys must be ASCII without spaces"},
-		{desc: "ok, 16 pairs", given: ok + extraPairs(14), expect: Metadata{Filename: "cat.jpg", ContentType: "image/jpeg"}},
-		{desc: "nok, 17 pairs", given: ok + extraPairs(15), expectError: "too many pairs"},
-		{desc: "nok, filename empty", given: "filename ,contentType " + b64("image/jpeg"), expectError: "metadata filename"},
-		{desc: "nok, filename over 255 bytes", given: "filename " + b64(strings.Repeat("a", 252)+".png") + ",contentType " + b64("image/png"),
+		{name: "nok, key twice", given: ok + ",filename " + b64("dog.jpg"), expectError: "key filename appears twice"},
+		{name: "nok, empty pair", given: ok + ",", expectError: "keys must be ASCII without spaces"},
+		{name: "nok, key not ASCII", given: ok + ",näme " + b64("x"), expectError: "keys must be ASCII without spaces"},
+		{name: "ok, 16 pairs", given: ok + extraPairs(14), expect: Metadata{Filename: "cat.jpg", ContentType: "image/jpeg"}},
+		{name: "nok, 17 pairs", given: ok + extraPairs(15), expectError: "too many pairs"},
+		{name: "nok, filename empty", given: "filename ,contentType " + b64("image/jpeg"), expectError: "metadata filename"},
+		{name: "nok, filename over 255 bytes", given: "filename " + b64(strings.Repeat("a", 252)+".png") + ",contentType " + b64("image/png"),
 			expectError: "metadata filename"},
-		{desc: "nok, filename with a slash", given: "filename " + b64("../etc/passwd") + ",contentType " + b64("image/png"), expectError: "metadata filename"},
-		{desc: "nok, filename with a backslash", given: "filename " + b64(`a\b.png`) + ",contentType " + b64("image/png"), expectError: "metadata filename"},
-		{desc: "nok, filename with a control character", given: "filename " + b64("a\nb.png") + ",contentType " + b64("image/png"), expectError: "metadata filename"},
-		{desc: "nok, filename ..", given: "filename " + b64("..") + ",contentType " + b64("image/png"), expectError: "metadata filename"},
-		{desc: "nok, filename not UTF-8", given: "filename " + b64("a\xffb.png") + ",contentType " + b64("image/png"), expectError: "metadata filename"},
+		{name: "nok, filename with a slash", given: "filename " + b64("../etc/passwd") + ",contentType " + b64("image/png"), expectError: "metadata filename"},
+		{name: "nok, filename with a backslash", given: "filename " + b64(`a\b.png`) + ",contentType " + b64("image/png"), expectError: "metadata filename"},
+		{name: "nok, filename with a control character", given: "filename " + b64("a\nb.png") + ",contentType " + b64("image/png"), expectError: "metadata filename"},
+		{name: "nok, filename ..", given: "filename " + b64("..") + ",contentType " + b64("image/png"), expectError: "metadata filename"},
+		{name: "nok, filename not UTF-8", given: "filename " + b64("a\xffb.png") + ",contentType " + b64("image/png"), expectError: "metadata filename"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := parseMetadata(tt.given)
 			if tt.expectError == "" {
@@ -122,29 +122,29 @@ func TestParseChecksum(t *testing.T) {
 	s256 := sha256.Sum256(chunk)
 	enc := base64.StdEncoding.EncodeToString
 	tests := []struct {
-		desc        string
+		name        string
 		given       string
 		expectNone  bool   // no checksum to check
 		expectError string // part of the detail
 	}{
-		{desc: "ok, no header is no checksum", given: "", expectNone: true},
-		{desc: "ok, sha1", given: "sha1 " + enc(s1[:])},
-		{desc: "ok, sha256", given: "sha256 " + enc(s256[:])},
+		{name: "ok, no header is no checksum", given: "", expectNone: true},
+		{name: "ok, sha1", given: "sha1 " + enc(s1[:])},
+		{name: "ok, sha256", given: "sha256 " + enc(s256[:])},
 
-		{desc: "nok, unknown algorithm", given: "md5 " + enc(s256[:16]), expectError: "algorithm must be one of sha1,sha256"},
-		{desc: "nok, crc32 as tusd offers it", given: "crc32 " + enc(s256[:4]), expectError: "algorithm must be one of"},
-		{desc: "nok, algorithm in capitals", given: "SHA256 " + enc(s256[:]), expectError: "algorithm must be one of"},
-		{desc: "nok, algorithm alone", given: "sha256", expectError: "must be <algorithm> <base64 digest>"},
-		{desc: "nok, digest alone", given: enc(s256[:]), expectError: "must be <algorithm> <base64 digest>"},
-		{desc: "nok, digest not base64", given: "sha256 not*base64", expectError: "digest must be the base64 sha256"},
-		{desc: "nok, digest in hex", given: "sha1 " + strings.Repeat("ab", 20), expectError: "digest must be the base64 sha1"},
-		{desc: "nok, digest without padding", given: "sha1 " + strings.TrimRight(enc(s1[:]), "="), expectError: "digest must be the base64 sha1"},
-		{desc: "nok, sha1 digest named sha256", given: "sha256 " + enc(s1[:]), expectError: "digest must be the base64 sha256"},
-		{desc: "nok, sha256 digest named sha1", given: "sha1 " + enc(s256[:]), expectError: "digest must be the base64 sha1"},
-		{desc: "nok, two spaces", given: "sha256  " + enc(s256[:]), expectError: "digest must be the base64 sha256"},
+		{name: "nok, unknown algorithm", given: "md5 " + enc(s256[:16]), expectError: "algorithm must be one of sha1,sha256"},
+		{name: "nok, crc32 as tusd offers it", given: "crc32 " + enc(s256[:4]), expectError: "algorithm must be one of"},
+		{name: "nok, algorithm in capitals", given: "SHA256 " + enc(s256[:]), expectError: "algorithm must be one of"},
+		{name: "nok, algorithm alone", given: "sha256", expectError: "must be <algorithm> <base64 digest>"},
+		{name: "nok, digest alone", given: enc(s256[:]), expectError: "must be <algorithm> <base64 digest>"},
+		{name: "nok, digest not base64", given: "sha256 not*base64", expectError: "digest must be the base64 sha256"},
+		{name: "nok, digest in hex", given: "sha1 " + strings.Repeat("ab", 20), expectError: "digest must be the base64 sha1"},
+		{name: "nok, digest without padding", given: "sha1 " + strings.TrimRight(enc(s1[:]), "="), expectError: "digest must be the base64 sha1"},
+		{name: "nok, sha1 digest named sha256", given: "sha256 " + enc(s1[:]), expectError: "digest must be the base64 sha256"},
+		{name: "nok, sha256 digest named sha1", given: "sha1 " + enc(s256[:]), expectError: "digest must be the base64 sha1"},
+		{name: "nok, two spaces", given: "sha256  " + enc(s256[:]), expectError: "digest must be the base64 sha256"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			sum, err := parseChecksum(tt.given)
 			switch {
@@ -171,32 +171,32 @@ func TestParseChecksum(t *testing.T) {
 func TestParseLength(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc         string
+		name         string
 		given        string
 		expect       int64
 		expectStatus int
 		expectCode   string
 	}{
-		{desc: "ok, one byte", given: "1", expect: 1},
-		{desc: "ok, exactly the maximum", given: strconv.Itoa(MaxLength), expect: MaxLength},
-		{desc: "ok, leading zeros", given: "0010", expect: 10},
+		{name: "ok, one byte", given: "1", expect: 1},
+		{name: "ok, exactly the maximum", given: strconv.Itoa(MaxLength), expect: MaxLength},
+		{name: "ok, leading zeros", given: "0010", expect: 10},
 
-		{desc: "nok, missing", given: "", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, zero", given: "0", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, one byte over the maximum", given: strconv.Itoa(MaxLength + 1), expectStatus: 413, expectCode: problem.CodePayloadTooLarge},
-		{desc: "nok, 18 digits is too large, not malformed", given: strings.Repeat("9", 18), expectStatus: 413, expectCode: problem.CodePayloadTooLarge},
-		{desc: "nok, 19 digits could overflow", given: "9223372036854775807", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, past int64", given: "99999999999999999999", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, negative", given: "-1", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, plus sign", given: "+10", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, spaces", given: " 10", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, exponent", given: "1e3", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, fraction", given: "10.0", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, hex", given: "0x10", expectStatus: 400, expectCode: problem.CodeValidationFailed},
-		{desc: "nok, two values", given: "10,10", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, missing", given: "", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, zero", given: "0", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, one byte over the maximum", given: strconv.Itoa(MaxLength + 1), expectStatus: 413, expectCode: problem.CodePayloadTooLarge},
+		{name: "nok, 18 digits is too large, not malformed", given: strings.Repeat("9", 18), expectStatus: 413, expectCode: problem.CodePayloadTooLarge},
+		{name: "nok, 19 digits could overflow", given: "9223372036854775807", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, past int64", given: "99999999999999999999", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, negative", given: "-1", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, plus sign", given: "+10", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, spaces", given: " 10", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, exponent", given: "1e3", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, fraction", given: "10.0", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, hex", given: "0x10", expectStatus: 400, expectCode: problem.CodeValidationFailed},
+		{name: "nok, two values", given: "10,10", expectStatus: 400, expectCode: problem.CodeValidationFailed},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := parseLength(tt.given)
 			if tt.expectCode == "" {

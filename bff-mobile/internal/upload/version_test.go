@@ -38,31 +38,31 @@ func TestTusResumable(t *testing.T) {
 	e := tusServer(t)
 	chunk := []byte("abc")
 	tests := []struct {
-		desc         string
+		name         string
 		givenMethod  string
 		givenPath    string
 		givenVersion string // "" sends no Tus-Resumable
 		expect       int
 	}{
-		{desc: "ok, OPTIONS without Tus-Resumable", givenMethod: http.MethodOptions, givenPath: "/v1/uploads", expect: http.StatusNoContent},
-		{desc: "ok, OPTIONS with another version", givenMethod: http.MethodOptions, givenPath: "/v1/uploads", givenVersion: "0.2.2", expect: http.StatusNoContent},
-		{desc: "ok, POST 1.0.0", givenMethod: http.MethodPost, givenPath: "/v1/uploads", givenVersion: "1.0.0", expect: http.StatusCreated},
-		{desc: "ok, HEAD 1.0.0", givenMethod: http.MethodHead, givenPath: "/v1/uploads/up-1", givenVersion: "1.0.0", expect: http.StatusOK},
-		{desc: "ok, PATCH 1.0.0", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "1.0.0", expect: http.StatusNoContent},
-		{desc: "ok, DELETE 1.0.0", givenMethod: http.MethodDelete, givenPath: "/v1/uploads/up-1", givenVersion: "1.0.0", expect: http.StatusNoContent},
-		{desc: "ok, the JSON status route is not tus", givenMethod: http.MethodGet, givenPath: "/v1/uploads/up-1", expect: http.StatusOK},
+		{name: "ok, OPTIONS without Tus-Resumable", givenMethod: http.MethodOptions, givenPath: "/v1/uploads", expect: http.StatusNoContent},
+		{name: "ok, OPTIONS with another version", givenMethod: http.MethodOptions, givenPath: "/v1/uploads", givenVersion: "0.2.2", expect: http.StatusNoContent},
+		{name: "ok, POST 1.0.0", givenMethod: http.MethodPost, givenPath: "/v1/uploads", givenVersion: "1.0.0", expect: http.StatusCreated},
+		{name: "ok, HEAD 1.0.0", givenMethod: http.MethodHead, givenPath: "/v1/uploads/up-1", givenVersion: "1.0.0", expect: http.StatusOK},
+		{name: "ok, PATCH 1.0.0", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "1.0.0", expect: http.StatusNoContent},
+		{name: "ok, DELETE 1.0.0", givenMethod: http.MethodDelete, givenPath: "/v1/uploads/up-1", givenVersion: "1.0.0", expect: http.StatusNoContent},
+		{name: "ok, the JSON status route is not tus", givenMethod: http.MethodGet, givenPath: "/v1/uploads/up-1", expect: http.StatusOK},
 
-		{desc: "nok, POST without", givenMethod: http.MethodPost, givenPath: "/v1/uploads", expect: http.StatusPreconditionFailed},
-		{desc: "nok, HEAD without", givenMethod: http.MethodHead, givenPath: "/v1/uploads/up-1", expect: http.StatusPreconditionFailed},
-		{desc: "nok, PATCH without", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", expect: http.StatusPreconditionFailed},
-		{desc: "nok, DELETE without", givenMethod: http.MethodDelete, givenPath: "/v1/uploads/up-1", expect: http.StatusPreconditionFailed},
-		{desc: "nok, PATCH of an older version", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "0.2.2", expect: http.StatusPreconditionFailed},
-		{desc: "nok, PATCH of a newer version", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "2.0.0", expect: http.StatusPreconditionFailed},
-		{desc: "nok, PATCH of a version list", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "1.0.0,0.2.2", expect: http.StatusPreconditionFailed},
-		{desc: "nok, PATCH of a short version", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "1.0", expect: http.StatusPreconditionFailed},
+		{name: "nok, POST without", givenMethod: http.MethodPost, givenPath: "/v1/uploads", expect: http.StatusPreconditionFailed},
+		{name: "nok, HEAD without", givenMethod: http.MethodHead, givenPath: "/v1/uploads/up-1", expect: http.StatusPreconditionFailed},
+		{name: "nok, PATCH without", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", expect: http.StatusPreconditionFailed},
+		{name: "nok, DELETE without", givenMethod: http.MethodDelete, givenPath: "/v1/uploads/up-1", expect: http.StatusPreconditionFailed},
+		{name: "nok, PATCH of an older version", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "0.2.2", expect: http.StatusPreconditionFailed},
+		{name: "nok, PATCH of a newer version", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "2.0.0", expect: http.StatusPreconditionFailed},
+		{name: "nok, PATCH of a version list", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "1.0.0,0.2.2", expect: http.StatusPreconditionFailed},
+		{name: "nok, PATCH of a short version", givenMethod: http.MethodPatch, givenPath: "/v1/uploads/up-1", givenVersion: "1.0", expect: http.StatusPreconditionFailed},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			req := httptest.NewRequest(tt.givenMethod, tt.givenPath, nil)
 			switch tt.givenMethod {

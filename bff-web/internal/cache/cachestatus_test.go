@@ -18,31 +18,31 @@ import (
 func TestCacheStatus(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc    string
+		name    string
 		cc      string
 		header  []string
 		advance []time.Duration // before each request after the first
-		want    []string
+		expect  []string
 	}{
-		{desc: "ok, miss stores, hit counts freshness down, stale goes negative",
+		{name: "ok, miss stores, hit counts freshness down, stale goes negative",
 			cc: "public, max-age=30", advance: []time.Duration{10 * time.Second, 25 * time.Second},
-			want: []string{"shopfront-web; fwd=uri-miss; stored", "shopfront-web; hit; ttl=20", "shopfront-web; hit; ttl=-5"}},
-		{desc: "nok, an uncacheable answer is forwarded and not stored",
+			expect: []string{"shopfront-web; fwd=uri-miss; stored", "shopfront-web; hit; ttl=20", "shopfront-web; hit; ttl=-5"}},
+		{name: "nok, an uncacheable answer is forwarded and not stored",
 			cc: "no-store", advance: []time.Duration{0},
-			want: []string{"shopfront-web; fwd=uri-miss", "shopfront-web; fwd=uri-miss"}},
-		{desc: "nok, an authenticated request bypasses the cache",
+			expect: []string{"shopfront-web; fwd=uri-miss", "shopfront-web; fwd=uri-miss"}},
+		{name: "nok, an authenticated request bypasses the cache",
 			cc: "public, max-age=30", header: []string{"Authorization", "Bearer x"}, advance: []time.Duration{0},
-			want: []string{"shopfront-web; fwd=bypass", "shopfront-web; fwd=bypass"}},
+			expect: []string{"shopfront-web; fwd=bypass", "shopfront-web; fwd=bypass"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clk := newClock()
 			o := newOrigin()
 			o.cc = tt.cc
 			g := startGateway(t, o, cache.Config{Now: clk.Now})
 			var got []string
-			for i := range tt.want {
+			for i := range tt.expect {
 				if i > 0 {
 					clk.Advance(tt.advance[i-1])
 				}
@@ -50,7 +50,7 @@ func TestCacheStatus(t *testing.T) {
 				require.Equal(t, http.StatusOK, a.status)
 				got = append(got, a.header.Get(cache.HeaderCacheStatus))
 			}
-			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.expect, got)
 		})
 	}
 }
@@ -62,15 +62,15 @@ func TestCacheStatusCollapsed(t *testing.T) {
 	t.Parallel()
 	r := edgetest.StartRedis(t)
 	tests := []struct {
-		desc      string
+		name      string
 		instances int
 		store     func() cache.Store
 	}{
-		{desc: "ok, one instance", instances: 1, store: func() cache.Store { return nil }},
-		{desc: "ok, two instances sharing Redis", instances: 2, store: func() cache.Store { return cache.NewRedis(redisClient(t, r.URL()), "") }},
+		{name: "ok, one instance", instances: 1, store: func() cache.Store { return nil }},
+		{name: "ok, two instances sharing Redis", instances: 2, store: func() cache.Store { return cache.NewRedis(redisClient(t, r.URL()), "") }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			o := newOrigin()
 			o.block()
@@ -84,7 +84,7 @@ func TestCacheStatusCollapsed(t *testing.T) {
 			for i := range n {
 				g := gs[i%len(gs)]
 				wg.Go(func() {
-					statuses[i] = get(t, g.url+"/v1/pages/product/"+tt.desc[:3]).header.Get(cache.HeaderCacheStatus)
+					statuses[i] = get(t, g.url+"/v1/pages/product/"+tt.name[:3]).header.Get(cache.HeaderCacheStatus)
 				})
 			}
 			require.Eventually(t, func() bool {

@@ -39,39 +39,39 @@ func parse(input string) []event {
 func TestReadUpstream(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc   string
+		name   string
 		given  string
 		expect []event
 	}{
-		{desc: "ok, one event", given: "id: 1\nevent: notification\ndata: {\"a\":1}\n\n",
+		{name: "ok, one event", given: "id: 1\nevent: notification\ndata: {\"a\":1}\n\n",
 			expect: []event{{name: "notification", id: "1", data: `{"a":1}`}}},
-		{desc: "ok, data lines joined by a line feed", given: "id: 2\ndata: first\ndata: second\ndata:\n\n",
+		{name: "ok, data lines joined by a line feed", given: "id: 2\ndata: first\ndata: second\ndata:\n\n",
 			expect: []event{{id: "2", data: "first\nsecond\n"}}},
-		{desc: "ok, without the space after the colon", given: "id:3\nevent:order_status\ndata:{}\n\n",
+		{name: "ok, without the space after the colon", given: "id:3\nevent:order_status\ndata:{}\n\n",
 			expect: []event{{name: "order_status", id: "3", data: "{}"}}},
-		{desc: "ok, only the first space is the separator", given: "data:  indented\n\n",
+		{name: "ok, only the first space is the separator", given: "data:  indented\n\n",
 			expect: []event{{data: " indented"}}},
-		{desc: "ok, CRLF line ends", given: "id: 4\r\nevent: notification\r\ndata: x\r\n\r\n",
+		{name: "ok, CRLF line ends", given: "id: 4\r\nevent: notification\r\ndata: x\r\n\r\n",
 			expect: []event{{name: "notification", id: "4", data: "x"}}},
-		{desc: "ok, comments and retry are not relayed", given: ": ping\n\nretry: 10\n\n: hello\nid: 5\ndata: y\n\n",
+		{name: "ok, comments and retry are not relayed", given: ": ping\n\nretry: 10\n\n: hello\nid: 5\ndata: y\n\n",
 			expect: []event{{id: "5", data: "y"}}},
-		{desc: "ok, unknown fields ignored", given: "foo: bar\ndata: z\n\n",
+		{name: "ok, unknown fields ignored", given: "foo: bar\ndata: z\n\n",
 			expect: []event{{data: "z"}}},
-		{desc: "ok, each event starts afresh", given: "id: 6\nevent: a\ndata: 1\n\ndata: 2\n\n",
+		{name: "ok, each event starts afresh", given: "id: 6\nevent: a\ndata: 1\n\ndata: 2\n\n",
 			expect: []event{{name: "a", id: "6", data: "1"}, {data: "2"}}},
-		{desc: "nok, a block without data is dropped", given: "id: 7\nevent: a\n\ndata: 3\n\n",
+		{name: "nok, a block without data is dropped", given: "id: 7\nevent: a\n\ndata: 3\n\n",
 			expect: []event{{data: "3"}}},
-		{desc: "nok, an id holding NUL is ignored", given: "id: 8\x009\ndata: 4\n\n",
+		{name: "nok, an id holding NUL is ignored", given: "id: 8\x009\ndata: 4\n\n",
 			expect: []event{{data: "4"}}},
-		{desc: "nok, an event cut off before its blank line is not relayed", given: "id: 9\ndata: 5\n\nid: 10\ndata: 6\n",
+		{name: "nok, an event cut off before its blank line is not relayed", given: "id: 9\ndata: 5\n\nid: 10\ndata: 6\n",
 			expect: []event{{id: "9", data: "5"}}},
-		{desc: "nok, a line over the cap ends the stream", given: "id: 11\ndata: 7\n\ndata: " + strings.Repeat("x", maxLine) + "\n\nid: 12\ndata: 8\n\n",
+		{name: "nok, a line over the cap ends the stream", given: "id: 11\ndata: 7\n\ndata: " + strings.Repeat("x", maxLine) + "\n\nid: 12\ndata: 8\n\n",
 			expect: []event{{id: "11", data: "7"}}},
-		{desc: "ok, a line just under the cap", given: "data: " + strings.Repeat("x", maxLine-len("data: ")-1) + "\n\n",
+		{name: "ok, a line just under the cap", given: "data: " + strings.Repeat("x", maxLine-len("data: ")-1) + "\n\n",
 			expect: []event{{data: strings.Repeat("x", maxLine-len("data: ")-1)}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			assert.Equal(t, tt.expect, parse(tt.given))
 		})
@@ -180,20 +180,20 @@ func TestPumpLifetime(t *testing.T) {
 	// the distance to exp may count.
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
-		desc      string
+		name      string
 		expires   time.Time
 		drainAt   time.Duration
 		expectEnd endReason
 		expectAt  time.Duration
 		pings     int
 	}{
-		{desc: "ok, reauth at exp", expires: now.Add(30 * time.Minute), expectEnd: endReauth, expectAt: 30 * time.Minute, pings: 257},
-		{desc: "ok, exp already passed", expires: now.Add(-time.Minute), expectEnd: endReauth, expectAt: 0},
-		{desc: "ok, no exp: ends when the server drains", drainAt: 2 * time.Hour, expectEnd: endShutdown, expectAt: 2 * time.Hour, pings: 1028},
-		{desc: "ok, draining before exp wins", expires: now.Add(time.Hour), drainAt: 10 * time.Minute, expectEnd: endShutdown, expectAt: 10 * time.Minute, pings: 85},
+		{name: "ok, reauth at exp", expires: now.Add(30 * time.Minute), expectEnd: endReauth, expectAt: 30 * time.Minute, pings: 257},
+		{name: "ok, exp already passed", expires: now.Add(-time.Minute), expectEnd: endReauth, expectAt: 0},
+		{name: "ok, no exp: ends when the server drains", drainAt: 2 * time.Hour, expectEnd: endShutdown, expectAt: 2 * time.Hour, pings: 1028},
+		{name: "ok, draining before exp wins", expires: now.Add(time.Hour), drainAt: 10 * time.Minute, expectEnd: endShutdown, expectAt: 10 * time.Minute, pings: 85},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				draining := make(chan struct{})
@@ -233,15 +233,15 @@ func TestPumpLifetime(t *testing.T) {
 func TestPumpReconnect(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc      string
+		name      string
 		stayDown  bool
 		expectEnd endReason
 	}{
-		{desc: "ok, resumes after the last relayed id", expectEnd: endShutdown},
-		{desc: "nok, the upstream stays away", stayDown: true, expectEnd: endUpstream},
+		{name: "ok, resumes after the last relayed id", expectEnd: endShutdown},
+		{name: "nok, the upstream stays away", stayDown: true, expectEnd: endUpstream},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				draining := make(chan struct{})
@@ -299,21 +299,21 @@ func TestMemorySlots(t *testing.T) {
 		expect bool
 	}
 	tests := []struct {
-		desc  string
+		name  string
 		max   int
 		steps []step
 	}{
-		{desc: "ok, up to max", max: 2, steps: []step{
+		{name: "ok, up to max", max: 2, steps: []step{
 			{"acquire", "a", true}, {"acquire", "a", true}, {"acquire", "a", false}}},
-		{desc: "ok, users counted apart", max: 1, steps: []step{
+		{name: "ok, users counted apart", max: 1, steps: []step{
 			{"acquire", "a", true}, {"acquire", "b", true}, {"acquire", "a", false}, {"acquire", "b", false}}},
-		{desc: "ok, a release frees a slot", max: 1, steps: []step{
+		{name: "ok, a release frees a slot", max: 1, steps: []step{
 			{"acquire", "a", true}, {"acquire", "a", false}, {"release", "a", false}, {"acquire", "a", true}, {"acquire", "a", false}}},
-		{desc: "nok, a stray release frees nothing beyond max", max: 1, steps: []step{
+		{name: "nok, a stray release frees nothing beyond max", max: 1, steps: []step{
 			{"release", "a", false}, {"release", "a", false}, {"acquire", "a", true}, {"acquire", "a", false}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := NewMemorySlots()
 			for i, st := range tt.steps {

@@ -19,31 +19,31 @@ import (
 func TestFromBuildInfo(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc        string
-		given       debug.BuildInfo
-		want        buildinfo.Info
-		wantService string
+		name          string
+		given         debug.BuildInfo
+		expect        buildinfo.Info
+		expectService string
 	}{
-		{desc: "ok, a tagged build",
-			given:       debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "1a2b"}}},
-			want:        buildinfo.Info{Name: "bff-web", Version: "v1.4.0", Revision: "1a2b", GoVersion: "go1.26.8"},
-			wantService: "v1.4.0"},
-		{desc: "ok, a work tree with changes",
+		{name: "ok, a tagged build",
+			given:         debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "1a2b"}}},
+			expect:        buildinfo.Info{Name: "bff-web", Version: "v1.4.0", Revision: "1a2b", GoVersion: "go1.26.8"},
+			expectService: "v1.4.0"},
+		{name: "ok, a work tree with changes",
 			given: debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
 				Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "1a2b"}, {Key: "vcs.modified", Value: "true"}}},
-			want:        buildinfo.Info{Name: "bff-web", Version: "(devel)", Revision: "1a2b-dirty", GoVersion: "go1.26.8"},
-			wantService: "1a2b-dirty"},
-		{desc: "nok, built without VCS stamping",
-			given:       debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}},
-			want:        buildinfo.Info{Name: "bff-web", Version: "(devel)", Revision: buildinfo.Unknown, GoVersion: "go1.26.8"},
-			wantService: "(devel)"},
+			expect:        buildinfo.Info{Name: "bff-web", Version: "(devel)", Revision: "1a2b-dirty", GoVersion: "go1.26.8"},
+			expectService: "1a2b-dirty"},
+		{name: "nok, built without VCS stamping",
+			given:         debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}},
+			expect:        buildinfo.Info{Name: "bff-web", Version: "(devel)", Revision: buildinfo.Unknown, GoVersion: "go1.26.8"},
+			expectService: "(devel)"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := buildinfo.FromBuildInfo("bff-web", &tt.given)
-			assert.Equal(t, tt.want, got)
-			assert.Equal(t, tt.wantService, got.ServiceVersion())
+			assert.Equal(t, tt.expect, got)
+			assert.Equal(t, tt.expectService, got.ServiceVersion())
 		})
 	}
 }

@@ -27,33 +27,33 @@ func TestUnmarshalPointers(t *testing.T) {
 		Gift   bool           `json:"gift"`
 	}
 	tests := []struct {
-		desc   string
+		name   string
 		given  string
 		expect []input.FieldError
 	}{
-		{desc: "ok, valid body", given: `{"items":[{"productId":"p","quantity":1}],"labels":{"a":1},"gift":true}`},
-		{desc: "ok, null members are left alone", given: `{"items":null,"gift":null}`},
-		{desc: "nok, wrong type deep in an array", given: `{"items":[{"productId":"p","quantity":1},{"productId":"q","quantity":2.5}]}`,
+		{name: "ok, valid body", given: `{"items":[{"productId":"p","quantity":1}],"labels":{"a":1},"gift":true}`},
+		{name: "ok, null members are left alone", given: `{"items":null,"gift":null}`},
+		{name: "nok, wrong type deep in an array", given: `{"items":[{"productId":"p","quantity":1},{"productId":"q","quantity":2.5}]}`,
 			expect: []input.FieldError{{In: "body", Path: "/items/1/quantity", Message: "must be an integer"}}},
-		{desc: "nok, every offending member is listed", given: `{"items":[{"productId":7,"quantity":"x"}],"gift":"yes"}`,
+		{name: "nok, every offending member is listed", given: `{"items":[{"productId":7,"quantity":"x"}],"gift":"yes"}`,
 			expect: []input.FieldError{
 				{In: "body", Path: "/gift", Message: "must be a boolean"},
 				{In: "body", Path: "/items/0/productId", Message: "must be a string"},
 				{In: "body", Path: "/items/0/quantity", Message: "must be an integer"},
 			}},
-		{desc: "nok, member names are escaped", given: `{"labels":{"a/b~c":"x"}}`,
+		{name: "nok, member names are escaped", given: `{"labels":{"a/b~c":"x"}}`,
 			expect: []input.FieldError{{In: "body", Path: "/labels/a~1b~0c", Message: "must be an integer"}}},
-		{desc: "nok, unknown nested member", given: `{"items":[{"productId":"p","qty":1}]}`,
+		{name: "nok, unknown nested member", given: `{"items":[{"productId":"p","qty":1}]}`,
 			expect: []input.FieldError{{In: "body", Path: "/items/0/qty", Message: "is not a known member"}}},
-		{desc: "nok, whole body of the wrong type", given: `"items"`,
+		{name: "nok, whole body of the wrong type", given: `"items"`,
 			expect: []input.FieldError{{In: "body", Path: "", Message: "must be an object"}}},
-		{desc: "nok, broken JSON", given: `{"items":[`,
+		{name: "nok, broken JSON", given: `{"items":[`,
 			expect: []input.FieldError{{In: "body", Path: "", Message: "is not valid JSON"}}},
-		{desc: "nok, two values", given: `{} {}`,
+		{name: "nok, two values", given: `{} {}`,
 			expect: []input.FieldError{{In: "body", Path: "", Message: "must hold a single JSON value"}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var b body
 			err := input.Unmarshal([]byte(tt.given), &b)
@@ -89,7 +89,7 @@ func TestUnmarshalHostile(t *testing.T) {
 		return `{"items":[` + strings.Join(items, ",") + `],"currency":"USD"}`
 	}
 	tests := []struct {
-		desc  string
+		name  string
 		given string
 		first input.FieldError
 		count int
@@ -103,7 +103,7 @@ func TestUnmarshalHostile(t *testing.T) {
 		{"at most 20 problems", lines(100, "1e9"), input.BodyError("/items/0/quantity", "must be an integer"), 20},
 	}
 	for _, tc := range tests {
-		t.Run(tc.desc, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var dst body
 			err := input.Unmarshal([]byte(tc.given), &dst)

@@ -29,24 +29,24 @@ func TestOnInvalid(t *testing.T) {
 	good := k.Sign(t, edgetest.Claims("alice", iss, aud, time.Hour))
 
 	tests := []struct {
-		name         string
-		optional     bool
-		anonymous    bool
-		token        string
-		wantStatus   int
-		wantBody     string
-		wantAsked    bool
-		wantHandled  bool
-		wantMarkerOn bool
+		name           string
+		optional       bool
+		anonymous      bool
+		token          string
+		expectStatus   int
+		expectBody     string
+		expectAsked    bool
+		expectHandled  bool
+		expectMarkerOn bool
 	}{
 		{name: "ok, optional, OnInvalid lets a failing token through anonymously", optional: true, anonymous: true,
-			token: expired, wantStatus: http.StatusOK, wantBody: "anonymous", wantAsked: true, wantMarkerOn: true},
+			token: expired, expectStatus: http.StatusOK, expectBody: "anonymous", expectAsked: true, expectMarkerOn: true},
 		{name: "nok, optional, OnInvalid refuses", optional: true, token: expired,
-			wantStatus: http.StatusUnauthorized, wantAsked: true, wantHandled: true},
+			expectStatus: http.StatusUnauthorized, expectAsked: true, expectHandled: true},
 		{name: "nok, required routes never ask", anonymous: true, token: expired,
-			wantStatus: http.StatusUnauthorized, wantHandled: true},
+			expectStatus: http.StatusUnauthorized, expectHandled: true},
 		{name: "ok, a valid token is not a failure", optional: true, anonymous: true, token: good,
-			wantStatus: http.StatusOK, wantBody: "alice"},
+			expectStatus: http.StatusOK, expectBody: "alice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,13 +77,13 @@ func TestOnInvalid(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+tt.token)
 			e.ServeHTTP(rec, req)
 
-			assert.Equal(t, tt.wantStatus, rec.Code)
-			if tt.wantBody != "" {
-				assert.Equal(t, tt.wantBody, rec.Body.String())
+			assert.Equal(t, tt.expectStatus, rec.Code)
+			if tt.expectBody != "" {
+				assert.Equal(t, tt.expectBody, rec.Body.String())
 			}
-			assert.Equal(t, tt.wantAsked, asked, "OnInvalid asked")
-			assert.Equal(t, tt.wantHandled, handled, "ErrorHandler called")
-			assert.Equal(t, tt.wantMarkerOn, rec.Header().Get("X-Stale") == "expired")
+			assert.Equal(t, tt.expectAsked, asked, "OnInvalid asked")
+			assert.Equal(t, tt.expectHandled, handled, "ErrorHandler called")
+			assert.Equal(t, tt.expectMarkerOn, rec.Header().Get("X-Stale") == "expired")
 		})
 	}
 }

@@ -51,28 +51,28 @@ func TestMatched(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	tests := []struct {
-		name         string
-		method, path string
-		wantStatus   int
-		wantMatched  bool
-		wantRoute    string
+		name          string
+		method, path  string
+		expectStatus  int
+		expectMatched bool
+		expectRoute   string
 	}{
-		{name: "ok, GET route", method: http.MethodGet, path: "/v1/products/p-1", wantStatus: http.StatusNoContent,
-			wantMatched: true, wantRoute: "/v1/products/:id"},
+		{name: "ok, GET route", method: http.MethodGet, path: "/v1/products/p-1", expectStatus: http.StatusNoContent,
+			expectMatched: true, expectRoute: "/v1/products/:id"},
 		{name: "ok, a declared route that answers 404", method: http.MethodGet, path: "/v1/products/missing",
-			wantStatus: http.StatusNotFound, wantMatched: true, wantRoute: "/v1/products/:id"},
-		{name: "ok, a group route", method: http.MethodGet, path: "/v2/products", wantStatus: http.StatusNoContent,
-			wantMatched: true, wantRoute: "/v2/products"},
+			expectStatus: http.StatusNotFound, expectMatched: true, expectRoute: "/v1/products/:id"},
+		{name: "ok, a group route", method: http.MethodGet, path: "/v2/products", expectStatus: http.StatusNoContent,
+			expectMatched: true, expectRoute: "/v2/products"},
 		{name: "ok, a group's catch-all 404 runs the group's middleware", method: http.MethodGet, path: "/v2/nope",
-			wantStatus: http.StatusNotFound, wantMatched: true, wantRoute: "/v2/*"},
-		{name: "ok, a RouteNotFound route", method: http.MethodGet, path: "/v3/anything", wantStatus: http.StatusNotFound,
-			wantMatched: true, wantRoute: "/v3/*"},
-		{name: "nok, unknown path", method: http.MethodGet, path: "/nope", wantStatus: http.StatusNotFound,
-			wantRoute: metrics.Unmatched},
-		{name: "nok, prefix of routes", method: http.MethodGet, path: "/v1/", wantStatus: http.StatusNotFound,
-			wantRoute: metrics.Unmatched},
+			expectStatus: http.StatusNotFound, expectMatched: true, expectRoute: "/v2/*"},
+		{name: "ok, a RouteNotFound route", method: http.MethodGet, path: "/v3/anything", expectStatus: http.StatusNotFound,
+			expectMatched: true, expectRoute: "/v3/*"},
+		{name: "nok, unknown path", method: http.MethodGet, path: "/nope", expectStatus: http.StatusNotFound,
+			expectRoute: metrics.Unmatched},
+		{name: "nok, prefix of routes", method: http.MethodGet, path: "/v1/", expectStatus: http.StatusNotFound,
+			expectRoute: metrics.Unmatched},
 		{name: "nok, 405 for a method the route lacks", method: http.MethodPost, path: "/v1/products/p-1",
-			wantStatus: http.StatusMethodNotAllowed, wantRoute: metrics.Unmatched},
+			expectStatus: http.StatusMethodNotAllowed, expectRoute: metrics.Unmatched},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,11 +82,11 @@ func TestMatched(t *testing.T) {
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			require.NoError(t, resp.Body.Close())
-			assert.Equal(t, tt.wantStatus, resp.StatusCode)
+			assert.Equal(t, tt.expectStatus, resp.StatusCode)
 			mu.Lock()
 			got := last
 			mu.Unlock()
-			assert.Equal(t, seen{before: tt.wantMatched, after: tt.wantMatched, route: tt.wantRoute}, got)
+			assert.Equal(t, seen{before: tt.expectMatched, after: tt.expectMatched, route: tt.expectRoute}, got)
 		})
 	}
 }

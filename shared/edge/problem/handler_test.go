@@ -384,14 +384,14 @@ func TestHandlerRouterErrors(t *testing.T) {
 func TestHandlerTypeBase(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name, base, want string
+		name, base, expect string
 	}{
 		{name: "ok, default: the repository's catalogue", base: "",
-			want: "https://github.com/shopfront/shopfront/blob/main/docs/errors.md#rate_limited"},
+			expect: "https://github.com/shopfront/shopfront/blob/main/docs/errors.md#rate_limited"},
 		{name: "ok, a mirror of the catalogue", base: "https://developers.shopfront.dev/errors",
-			want: "https://developers.shopfront.dev/errors#rate_limited"},
+			expect: "https://developers.shopfront.dev/errors#rate_limited"},
 		{name: "ok, a trailing slash or # is not doubled", base: "https://developers.shopfront.dev/errors/#",
-			want: "https://developers.shopfront.dev/errors#rate_limited"},
+			expect: "https://developers.shopfront.dev/errors#rate_limited"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -403,7 +403,7 @@ func TestHandlerTypeBase(t *testing.T) {
 			a := do(t, http.MethodGet, g.URL+"/limited", id)
 
 			m := assertShape(t, a, id)
-			assert.Equal(t, tc.want, m["type"])
+			assert.Equal(t, tc.expect, m["type"])
 		})
 	}
 }

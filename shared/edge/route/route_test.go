@@ -39,16 +39,16 @@ func TestRegisterAnswersRoutingBeforeCredentials(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	tests := []struct {
-		name       string
-		method     string
-		path       string
-		wantStatus int
-		wantAllow  string
+		name         string
+		method       string
+		path         string
+		expectStatus int
+		expectAllow  string
 	}{
-		{name: "nok, guarded route", method: http.MethodGet, path: "/v2/products", wantStatus: http.StatusUnauthorized},
-		{name: "nok, wrong method of a known path", method: http.MethodDelete, path: "/v2/products", wantStatus: http.StatusMethodNotAllowed, wantAllow: "GET"},
-		{name: "nok, unknown path under a guarded prefix", method: http.MethodGet, path: "/v2/nope", wantStatus: http.StatusNotFound},
-		{name: "ok, open route", method: http.MethodGet, path: "/openapi.json", wantStatus: http.StatusNoContent},
+		{name: "nok, guarded route", method: http.MethodGet, path: "/v2/products", expectStatus: http.StatusUnauthorized},
+		{name: "nok, wrong method of a known path", method: http.MethodDelete, path: "/v2/products", expectStatus: http.StatusMethodNotAllowed, expectAllow: "GET"},
+		{name: "nok, unknown path under a guarded prefix", method: http.MethodGet, path: "/v2/nope", expectStatus: http.StatusNotFound},
+		{name: "ok, open route", method: http.MethodGet, path: "/openapi.json", expectStatus: http.StatusNoContent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,9 +58,9 @@ func TestRegisterAnswersRoutingBeforeCredentials(t *testing.T) {
 			res, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			_ = res.Body.Close()
-			assert.Equal(t, tt.wantStatus, res.StatusCode)
-			if tt.wantAllow != "" {
-				assert.Contains(t, res.Header.Get("Allow"), tt.wantAllow)
+			assert.Equal(t, tt.expectStatus, res.StatusCode)
+			if tt.expectAllow != "" {
+				assert.Contains(t, res.Header.Get("Allow"), tt.expectAllow)
 			}
 		})
 	}
@@ -69,25 +69,25 @@ func TestRegisterAnswersRoutingBeforeCredentials(t *testing.T) {
 func TestRegisterRefuses(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		given   []route.Route
-		wantErr string
+		name      string
+		given     []route.Route
+		expectErr string
 	}{
 		{name: "nok, policy without a chain", given: []route.Route{{Method: http.MethodGet, Path: "/a", Handler: ok, Policy: "personal"}},
-			wantErr: `no chain for policy "personal"`},
+			expectErr: `no chain for policy "personal"`},
 		{name: "nok, no handler", given: []route.Route{{Method: http.MethodGet, Path: "/a", Policy: guarded}},
-			wantErr: "needs a Method, Path, Handler and Policy"},
+			expectErr: "needs a Method, Path, Handler and Policy"},
 		{name: "nok, same route twice", given: []route.Route{
 			{Method: http.MethodGet, Path: "/a", Handler: ok, Policy: guarded},
 			{Method: http.MethodGet, Path: "/a", Handler: ok, Policy: guarded},
-		}, wantErr: "GET /a registered twice"},
+		}, expectErr: "GET /a registered twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := echo.New()
 			err := route.Register(e, route.Chains{guarded: nil}, tt.given)
-			assert.ErrorContains(t, err, tt.wantErr)
+			assert.ErrorContains(t, err, tt.expectErr)
 			assert.Empty(t, e.Routes(), "nothing is registered")
 		})
 	}

@@ -179,20 +179,20 @@ func TestTesterPin(t *testing.T) {
 	t.Cleanup(r.Close)
 
 	tests := []struct {
-		desc   string
+		name   string
 		roles  []auth.Role
 		pin    string
 		expect string
 	}{
-		{desc: "ok, a tester's pin is honoured", roles: []auth.Role{auth.RoleTester}, pin: "catalog=canary", expect: "canary"},
-		{desc: "ok, a tester's pin among others, spaced", roles: []auth.Role{"customer", auth.RoleTester}, pin: "pricing=x , catalog = canary", expect: "canary"},
-		{desc: "ok, a pin for an unknown variant is ignored", roles: []auth.Role{auth.RoleTester}, pin: "catalog=nope", expect: "stable"},
-		{desc: "ok, a malformed pin is ignored", roles: []auth.Role{auth.RoleTester}, pin: "catalog", expect: "stable"},
-		{desc: "nok, a customer's pin is ignored", roles: []auth.Role{"customer"}, pin: "catalog=canary", expect: "stable"},
-		{desc: "nok, an anonymous pin is ignored", pin: "catalog=canary", expect: "stable"},
+		{name: "ok, a tester's pin is honoured", roles: []auth.Role{auth.RoleTester}, pin: "catalog=canary", expect: "canary"},
+		{name: "ok, a tester's pin among others, spaced", roles: []auth.Role{"customer", auth.RoleTester}, pin: "pricing=x , catalog = canary", expect: "canary"},
+		{name: "ok, a pin for an unknown variant is ignored", roles: []auth.Role{auth.RoleTester}, pin: "catalog=nope", expect: "stable"},
+		{name: "ok, a malformed pin is ignored", roles: []auth.Role{auth.RoleTester}, pin: "catalog", expect: "stable"},
+		{name: "nok, a customer's pin is ignored", roles: []auth.Role{"customer"}, pin: "catalog=canary", expect: "stable"},
+		{name: "nok, an anonymous pin is ignored", pin: "catalog=canary", expect: "stable"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.desc, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &variant.Request{ClientIP: "192.0.2.1", Pin: tc.pin}
 			ctx := variant.NewContext(context.Background(), rec)
@@ -329,21 +329,21 @@ func TestReloadBadFileKeepsRouting(t *testing.T) {
 	stable, canary := variantServer(t, "stable"), variantServer(t, "canary")
 	good := routingYAML(90, 10, canary.URL)
 	tests := []struct {
-		desc   string
+		name   string
 		file   string
 		expect string
 	}{
-		{desc: "nok, negative weight", file: routingYAML(90, -1, canary.URL), expect: "routing.catalog.variants[1].weight: -1 must be between 0"},
-		{desc: "nok, zero sum", file: routingYAML(0, 0, canary.URL), expect: "routing.catalog.variants: the weights must have a positive sum"},
-		{desc: "nok, unknown key", file: strings.Replace(good, "fallback:", "fallbak:", 1), expect: "field fallbak not found"},
-		{desc: "nok, unknown service", file: good + "  media: {}\n", expect: "field media not found"},
-		{desc: "nok, bad url", file: routingYAML(90, 10, "ftp://x"), expect: "must be an absolute http(s) URL"},
-		{desc: "nok, fallback names no variant", file: strings.Replace(good, "fallback: stable", "fallback: old", 1), expect: `routing.catalog.fallback: "old" is not one of the variants`},
-		{desc: "nok, not YAML", file: "routing: [", expect: "decoding"},
-		{desc: "nok, missing file", expect: "no such file"},
+		{name: "nok, negative weight", file: routingYAML(90, -1, canary.URL), expect: "routing.catalog.variants[1].weight: -1 must be between 0"},
+		{name: "nok, zero sum", file: routingYAML(0, 0, canary.URL), expect: "routing.catalog.variants: the weights must have a positive sum"},
+		{name: "nok, unknown key", file: strings.Replace(good, "fallback:", "fallbak:", 1), expect: "field fallbak not found"},
+		{name: "nok, unknown service", file: good + "  billing: {}\n", expect: "field billing not found"},
+		{name: "nok, bad url", file: routingYAML(90, 10, "ftp://x"), expect: "must be an absolute http(s) URL"},
+		{name: "nok, fallback names no variant", file: strings.Replace(good, "fallback: stable", "fallback: old", 1), expect: `routing.catalog.fallback: "old" is not one of the variants`},
+		{name: "nok, not YAML", file: "routing: [", expect: "decoding"},
+		{name: "nok, missing file", expect: "no such file"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.desc, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "bff.yaml")
 			writeFile(t, path, good)

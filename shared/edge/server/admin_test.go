@@ -72,19 +72,19 @@ func TestAdminLogLevel(t *testing.T) {
 func TestAdminPprof(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc  string
-		pprof bool
-		want  int
+		name   string
+		pprof  bool
+		expect int
 	}{
-		{desc: "ok, off by default", want: http.StatusNotFound},
-		{desc: "ok, on with AdminPprof", pprof: true, want: http.StatusOK},
+		{name: "ok, off by default", expect: http.StatusNotFound},
+		{name: "ok, on with AdminPprof", pprof: true, expect: http.StatusOK},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := start(t, server.Config{AdminPprof: tt.pprof}, server.Options{}, nil)
 			status, _ := adminDo(t, http.MethodGet, r.adminURL("/debug/pprof/goroutine?debug=1"), "")
-			assert.Equal(t, tt.want, status)
+			assert.Equal(t, tt.expect, status)
 			status, _ = adminDo(t, http.MethodGet, r.url("/debug/pprof/goroutine?debug=1"), "")
 			assert.Equal(t, http.StatusNotFound, status, "never on the public listener")
 		})

@@ -61,16 +61,16 @@ func TestInstallPutsSlotsInTheirPlace(t *testing.T) {
 	r := serve(t, s)
 
 	tests := []struct {
-		name       string
-		method     string
-		path       string
-		wantStatus int
-		wantTrace  string
+		name         string
+		method       string
+		path         string
+		expectStatus int
+		expectTrace  string
 	}{
-		{name: "ok, matched route", method: http.MethodGet, path: "/v1/ping", wantStatus: http.StatusNoContent, wantTrace: "pre-1,pre-2,outer"},
-		{name: "ok, HEAD of a GET route", method: http.MethodHead, path: "/v1/ping", wantStatus: http.StatusNoContent, wantTrace: "pre-1,pre-2,outer"},
-		{name: "nok, unknown path", method: http.MethodGet, path: "/v1/nope", wantStatus: http.StatusNotFound, wantTrace: "pre-1,pre-2,unmatched,outer"},
-		{name: "nok, wrong method", method: http.MethodDelete, path: "/v1/ping", wantStatus: http.StatusMethodNotAllowed, wantTrace: "pre-1,pre-2,unmatched,outer"},
+		{name: "ok, matched route", method: http.MethodGet, path: "/v1/ping", expectStatus: http.StatusNoContent, expectTrace: "pre-1,pre-2,outer"},
+		{name: "ok, HEAD of a GET route", method: http.MethodHead, path: "/v1/ping", expectStatus: http.StatusNoContent, expectTrace: "pre-1,pre-2,outer"},
+		{name: "nok, unknown path", method: http.MethodGet, path: "/v1/nope", expectStatus: http.StatusNotFound, expectTrace: "pre-1,pre-2,unmatched,outer"},
+		{name: "nok, wrong method", method: http.MethodDelete, path: "/v1/ping", expectStatus: http.StatusMethodNotAllowed, expectTrace: "pre-1,pre-2,unmatched,outer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,8 +79,8 @@ func TestInstallPutsSlotsInTheirPlace(t *testing.T) {
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			_ = resp.Body.Close()
-			assert.Equal(t, tt.wantStatus, resp.StatusCode)
-			assert.Equal(t, tt.wantTrace, strings.Join(resp.Header.Values("X-Trace"), ","))
+			assert.Equal(t, tt.expectStatus, resp.StatusCode)
+			assert.Equal(t, tt.expectTrace, strings.Join(resp.Header.Values("X-Trace"), ","))
 			assert.Empty(t, resp.Header.Values("X-Trace-Identity-Seen"), "identity headers are gone before any slot")
 			ids := resp.Header.Values("X-Trace-Id-Seen")
 			assert.NotContains(t, ids, "pre-1", "Pre runs ahead of the request id")
@@ -108,13 +108,13 @@ func TestInstallRefuses(t *testing.T) {
 	t.Parallel()
 	ok := func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	tests := []struct {
-		name    string
-		given   []server.Chain
-		wantErr string
+		name      string
+		given     []server.Chain
+		expectErr string
 	}{
-		{name: "nok, a layer without a name", given: []server.Chain{{Outer: []server.Layer{{Middleware: ok}}}}, wantErr: "Chain.Outer[0] needs a Name"},
-		{name: "nok, a layer without middleware", given: []server.Chain{{Pre: []server.Layer{{Name: "audit"}}}}, wantErr: "Chain.Pre[0] needs a Name"},
-		{name: "nok, installed twice", given: []server.Chain{{}, {}}, wantErr: "Install called twice"},
+		{name: "nok, a layer without a name", given: []server.Chain{{Outer: []server.Layer{{Middleware: ok}}}}, expectErr: "Chain.Outer[0] needs a Name"},
+		{name: "nok, a layer without middleware", given: []server.Chain{{Pre: []server.Layer{{Name: "audit"}}}}, expectErr: "Chain.Pre[0] needs a Name"},
+		{name: "nok, installed twice", given: []server.Chain{{}, {}}, expectErr: "Install called twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +126,7 @@ func TestInstallRefuses(t *testing.T) {
 			for _, c := range tt.given {
 				last = s.Install(c)
 			}
-			assert.ErrorContains(t, last, tt.wantErr)
+			assert.ErrorContains(t, last, tt.expectErr)
 		})
 	}
 }

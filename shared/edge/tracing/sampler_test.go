@@ -97,22 +97,22 @@ func TestResourceFromEnvironment(t *testing.T) {
 func TestSamplerObeysEnvironment(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc    string
+		name    string
 		sampler string
 		arg     string
-		want    []string
+		expect  []string
 	}{
-		{desc: "ok, unset samples everything", want: []string{"root", "remote child"}},
-		{desc: "ok, always_on", sampler: "always_on", want: []string{"root", "remote child"}},
-		{desc: "ok, always_off", sampler: "always_off"},
-		{desc: "ok, parentbased_always_off ignores a sampled remote parent", sampler: "parentbased_always_off"},
-		{desc: "ok, traceidratio 1", sampler: "traceidratio", arg: "1", want: []string{"root", "remote child"}},
-		{desc: "ok, traceidratio 0", sampler: "traceidratio", arg: "0"},
-		{desc: "ok, parentbased_traceidratio 0 ignores a sampled remote parent", sampler: "parentbased_traceidratio", arg: "0"},
-		{desc: "ok, parentbased_always_on", sampler: "parentbased_always_on", want: []string{"root", "remote child"}},
+		{name: "ok, unset samples everything", expect: []string{"root", "remote child"}},
+		{name: "ok, always_on", sampler: "always_on", expect: []string{"root", "remote child"}},
+		{name: "ok, always_off", sampler: "always_off"},
+		{name: "ok, parentbased_always_off ignores a sampled remote parent", sampler: "parentbased_always_off"},
+		{name: "ok, traceidratio 1", sampler: "traceidratio", arg: "1", expect: []string{"root", "remote child"}},
+		{name: "ok, traceidratio 0", sampler: "traceidratio", arg: "0"},
+		{name: "ok, parentbased_traceidratio 0 ignores a sampled remote parent", sampler: "parentbased_traceidratio", arg: "0"},
+		{name: "ok, parentbased_always_on", sampler: "parentbased_always_on", expect: []string{"root", "remote child"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := startReceiver(t)
 			tr, err := tracing.Setup(context.Background(), tracing.Config{
@@ -128,7 +128,7 @@ func TestSamplerObeysEnvironment(t *testing.T) {
 			child.End()
 			require.NoError(t, tr.Shutdown(context.Background()))
 			_, spans := r.resource()
-			assert.ElementsMatch(t, tt.want, spans)
+			assert.ElementsMatch(t, tt.expect, spans)
 		})
 	}
 }
@@ -136,30 +136,30 @@ func TestSamplerObeysEnvironment(t *testing.T) {
 func TestSamplerConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc    string
-		sampler string
-		arg     string
-		attrs   string
-		wantErr string
+		name      string
+		sampler   string
+		arg       string
+		attrs     string
+		expectErr string
 	}{
-		{desc: "ok, the gateways' default", sampler: tracing.DefaultSampler, arg: tracing.DefaultSamplerArg},
-		{desc: "ok, a ratio without arg is 1", sampler: "traceidratio"},
-		{desc: "nok, unknown sampler", sampler: "jaeger_remote", wantErr: `OTEL_TRACES_SAMPLER: "jaeger_remote" is not one of`},
-		{desc: "nok, ratio above 1", sampler: "traceidratio", arg: "1.5", wantErr: `OTEL_TRACES_SAMPLER_ARG: "1.5" is not a ratio`},
-		{desc: "nok, ratio not a number", sampler: "parentbased_traceidratio", arg: "ten", wantErr: `OTEL_TRACES_SAMPLER_ARG: "ten" is not a ratio`},
-		{desc: "nok, attribute without value", attrs: "a=b,broken", wantErr: `OTEL_RESOURCE_ATTRIBUTES: "broken" is not key=value`},
-		{desc: "nok, bad percent-encoding", attrs: "a=%zz", wantErr: "OTEL_RESOURCE_ATTRIBUTES: value of a"},
+		{name: "ok, the gateways' default", sampler: tracing.DefaultSampler, arg: tracing.DefaultSamplerArg},
+		{name: "ok, a ratio without arg is 1", sampler: "traceidratio"},
+		{name: "nok, unknown sampler", sampler: "jaeger_remote", expectErr: `OTEL_TRACES_SAMPLER: "jaeger_remote" is not one of`},
+		{name: "nok, ratio above 1", sampler: "traceidratio", arg: "1.5", expectErr: `OTEL_TRACES_SAMPLER_ARG: "1.5" is not a ratio`},
+		{name: "nok, ratio not a number", sampler: "parentbased_traceidratio", arg: "ten", expectErr: `OTEL_TRACES_SAMPLER_ARG: "ten" is not a ratio`},
+		{name: "nok, attribute without value", attrs: "a=b,broken", expectErr: `OTEL_RESOURCE_ATTRIBUTES: "broken" is not key=value`},
+		{name: "nok, bad percent-encoding", attrs: "a=%zz", expectErr: "OTEL_RESOURCE_ATTRIBUTES: value of a"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := tracing.Config{ServiceName: "bff-web", Sampler: tt.sampler, SamplerArg: tt.arg, ResourceAttributes: tt.attrs}.Validate()
-			if tt.wantErr == "" {
+			if tt.expectErr == "" {
 				assert.NoError(t, err)
 				return
 			}
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Contains(t, err.Error(), tt.expectErr)
 		})
 	}
 }

@@ -63,19 +63,19 @@ func TestMiddlewareAndAccessLog(t *testing.T) {
 func TestPinFor(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc   string
+		name   string
 		pin    string
 		expect string
 	}{
-		{desc: "ok, one pin", pin: "catalog=canary", expect: "canary"},
-		{desc: "ok, among others, spaced", pin: " users=b ,catalog = canary ", expect: "canary"},
-		{desc: "nok, another service", pin: "catalogue=canary", expect: ""},
-		{desc: "nok, no value", pin: "catalog=", expect: ""},
-		{desc: "nok, no equals", pin: "catalog", expect: ""},
-		{desc: "nok, empty", pin: "", expect: ""},
+		{name: "ok, one pin", pin: "catalog=canary", expect: "canary"},
+		{name: "ok, among others, spaced", pin: " users=b ,catalog = canary ", expect: "canary"},
+		{name: "nok, another service", pin: "catalogue=canary", expect: ""},
+		{name: "nok, no value", pin: "catalog=", expect: ""},
+		{name: "nok, no equals", pin: "catalog", expect: ""},
+		{name: "nok, empty", pin: "", expect: ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.desc, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got, _ := (&variant.Request{Pin: tc.pin}).PinFor("catalog")
 			assert.Equal(t, tc.expect, got)

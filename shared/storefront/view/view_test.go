@@ -14,16 +14,16 @@ import (
 func TestThumbnail(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		desc   string
+		name   string
 		given  []domain.Image
 		expect string
 	}{
-		{desc: "ok, smallest image", given: []domain.Image{{URL: "big", Width: 1200, Height: 1200}, {URL: "small", Width: 200, Height: 200}, {URL: "mid", Width: 600, Height: 600}}, expect: "small"},
-		{desc: "ok, first on a tie", given: []domain.Image{{URL: "a", Width: 100, Height: 100}, {URL: "b", Width: 100, Height: 100}}, expect: "a"},
-		{desc: "ok, no images", given: nil, expect: ""},
+		{name: "ok, smallest image", given: []domain.Image{{URL: "big", Width: 1200, Height: 1200}, {URL: "small", Width: 200, Height: 200}, {URL: "mid", Width: 600, Height: 600}}, expect: "small"},
+		{name: "ok, first on a tie", given: []domain.Image{{URL: "a", Width: 100, Height: 100}, {URL: "b", Width: 100, Height: 100}}, expect: "a"},
+		{name: "ok, no images", given: nil, expect: ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := view.Thumbnail(tt.given)
 			if tt.expect == "" {
