@@ -26,7 +26,8 @@ FUZZ_TARGETS := \
 	./bff-partner/internal/validation:FuzzValidateQuery \
 	./bff-mobile/internal/upload:FuzzParseMetadata \
 	./bff-mobile/internal/upload:FuzzParseLength \
-	./bff-mobile/internal/upload:FuzzParseChecksum
+	./bff-mobile/internal/upload:FuzzParseChecksum \
+	./bff-web/internal/cache:FuzzKey
 
 .PHONY: all help build run smoke examples chain-doc test bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
 
