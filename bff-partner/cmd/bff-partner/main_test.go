@@ -16,8 +16,9 @@ func TestCommand(t *testing.T) {
 	t.Parallel()
 	gatewaytest.Command{
 		Name: "bff-partner",
-		// The request below authenticates with a client-credentials JWT.
-		Env: []string{"BFF_PARTNER_KEYS_FILE=" + edgetest.TempFile(t, "keys.yaml", "partners: []\n")},
+		// The request below authenticates with a client-credentials JWT,
+		// which is accepted only for a partner of the keys file.
+		Env: []string{"BFF_PARTNER_KEYS_FILE=" + edgetest.TempFile(t, "keys.yaml", "partners:\n  - id: acme\n    name: Acme\n    keys: []\n")},
 		InFlight: gatewaytest.InFlight{
 			Path:        "/v2/products/p-0001",
 			Credentials: gatewaytest.PartnerBearer("acme", string(auth.ScopeCatalogRead)),
