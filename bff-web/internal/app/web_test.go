@@ -399,10 +399,16 @@ func TestProductPageCache(t *testing.T) {
 		wg.Go(func() { answers[i] = c.do(http.MethodGet, page, "", nil) })
 	}
 	wg.Wait()
+	stale := 0
 	for _, a := range answers[:20] {
 		assert.Contains(t, []string{"STALE", "HIT"}, a.header.Get("X-Cache"))
+		if a.header.Get("X-Cache") == "STALE" {
+			stale++
+		}
 	}
-	assert.Equal(t, "STALE", answers[0].header.Get("X-Cache"))
+	// Which of the 20 ran first is the scheduler's choice; the first to
+	// reach the cache found it stale (a HIT needs the refresh it started).
+	assert.Positive(t, stale, "the entry was served stale while it refreshed")
 	// Reads while the refresh runs stay STALE without starting another one;
 	// once it has stored the new entry they HIT.
 	require.Eventually(t, func() bool {
