@@ -9,6 +9,9 @@ GATEWAYS := bff-mobile bff-web bff-partner
 VERSION ?= 0.1.0
 # Extra flags for make bench, e.g. BENCHFLAGS='-count=5 -benchtime=2s'.
 BENCHFLAGS ?=
+# Length and total request rate of make soak.
+SOAK_DURATION ?= 2m
+SOAK_RATE ?= 100
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
@@ -29,7 +32,7 @@ FUZZ_TARGETS := \
 	./bff-mobile/internal/upload:FuzzParseChecksum \
 	./bff-web/internal/cache:FuzzKey
 
-.PHONY: all help build run smoke examples chain-doc test bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
+.PHONY: all help build run smoke examples chain-doc test soak bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
 
 all: vet deps-check test
 
@@ -59,6 +62,12 @@ examples:
 ## test: every test of every module, with the race detector
 test:
 	$(GO) test -race -count=1 $(PKGS)
+
+## soak: the real binaries, fakes and one Redis under SOAK_RATE (100) req/s for SOAK_DURATION (2m),
+## with upstream faults and Redis outages switching on and off; fails on transport errors, 5xx a
+## route must not give, or growing goroutines or memory (docs/operations.md#soak)
+soak:
+	cd deploy && SHOPFRONT_SOAK=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) $(GO) test -count=1 -run TestSoak -v -timeout 30m ./soak/
 
 ## chain-doc: rewrite docs/chain.md from the chain the code installs
 chain-doc:
