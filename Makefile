@@ -67,7 +67,7 @@ test:
 ## with upstream faults and Redis outages switching on and off; fails on transport errors, 5xx a
 ## route must not give, or growing goroutines or memory (docs/operations.md#soak)
 soak:
-	cd deploy && SHOPFRONT_SOAK=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) $(GO) test -count=1 -run TestSoak -v -timeout 30m ./soak/
+	cd deploy && SHOPFRONT_SOAK=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) $(GO) test -tags soak -count=1 -run TestSoak -v -timeout 30m ./soak/
 
 ## chain-doc: rewrite docs/chain.md from the chain the code installs
 chain-doc:
