@@ -37,18 +37,9 @@ fail() {
 	[[ -s $log ]] && { echo "[examples] last lines of make run:" >&2; tail -n 30 "$log" >&2; }
 	exit 1
 }
-# members PGID: the live (not zombie) processes of a process group.
-members() {
-	local f stat rest fields
-	for f in /proc/[0-9]*/stat; do
-		{ read -r stat <"$f"; } 2>/dev/null || continue
-		rest="${stat##*) }" # after "pid (comm) ": state ppid pgrp ...
-		read -r -a fields <<<"$rest"
-		[[ ${fields[2]} == "$1" && ${fields[0]} != Z ]] || continue
-		f="${f#/proc/}"
-		echo "${f%/stat}"
-	done
-}
+# members PGID lists the live processes of a process group.
+# shellcheck source=lib/procgroup.sh
+source "$root/scripts/lib/procgroup.sh"
 cleanup() {
 	local rc=$?
 	if [[ -n $pgid && -n "$(members "$pgid")" ]]; then

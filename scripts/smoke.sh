@@ -48,20 +48,9 @@ fail() {
 # listening PORT: true when something accepts connections on 127.0.0.1:PORT.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# members PGID: the live (not zombie) processes of the group, from /proc so
-# nothing beyond bash is needed. A zombie has exited; whether its parent has
-# reaped it yet does not matter here.
-members() {
-	local f stat rest fields
-	for f in /proc/[0-9]*/stat; do
-		{ read -r stat <"$f"; } 2>/dev/null || continue
-		rest="${stat##*) }" # after "pid (comm) ": state ppid pgrp ...
-		read -r -a fields <<<"$rest"
-		[[ ${fields[2]} == "$1" && ${fields[0]} != Z ]] || continue
-		f="${f#/proc/}"
-		echo "${f%/stat}"
-	done
-}
+# members PGID lists the live processes of a process group.
+# shellcheck source=lib/procgroup.sh
+source "$root/scripts/lib/procgroup.sh"
 
 cleanup() {
 	local rc=$?
