@@ -146,7 +146,12 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("making the server error log: %w", err)
 	}
 	s.public = &http.Server{
-		Handler:           closeAfterChunked(e),
+		Handler:           refuseConflictingFraming(e, closeAfterChunked(e)),
+		ConnContext:       framingContext,
+		// OPTIONS * goes through the handler like every request, so that
+		// the requests a handler sees line up with the heads framingConn
+		// counted.
+		DisableGeneralOptionsHandler: true,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -313,8 +318,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 
 	errc := make(chan error, 2)
-	go func() { errc <- serve(s.admin, s.adminLn, false) }()
-	go func() { errc <- serve(s.public, s.publicLn, s.cfg.TLS()) }()
+	go func() { errc <- serve(s.admin, s.adminLn) }()
+	go func() {
+		errc <- serve(s.public, newFramingListener(s.publicLn, s.public.TLSConfig, s.cfg.ReadHeaderTimeout))
+	}()
 	s.log.Info("serving", zap.String("gateway", s.opts.Name), zap.String("addr", s.Addr()),
 		zap.String("adminAddr", s.AdminAddr()), zap.Bool("tls", s.cfg.TLS()))
 
@@ -365,15 +372,12 @@ func (s *Server) runHooks(ctx context.Context) {
 }
 
 // serve runs srv on ln until it is shut down; http.ErrServerClosed is the
-// normal end and reported as nil.
-func serve(srv *http.Server, ln net.Listener, withTLS bool) error {
-	var err error
-	if withTLS {
-		// Certificates come from srv.TLSConfig; ServeTLS also enables HTTP/2.
-		err = srv.ServeTLS(ln, "", "")
-	} else {
-		err = srv.Serve(ln)
-	}
+// normal end and reported as nil. The public listener does its own TLS
+// handshakes (newFramingListener), so that HTTP/1 over TLS is watched in
+// plaintext; net/http still serves HTTP/2 on the connections that
+// negotiated it, as srv.TLSConfig offers "h2".
+func serve(srv *http.Server, ln net.Listener) error {
+	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
