@@ -146,16 +146,16 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("making the server error log: %w", err)
 	}
 	s.public = &http.Server{
-		Handler:           refuseConflictingFraming(e, closeAfterChunked(e)),
-		ConnContext:       framingContext,
+		Handler:     refuseConflictingFraming(e, closeAfterChunked(e)),
+		ConnContext: framingContext,
 		// OPTIONS * goes through the handler like every request, so that
 		// the requests a handler sees line up with the heads framingConn
 		// counted.
 		DisableGeneralOptionsHandler: true,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
+		ReadHeaderTimeout:            cfg.ReadHeaderTimeout,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
 		// The hard cap sits well above Config.MaxHeaderBytes so that the
 		// edge chain, not net/http, answers oversized headers: net/http's own
 		// 431 is plain text without X-Request-Id. See HardMaxHeaderBytes.
