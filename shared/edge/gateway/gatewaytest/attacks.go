@@ -190,12 +190,41 @@ func Attacks(t *testing.T, tg Target) {
 		got := rawExchange(t, tg.Addr, "CONNECT "+tg.Addr+" HTTP/1.1\r\nHost: "+tg.Addr+"\r\nConnection: close\r\n\r\n")
 		assert.True(t, strings.HasPrefix(got, "HTTP/1.1 405 "), "%q", got)
 	})
-	t.Run("request smuggled behind Content-Length and Transfer-Encoding", func(t *testing.T) {
+	// Smuggling rows carry valid credentials, so that only the framing
+	// check stands between the request and the domain services.
+	authed := authHeaderLines(tg)
+	for _, te := range []string{"chunked", "chunked ", "Chunked", "\tchunked"} {
+		for _, order := range []string{"Content-Length first", "Transfer-Encoding first"} {
+			t.Run("request smuggled behind Content-Length and Transfer-Encoding "+strings.TrimSpace(te)+", "+order, func(t *testing.T) {
+				tg.Fakes.ResetStats()
+				smuggled := "GET " + tg.Protected + " HTTP/1.1\r\nHost: x\r\n" + authed + "\r\n"
+				cl := "Content-Length: " + itoa(len("0\r\n\r\n")+len(smuggled)) + "\r\n"
+				tes := "Transfer-Encoding: " + te + "\r\n"
+				framing := cl + tes
+				if order != "Content-Length first" {
+					framing = tes + cl
+				}
+				got := rawExchange(t, tg.Addr, "POST "+tg.Protected+" HTTP/1.1\r\nHost: x\r\n"+authed+framing+"\r\n0\r\n\r\n"+smuggled)
+				assert.True(t, strings.HasPrefix(got, "HTTP/1.1 400 "), "%q", got)
+				assert.Contains(t, got, `"error":"bad_request"`)
+				assert.Equal(t, 1, strings.Count(got, "HTTP/1.1 "), "one answer, then the connection closed: %q", got)
+				for s, n := range tg.Fakes.Stats() {
+					if s != domain.ServiceIdentity {
+						assert.Zero(t, n, "%s was called", s)
+					}
+				}
+			})
+		}
+	}
+	t.Run("request smuggled after a kept-alive request", func(t *testing.T) {
 		tg.Fakes.ResetStats()
-		smuggled := "GET " + tg.Protected + " HTTP/1.1\r\nHost: x\r\n\r\n"
-		got := rawExchange(t, tg.Addr, "GET "+tg.Protected+" HTTP/1.1\r\nHost: x\r\nContent-Length: "+
-			itoa(len("0\r\n\r\n")+len(smuggled))+"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+smuggled)
-		assert.Equal(t, 1, strings.Count(got, "HTTP/1.1 "), "one answer, then the connection closed: %q", got)
+		good := "GET " + tg.Protected + " HTTP/1.1\r\nHost: x\r\n" + authed + "\r\n"
+		got := rawExchange(t, tg.Addr, good+"POST "+tg.Protected+" HTTP/1.1\r\nHost: x\r\n"+authed+
+			"Transfer-Encoding: chunked\r\nContent-Length: "+itoa(len("0\r\n\r\n")+len(good))+"\r\n\r\n0\r\n\r\n"+good)
+		assert.True(t, strings.HasPrefix(got, "HTTP/1.1 200 "), "the request before is served: %q", got)
+		assert.Equal(t, 2, strings.Count(got, "HTTP/1.1 "), "two answers, then the connection closed: %q", got)
+		assert.Equal(t, 1, strings.Count(got, "HTTP/1.1 200 "), "the smuggled copy is not served: %q", got)
+		assert.Contains(t, got, "HTTP/1.1 400 ")
 	})
 	t.Run("two Content-Lengths", func(t *testing.T) {
 		got := rawExchange(t, tg.Addr, "GET "+tg.Protected+" HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"+
@@ -207,6 +236,20 @@ func Attacks(t *testing.T, tg Target) {
 		got := rawExchange(t, tg.Addr, "GET "+tg.Protected+" HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n")
 		assert.True(t, strings.HasPrefix(got, "HTTP/1.1 400 "), "%q", got)
 	})
+}
+
+// authHeaderLines renders the credentials tg.Auth adds as raw header
+// lines.
+func authHeaderLines(tg Target) string {
+	r, _ := http.NewRequest(http.MethodGet, "http://"+tg.Addr+tg.Protected, nil)
+	tg.Auth(r)
+	var b strings.Builder
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			b.WriteString(k + ": " + v + "\r\n")
+		}
+	}
+	return b.String()
 }
 
 // rawExchange writes raw on a new connection and returns all the gateway
