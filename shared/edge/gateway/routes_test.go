@@ -150,6 +150,9 @@ func TestUnmatchedRoutesAreRateLimited(t *testing.T) {
 		{name: "nok, HEAD of an unknown path", method: http.MethodHead, path: "/nope", expectStatus: http.StatusNotFound},
 		{name: "nok, method the route lacks", method: http.MethodPost, path: "/v1/products/p-0001",
 			expectStatus: http.StatusMethodNotAllowed},
+		{name: "nok, TRACE of an unknown path", method: http.MethodTrace, path: "/nope", expectStatus: http.StatusMethodNotAllowed},
+		{name: "nok, TRACE of a route", method: http.MethodTrace, path: "/v1/products/p-0001", expectStatus: http.StatusMethodNotAllowed},
+		{name: "nok, CONNECT of an unknown path", method: http.MethodConnect, path: "/nope", expectStatus: http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -98,7 +98,8 @@ type step struct {
 //     errors, per their docs); the routing state (client IP, the tester's
 //     X-Shopfront-Variant pin, removed from the request) sits outside the
 //     access log, which names the variants the request's calls used;
-//  8. limits: TRACE and CONNECT get 405, a body with a Content-Encoding
+//  8. limits: TRACE and CONNECT get 405 (when no route matches, once the
+//     Unmatched slot has charged them to the client's limit), a body with a Content-Encoding
 //     other than identity 415, headers over MaxHeaderBytes 431 and bodies
 //     over BodyLimit 413 (net/http itself only stops headers beyond
 //     HardMaxHeaderBytes);
@@ -368,8 +369,24 @@ func (c limitsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				// echo knows the methods of a path it matched; an unknown
 				// path allows none.
 				allow, _ := ec.Get(echo.ContextKeyHeaderAllow).(string)
-				return problem.New(http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed,
+				refused := problem.New(http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed,
 					req.Method+" is not allowed.").WithHeader(echo.HeaderAllow, allow)
+				if metrics.Matched(ec) {
+					return refused
+				}
+				// An unmatched one goes on through the Unmatched slot, where
+				// the gateway charges it to the client's anonymous limit like
+				// any unknown path, and only echo's own 404 or 405 at the end
+				// becomes this 405: a flood of TRACE is no cheaper than one
+				// of GET. No route runs on the way.
+				var he *echo.HTTPError
+				switch err := next(ec); {
+				case err == nil && ec.Response().Committed:
+					return nil
+				case err != nil && !(errors.As(err, &he) && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed)):
+					return err
+				}
+				return refused
 			}
 			if ce := req.Header.Values(echo.HeaderContentEncoding); len(ce) > 0 && hasBody(req) && !identityOnly(ce) {
 				return problem.New(http.StatusUnsupportedMediaType, problem.CodeUnsupportedMediaType,
