@@ -452,6 +452,58 @@ func TestBodyIsRecordedAsTheChainReadsIt(t *testing.T) {
 	}
 }
 
+// TestRefusedBodiesAreRecordedUpToTheirOwnCap checks that the body of a
+// refused request is redacted and recorded only up to MaxRefusedBodyBytes
+// (a larger one is noted too_large, unparsed, so a hostile body costs no
+// redaction), while an accepted body of the same size is recorded whole.
+func TestRefusedBodiesAreRecordedUpToTheirOwnCap(t *testing.T) {
+	t.Parallel()
+	long := `{"password":"hunter2","pad":"` + strings.Repeat("x", 100) + `"}`
+	const short = `{"password":"hunter2"}`
+	answer := func(status int) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if _, err := io.ReadAll(c.Request().Body); err != nil {
+				return err
+			}
+			if status >= 400 {
+				return problem.ValidationFailed("bad")
+			}
+			return c.NoContent(status)
+		}
+	}
+	tests := []struct {
+		name       string
+		body       string
+		status     int
+		expectBody bool
+		expectNote string
+	}{
+		{name: "ok, refused body within the cap is recorded, redacted", body: short, status: 400, expectBody: true},
+		{name: "ok, accepted body over the refused cap is recorded, redacted", body: long, status: 204, expectBody: true},
+		{name: "nok, refused body over the cap is noted, not parsed", body: long, status: 400, expectNote: audit.NoteTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, lines := auditServer(t, audit.Config{MaxRefusedBodyBytes: 64}, nil, answer(tt.status))
+			res, err := http.Post(srv.URL+"/v2/orders", "application/json", strings.NewReader(tt.body))
+			require.NoError(t, err)
+			res.Body.Close()
+			got := lines()
+			require.Len(t, got, 1)
+			assert.NotContains(t, fmt.Sprint(got[0]), "hunter2")
+			if tt.expectBody {
+				require.IsType(t, map[string]any{}, got[0]["requestBody"])
+				assert.Equal(t, redact.Marker, got[0]["requestBody"].(map[string]any)["password"])
+				assert.NotContains(t, got[0], "requestBodyNote")
+			} else {
+				assert.Nil(t, got[0]["requestBody"])
+				assert.Equal(t, tt.expectNote, got[0]["requestBodyNote"])
+			}
+		})
+	}
+}
+
 // TestRefusedRequestIsAnsweredWithoutItsBody sends a request that asks
 // before sending its body (Expect: 100-continue, RFC 9110 §10.1.1): one
 // refused before anything reads its body must be answered at once, without
