@@ -222,7 +222,11 @@ func (a *App) idempotencyStore() (idempotency.Store, error) {
 		defer cancel()
 		return rdb.Ping(ctx).Err()
 	})
-	return boundedStore{Store: idempotency.NewRedisStore(rdb, Name+":idem:"), timeout: idempotencyRedisTimeout}, nil
+	s, err := idempotency.NewRedisStore(rdb, idempotency.RedisConfig{Prefix: Name + ":idem:"})
+	if err != nil {
+		return nil, fmt.Errorf("building idempotency store: %w", err)
+	}
+	return boundedStore{Store: s, timeout: idempotencyRedisTimeout}, nil
 }
 
 // boundedStore gives every call on its Store its own deadline.

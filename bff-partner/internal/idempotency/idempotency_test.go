@@ -139,6 +139,14 @@ func post(t *testing.T, url, partner, key, body string) result {
 		retryAfter: res.Header.Get("Retry-After")}
 }
 
+// redisStore is idempotency.NewRedisStore that fails the test on error.
+func redisStore(t *testing.T, rdb redis.UniversalClient, cfg idempotency.RedisConfig) idempotency.Store {
+	t.Helper()
+	s, err := idempotency.NewRedisStore(rdb, cfg)
+	require.NoError(t, err)
+	return s
+}
+
 // stores runs a test over every store implementation.
 func stores(t *testing.T, test func(t *testing.T, newStore func() idempotency.Store)) {
 	t.Run("memory", func(t *testing.T) {
@@ -155,7 +163,7 @@ func stores(t *testing.T, test func(t *testing.T, newStore func() idempotency.St
 		test(t, func() idempotency.Store {
 			rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
 			t.Cleanup(func() { _ = rdb.Close() })
-			return idempotency.NewRedisStore(rdb, "test:idem:")
+			return redisStore(t, rdb, idempotency.RedisConfig{Prefix: "test:idem:"})
 		})
 	})
 }
@@ -268,7 +276,7 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	for range 2 {
 		rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
 		t.Cleanup(func() { _ = rdb.Close() })
-		gws = append(gws, gateway(t, idempotency.NewRedisStore(rdb, "sf:idem:"), up, 0))
+		gws = append(gws, gateway(t, redisStore(t, rdb, idempotency.RedisConfig{Prefix: "sf:idem:"}), up, 0))
 	}
 	results := make([]result, 20)
 	var wg sync.WaitGroup
@@ -336,7 +344,7 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
 	up := newOrders(t, 0)
-	gw := gateway(t, idempotency.NewRedisStore(rdb, "down:"), up, 0)
+	gw := gateway(t, redisStore(t, rdb, idempotency.RedisConfig{Prefix: "down:"}), up, 0)
 
 	r.Stop()
 	down := post(t, gw.URL, "acme", "k-down", order)

@@ -319,31 +319,108 @@ func (s *memoryStore) Release(_ context.Context, key Key, token string) error {
 	return nil
 }
 
-// redisStore keeps records as JSON strings with a TTL: SET NX claims,
-// Lua scripts complete and release only the caller's own claim.
+// DefaultRedisPartnerRecords is the default RedisConfig.MaxPartnerRecords:
+// a partner's share of the in-process store's default.
+const DefaultRedisPartnerRecords = DefaultMemoryRecords / DefaultPartnerShare
+
+// RedisConfig configures the Redis store.
+type RedisConfig struct {
+	// Prefix starts every key, e.g. "bff-partner:idem:". Required.
+	Prefix string
+	// MaxPartnerRecords bounds the records of one partner across every
+	// instance sharing the Redis, so that one partner cannot fill it. A
+	// claim over the bound evicts the partner's oldest completed record;
+	// when only claims in flight are left it fails with ErrFull, as the
+	// in-process store does. Optional. Default 25,000
+	// (DefaultRedisPartnerRecords).
+	MaxPartnerRecords int
+}
+
+// redisStore keeps records as JSON strings with a TTL, and per partner two
+// sorted sets of record ids scored by expiry: its claims in flight and its
+// completed records. Lua scripts claim (checking the partner's bound and
+// evicting in the same step), complete and release only the caller's own
+// claim. Every key of a partner carries the partner in a hash tag
+// ("<prefix>{<partner>}:..."), so that each script touches one slot and
+// runs on Redis Cluster too.
 type redisStore struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb redis.UniversalClient
+	cfg RedisConfig
 }
 
 var _ Store = (*redisStore)(nil)
 
-// NewRedisStore returns a store shared by every instance using rdb; keys
-// are prefixed with prefix (e.g. "sf:partner:idem:").
-func NewRedisStore(rdb redis.UniversalClient, prefix string) Store {
-	return &redisStore{rdb: rdb, prefix: prefix}
+// NewRedisStore returns a store shared by every instance using rdb.
+func NewRedisStore(rdb redis.UniversalClient, cfg RedisConfig) (Store, error) {
+	if cfg.MaxPartnerRecords == 0 {
+		cfg.MaxPartnerRecords = DefaultRedisPartnerRecords
+	}
+	if cfg.Prefix == "" || cfg.MaxPartnerRecords < 0 {
+		return nil, errors.New("idempotency: RedisConfig needs a Prefix and a positive MaxPartnerRecords")
+	}
+	return &redisStore{rdb: rdb, cfg: cfg}, nil
 }
 
-// compareAndSet replaces the value only while it still carries the token.
-var compareAndSet = redis.NewScript(`
+// keys returns the record key, the partner's claims and completed sets, and
+// the prefix of the partner's record keys.
+func (s *redisStore) keys(key Key) (rec, claims, done, partner string) {
+	partner = s.cfg.Prefix + "{" + key.Scope + "}:"
+	return partner + key.ID, partner + "claims", partner + "done", partner
+}
+
+// redisNow is the server's clock in milliseconds, so that instances with
+// skewed clocks agree on what expired.
+const redisNow = `
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function extend(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+`
+
+// claimScript stores ARGV[1] under KEYS[1] for ARGV[2] ms unless the key
+// holds a record, which it returns. The partner's sets (KEYS[2] claims,
+// KEYS[3] completed) drop their expired ids; while the partner holds
+// ARGV[3] records, its oldest completed record (its key is ARGV[5] ..
+// id, in the same hash tag) is evicted. It returns 1 once claimed and 0
+// when only claims in flight are left.
+var claimScript = redis.NewScript(redisNow + `
+local cur = redis.call('GET', KEYS[1])
+if cur then return cur end
+local t = now()
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', t)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', t)
+while redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) do
+  local oldest = redis.call('ZPOPMIN', KEYS[3])
+  if #oldest == 0 then return 0 end
+  redis.call('DEL', ARGV[5] .. oldest[1])
+end
+local lock = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', lock)
+redis.call('ZADD', KEYS[2], t + lock, ARGV[4])
+extend(KEYS[2], lock)
+return 1
+`)
+
+// compareAndSet replaces the record KEYS[1] only while it still carries
+// the token ARGV[1]: with ARGV[2] kept for ARGV[3] ms, its id ARGV[4]
+// moving from the claims (KEYS[2]) to the completed set (KEYS[3]), or,
+// when ARGV[2] is empty, deleting it.
+var compareAndSet = redis.NewScript(redisNow + `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 local ok, rec = pcall(cjson.decode, cur)
 if not ok or rec['tok'] ~= ARGV[1] then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[4])
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  local ttl = tonumber(ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+  redis.call('ZADD', KEYS[3], now() + ttl, ARGV[4])
+  extend(KEYS[3], ttl)
 end
 return 1
 `)
@@ -353,28 +430,27 @@ func (s *redisStore) Claim(ctx context.Context, key Key, rec Record, lock time.D
 	if err != nil {
 		return nil, fmt.Errorf("encoding idempotency record: %w", err)
 	}
-	for range 3 {
-		ok, err := s.rdb.SetNX(ctx, s.prefix+key.String(), val, lock).Result()
-		if err != nil {
-			return nil, fmt.Errorf("claiming idempotency key: %w", err)
+	recKey, claims, done, partner := s.keys(key)
+	res, err := claimScript.Run(ctx, s.rdb, []string{recKey, claims, done},
+		val, lock.Milliseconds(), s.cfg.MaxPartnerRecords, key.ID, partner).Result()
+	if err != nil {
+		return nil, fmt.Errorf("claiming idempotency key: %w", err)
+	}
+	switch v := res.(type) {
+	case int64:
+		if v == 0 {
+			return nil, fmt.Errorf("claiming idempotency key: %w", ErrFull)
 		}
-		if ok {
-			return nil, nil
-		}
-		cur, err := s.rdb.Get(ctx, s.prefix+key.String()).Bytes()
-		if errors.Is(err, redis.Nil) {
-			continue // released or expired between SET NX and GET: claim again.
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading idempotency record: %w", err)
-		}
+		return nil, nil
+	case string:
 		var existing Record
-		if err := json.Unmarshal(cur, &existing); err != nil {
+		if err := json.Unmarshal([]byte(v), &existing); err != nil {
 			return nil, fmt.Errorf("decoding idempotency record: %w", err)
 		}
 		return &existing, nil
+	default:
+		return nil, fmt.Errorf("claiming idempotency key: unexpected reply %T", res)
 	}
-	return nil, errors.New("claiming idempotency key: the key keeps changing")
 }
 
 func (s *redisStore) Complete(ctx context.Context, key Key, rec Record, ttl time.Duration) error {
@@ -382,7 +458,8 @@ func (s *redisStore) Complete(ctx context.Context, key Key, rec Record, ttl time
 	if err != nil {
 		return fmt.Errorf("encoding idempotency record: %w", err)
 	}
-	n, err := compareAndSet.Run(ctx, s.rdb, []string{s.prefix + key.String()}, rec.Token, string(val), ttl.Milliseconds()).Int()
+	recKey, claims, done, _ := s.keys(key)
+	n, err := compareAndSet.Run(ctx, s.rdb, []string{recKey, claims, done}, rec.Token, string(val), ttl.Milliseconds(), key.ID).Int()
 	if err != nil {
 		return fmt.Errorf("storing idempotent response: %w", err)
 	}
@@ -393,7 +470,8 @@ func (s *redisStore) Complete(ctx context.Context, key Key, rec Record, ttl time
 }
 
 func (s *redisStore) Release(ctx context.Context, key Key, token string) error {
-	if err := compareAndSet.Run(ctx, s.rdb, []string{s.prefix + key.String()}, token, "", 0).Err(); err != nil {
+	recKey, claims, done, _ := s.keys(key)
+	if err := compareAndSet.Run(ctx, s.rdb, []string{recKey, claims, done}, token, "", 0, key.ID).Err(); err != nil {
 		return fmt.Errorf("releasing idempotency key: %w", err)
 	}
 	return nil

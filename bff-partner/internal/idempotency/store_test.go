@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/shopfront/bff-partner/internal/idempotency"
+	"github.com/shopfront/shared/edge/edgetest"
 )
 
 // fakeClock is a settable clock for the memory store.
@@ -255,4 +257,79 @@ func TestFingerprintComparesNumbersExactly(t *testing.T) {
 			assert.Equal(t, "idempotency_key_reused", again.code)
 		})
 	}
+}
+
+// TestRedisPartnerBoundIsShared runs two stores (two gateway instances) on
+// one real Redis with room for three records per partner: the bound holds
+// across both, a claim over it evicts the partner's oldest completed
+// record, another partner is untouched, and with only claims in flight
+// left the next claim is ErrFull, as in-process. Every key of a partner
+// shares its hash tag, so the scripts stay on one Redis Cluster slot.
+func TestRedisPartnerBoundIsShared(t *testing.T) {
+	t.Parallel()
+	r := edgetest.StartRedis(t)
+	var two []idempotency.Store
+	for range 2 {
+		rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+		t.Cleanup(func() { _ = rdb.Close() })
+		two = append(two, redisStore(t, rdb, idempotency.RedisConfig{Prefix: "sf:idem:", MaxPartnerRecords: 3}))
+	}
+	a, b := two[0], two[1]
+	ctx := context.Background()
+
+	complete(t, a, key("acme", 1), 10)
+	complete(t, b, key("acme", 2), 10)
+	complete(t, a, key("globex", 1), 10)
+	complete(t, b, key("acme", 3), 10)
+	// The fourth record of acme, on either instance, evicts its oldest.
+	complete(t, a, key("acme", 4), 10)
+	assert.True(t, kept(t, b, key("acme", 4)))
+	assert.True(t, kept(t, a, key("acme", 3)))
+	assert.True(t, kept(t, b, key("acme", 2)))
+	assert.True(t, kept(t, b, key("globex", 1)), "another partner's record is untouched")
+	assert.False(t, kept(t, b, key("acme", 1)), "acme's oldest record made room")
+
+	// Three claims in flight, on both instances, fill acme's share: the
+	// next claim is refused rather than evicting one.
+	for i, s := range []idempotency.Store{a, b, a} {
+		existing, err := s.Claim(ctx, key("acme", 10+i), idempotency.Record{Fingerprint: "fp", Token: fmt.Sprint("t", i)}, lock)
+		require.NoError(t, err)
+		require.Nil(t, existing)
+	}
+	_, err := b.Claim(ctx, key("acme", 20), idempotency.Record{Fingerprint: "fp", Token: "t20"}, lock)
+	require.ErrorIs(t, err, idempotency.ErrFull)
+	existing, err := b.Claim(ctx, key("globex", 2), idempotency.Record{Fingerprint: "fp", Token: "g2"}, lock)
+	require.NoError(t, err, "globex still has room")
+	assert.Nil(t, existing)
+
+	// A released claim makes room again.
+	require.NoError(t, a.Release(ctx, key("acme", 10), "t0"))
+	existing, err = b.Claim(ctx, key("acme", 20), idempotency.Record{Fingerprint: "fp", Token: "t20"}, lock)
+	require.NoError(t, err)
+	assert.Nil(t, existing)
+
+	keys, err := redis.NewClient(&redis.Options{Addr: r.Addr}).Keys(ctx, "sf:idem:*").Result()
+	require.NoError(t, err)
+	for _, k := range keys {
+		assert.True(t, strings.HasPrefix(k, "sf:idem:{acme}:") || strings.HasPrefix(k, "sf:idem:{globex}:"), "%s carries its partner's hash tag", k)
+	}
+}
+
+// TestRedisClaimsExpireFromTheBound: a claim whose lock ran out (its
+// request died) no longer counts against its partner's bound.
+func TestRedisClaimsExpireFromTheBound(t *testing.T) {
+	t.Parallel()
+	r := edgetest.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := redisStore(t, rdb, idempotency.RedisConfig{Prefix: "sf:idem:", MaxPartnerRecords: 1})
+	ctx := context.Background()
+	_, err := s.Claim(ctx, key("acme", 1), idempotency.Record{Fingerprint: "fp", Token: "t1"}, 50*time.Millisecond)
+	require.NoError(t, err)
+	_, err = s.Claim(ctx, key("acme", 2), idempotency.Record{Fingerprint: "fp", Token: "t2"}, lock)
+	require.ErrorIs(t, err, idempotency.ErrFull)
+	require.Eventually(t, func() bool {
+		existing, err := s.Claim(ctx, key("acme", 2), idempotency.Record{Fingerprint: "fp", Token: "t2"}, lock)
+		return err == nil && existing == nil
+	}, 10*time.Second, 20*time.Millisecond, "the expired claim left the bound")
 }
