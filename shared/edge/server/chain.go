@@ -98,8 +98,9 @@ type step struct {
 //     errors, per their docs); the routing state (client IP, the tester's
 //     X-Shopfront-Variant pin, removed from the request) sits outside the
 //     access log, which names the variants the request's calls used;
-//  8. limits: TRACE and CONNECT get 405 (when no route matches, once the
-//     Unmatched slot has charged them to the client's limit), a body with a Content-Encoding
+//  8. limits: TRACE and CONNECT get 405 (wrapped in the Unmatched slot's
+//     layers when no route matches, which charge them to the client's
+//     limit), a body with a Content-Encoding
 //     other than identity 415, headers over MaxHeaderBytes 431 and bodies
 //     over BodyLimit 413 (net/http itself only stops headers beyond
 //     HardMaxHeaderBytes);
@@ -155,7 +156,7 @@ func (s *Server) edgeSteps() ([]step, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building access log middleware: %w", err)
 	}
-	limits, err := limitsConfig{MaxHeaderBytes: s.cfg.MaxHeaderBytes, BodyLimit: s.cfg.BodyLimit}.ToMiddleware()
+	limits, err := limitsConfig{MaxHeaderBytes: s.cfg.MaxHeaderBytes, BodyLimit: s.cfg.BodyLimit, Unmatched: s.wrapUnmatched}.ToMiddleware()
 	if err != nil {
 		return nil, fmt.Errorf("building limits middleware: %w", err)
 	}
@@ -246,6 +247,17 @@ func (s *Server) Install(c Chain) error {
 	s.installed = true
 	s.install(steps)
 	return nil
+}
+
+// wrapUnmatched wraps h in the layers of the Unmatched slot, outermost
+// first. Install sets them before Run, so requests only ever read them.
+func (s *Server) wrapUnmatched(h echo.HandlerFunc) echo.HandlerFunc {
+	for i := len(s.steps) - 1; i >= 0; i-- {
+		if s.steps[i].slot == SlotUnmatched {
+			h = s.steps[i].Middleware(h)
+		}
+	}
+	return h
 }
 
 func slotField(s Slot) string {
@@ -354,6 +366,10 @@ type limitsConfig struct {
 	MaxHeaderBytes int
 	// BodyLimit caps the body in bytes. Required.
 	BodyLimit int64
+	// Unmatched wraps a handler in the layers of the Unmatched slot, as
+	// installed when the request arrives. Optional. Default nil: TRACE and
+	// CONNECT are refused without them.
+	Unmatched func(h echo.HandlerFunc) echo.HandlerFunc
 }
 
 func (c limitsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
@@ -371,22 +387,15 @@ func (c limitsConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 				allow, _ := ec.Get(echo.ContextKeyHeaderAllow).(string)
 				refused := problem.New(http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed,
 					req.Method+" is not allowed.").WithHeader(echo.HeaderAllow, allow)
-				if metrics.Matched(ec) {
+				if metrics.Matched(ec) || c.Unmatched == nil {
 					return refused
 				}
-				// An unmatched one goes on through the Unmatched slot, where
-				// the gateway charges it to the client's anonymous limit like
-				// any unknown path, and only echo's own 404 or 405 at the end
-				// becomes this 405: a flood of TRACE is no cheaper than one
-				// of GET. No route runs on the way.
-				var he *echo.HTTPError
-				switch err := next(ec); {
-				case err == nil && ec.Response().Committed:
-					return nil
-				case err != nil && !(errors.As(err, &he) && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed)):
-					return err
-				}
-				return refused
+				// On a path no route matches, the refusal is what the
+				// Unmatched slot's layers wrap, as echo's own 404 would be:
+				// the gateway charges it to the client's anonymous limit
+				// like any unknown path, so a flood of TRACE is no cheaper
+				// than one of GET. No route, and no Outer layer, runs.
+				return c.Unmatched(func(echo.Context) error { return refused })(ec)
 			}
 			if ce := req.Header.Values(echo.HeaderContentEncoding); len(ce) > 0 && hasBody(req) && !identityOnly(ce) {
 				return problem.New(http.StatusUnsupportedMediaType, problem.CodeUnsupportedMediaType,

@@ -28,7 +28,8 @@ import (
 // problem and exit code 2; --version and --check-config answer without
 // serving; the OpenTelemetry variables shape the exported spans; SIGTERM
 // turns /readyz 503, lets an in-flight request finish with its full
-// answer, and exits 0.
+// answer, and exits 0; and, with Attacks set, the attack corpus is
+// withstood by the process itself.
 type Command struct {
 	// Name is the binary's name and the prefix of its problem lines, e.g.
 	// "bff-mobile". Required.
@@ -42,6 +43,11 @@ type Command struct {
 	// InFlight is the request that is in flight when SIGTERM arrives.
 	// Required.
 	InFlight InFlight
+	// Attacks describes the running binary for the attack corpus, given
+	// its public address and the fakes behind it: the corpus then runs
+	// against the real process too, as built and configured by main, over
+	// real sockets. Optional. Default nil: the corpus runs in-process only.
+	Attacks func(t testing.TB, addr string, f *fakes.Fakes) Target
 }
 
 // InFlight is a request a gateway answers 200 after calling the catalog
@@ -121,6 +127,14 @@ func (c Command) Test(t *testing.T) {
 		t.Parallel()
 		c.testDrain(t, bin)
 	})
+	if c.Attacks != nil {
+		t.Run("attack corpus", func(t *testing.T) {
+			t.Parallel()
+			f, base := fakestest.Start(t)
+			p := Start(t, bin, base, c.Env...)
+			Attacks(t, c.Attacks(t, p.Addr, f))
+		})
+	}
 }
 
 func (c Command) testBadConfig(t *testing.T, bin string) {
