@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
@@ -279,6 +281,7 @@ type framingListener struct {
 	net.Listener
 	tls     *tls.Config
 	timeout time.Duration
+	log     *zap.Logger
 
 	conns     chan net.Conn
 	errs      chan error
@@ -289,11 +292,11 @@ type framingListener struct {
 	cancel context.CancelFunc
 }
 
-func newFramingListener(ln net.Listener, tlsCfg *tls.Config, handshakeTimeout time.Duration) net.Listener {
+func newFramingListener(ln net.Listener, tlsCfg *tls.Config, handshakeTimeout time.Duration, log *zap.Logger) net.Listener {
 	if tlsCfg == nil {
 		return plainFramingListener{ln}
 	}
-	l := &framingListener{Listener: ln, tls: tlsCfg, timeout: handshakeTimeout,
+	l := &framingListener{Listener: ln, tls: tlsCfg, timeout: handshakeTimeout, log: log,
 		conns: make(chan net.Conn), errs: make(chan error), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	go l.acceptLoop()
@@ -334,6 +337,16 @@ func (l *framingListener) handshake(raw net.Conn) {
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
+		// As net/http logs the handshakes it does itself: a wrong or
+		// missing client certificate shows here.
+		l.log.Warn("TLS handshake failed", zap.String("remote", raw.RemoteAddr().String()), zap.Error(err))
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			// A client speaking plain HTTP to the HTTPS port gets the
+			// answer net/http gives it, not a silent close.
+			_ = re.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
 		_ = tc.Close()
 		return
 	}
@@ -346,6 +359,16 @@ func (l *framingListener) handshake(raw net.Conn) {
 	case <-l.done:
 		_ = tc.Close()
 	}
+}
+
+// looksLikeHTTP reports whether the first bytes of a TLS record are the
+// start of a plain HTTP request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
 }
 
 func (l *framingListener) Accept() (net.Conn, error) {

@@ -320,7 +320,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- serve(s.admin, s.adminLn) }()
 	go func() {
-		errc <- serve(s.public, newFramingListener(s.publicLn, s.public.TLSConfig, s.cfg.ReadHeaderTimeout))
+		errc <- serve(s.public, newFramingListener(s.publicLn, s.public.TLSConfig, s.cfg.ReadHeaderTimeout, s.log.With(zap.String("listener", "public"))))
 	}()
 	s.log.Info("serving", zap.String("gateway", s.opts.Name), zap.String("addr", s.Addr()),
 		zap.String("adminAddr", s.AdminAddr()), zap.Bool("tls", s.cfg.TLS()))

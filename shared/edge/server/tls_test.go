@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/tls"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -23,6 +24,12 @@ func TestTLS(t *testing.T) {
 	p := edgetest.NewPKI(t)
 	proto := func(e *echo.Echo) {
 		e.GET("/proto", func(c echo.Context) error { return c.String(http.StatusOK, c.Request().Proto) })
+		e.GET("/tls", func(c echo.Context) error {
+			if c.Request().TLS == nil || !c.Request().TLS.HandshakeComplete {
+				return c.String(http.StatusOK, "none")
+			}
+			return c.String(http.StatusOK, "tls")
+		})
 	}
 	s := start(t, server.Config{TLSCertFile: p.CertFile, TLSKeyFile: p.KeyFile}, server.Options{}, proto)
 
@@ -38,6 +45,22 @@ func TestTLS(t *testing.T) {
 		t.Parallel()
 		_, err := tlsClient(&tls.Config{RootCAs: p.CAPool, MaxVersion: tls.VersionTLS11}).Get("https://" + s.Addr() + "/proto")
 		assert.Error(t, err)
+	})
+	t.Run("nok, plain HTTP to the HTTPS port is told so", func(t *testing.T) {
+		t.Parallel()
+		got := sendRaw(t, s.Addr(), "GET /proto HTTP/1.1\r\nHost: shopfront.test\r\n\r\n")
+		assert.Contains(t, got, "HTTP/1.0 400 Bad Request")
+		assert.Contains(t, got, "HTTP request to an HTTPS server")
+	})
+	t.Run("ok, HTTP/1.1 over TLS knows its TLS state", func(t *testing.T) {
+		t.Parallel()
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.CAPool}}}
+		resp, err := c.Get("https://" + s.Addr() + "/tls")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		assert.Equal(t, 1, resp.ProtoMajor)
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, "tls", string(body), "Request.TLS is set behind the framing watch")
 	})
 	t.Run("ok, admin stays plain HTTP", func(t *testing.T) {
 		t.Parallel()
