@@ -88,6 +88,16 @@ func (c *framingConn) ConnectionState() tls.ConnectionState {
 	return tls.ConnectionState{}
 }
 
+// CloseWrite half-closes the connection when the one below can, as
+// net/http does before closing after an error answer, so that unread
+// request bytes do not turn the close into a reset that loses the answer.
+func (c *framingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *framingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.state != scanDone {
