@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -104,6 +105,10 @@ type Client struct {
 	budget  *budget
 	m       *metrics
 	obs     prometheus.Observer
+	// okCalls is the calls counter of successful calls, the outcome of
+	// nearly every call, bound on the first one (not before: a service
+	// never called has no series).
+	okCalls atomic.Pointer[prometheus.Counter]
 
 	hedgeBudget *budget
 	latency     latencyEstimate
@@ -309,9 +314,25 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 		}
 		c.logFailure(ctx, r, outcome, elapsed, err)
 	}
-	c.m.calls.WithLabelValues(c.service, c.variant, outcome).Inc()
+	if err == nil {
+		c.countOK()
+	} else {
+		c.m.calls.WithLabelValues(c.service, c.variant, outcome).Inc()
+	}
 	c.obs.Observe(elapsed.Seconds())
 	return err
+}
+
+func (c *Client) countOK() {
+	ok := c.okCalls.Load()
+	if ok == nil {
+		// Two first calls may both bind it: the vector hands both the same
+		// child.
+		child := c.m.calls.WithLabelValues(c.service, c.variant, "ok")
+		ok = &child
+		c.okCalls.Store(ok)
+	}
+	(*ok).Inc()
 }
 
 // logFailure logs a failed call at Debug, whatever the kind. The failure is
