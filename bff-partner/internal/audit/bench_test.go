@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -61,4 +62,24 @@ func BenchmarkAuditRefusedBody(b *testing.B) {
 	}
 	sb.WriteString(`]}`)
 	benchAudit(b, http.StatusBadRequest, sb.String())
+}
+
+// BenchmarkWriterWrite measures appending one GET's entry to a buffered
+// file, the write path of every answered request.
+func BenchmarkWriterWrite(b *testing.B) {
+	w, err := audit.Open(audit.WriterConfig{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	e := audit.Entry{
+		Time: time.Now(), RequestID: "0af7651916cd43dd8448eb211c80319c", PartnerID: "acme", KeyID: "acme-dev-1",
+		ClientIP: "203.0.113.7", Method: http.MethodGet, Path: "/v2/products/p-0001", Status: http.StatusOK, LatencyMs: 1.234,
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := w.Write(e); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

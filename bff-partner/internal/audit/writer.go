@@ -27,6 +27,8 @@ const (
 	// sweepInterval is how often old files are looked for besides start-up
 	// and each day's rotation, so a quiet gateway still deletes them daily.
 	sweepInterval = time.Hour
+	// maxKeptLine is the largest encoding buffer kept between lines.
+	maxKeptLine = 64 << 10
 )
 
 // WriterConfig configures the audit file writer.
@@ -52,11 +54,17 @@ type WriterConfig struct {
 // Writer appends entries as JSON lines to one file per UTC day, buffered,
 // and deletes files older than the retention. It is safe for concurrent use.
 type Writer struct {
-	cfg  WriterConfig
-	mu   sync.Mutex
-	day  string
+	cfg WriterConfig
+	mu  sync.Mutex
+	// date is the UTC day of the open file, compared without formatting
+	// it for every line.
+	date civilDate
 	file *os.File
 	buf  *bufio.Writer
+	// line and enc encode one entry at a time, under mu: one buffer and
+	// one encoder for the writer's life instead of a pair per line.
+	line bytes.Buffer
+	enc  *json.Encoder
 
 	closed bool
 
@@ -108,6 +116,9 @@ func Open(cfg WriterConfig) (*Writer, error) {
 			return nil, fmt.Errorf("registering audit metrics: %w", err)
 		}
 	}
+	w.enc = json.NewEncoder(&w.line)
+	// Queries keep their & and bodies their < > as sent, readable by grep.
+	w.enc.SetEscapeHTML(false)
 	if _, err := w.Sweep(); err != nil {
 		return nil, err
 	}
@@ -167,17 +178,19 @@ func (w *Writer) Write(e Entry) error {
 
 // write is Write with w.mu held.
 func (w *Writer) write(e Entry) error {
-	var lb bytes.Buffer
-	enc := json.NewEncoder(&lb)
-	// Queries keep their & and bodies their < > as sent, readable by grep.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
+	if w.line.Cap() > maxKeptLine {
+		// One large body's line is not held for the writer's life.
+		w.line = bytes.Buffer{}
+	} else {
+		w.line.Reset()
+	}
+	if err := w.enc.Encode(e); err != nil {
 		return fmt.Errorf("encoding audit entry: %w", err)
 	}
-	line := lb.Bytes() // Encode ends it with '\n'.
-	day := e.Time.UTC().Format(time.DateOnly)
-	if day != w.day || w.file == nil {
-		if err := w.rotate(day); err != nil {
+	line := w.line.Bytes() // Encode ends it with '\n'.
+	utc := e.Time.UTC()
+	if date := dateOf(utc); date != w.date || w.file == nil {
+		if err := w.rotate(date, utc.Format(time.DateOnly)); err != nil {
 			return err
 		}
 	}
@@ -194,8 +207,9 @@ func (w *Writer) write(e Entry) error {
 	return nil
 }
 
-// rotate closes the current file and opens the file of day; w.mu is held.
-func (w *Writer) rotate(day string) error {
+// rotate closes the current file and opens the file of date (formatted as
+// day); w.mu is held.
+func (w *Writer) rotate(date civilDate, day string) error {
 	if err := w.closeFile(); err != nil {
 		w.cfg.Logger.Error("closing audit file", zap.Error(err))
 	}
@@ -203,7 +217,7 @@ func (w *Writer) rotate(day string) error {
 	if err != nil {
 		return fmt.Errorf("opening audit file: %w", err)
 	}
-	w.day, w.file, w.buf = day, f, bufio.NewWriterSize(f, 64<<10)
+	w.date, w.file, w.buf = date, f, bufio.NewWriterSize(f, 64<<10)
 	go func() {
 		// A new day is also when the oldest day expires.
 		if _, err := w.Sweep(); err != nil {
@@ -213,6 +227,18 @@ func (w *Writer) rotate(day string) error {
 	return nil
 }
 
+// civilDate is a UTC day.
+type civilDate struct {
+	year  int
+	month time.Month
+	day   int
+}
+
+func dateOf(t time.Time) civilDate {
+	y, m, d := t.Date()
+	return civilDate{y, m, d}
+}
+
 func (w *Writer) closeFile() error {
 	if w.file == nil {
 		return nil
@@ -220,7 +246,7 @@ func (w *Writer) closeFile() error {
 	ferr := w.buf.Flush()
 	serr := w.file.Sync()
 	cerr := w.file.Close()
-	w.file, w.buf, w.day = nil, nil, ""
+	w.file, w.buf, w.date = nil, nil, civilDate{}
 	return errors.Join(ferr, serr, cerr)
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -132,7 +133,16 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 		return
 	}
 	req, res := ec.Request(), ec.Response()
-	fields := make([]zap.Field, 0, 20)
+	// The fields are encoded by the time Write returns (the core copies
+	// what it keeps), so their slice is reused: it is over a kilobyte per
+	// request otherwise.
+	fp := fieldPool.Get().(*[]zap.Field)
+	defer func() {
+		clear(*fp)
+		*fp = (*fp)[:0]
+		fieldPool.Put(fp)
+	}()
+	fields := *fp
 	fields = append(fields, zap.String("requestId", requestid.FromContext(req.Context())))
 	if sc := trace.SpanContextFromContext(entryCtx); sc.IsValid() {
 		fields = append(fields, zap.String("traceId", sc.TraceID().String()), zap.String("spanId", sc.SpanID().String()))
@@ -167,7 +177,13 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 		fields = append(fields, extra...)
 	}
 	ce.Write(fields...)
+	*fp = fields
 }
+
+var fieldPool = sync.Pool{New: func() any {
+	fs := make([]zap.Field, 0, 24)
+	return &fs
+}}
 
 // principalFields names the caller by ids only: a partner client's subject
 // is its OAuth client id, anyone else's is the user id.

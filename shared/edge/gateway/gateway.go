@@ -35,6 +35,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/auth"
@@ -210,12 +211,18 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	// (the response cache's refreshes, for one) is done with it.
 	g.OnShutdown(g.releaseAfterRequests)
 
+	// Client spans only when spans are exported: otherwise the calls carry
+	// the request's span context as it is, with no span machinery per call.
+	var clientSpans trace.TracerProvider
+	if g.Tracing.Recording() {
+		clientSpans = g.Tracing.Provider
+	}
 	svcCfg := services.ConfigFrom(upstream.Config{Timeout: cfg.Upstreams.Timeout}, cfg.Upstreams.URL)
 	svcCfg.Routing, svcCfg.RoutingFile = cfg.Routing, cfg.File
 	g.Clients, err = services.New(svcCfg,
 		upstream.Options{
 			Logger: g.Logger, Registerer: g.Registry,
-			TracerProvider: g.Tracing.Provider, Propagator: g.Tracing.Propagator,
+			TracerProvider: clientSpans, Propagator: g.Tracing.Propagator,
 			Client: opts.Client,
 		})
 	if err != nil {

@@ -8,9 +8,12 @@ package metrics
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"reflect"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -114,6 +117,7 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	series := &seriesCache{requests: requests, duration: duration}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) error {
 			if c.Skipper(ec) {
@@ -121,25 +125,91 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}
 			start := c.Now()
 			entryCtx := ec.Request().Context()
-			observe := func(status int) {
-				route, method := Route(ec), Method(ec.Request().Method)
-				requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-				if !IsStream(ec) {
-					duration.WithLabelValues(route, method).Observe(c.Now().Sub(start).Seconds())
-				}
-			}
 			defer func() {
 				// A panic goes on to the outer recover, which answers 500.
 				if r := recover(); r != nil {
-					observe(http.StatusInternalServerError)
+					series.observe(ec, http.StatusInternalServerError, start, c.Now())
 					panic(r)
 				}
 			}()
 			err := next(ec)
-			observe(Status(ec, entryCtx, err))
+			series.observe(ec, Status(ec, entryCtx, err), start, c.Now())
 			return err
 		}
 	}, nil
+}
+
+// seriesCache keeps the children of the request metrics bound to their
+// labels, so that a request finds its counter and histogram with one map
+// read instead of hashing its label values into the vectors (and formatting
+// its status) every time. The label sets are bounded (route templates,
+// known methods, statuses), so the maps stay small; they are copied on the
+// rare write and read without a lock.
+type seriesCache struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+
+	mu       sync.Mutex // serialises writers
+	counters atomic.Pointer[map[requestLabels]prometheus.Counter]
+	timers   atomic.Pointer[map[routeLabels]prometheus.Observer]
+}
+
+type routeLabels struct{ route, method string }
+
+type requestLabels struct {
+	routeLabels
+	status int
+}
+
+func (s *seriesCache) observe(ec echo.Context, status int, start, end time.Time) {
+	rl := routeLabels{route: Route(ec), method: Method(ec.Request().Method)}
+	s.counter(requestLabels{rl, status}).Inc()
+	if !IsStream(ec) {
+		s.timer(rl).Observe(end.Sub(start).Seconds())
+	}
+}
+
+func (s *seriesCache) counter(k requestLabels) prometheus.Counter {
+	if m := s.counters.Load(); m != nil {
+		if c, ok := (*m)[k]; ok {
+			return c
+		}
+	}
+	return cacheChild(&s.mu, &s.counters, k, func() prometheus.Counter {
+		return s.requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.status))
+	})
+}
+
+func (s *seriesCache) timer(k routeLabels) prometheus.Observer {
+	if m := s.timers.Load(); m != nil {
+		if o, ok := (*m)[k]; ok {
+			return o
+		}
+	}
+	return cacheChild(&s.mu, &s.timers, k, func() prometheus.Observer {
+		return s.duration.WithLabelValues(k.route, k.method)
+	})
+}
+
+// cacheChild adds the child made by child under k to the copy-on-write
+// map p, unless another request added it first.
+func cacheChild[K comparable, V any](mu *sync.Mutex, p *atomic.Pointer[map[K]V], k K, child func() V) V {
+	mu.Lock()
+	defer mu.Unlock()
+	old := p.Load()
+	if old != nil {
+		if v, ok := (*old)[k]; ok {
+			return v
+		}
+	}
+	m := make(map[K]V, 1)
+	if old != nil {
+		m = maps.Clone(*old)
+	}
+	v := child()
+	m[k] = v
+	p.Store(&m)
+	return v
 }
 
 // streamKey marks, in the echo context, a response that is a long-lived

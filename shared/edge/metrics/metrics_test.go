@@ -202,3 +202,32 @@ shopfront_http_requests_total{method="GET",route="/a",status="204"} 1
 shopfront_http_requests_total{method="GET",route="/b",status="204"} 2
 `), "shopfront_http_requests_total"))
 }
+
+// TestHTTPMetricsConcurrentRequestsCountExactly sends requests of several
+// label sets at once, so that series are first bound while others are
+// counted: every request is counted once, in its own series.
+func TestHTTPMetricsConcurrentRequestsCountExactly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, true)
+	const workers, each = 4, 25
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range each {
+				path := "/v1/products/" + string(rune('a'+w))
+				if i%5 == 0 {
+					path = "/v1/secure"
+				}
+				f.do(t, http.MethodGet, path)
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	out := f.scrape(t)
+	assert.Contains(t, out, `shopfront_http_requests_total{method="GET",route="/v1/products/:id",status="200"} 80`)
+	assert.Contains(t, out, `shopfront_http_requests_total{method="GET",route="/v1/secure",status="401"} 20`)
+	assert.Contains(t, out, `shopfront_http_request_duration_seconds_count{method="GET",route="/v1/secure"} 20`)
+}

@@ -190,12 +190,18 @@ func (s *Server) edgeSteps() ([]step, error) {
 // Steps only ever go after those already installed: Install adds the Pre
 // slot after the last pre-routing step and Unmatched and Outer after the
 // last post-routing one, which is where they belong.
+//
+// The steps after routing are not handed to Echo.Use one by one: echo
+// applies its Use middleware anew on every request, wrapping the route's
+// handler in a fresh closure per layer (a dozen allocations a request).
+// They are composed once, here, around a handler that calls the route's
+// own (c.Handler(), which is what echo would hand the first of them), and
+// a single Use layer returns that chain as it is.
 func (s *Server) install(steps []step) {
+	first := len(s.steps) == 0
 	for _, st := range steps {
 		if st.pre {
 			s.echo.Pre(st.Middleware)
-		} else {
-			s.echo.Use(st.Middleware)
 		}
 	}
 	s.steps = append(s.steps, steps...)
@@ -210,7 +216,22 @@ func (s *Server) install(steps []step) {
 			return 1
 		}
 	})
+	var h echo.HandlerFunc = routeHandler
+	for i := len(s.steps) - 1; i >= 0; i-- {
+		if !s.steps[i].pre {
+			h = s.steps[i].Middleware(h)
+		}
+	}
+	s.routed.Store(&h)
+	if first {
+		s.echo.Use(func(echo.HandlerFunc) echo.HandlerFunc { return *s.routed.Load() })
+	}
 }
+
+// routeHandler ends the composed chain with the handler the router found
+// for the request: the route's (its own middleware included), or echo's
+// not-found or method-not-allowed one. Nothing in the chain replaces it.
+func routeHandler(c echo.Context) error { return c.Handler()(c) }
 
 // Install adds a gateway's layers to the edge chain at their slots. It may
 // be called once, before Run; a layer without a name or middleware is

@@ -16,6 +16,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -95,6 +96,9 @@ type Server struct {
 	installed bool
 	// steps is the chain in order, as installed.
 	steps []step
+	// routed is the chain of the steps that run after routing, composed
+	// once around the matched route's handler (see install).
+	routed atomic.Pointer[echo.HandlerFunc]
 
 	// draining is closed when shutdown begins; see Draining.
 	draining     chan struct{}

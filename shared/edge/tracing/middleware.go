@@ -66,6 +66,9 @@ func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 		c.Propagator = NewPropagator()
 	}
 	tracer := c.TracerProvider.Tracer(ScopeName)
+	if _, ok := c.TracerProvider.(*propagatingProvider); ok {
+		return propagateOnly(c, tracer), nil
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) error {
 			if c.Skipper(ec) {
@@ -79,21 +82,13 @@ func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if p := ec.Path(); p != "" {
 				name = method + " " + p
 			}
-			attrs := make([]attribute.KeyValue, 0, 8)
-			attrs = append(attrs,
-				semconv.HTTPRequestMethodKey.String(method),
-				semconv.URLPath(req.URL.Path),
-				semconv.URLScheme(ec.Scheme()),
-				semconv.ClientAddress(ec.RealIP()),
-				semconv.NetworkProtocolVersion(protoVersion(req)),
-			)
-			if !known {
-				attrs = append(attrs, semconv.HTTPRequestMethodOriginal(req.Method))
+			ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+			// The attributes are set after the start, and only on a span
+			// that records: an unsampled request then costs none of them.
+			// The samplers decide on the trace id and the parent alone.
+			if span.IsRecording() {
+				span.SetAttributes(requestAttributes(ec, req, method, known)...)
 			}
-			if ua := req.UserAgent(); ua != "" {
-				attrs = append(attrs, semconv.UserAgentOriginal(ua))
-			}
-			ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 			defer span.End()
 			ec.SetRequest(req.WithContext(ctx))
 			defer func() {
@@ -110,6 +105,9 @@ func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			}()
 
 			err := next(ec)
+			if !span.IsRecording() {
+				return err
+			}
 
 			status := metrics.Status(ec, entryCtx, err)
 			if metrics.Matched(ec) {
@@ -131,6 +129,43 @@ func (c MiddlewareConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			return err
 		}
 	}, nil
+}
+
+// propagateOnly is the middleware over a provider that records nothing:
+// the request context gets the span context, for the access log and the
+// upstream calls, and nothing else is done.
+func propagateOnly(c MiddlewareConfig, tracer trace.Tracer) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.Skipper(ec) {
+				return next(ec)
+			}
+			req := ec.Request()
+			ctx := c.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+			ctx, _ = tracer.Start(ctx, "")
+			ec.SetRequest(req.WithContext(ctx))
+			return next(ec)
+		}
+	}
+}
+
+// requestAttributes are the server span's attributes known on entry.
+func requestAttributes(ec echo.Context, req *http.Request, method string, known bool) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 7)
+	attrs = append(attrs,
+		semconv.HTTPRequestMethodKey.String(method),
+		semconv.URLPath(req.URL.Path),
+		semconv.URLScheme(ec.Scheme()),
+		semconv.ClientAddress(ec.RealIP()),
+		semconv.NetworkProtocolVersion(protoVersion(req)),
+	)
+	if !known {
+		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(req.Method))
+	}
+	if ua := req.UserAgent(); ua != "" {
+		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	}
+	return attrs
 }
 
 // spanMethod returns the method as semantic conventions want it: known

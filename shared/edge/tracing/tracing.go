@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The OTLP protocols of OTEL_EXPORTER_OTLP_PROTOCOL.
@@ -54,9 +55,9 @@ type Config struct {
 	// Endpoint is OTEL_EXPORTER_OTLP_ENDPOINT: the base URL of the OTLP
 	// receiver (http://collector:4318 for HTTP, http://collector:4317 for
 	// gRPC; https for TLS). For HTTP, /v1/traces is appended to its path as
-	// the OpenTelemetry specification says. Optional. Default empty: spans
-	// (and their trace ids, for logs and propagation) exist but are not
-	// exported.
+	// the OpenTelemetry specification says. Optional. Default empty: no
+	// span is recorded, but every request still gets a span context (a
+	// trace id for the logs, and a traceparent for the upstream calls).
 	Endpoint string
 	// Protocol is OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf, http/json or
 	// grpc. Optional. Default http/protobuf.
@@ -98,16 +99,26 @@ func (c Config) Validate() error {
 
 // Tracing is a gateway's tracing set-up.
 type Tracing struct {
-	// Provider creates tracers; give it to the middleware and the upstream
-	// client.
-	Provider *sdktrace.TracerProvider
+	// Provider creates tracers; give it to the middleware, and to the
+	// upstream client when Recording.
+	Provider trace.TracerProvider
 	// Propagator reads and writes traceparent and tracestate.
 	Propagator propagation.TextMapPropagator
+
+	// sdk is Provider when spans are recorded, nil otherwise.
+	sdk *sdktrace.TracerProvider
 }
+
+// Recording reports whether spans are recorded and exported (an endpoint
+// or a span processor is configured). When they are not, Provider only
+// makes span contexts, and the upstream client is better off without
+// client spans: the request's span context is propagated as it is.
+func (t *Tracing) Recording() bool { return t.sdk != nil }
 
 // Setup builds the provider and the propagator. It does not connect to the
 // endpoint: exporting happens in the background and a receiver that is down
-// costs dropped spans, never a failed request.
+// costs dropped spans, never a failed request. Without an endpoint or a
+// span processor it builds no SDK provider at all (see Recording).
 func Setup(ctx context.Context, cfg Config) (*Tracing, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -119,6 +130,9 @@ func Setup(ctx context.Context, cfg Config) (*Tracing, error) {
 		attrs = append(attrs, semconv.ServiceVersion(cfg.ServiceVersion))
 	}
 	sampler, _ := NewSampler(cfg.Sampler, cfg.SamplerArg)
+	if cfg.Endpoint == "" && len(cfg.SpanProcessors) == 0 {
+		return &Tracing{Provider: newPropagatingProvider(sampler), Propagator: NewPropagator()}, nil
+	}
 	opts := []sdktrace.TracerProviderOption{
 		// Schemaless and built here: resource.Default() would read
 		// OTEL_RESOURCE_ATTRIBUTES itself, and the environment is the config
@@ -136,10 +150,8 @@ func Setup(ctx context.Context, cfg Config) (*Tracing, error) {
 	for _, sp := range cfg.SpanProcessors {
 		opts = append(opts, sdktrace.WithSpanProcessor(sp))
 	}
-	return &Tracing{
-		Provider:   sdktrace.NewTracerProvider(opts...),
-		Propagator: NewPropagator(),
-	}, nil
+	sdk := sdktrace.NewTracerProvider(opts...)
+	return &Tracing{Provider: sdk, Propagator: NewPropagator(), sdk: sdk}, nil
 }
 
 // NewPropagator returns the W3C TraceContext propagator (traceparent and
@@ -153,7 +165,10 @@ func NewPropagator() propagation.TextMapPropagator {
 // Shutdown flushes the spans still buffered and stops the exporter; call it
 // once while shutting down, with a deadline.
 func (t *Tracing) Shutdown(ctx context.Context) error {
-	if err := t.Provider.Shutdown(ctx); err != nil {
+	if t.sdk == nil {
+		return nil
+	}
+	if err := t.sdk.Shutdown(ctx); err != nil {
 		return fmt.Errorf("shutting down tracing: %w", err)
 	}
 	return nil

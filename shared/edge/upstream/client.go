@@ -8,7 +8,8 @@
 //
 //	Client.Do: per-call timeout, headers, budgeted retry, metrics, decoding
 //	  [hedged GETs: a second copy after the variant's p95, within a budget]
-//	  -> otelhttp.Transport: client span, traceparent/tracestate
+//	  -> otelhttp.Transport: client span, traceparent/tracestate (only with
+//	     a TracerProvider; without one Client.Do writes the caller's)
 //	  -> breakerTransport: fail fast when open, count transport errors and 5xx
 //	  -> *http.Transport: pooled connections
 package upstream
@@ -24,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -34,7 +36,6 @@ import (
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/shopfront/shared/edge/auth"
@@ -60,8 +61,11 @@ type Options struct {
 	// Registerer receives the upstream metrics. Optional. Default: the
 	// metrics are kept but not exported.
 	Registerer prometheus.Registerer
-	// TracerProvider makes the client span of each call. Optional.
-	// Default: no spans (the incoming trace context is still propagated).
+	// TracerProvider makes the client span of each call, whose context is
+	// what the call propagates. Optional. Default: no client spans; the
+	// call carries the caller's span context (the request's server span)
+	// as it is, which costs no span machinery at all. A gateway leaves it
+	// nil when it exports no spans.
 	TracerProvider trace.TracerProvider
 	// Propagator writes the trace context into upstream requests.
 	// Optional. Default W3C Trace Context (traceparent, tracestate).
@@ -94,10 +98,17 @@ type Client struct {
 	base    string
 	log     *zap.Logger
 	http    *http.Client
+	// inject is the propagator setHeaders writes the caller's span context
+	// with, when there are no client spans to do it; nil otherwise.
+	inject  propagation.TextMapPropagator
 	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
 	budget  *budget
 	m       *metrics
 	obs     prometheus.Observer
+	// okCalls is the calls counter of successful calls, the outcome of
+	// nearly every call, bound on the first one (not before: a service
+	// never called has no series).
+	okCalls atomic.Pointer[prometheus.Counter]
 
 	hedgeBudget *budget
 	latency     latencyEstimate
@@ -117,9 +128,6 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 	cfg = cfg.WithDefaults()
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
-	}
-	if opts.TracerProvider == nil {
-		opts.TracerProvider = tracenoop.NewTracerProvider()
 	}
 	if opts.Propagator == nil {
 		opts.Propagator = propagation.TraceContext{}
@@ -156,26 +164,31 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 		c.log.Warn("upstream breaker changed state", zap.String("from", from.String()), zap.String("to", to.String()))
 	})
 	m.breakerState.add(c)
-	getSpan := service + " GET"
 	c.http = &http.Client{
-		Transport: otelhttp.NewTransport(&breakerTransport{cb: c.breaker, next: opts.Transport},
-			otelhttp.WithTracerProvider(opts.TracerProvider),
-			otelhttp.WithPropagators(opts.Propagator),
-			// No otel metrics: the Prometheus collectors above are the metrics,
-			// and the global MeterProvider is not used (no globals).
-			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
-			otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("shopfront.variant", opts.Variant))),
-			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-				if r.Method == http.MethodGet {
-					return getSpan
-				}
-				return service + " " + r.Method
-			}),
-		),
+		Transport: &breakerTransport{cb: c.breaker, next: opts.Transport},
 		// Redirects are not followed: they would carry identity headers to
 		// wherever the service points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	if opts.TracerProvider == nil {
+		c.inject = opts.Propagator
+		return c, nil
+	}
+	getSpan := service + " GET"
+	c.http.Transport = otelhttp.NewTransport(c.http.Transport,
+		otelhttp.WithTracerProvider(opts.TracerProvider),
+		otelhttp.WithPropagators(opts.Propagator),
+		// No otel metrics: the Prometheus collectors above are the metrics,
+		// and the global MeterProvider is not used (no globals).
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelhttp.WithSpanOptions(trace.WithAttributes(attribute.String("shopfront.variant", opts.Variant))),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if r.Method == http.MethodGet {
+				return getSpan
+			}
+			return service + " " + r.Method
+		}),
+	)
 	return c, nil
 }
 
@@ -301,9 +314,25 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 		}
 		c.logFailure(ctx, r, outcome, elapsed, err)
 	}
-	c.m.calls.WithLabelValues(c.service, c.variant, outcome).Inc()
+	if err == nil {
+		c.countOK()
+	} else {
+		c.m.calls.WithLabelValues(c.service, c.variant, outcome).Inc()
+	}
 	c.obs.Observe(elapsed.Seconds())
 	return err
+}
+
+func (c *Client) countOK() {
+	ok := c.okCalls.Load()
+	if ok == nil {
+		// Two first calls may both bind it: the vector hands both the same
+		// child.
+		child := c.m.calls.WithLabelValues(c.service, c.variant, "ok")
+		ok = &child
+		c.okCalls.Store(ok)
+	}
+	(*ok).Inc()
 }
 
 // logFailure logs a failed call at Debug, whatever the kind. The failure is
@@ -451,6 +480,9 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 	}
 	for _, k := range neverForwarded {
 		h.Del(k)
+	}
+	if c.inject != nil {
+		c.inject.Inject(ctx, propagation.HeaderCarrier(h))
 	}
 	h.Set("Accept", "application/json")
 	h.Set("User-Agent", "shopfront-edge")
