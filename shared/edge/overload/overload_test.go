@@ -34,7 +34,7 @@ type stack struct {
 	lim      *overload.Limiter
 }
 
-func newStack(t *testing.T, cfg overload.Config) *stack {
+func newStack(t testing.TB, cfg overload.Config) *stack {
 	t.Helper()
 	s := &stack{release: make(chan struct{}), reg: prometheus.NewRegistry()}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,7 +42,6 @@ func newStack(t *testing.T, cfg overload.Config) *stack {
 		<-s.release
 	}))
 	t.Cleanup(up.Close)
-	t.Cleanup(func() { s.unblock() })
 
 	cfg.Mode, cfg.Registry = overload.ModeAdaptive, s.reg
 	cfg.Skipper = func(c echo.Context) bool { return c.Path() == "/stream" }
@@ -68,6 +67,9 @@ func newStack(t *testing.T, cfg overload.Config) *stack {
 	e.GET("/stream", call)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
+	// Cleanups run last registered first: the held requests are released
+	// before the servers wait for them.
+	t.Cleanup(s.unblock)
 	s.url = srv.URL
 	return s
 }
@@ -77,7 +79,7 @@ func (s *stack) unblock() { s.once.Do(func() { close(s.release) }) }
 // hold sends a request in the background and waits until the upstream saw
 // it, so that it holds a slot (or, skipped, none); the returned channel
 // gets its status once released.
-func (s *stack) hold(t *testing.T, path string) <-chan int {
+func (s *stack) hold(t testing.TB, path string) <-chan int {
 	t.Helper()
 	before := s.upstream.Load()
 	done := make(chan int, 1)
