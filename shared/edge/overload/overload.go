@@ -69,7 +69,8 @@ type Config struct {
 	// DefaultMaxLimit.
 	MaxLimit uint `yaml:"max_limit"`
 	// InitialLimit is the limit at start, before any latency was seen.
-	// Optional. Default DefaultInitialLimit (or MaxLimit when lower).
+	// Optional. Default DefaultInitialLimit, raised to MinLimit or lowered
+	// to MaxLimit when outside them.
 	InitialLimit uint `yaml:"initial_limit"`
 
 	// Skipper selects requests that neither take a slot nor are shed: the
@@ -92,7 +93,7 @@ func (c Config) WithDefaults() Config {
 		c.MaxLimit = DefaultMaxLimit
 	}
 	if c.InitialLimit == 0 {
-		c.InitialLimit = min(DefaultInitialLimit, c.MaxLimit)
+		c.InitialLimit = max(c.MinLimit, min(DefaultInitialLimit, c.MaxLimit))
 	}
 	return c
 }
@@ -109,8 +110,7 @@ func (c Config) Validate() error {
 	}
 	if c.MinLimit > c.MaxLimit {
 		errs = append(errs, fmt.Errorf("overload.min_limit: %d is above overload.max_limit %d", c.MinLimit, c.MaxLimit))
-	}
-	if c.InitialLimit < c.MinLimit || c.InitialLimit > c.MaxLimit {
+	} else if c.InitialLimit < c.MinLimit || c.InitialLimit > c.MaxLimit {
 		errs = append(errs, fmt.Errorf("overload.initial_limit: %d is not between overload.min_limit %d and overload.max_limit %d",
 			c.InitialLimit, c.MinLimit, c.MaxLimit))
 	}

@@ -238,6 +238,7 @@ func TestConfig(t *testing.T) {
 		expectErr string
 	}{
 		{desc: "ok, the zero value is the default", given: overload.Config{}},
+		{desc: "ok, the initial limit follows a floor set above its default", given: overload.Config{Mode: "adaptive", MinLimit: 50}},
 		{desc: "ok, adaptive with its limits", given: overload.Config{Mode: "adaptive", MinLimit: 1, MaxLimit: 10, InitialLimit: 5}},
 		{desc: "nok, an unknown mode", given: overload.Config{Mode: "on"}, expectErr: `overload.mode: "on" is not one of adaptive, off`},
 		{desc: "nok, min above max", given: overload.Config{MinLimit: 50, MaxLimit: 10}, expectErr: "overload.min_limit: 50 is above overload.max_limit 10"},
