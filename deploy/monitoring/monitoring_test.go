@@ -115,7 +115,9 @@ func TestMetricsExistOnGateways(t *testing.T) {
 		env      []string
 		requests []request
 	}{
-		{name: "bff-mobile", requests: []request{
+		// The concurrency limit, off by default, exports the metric
+		// ShopfrontShedding watches.
+		{name: "bff-mobile", env: []string{"BFF_OVERLOAD=adaptive"}, requests: []request{
 			{path: "/v1/home", header: bearer(fakestest.UserToken(t, f, "u-001", "mobile"))},
 			{path: "/v1/search?q=a"},
 		}},

@@ -102,7 +102,7 @@ func (a *App) wire(cfg config.Config) error {
 	}
 	// The upload routes skip revalidation: an upload's offset must never be
 	// answered from a cache.
-	return route.Register(a.Echo(), route.Chains{
+	return a.Register(route.Chains{
 		api.AuthenticatedPolicy:   {authn, limit, cond},
 		upload.CapabilitiesPolicy: {anonymous},
 		upload.StatusPolicy:       {authn, limit},

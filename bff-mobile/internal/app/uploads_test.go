@@ -26,6 +26,7 @@ import (
 	"github.com/shopfront/contracts/fakes"
 	"github.com/shopfront/contracts/fakes/fakestest"
 	edgeconfig "github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
@@ -369,4 +370,39 @@ func flip(b []byte) []byte {
 	out := append([]byte(nil), b...)
 	out[0] ^= 0xff
 	return out
+}
+
+// TestUploads_ChunkTakesNoOverloadSlot runs bff-mobile with the adaptive
+// concurrency limit at one request: a chunk whose body is still arriving
+// holds no slot of it (uploads have their own slots), so another request is
+// served beside it.
+func TestUploads_ChunkTakesNoOverloadSlot(t *testing.T) {
+	t.Parallel()
+	f, base := fakestest.Start(t)
+	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(base, map[string]string{"BFF_OVERLOAD": "adaptive",
+		"BFF_CONFIG": edgetest.TempFile(t, "overload.yaml", "overload: {min_limit: 1, max_limit: 1, initial_limit: 1}\nmobile: {uploads: {max_concurrent: 1}}\n")})))
+	require.NoError(t, err)
+	a, _ := gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, cfg, zap.NewNop()) })
+	gatewaytest.WaitReady(t, a.AdminAddr())
+	g := tusGateways{fakes: f, urls: []string{"http://" + a.Addr()}, addrs: []string{a.Addr()}, alice: fakestest.UserToken(t, f, "u-001", "mobile")}
+	path, other := g.create(t, 0, g.alice, 100), g.create(t, 0, g.alice, 100)
+
+	conn, err := net.Dial("tcp", a.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	_, err = conn.Write([]byte("PATCH " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + g.alice + "\r\n" +
+		"Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n" +
+		"Content-Length: 100\r\n\r\n" + strings.Repeat("x", 10)))
+	require.NoError(t, err)
+	// Once the chunk is in its handler, the uploads' one slot is taken:
+	// another chunk is refused by it (chunks skip the concurrency limit,
+	// so nothing else refuses them).
+	require.Eventually(t, func() bool {
+		res, body := g.patch(t, 0, g.alice, other, 0, []byte("y"), nil)
+		return res.StatusCode == http.StatusServiceUnavailable && problemCode(t, body) == "overloaded"
+	}, 5*time.Second, 5*time.Millisecond)
+
+	res, body := tusCall(t, http.MethodHead, g.urls[0]+path, g.alice, nil, nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode, "the one slot is free while the chunk arrives: %s", body)
+	assert.Zero(t, a.Overload().InFlight())
 }

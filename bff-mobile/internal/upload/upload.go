@@ -173,7 +173,10 @@ func (a *API) Routes() []route.Route {
 		// it replaces the HEAD the server mirrors from every GET.
 		{Method: http.MethodGet, Path: "/v1/uploads/:id", Handler: a.status, Policy: StatusPolicy},
 		{Method: http.MethodHead, Path: "/v1/uploads/:id", Handler: a.head, Policy: TusPolicy},
-		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Handler: a.patch, Policy: TusPolicy},
+		// A chunk may take the whole PatchBudget and has its own slots
+		// (MaxConcurrent), so it takes none of the gateway's concurrency
+		// limit.
+		{Method: http.MethodPatch, Path: "/v1/uploads/:id", Handler: a.patch, Policy: TusPolicy, LongLived: true},
 		{Method: http.MethodDelete, Path: "/v1/uploads/:id", Handler: a.terminate, Policy: TusPolicy},
 	}
 }

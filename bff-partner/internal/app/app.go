@@ -180,7 +180,7 @@ func (a *App) wire(ctx context.Context) error {
 	scoped := func(scope auth.Scope, extra ...echo.MiddlewareFunc) []echo.MiddlewareFunc {
 		return append([]echo.MiddlewareFunc{authn, limit, apikey.RequireScope(scope), validate}, extra...)
 	}
-	return route.Register(a.Echo(), route.Chains{
+	return a.Register(route.Chains{
 		api.CatalogReadPolicy:   scoped(auth.ScopeCatalogRead),
 		api.InventoryReadPolicy: scoped(auth.ScopeInventoryRead),
 		api.OrdersReadPolicy:    scoped(auth.ScopeOrdersRead),

@@ -167,7 +167,7 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	}}); err != nil {
 		return fmt.Errorf("installing the edge chain: %w", err)
 	}
-	return route.Register(a.Echo(), route.Chains{
+	return a.Register(route.Chains{
 		api.CatalogPolicy:  {optional, limit, a.cache.Middleware(cache.Route{Query: api.CatalogQuery()})},
 		api.ProductPolicy:  {optional, limit, a.cache.Middleware(cache.Route{})},
 		api.PersonalPolicy: {required, limit, csrf},
@@ -178,7 +178,7 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	}, routes.Routes(), []route.Route{
 		{Method: http.MethodPost, Path: "/v1/session", Handler: sessions.Create, Policy: signIn},
 		{Method: http.MethodDelete, Path: "/v1/session", Handler: sessions.Delete, Policy: signOut},
-		{Method: http.MethodGet, Path: events.Path, Handler: relay.Handle, Policy: events.Policy},
+		{Method: http.MethodGet, Path: events.Path, Handler: relay.Handle, Policy: events.Policy, LongLived: true},
 	})
 }
 

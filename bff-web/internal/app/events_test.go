@@ -327,3 +327,22 @@ func TestEventsNoGoroutineGrowth(t *testing.T) {
 	assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+5 }, 15*time.Second, 100*time.Millisecond,
 		"goroutines back to %d", before)
 }
+
+// TestEventsTakeNoOverloadSlot runs bff-web with the adaptive concurrency
+// limit at one request: two open event streams hold no slot of it, so a
+// catalog page is still served beside them.
+func TestEventsTakeNoOverloadSlot(t *testing.T) {
+	t.Parallel()
+	w := bootWeb(t, webOptions{env: map[string]string{"BFF_OVERLOAD": "adaptive", "BFF_CONFIG": edgetest.TempFile(t, "overload.yaml",
+		"overload: {min_limit: 1, max_limit: 1, initial_limit: 1}\n")}})
+	for _, user := range []string{"u-003", "u-004"} {
+		s := openSSE(t, w.url, bearer(t, w.fakes, user)...)
+		assert.Equal(t, []string{"retry: 3000"}, s.next(t, 5*time.Second), "the stream is open")
+	}
+	res, err := http.Get(w.url + "/v1/catalog")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode, "the one slot is free")
+	assert.Contains(t, edgetest.ScrapeFamilies(t, strings.TrimPrefix(w.admin, "http://")), "shopfront_overload_in_flight",
+		"the limit is installed")
+}

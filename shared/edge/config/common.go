@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/shared/edge/overload"
 	"github.com/shopfront/shared/edge/routing"
 	"github.com/shopfront/shared/edge/server"
 	"github.com/shopfront/shared/edge/tracing"
@@ -46,6 +47,9 @@ type Common struct {
 	// at run time, on SIGHUP and when the file changes. Optional. Default:
 	// each service has one variant at its URL.
 	Routing routing.Config `yaml:"routing"`
+	// Overload is the adaptive concurrency limit of the public listener
+	// (BFF_OVERLOAD picks its mode). Optional. Default overload.Config's.
+	Overload overload.Config `yaml:"overload"`
 	// File is the BFF_CONFIG file the configuration was read from, which
 	// routing reloads re-read. Not a YAML key.
 	File string `yaml:"-"`
@@ -134,6 +138,7 @@ func Defaults(addr, adminAddr, audience string) Common {
 		Server:   server.Config{Addr: addr, AdminAddr: adminAddr}.WithDefaults(),
 		JWT:      JWT{Issuer: DefaultIssuer, Audience: audience},
 		LogLevel: DefaultLogLevel,
+		Overload: overload.Config{}.WithDefaults(),
 		Tracing: Tracing{Protocol: tracing.ProtocolHTTPProtobuf,
 			Sampler: tracing.DefaultSampler, SamplerArg: tracing.DefaultSamplerArg},
 		Upstreams: Upstreams{
@@ -203,6 +208,7 @@ const (
 	VarAudience          = "BFF_JWT_AUDIENCE"
 	VarRedisURL          = "BFF_REDIS_URL"
 	VarLogLevel          = "BFF_LOG_LEVEL"
+	VarOverload          = "BFF_OVERLOAD"
 	VarOTLPEndpoint      = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	VarOTLPProtocol      = "OTEL_EXPORTER_OTLP_PROTOCOL"
 	VarOTELServiceName   = "OTEL_SERVICE_NAME"
@@ -244,6 +250,7 @@ func (c *Common) ReadEnv(env *Env) {
 	env.String(VarRedisURL, &c.RedisURL)
 	env.String(FileVar, &c.File)
 	env.OneOf(VarLogLevel, &c.LogLevel, "debug", "info", "warn", "error")
+	env.OneOf(VarOverload, &c.Overload.Mode, overload.Modes()...)
 	env.URL(VarOTLPEndpoint, &c.Tracing.Endpoint)
 	env.OneOf(VarOTLPProtocol, &c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
 	env.String(VarOTELServiceName, &c.Tracing.ServiceName)
@@ -375,6 +382,11 @@ func (c Common) Validate() error {
 	case tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC:
 	default:
 		fail(VarOTLPProtocol, "%q is not one of %s, %s, %s", c.Tracing.Protocol, tracing.ProtocolHTTPProtobuf, tracing.ProtocolHTTPJSON, tracing.ProtocolGRPC)
+	}
+	if err := c.Overload.Validate(); err != nil {
+		// Each line names its key (overload.min_limit); a bad BFF_OVERLOAD
+		// was already reported by ReadEnv, so what is left came from the file.
+		errs = append(errs, Errorf(FileVar, "%s", strings.ReplaceAll(err.Error(), "\n", "\n"+FileVar+": ")))
 	}
 	if err := c.Routing.Validate(); err != nil {
 		// Each line already names its key (routing.catalog.variants[1].weight).

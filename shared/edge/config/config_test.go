@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/overload"
 )
 
 func mobileDefaults() config.Common {
@@ -235,6 +236,20 @@ log_level: warn
 				assert.Equal(t, "error", c.LogLevel)
 				assert.Equal(t, "http://catalog.yaml", c.Upstreams.Catalog)
 			}},
+		{name: "ok, the overload section, its mode from the environment",
+			env: map[string]string{"BFF_OVERLOAD": "adaptive", "BFF_CONFIG": edgetest.TempFile(t, "overload.yaml",
+				"overload: {mode: \"off\", min_limit: 2, max_limit: 50, initial_limit: 10}\n")},
+			expect: func(t *testing.T, c config.Common) {
+				assert.Equal(t, overload.Config{Mode: overload.ModeAdaptive, MinLimit: 2, MaxLimit: 50, InitialLimit: 10}, c.Overload)
+			}},
+		{name: "ok, overload is off by default", expect: func(t *testing.T, c config.Common) {
+			assert.Equal(t, overload.ModeOff, c.Overload.Mode)
+		}},
+		{name: "nok, overload limits out of order", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "limits.yaml",
+			"overload: {min_limit: 60, max_limit: 50}\n")},
+			err: "BFF_CONFIG: overload.min_limit: 60 is above overload.max_limit 50"},
+		{name: "nok, an unknown BFF_OVERLOAD", env: map[string]string{"BFF_OVERLOAD": "on"},
+			err: `BFF_OVERLOAD: "on" is not one of adaptive, off`},
 		{name: "nok, unknown key", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "typo.yaml", "server:\n  adress: \":1\"\n")},
 			err: "field adress not found"},
 		{name: "nok, wrong type", env: map[string]string{"BFF_CONFIG": edgetest.TempFile(t, "type.yaml", "server:\n  idle_timeout: soon\n")},

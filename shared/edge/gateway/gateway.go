@@ -11,13 +11,14 @@
 //	-> rate limiter, Redis or in-process (check "redis", optional, only
 //	   when Redis is configured), which also charges requests no route
 //	   matches (404, 405) to the client IP's anonymous limit
+//	-> the adaptive concurrency limit (overload), unless BFF_OVERLOAD=off
 //	-> one optional check per upstream breaker ("breaker:<service>")
 //	-> GET /routing on the admin listener, and a watcher reloading the
 //	   routing section when the BFF_CONFIG file changes
 //
 // The gateway's own composition root then adds only its policies, installs
 // its layers of the edge chain (Install) and registers its routes
-// (route.Register on Echo()). What it opens it hands to Own, and what must
+// (Register, which tells the concurrency limit its long-lived routes). What it opens it hands to Own, and what must
 // happen on SIGHUP to OnReload; Main is the whole of its main function:
 //
 //	func main() { gateway.Main(app.Name, config.Load, app.New) }
@@ -43,7 +44,9 @@ import (
 	"github.com/shopfront/shared/edge/config"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/metrics"
+	"github.com/shopfront/shared/edge/overload"
 	"github.com/shopfront/shared/edge/ratelimit"
+	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/server"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/tracing"
@@ -140,6 +143,12 @@ type Gateway struct {
 
 	// unmatched is the core's layer of the Unmatched slot.
 	unmatched server.Layer
+	// overload is the concurrency limit, first in the Outer slot; nil when
+	// BFF_OVERLOAD=off.
+	overload *overload.Limiter
+	// longLived matches the routes Register was given marked LongLived,
+	// which the concurrency limit skips.
+	longLived atomic.Pointer[func(echo.Context) bool]
 	// inFlight counts the requests inside the chain, so that what the
 	// handlers use is closed only once none is left (see releaseAfterRequests).
 	inFlight atomic.Int64
@@ -264,6 +273,14 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	}
 	g.unmatched = server.Layer{Name: "rate limit of unmatched routes (client IP)", Middleware: unmatched}
 
+	// The limit sheds before authentication, rate limits and the body, so
+	// a shed costs next to nothing; long-lived routes never take a slot.
+	ocfg := cfg.Overload
+	ocfg.Registry, ocfg.Skipper = g.Registry, g.isLongLived
+	if g.overload, err = overload.New(ocfg); err != nil {
+		return nil, fmt.Errorf("building the concurrency limit: %w", err)
+	}
+
 	for _, r := range g.Clients.Routes() {
 		g.AddCheck(BreakerCheck(r.Name()), false, r.CheckBreaker)
 	}
@@ -378,13 +395,19 @@ func (g *Gateway) Reload(ctx context.Context) error {
 
 // Install adds the gateway's own layers to the edge chain (server.Chain
 // says where each slot sits), with the core's count of requests in flight
-// first in the Pre slot (outermost, so that it covers the audit log too)
-// and its rate limit of unmatched routes first in the Unmatched slot. Call it once, before Run; a gateway
-// without layers of its own may leave it to Run.
+// first in the Pre slot (outermost, so that it covers the audit log too),
+// its rate limit of unmatched routes first in the Unmatched slot and its
+// concurrency limit first in the Outer slot, ahead of compression and of
+// every route's chain (authentication, rate limits, the body). Call it
+// once, before Run; a gateway without layers of its own may leave it to
+// Run.
 func (g *Gateway) Install(c server.Chain) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c.Unmatched = append([]server.Layer{g.unmatched}, c.Unmatched...)
+	if g.overload != nil {
+		c.Outer = append([]server.Layer{{Name: "concurrency limit (503 overloaded)", Middleware: g.overload.Middleware}}, c.Outer...)
+	}
 	c.Pre = append([]server.Layer{{Name: "in-flight count (what handlers use is closed after them)", Middleware: g.countInFlight}}, c.Pre...)
 	if err := g.Server.Install(c); err != nil {
 		return err
@@ -392,6 +415,31 @@ func (g *Gateway) Install(c server.Chain) error {
 	g.installed = true
 	return nil
 }
+
+// Register adds the gateway's routes to the public listener behind their
+// policies' chains (see route.Register) and tells the concurrency limit
+// which of them are long-lived, so that those never take a slot. Call it
+// once, before Run.
+func (g *Gateway) Register(chains route.Chains, tables ...[]route.Route) error {
+	if err := route.Register(g.Echo(), chains, tables...); err != nil {
+		return err
+	}
+	long := route.LongLived(tables...)
+	g.longLived.Store(&long)
+	return nil
+}
+
+// isLongLived is the concurrency limit's skipper: the routes Register was
+// given marked LongLived.
+func (g *Gateway) isLongLived(c echo.Context) bool {
+	if f := g.longLived.Load(); f != nil {
+		return (*f)(c)
+	}
+	return false
+}
+
+// Overload returns the concurrency limit, nil when BFF_OVERLOAD=off.
+func (g *Gateway) Overload() *overload.Limiter { return g.overload }
 
 // Run serves until ctx is done, then drains, runs the shutdown hooks and
 // closes what the gateway owns (see server.Server.Run). The core's layers

@@ -39,6 +39,13 @@ type Route struct {
 	Handler echo.HandlerFunc
 	// Policy names the route's chain in Chains. Required.
 	Policy Policy
+	// LongLived marks a route that holds its request open for long: an
+	// event stream, an upload chunk. Such a request takes no slot of the
+	// gateway's concurrency limit (package overload) and is never shed by
+	// it: it would hold the slot for minutes and teach the limit that
+	// requests take minutes. A route that bounds its own concurrency should
+	// say so. Optional. Default false.
+	LongLived bool
 }
 
 // Router is where routes are added; *echo.Echo is one.
@@ -80,4 +87,22 @@ func Register(r Router, chains Chains, tables ...[]Route) error {
 		r.Add(rt.Method, rt.Path, rt.Handler, slices.Clone(chains[rt.Policy])...)
 	}
 	return nil
+}
+
+// LongLived returns whether the request matched, after routing, a route of
+// the tables marked LongLived: its method and path template are one of
+// theirs. Behind the edge chain a HEAD is already the GET it is served as.
+func LongLived(tables ...[]Route) func(c echo.Context) bool {
+	long := map[string]bool{}
+	for _, rt := range slices.Concat(tables...) {
+		if rt.LongLived {
+			long[rt.Method+" "+rt.Path] = true
+		}
+	}
+	return func(c echo.Context) bool {
+		if len(long) == 0 {
+			return false
+		}
+		return long[c.Request().Method+" "+c.Path()]
+	}
 }

@@ -92,3 +92,50 @@ func TestRegisterRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestLongLived matches requests, after routing, to the routes marked
+// LongLived by method and path template, over a real socket.
+func TestLongLived(t *testing.T) {
+	t.Parallel()
+	tables := [][]route.Route{
+		{{Method: http.MethodGet, Path: "/v1/events", Handler: ok, Policy: route.Open, LongLived: true}},
+		{
+			{Method: http.MethodPatch, Path: "/v1/uploads/:id", Handler: ok, Policy: route.Open, LongLived: true},
+			{Method: http.MethodDelete, Path: "/v1/uploads/:id", Handler: ok, Policy: route.Open},
+		},
+	}
+	long := route.LongLived(tables...)
+	e := echo.New()
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set("X-Long-Lived", map[bool]string{true: "yes", false: "no"}[long(c)])
+			return next(c)
+		}
+	})
+	require.NoError(t, route.Register(e, route.Chains{}, tables...))
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		desc   string
+		method string
+		path   string
+		expect string
+	}{
+		{desc: "ok, a marked route", method: http.MethodGet, path: "/v1/events", expect: "yes"},
+		{desc: "ok, a marked route with a parameter", method: http.MethodPatch, path: "/v1/uploads/u-1", expect: "yes"},
+		{desc: "nok, another method of the same path", method: http.MethodDelete, path: "/v1/uploads/u-1", expect: "no"},
+		{desc: "nok, an unknown path", method: http.MethodGet, path: "/v1/events/x", expect: "no"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			require.NoError(t, err)
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			_ = res.Body.Close()
+			assert.Equal(t, tc.expect, res.Header.Get("X-Long-Lived"))
+		})
+	}
+}
