@@ -43,6 +43,7 @@ import (
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/ratelimit"
+	"github.com/shopfront/shared/edge/redisurl"
 	"github.com/shopfront/shared/edge/server"
 	"github.com/shopfront/shared/edge/services"
 	"github.com/shopfront/shared/edge/tracing"
@@ -270,23 +271,19 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	return g, nil
 }
 
-// NewRedis makes the Redis client of url (redis:// or rediss://) as every
-// gateway process uses it: a redis.UniversalClient, so that Sentinel or
-// Cluster can come later through UniversalOptions, with every call capped
-// at RedisTimeout, bounded by its context's deadline, and never retried.
+// NewRedis makes the Redis client of url as every gateway process uses it:
+// a redis.UniversalClient of one server, a Sentinel-managed primary or a
+// Redis Cluster, as the URL's scheme says (see the redisurl package), with
+// every call capped at RedisTimeout, bounded by its context's deadline, and
+// never retried.
 func NewRedis(url string) (redis.UniversalClient, error) {
-	o, err := redis.ParseURL(url)
+	o, _, err := redisurl.Parse(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing BFF_REDIS_URL: %w", err)
 	}
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
-		TLSConfig: o.TLSConfig, Protocol: o.Protocol, ClientName: o.ClientName,
-		PoolSize: o.PoolSize, MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns,
-		ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
-		DialTimeout: RedisTimeout, ReadTimeout: RedisTimeout, WriteTimeout: RedisTimeout,
-		PoolTimeout: RedisTimeout, MaxRetries: -1, ContextTimeoutEnabled: true,
-	}), nil
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = RedisTimeout, RedisTimeout, RedisTimeout, RedisTimeout
+	o.MaxRetries, o.ContextTimeoutEnabled = -1, true
+	return redis.NewUniversalClient(o), nil
 }
 
 // Own hands the gateway a resource its composition root opened (an audit
