@@ -29,6 +29,7 @@ type Redis struct {
 	exited chan struct{} // Closed once cmd has been waited for.
 	dir    string
 	port   int
+	args   []string // Extra redis-server arguments, kept for Restart.
 }
 
 // URL returns the BFF_REDIS_URL of the server.
@@ -54,8 +55,9 @@ func StartRedis(t testing.TB) *Redis {
 
 func (r *Redis) start(t testing.TB, bin string) {
 	t.Helper()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
+	args := append([]string{"--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning"}, r.args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {

@@ -271,18 +271,31 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	return g, nil
 }
 
+// ClusterStateReload is how old a Redis Cluster client's map of slots to
+// primaries may grow while calls are made. A primary that died answers no
+// MOVED that would send the client to its promoted replica, so without a
+// reload its slots would stay unreachable until go-redis's default minute
+// had passed; each reload is one CLUSTER SLOTS call.
+const ClusterStateReload = time.Second
+
 // NewRedis makes the Redis client of url as every gateway process uses it:
 // a redis.UniversalClient of one server, a Sentinel-managed primary or a
 // Redis Cluster, as the URL's scheme says (see the redisurl package), with
 // every call capped at RedisTimeout, bounded by its context's deadline, and
-// never retried.
+// never retried, not even its dial: a refused connection fails the call at
+// once instead of after go-redis's five dial attempts.
 func NewRedis(url string) (redis.UniversalClient, error) {
-	o, _, err := redisurl.Parse(url)
+	o, topo, err := redisurl.Parse(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing BFF_REDIS_URL: %w", err)
 	}
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = RedisTimeout, RedisTimeout, RedisTimeout, RedisTimeout
-	o.MaxRetries, o.ContextTimeoutEnabled = -1, true
+	o.MaxRetries, o.DialerRetries, o.ContextTimeoutEnabled = -1, 1, true
+	if topo == redisurl.Cluster {
+		co := o.Cluster()
+		co.ClusterStateReloadInterval = ClusterStateReload
+		return redis.NewClusterClient(co), nil
+	}
 	return redis.NewUniversalClient(o), nil
 }
 
