@@ -1,0 +1,80 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/shared/edge/edgetest"
+)
+
+// TestCacheOnRedisCluster runs two web gateways on a real Redis Cluster
+// (three primaries, one replica each): a product page filled through one
+// instance is a HIT on the other; with the primary holding the entry
+// killed, every request is still answered 200, uncached, and once the
+// replica is promoted both instances serve the replicated entry again.
+func TestCacheOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	c := edgetest.StartRedisCluster(t)
+	f, base := fakestest.Start(t)
+	// The cache's clock follows the wall clock here, so that the store's
+	// back-off after a failure ends as in production; moved by hand, it
+	// cannot race the entry's freshness (30 s).
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	env := map[string]string{"BFF_REDIS_URL": c.URL()}
+	ws := []*web{bootWeb(t, webOptions{env: env, fakes: f, base: base, clock: clk}),
+		bootWeb(t, webOptions{env: env, fakes: f, base: base, clock: clk})}
+	ct := newContract(t)
+	page := "/v1/pages/product/p-0007"
+	get := func(w *web) answer {
+		cl := newClient(t, ct)
+		cl.http.Timeout = 2 * time.Second
+		return cl.do(http.MethodGet, w.url+page, "", nil)
+	}
+
+	f.ResetStats()
+	a := get(ws[0])
+	require.Equal(t, http.StatusOK, a.status)
+	assert.Equal(t, "MISS", a.header.Get("X-Cache"))
+	b := get(ws[1])
+	assert.Equal(t, "HIT", b.header.Get("X-Cache"), "the second instance serves the first one's entry")
+	assert.Equal(t, 1, f.Requests(domain.ServiceReviews), "one fan-out for two instances")
+	entries := c.Keys(t, "bff-web:cache:e:*")
+	require.Len(t, entries, 1, "the page's entry is in the cluster")
+	c.WaitReplicated(t)
+	victim := c.PrimaryOf(t, entries[0])
+	require.NotNil(t, victim)
+
+	victim.Stop()
+	killed, last := time.Now(), time.Now()
+	var (
+		during   = map[string]int{}
+		requests int
+		promoted time.Duration
+		hitAgain = make([]time.Duration, len(ws)) // per instance
+	)
+	for i := 0; hitAgain[0] == 0 || hitAgain[1] == 0; i++ {
+		require.Less(t, time.Since(killed), 60*time.Second, "the cache did not come back: %v", during)
+		clk.Advance(time.Since(last))
+		last = time.Now()
+		a := get(ws[i%2])
+		requests++
+		during[fmt.Sprintf("%d %s", a.status, a.header.Get("X-Cache"))]++
+		require.Equal(t, http.StatusOK, a.status, "served uncached while the entry's primary is away")
+		if a.header.Get("X-Cache") == "HIT" && hitAgain[i%2] == 0 && promoted != 0 {
+			hitAgain[i%2] = time.Since(killed)
+		}
+		if promoted == 0 && c.PrimaryOf(t, entries[0]) != nil {
+			promoted = time.Since(killed)
+		}
+	}
+	assert.Positive(t, during["200 MISS"], "the cache was bypassed during the failover")
+	t.Logf("failover: %d requests, %v; replica promoted after %s, both instances HIT again after %s",
+		requests, during, promoted.Round(10*time.Millisecond), max(hitAgain[0], hitAgain[1]).Round(10*time.Millisecond))
+}
