@@ -93,6 +93,7 @@ func (g *gw) fallbacks() float64 {
 func TestPartnerOnRedisCluster(t *testing.T) {
 	t.Parallel()
 	c := edgetest.StartRedisCluster(t)
+	mon := c.Monitor(t)
 	f, base := fakestest.Start(t)
 	env := map[string]string{"BFF_REDIS_URL": c.URL(), "BFF_PARTNER_KEYS_FILE": clusterKeysFile(t)}
 	gws := []*gw{startPartnerWith(t, f, base, env), startPartnerWith(t, f, base, env)}
@@ -138,6 +139,13 @@ func TestPartnerOnRedisCluster(t *testing.T) {
 	assert.Equal(t, first.json["id"], replay.json["id"])
 	require.Equal(t, []string{record}, c.Keys(t, record), "the record is where the test expects it")
 	c.WaitReplicated(t)
+
+	// Every key the gateway used so far: one slot per command, and the
+	// shapes, so that a new one shows in the log.
+	shapes, crossSlot := c.KeyShapes(t, mon.Commands())
+	assert.Empty(t, crossSlot, "every multi-key command's keys in one slot")
+	assert.Subset(t, shapes, []string{"EVALSHA rate:bff-partner:partner:slow:key:slow-<n>", "SET bff-partner:idem:buyer:<hex>"})
+	t.Logf("key shapes:\n%s", strings.Join(shapes, "\n"))
 
 	victim.Stop()
 	killed := time.Now()

@@ -3,6 +3,8 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 func TestCacheOnRedisCluster(t *testing.T) {
 	t.Parallel()
 	c := edgetest.StartRedisCluster(t)
+	mon := c.Monitor(t)
 	f, base := fakestest.Start(t)
 	// The cache's clock follows the wall clock here, so that the store's
 	// back-off after a failure ends as in production; moved by hand, it
@@ -45,6 +48,22 @@ func TestCacheOnRedisCluster(t *testing.T) {
 	b := get(ws[1])
 	assert.Equal(t, "HIT", b.header.Get("X-Cache"), "the second instance serves the first one's entry")
 	assert.Equal(t, 1, f.Requests(domain.ServiceReviews), "one fan-out for two instances")
+	// The other users of Redis: sign-in throttling and the event streams'
+	// per-user cap.
+	signIn := newClient(t, ct).do(http.MethodPost, ws[0].url+"/v1/session", `{"username":"alice","password":"wrong"}`, nil)
+	require.Equal(t, http.StatusUnauthorized, signIn.status)
+	openSSE(t, ws[1].url, bearer(t, f, "u-003")...).res.Body.Close()
+
+	// Every key the gateway used so far: one slot per command, and the
+	// shapes, so that a new one shows in the log.
+	require.Eventually(t, func() bool {
+		shapes, _ := c.KeyShapes(t, mon.Commands())
+		return slices.ContainsFunc(shapes, func(s string) bool { return strings.Contains(s, ":events:") || strings.Contains(s, "slots") })
+	}, 5*time.Second, 50*time.Millisecond, "the event stream's slot reached Redis")
+	shapes, crossSlot := c.KeyShapes(t, mon.Commands())
+	assert.Empty(t, crossSlot, "every multi-key command's keys in one slot")
+	t.Logf("key shapes:\n%s", strings.Join(shapes, "\n"))
+
 	entries := c.Keys(t, "bff-web:cache:e:*")
 	require.Len(t, entries, 1, "the page's entry is in the cluster")
 	c.WaitReplicated(t)

@@ -22,9 +22,20 @@ func TestRedisCluster(t *testing.T) {
 	require.NoError(t, err)
 	defer rdb.Close()
 	ctx := context.Background()
+	mon := c.Monitor(t)
 	for _, k := range []string{"a", "b", "c", "d", "e", "f"} {
 		require.NoError(t, rdb.Set(ctx, k, k, 0).Err())
 	}
+	require.NoError(t, rdb.Set(ctx, "user:{42}:cart", "x y\"z", 0).Err())
+	require.NoError(t, rdb.Eval(ctx, "return redis.call('MSET', KEYS[1], 'a', KEYS[2], 'b')", []string{"{7}:a", "{7}:b"}).Err())
+	// Cross-slot: refused by the cluster, but the check must name it
+	// from the command alone.
+	cross := [][]string{{"MSET", "a", "1", "b", "2"}}
+	assert.Eventually(t, func() bool { return len(mon.Commands()) >= 8 }, 5*time.Second, 10*time.Millisecond)
+	shapes, crossSlot := c.KeyShapes(t, append(mon.Commands(), cross...))
+	// MONITOR shows the commands a script runs too.
+	assert.Equal(t, []string{"EVAL {<n>}:a {<n>}:b", "MSET a b", "MSET {<n>}:a {<n>}:b", "SET a", "SET b", "SET c", "SET d", "SET e", "SET f", "SET user:{<n>}:cart"}, shapes)
+	assert.Equal(t, []string{`MSET ["a" "b"]`}, crossSlot)
 	c.WaitReplicated(t)
 	victim := c.PrimaryOf(t, "a")
 	require.NotNil(t, victim)
