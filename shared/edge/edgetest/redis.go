@@ -30,6 +30,7 @@ type Redis struct {
 	dir    string
 	port   int
 	args   []string // Extra redis-server arguments, kept for Restart.
+	conf   string   // A sentinel's configuration file, "" for a server.
 }
 
 // URL returns the BFF_REDIS_URL of the server.
@@ -57,6 +58,12 @@ func (r *Redis) start(t testing.TB, bin string) {
 	t.Helper()
 	args := append([]string{"--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning"}, r.args...)
+	if r.conf != "" {
+		// A sentinel rewrites its file with what it learns; it takes no
+		// persistence options.
+		args = append([]string{r.conf, "--sentinel", "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
+			"--dir", r.dir, "--loglevel", "warning"}, r.args...)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	setDeathSignal(cmd)

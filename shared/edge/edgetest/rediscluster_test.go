@@ -50,3 +50,26 @@ func TestRedisCluster(t *testing.T) {
 		return err == nil && v == "a"
 	}, 10*time.Second, 50*time.Millisecond, "the gateway's client follows the failover")
 }
+
+// TestRedisSentinel: the gateway's own client, built from the sentinels'
+// URL, writes through the primary; after SENTINEL FAILOVER it writes
+// through the promoted replica, which kept the earlier write.
+func TestRedisSentinel(t *testing.T) {
+	t.Parallel()
+	s := edgetest.StartRedisSentinel(t)
+	rdb, err := gateway.NewRedis(s.URL())
+	require.NoError(t, err)
+	defer rdb.Close()
+	ctx := context.Background()
+	require.NoError(t, rdb.Set(ctx, "k", "before", 0).Err())
+	old := s.Failover(t)
+	start := time.Now()
+	promoted := s.WaitPrimaryOtherThan(t, old, 30*time.Second)
+	t.Logf("replica promoted %s after SENTINEL FAILOVER", time.Since(start).Round(10*time.Millisecond))
+	assert.NotEqual(t, old.Addr, promoted.Addr)
+	assert.Eventually(t, func() bool { return rdb.Set(ctx, "k2", "after", 0).Err() == nil }, 10*time.Second, 50*time.Millisecond,
+		"the gateway's client writes to the new primary")
+	v, err := rdb.Get(ctx, "k").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "before", v)
+}

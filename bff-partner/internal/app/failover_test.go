@@ -78,24 +78,126 @@ func (g *gw) fallbacks() float64 {
 	return 0
 }
 
+// failover is a Redis deployment the partner gateways run on, and how the
+// test takes its primary away.
+type failover struct {
+	url string
+	// idemKey returns the Idempotency-Key of the order under test, given
+	// the slow partner's rate-limit key, so that one failover takes both
+	// away.
+	idemKey func(t *testing.T, bucket string) string
+	// check runs before the failover, once the record is stored.
+	check func(t *testing.T, record string)
+	// fail takes the primary away; promoted reports a new one serving.
+	fail     func(t *testing.T)
+	promoted func(t *testing.T) bool
+	// keys lists the keys matching a pattern.
+	keys func(t testing.TB, pattern string) []string
+	// crash says fail kills the primary, so that the retried order's
+	// record is unreachable for a while (a planned failover may hide
+	// itself entirely).
+	crash bool
+}
+
 // TestPartnerOnRedisCluster runs two partner gateways on a real Redis
 // Cluster (three primaries, one replica each) and kills the primary that
-// holds a partner's rate-limit bucket and an order's idempotency record:
+// holds a partner's rate-limit bucket and an order's idempotency record.
+// See partnerAcrossFailover for what it shows.
+func TestPartnerOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	c := edgetest.StartRedisCluster(t)
+	mon := c.Monitor(t)
+	var (
+		victim     *edgetest.Redis
+		slowBucket string
+	)
+	partnerAcrossFailover(t, failover{
+		url: c.URL(),
+		idemKey: func(t *testing.T, bucket string) string {
+			slowBucket = bucket
+			victim = c.PrimaryOf(t, bucket)
+			require.NotNil(t, victim)
+			for i := 0; ; i++ {
+				k := fmt.Sprintf("order-%d", i)
+				if p := c.PrimaryOf(t, "bff-partner:idem:buyer:"+sha(k)); p != nil && p.Addr == victim.Addr {
+					return k
+				}
+			}
+		},
+		check: func(t *testing.T, record string) {
+			require.Equal(t, []string{record}, c.Keys(t, record), "the record is where the test expects it")
+			c.WaitReplicated(t)
+			// Every key the gateway used so far: one slot per command,
+			// and the shapes, so that a new one shows in the log.
+			shapes, crossSlot := c.KeyShapes(t, mon.Commands())
+			assert.Empty(t, crossSlot, "every multi-key command's keys in one slot")
+			assert.Subset(t, shapes, []string{"EVALSHA rate:bff-partner:partner:slow:key:slow-<n>", "SET bff-partner:idem:buyer:<hex>"})
+			t.Logf("key shapes:\n%s", strings.Join(shapes, "\n"))
+		},
+		fail:     func(*testing.T) { victim.Stop() },
+		crash:    true,
+		promoted: func(t *testing.T) bool { return c.PrimaryOf(t, slowBucket) != nil },
+		keys:     c.Keys,
+	})
+}
+
+// TestPartnerOnRedisSentinel runs two partner gateways on a primary, its
+// replica and three sentinels, and takes the primary away: planned, by
+// SENTINEL FAILOVER, and by a crash (SIGKILL). See partnerAcrossFailover
+// for what it shows.
+func TestPartnerOnRedisSentinel(t *testing.T) {
+	t.Parallel()
+	for _, crash := range []bool{false, true} {
+		name := "ok, SENTINEL FAILOVER"
+		if crash {
+			name = "ok, primary killed"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := edgetest.StartRedisSentinel(t)
+			var old *edgetest.Redis
+			partnerAcrossFailover(t, failover{
+				url:     s.URL(),
+				idemKey: func(*testing.T, string) string { return "order-sentinel" },
+				check:   func(*testing.T, string) {},
+				fail: func(t *testing.T) {
+					if !crash {
+						old = s.Failover(t)
+						return
+					}
+					s.WaitReplicated(t)
+					old = s.Primary(t)
+					old.Stop()
+				},
+				promoted: func(t *testing.T) bool {
+					p := s.Primary(t)
+					return p != nil && p != old
+				},
+				keys:  s.Keys,
+				crash: crash,
+			})
+		})
+	}
+}
+
+// partnerAcrossFailover runs two partner gateways on the Redis of fo and
+// shows, around the failover of its primary:
 //
 //   - before: the partner's burst is enforced once across both instances,
 //     and a retried order is replayed by the other instance;
 //   - during the failover: no 500; limits fall back to each instance's own
 //     counters, and the retried order fails closed (503 with Retry-After,
 //     answered within 2 s) rather than reaching the orders service again;
-//   - after the replica's promotion: limits are shared again, the retry is
-//     replayed from the promoted replica, and the orders service saw one
-//     order in all.
-func TestPartnerOnRedisCluster(t *testing.T) {
-	t.Parallel()
-	c := edgetest.StartRedisCluster(t)
-	mon := c.Monitor(t)
+//   - after the promotion: limits are shared again, the retry is replayed
+//     from the promoted replica, and the orders service saw one order in
+//     all.
+//
+// It logs the requests sent during the failover, their statuses and how
+// long each shared behaviour took to come back.
+func partnerAcrossFailover(t *testing.T, fo failover) {
+	t.Helper()
 	f, base := fakestest.Start(t)
-	env := map[string]string{"BFF_REDIS_URL": c.URL(), "BFF_PARTNER_KEYS_FILE": clusterKeysFile(t)}
+	env := map[string]string{"BFF_REDIS_URL": fo.url, "BFF_PARTNER_KEYS_FILE": clusterKeysFile(t)}
 	gws := []*gw{startPartnerWith(t, f, base, env), startPartnerWith(t, f, base, env)}
 	f.ResetStats()
 	read := func(g *gw, apiKey string) (reply, error) {
@@ -116,20 +218,10 @@ func TestPartnerOnRedisCluster(t *testing.T) {
 		return n
 	}
 	require.Equal(t, 3, admitted(keySlow), "the burst of 3 holds across two instances")
-	bucket := c.Keys(t, "*partner:slow:*")
-	require.Len(t, bucket, 1, "the slow partner's bucket is in the cluster")
-	victim := c.PrimaryOf(t, bucket[0])
-	require.NotNil(t, victim)
-
-	// An Idempotency-Key whose record lands on the same primary, so that
-	// one kill takes both away.
-	var idemKey, record string
-	for i := 0; idemKey == ""; i++ {
-		k := fmt.Sprintf("order-%d", i)
-		if p := c.PrimaryOf(t, "bff-partner:idem:buyer:"+sha(k)); p != nil && p.Addr == victim.Addr {
-			idemKey, record = k, "bff-partner:idem:buyer:"+sha(k)
-		}
-	}
+	bucket := fo.keys(t, "*partner:slow:*")
+	require.Len(t, bucket, 1, "the slow partner's bucket is in Redis")
+	idemKey := fo.idemKey(t, bucket[0])
+	record := "bff-partner:idem:buyer:" + sha(idemKey)
 	h := with(key(keyBuyer), "Idempotency-Key", idemKey)
 	first := gws[0].do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order, header: h})
 	require.Equal(t, http.StatusCreated, first.status, string(first.body))
@@ -137,17 +229,9 @@ func TestPartnerOnRedisCluster(t *testing.T) {
 	require.Equal(t, http.StatusCreated, replay.status, string(replay.body))
 	assert.Equal(t, "true", replay.header.Get("Idempotent-Replayed"), "the other instance replays")
 	assert.Equal(t, first.json["id"], replay.json["id"])
-	require.Equal(t, []string{record}, c.Keys(t, record), "the record is where the test expects it")
-	c.WaitReplicated(t)
+	fo.check(t, record)
 
-	// Every key the gateway used so far: one slot per command, and the
-	// shapes, so that a new one shows in the log.
-	shapes, crossSlot := c.KeyShapes(t, mon.Commands())
-	assert.Empty(t, crossSlot, "every multi-key command's keys in one slot")
-	assert.Subset(t, shapes, []string{"EVALSHA rate:bff-partner:partner:slow:key:slow-<n>", "SET bff-partner:idem:buyer:<hex>"})
-	t.Logf("key shapes:\n%s", strings.Join(shapes, "\n"))
-
-	victim.Stop()
+	fo.fail(t)
 	killed := time.Now()
 	var (
 		during              = statuses{}
@@ -186,11 +270,13 @@ func TestPartnerOnRedisCluster(t *testing.T) {
 		default:
 			t.Errorf("order retry during the failover: %d %s", r.status, r.body)
 		}
-		if promoted == 0 && c.PrimaryOf(t, bucket[0]) != nil {
+		if promoted == 0 && fo.promoted(t) {
 			promoted = time.Since(killed)
 		}
 	}
-	assert.Positive(t, during[http.StatusServiceUnavailable], "the retried order failed closed while its record was away")
+	if fo.crash {
+		assert.Positive(t, during[http.StatusServiceUnavailable], "the retried order failed closed while its record was away")
+	}
 	assert.Zero(t, during[http.StatusInternalServerError])
 	t.Logf("failover: %d requests, %s; replica promoted after %s, shared limits after %s (both instances), idempotency replays after %s",
 		requests, during, promoted.Round(10*time.Millisecond), max(shared[0], shared[1]).Round(10*time.Millisecond), replaying.Round(10*time.Millisecond))
