@@ -1,5 +1,7 @@
 // Package edgetest holds the fakes and fixtures the tests of every module
-// share: a real redis-server on a free port, a Chromium for browser tests,
+// share: a real redis-server on a free port, a real Redis Cluster
+// (StartRedisCluster) and Sentinel deployment (StartRedisSentinel) with
+// their failovers and a MONITOR of what the code sent, a Chromium for browser tests,
 // a Redis that accepts connections and never answers (StartSilentRedis),
 // free and dead addresses, JWT signing keys, a throwaway PKI for TLS, an in-memory HTTP
 // transport for clients on a testing/synctest fake clock, and readers of the repository's docs/ (Doc, Anchors, DocConfigReference,
