@@ -24,6 +24,7 @@ FUZZ_TARGETS := \
 	./shared/edge/jwtauth:FuzzBearerToken \
 	./shared/edge/apikey:FuzzLookup \
 	./shared/edge/apikey:FuzzParse \
+	./shared/edge/redisurl:FuzzParse \
 	./shared/edge/server:FuzzIPExtractor \
 	./bff-partner/internal/validation:FuzzValidateOrder \
 	./bff-partner/internal/validation:FuzzValidateQuery \

@@ -428,11 +428,16 @@ func unwrapPath(err error) error {
 var _ Loadable = (*Common)(nil)
 
 // String summarises c for a start-up log line. RedisURL may carry a
-// password, so only its presence is shown.
+// password, so only its presence and scheme (the topology) are shown.
 func (c Common) String() string {
 	redis := ""
 	if c.RedisURL != "" {
 		redis = "redis://***"
+		for _, scheme := range []string{"rediss", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster"} {
+			if strings.HasPrefix(c.RedisURL, scheme+"://") {
+				redis = scheme + "://***"
+			}
+		}
 	}
 	return fmt.Sprintf("addr=%s admin=%s tls=%t redis=%s jwks=%s", c.Server.Addr, c.Server.AdminAddr,
 		c.Server.TLS(), redis, c.JWT.JWKSURL)

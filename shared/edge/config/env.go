@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shopfront/shared/edge/redisurl"
 )
 
 // Lookup reads one environment variable; os.LookupEnv in main, a map in tests.
@@ -208,22 +210,13 @@ func ParseHTTPURL(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
-// ParseRedisURL checks that raw is a redis:// or rediss:// URL with a host and
-// at most a numeric database path (redis://host:port/db).
+// ParseRedisURL checks that raw names a Redis the gateway can use: one
+// server (redis://host:port/db), Sentinel (redis-sentinel://...) or Redis
+// Cluster (redis-cluster://...), each also with TLS (rediss...). See the
+// redisurl package for the forms.
 func ParseRedisURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Hostname() == "" {
-		return errors.New("is not a redis:// or rediss:// URL")
-	}
-	if db := strings.Trim(u.Path, "/"); db != "" {
-		if n, err := strconv.Atoi(db); err != nil || n < 0 {
-			return errors.New("has a database that is not a number (redis://host:port/db)")
-		}
-	}
-	if err := checkPort(u.Port()); u.Port() != "" && err != nil {
-		return err
-	}
-	return nil
+	_, _, err := redisurl.Parse(raw)
+	return err
 }
 
 // CheckAddr checks a listen address: host:port where host is empty, an IP or

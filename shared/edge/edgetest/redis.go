@@ -1,5 +1,7 @@
 // Package edgetest holds the fakes and fixtures the tests of every module
-// share: a real redis-server on a free port, a Chromium for browser tests,
+// share: a real redis-server on a free port, a real Redis Cluster
+// (StartRedisCluster) and Sentinel deployment (StartRedisSentinel) with
+// their failovers and a MONITOR of what the code sent, a Chromium for browser tests,
 // a Redis that accepts connections and never answers (StartSilentRedis),
 // free and dead addresses, JWT signing keys, a throwaway PKI for TLS, an in-memory HTTP
 // transport for clients on a testing/synctest fake clock, and readers of the repository's docs/ (Doc, Anchors, DocConfigReference,
@@ -29,6 +31,8 @@ type Redis struct {
 	exited chan struct{} // Closed once cmd has been waited for.
 	dir    string
 	port   int
+	args   []string // Extra redis-server arguments, kept for Restart.
+	conf   string   // A sentinel's configuration file, "" for a server.
 }
 
 // URL returns the BFF_REDIS_URL of the server.
@@ -54,8 +58,15 @@ func StartRedis(t testing.TB) *Redis {
 
 func (r *Redis) start(t testing.TB, bin string) {
 	t.Helper()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
+	args := append([]string{"--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning"}, r.args...)
+	if r.conf != "" {
+		// A sentinel rewrites its file with what it learns; it takes no
+		// persistence options.
+		args = append([]string{r.conf, "--sentinel", "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
+			"--dir", r.dir, "--loglevel", "warning"}, r.args...)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {

@@ -46,6 +46,7 @@ import (
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/overload"
 	"github.com/shopfront/shared/edge/ratelimit"
+	"github.com/shopfront/shared/edge/redisurl"
 	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/server"
 	"github.com/shopfront/shared/edge/services"
@@ -294,23 +295,32 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	return g, nil
 }
 
-// NewRedis makes the Redis client of url (redis:// or rediss://) as every
-// gateway process uses it: a redis.UniversalClient, so that Sentinel or
-// Cluster can come later through UniversalOptions, with every call capped
-// at RedisTimeout, bounded by its context's deadline, and never retried.
+// ClusterStateReload is how old a Redis Cluster client's map of slots to
+// primaries may grow while calls are made. A primary that died answers no
+// MOVED that would send the client to its promoted replica, so without a
+// reload its slots would stay unreachable until go-redis's default minute
+// had passed; each reload is one CLUSTER SLOTS call.
+const ClusterStateReload = time.Second
+
+// NewRedis makes the Redis client of url as every gateway process uses it:
+// a redis.UniversalClient of one server, a Sentinel-managed primary or a
+// Redis Cluster, as the URL's scheme says (see the redisurl package), with
+// every call capped at RedisTimeout, bounded by its context's deadline, and
+// never retried, not even its dial: a refused connection fails the call at
+// once instead of after go-redis's five dial attempts.
 func NewRedis(url string) (redis.UniversalClient, error) {
-	o, err := redis.ParseURL(url)
+	o, topo, err := redisurl.Parse(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing BFF_REDIS_URL: %w", err)
 	}
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
-		TLSConfig: o.TLSConfig, Protocol: o.Protocol, ClientName: o.ClientName,
-		PoolSize: o.PoolSize, MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns,
-		ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
-		DialTimeout: RedisTimeout, ReadTimeout: RedisTimeout, WriteTimeout: RedisTimeout,
-		PoolTimeout: RedisTimeout, MaxRetries: -1, ContextTimeoutEnabled: true,
-	}), nil
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = RedisTimeout, RedisTimeout, RedisTimeout, RedisTimeout
+	o.MaxRetries, o.DialerRetries, o.ContextTimeoutEnabled = -1, 1, true
+	if topo == redisurl.Cluster {
+		co := o.Cluster()
+		co.ClusterStateReloadInterval = ClusterStateReload
+		return redis.NewClusterClient(co), nil
+	}
+	return redis.NewUniversalClient(o), nil
 }
 
 // Own hands the gateway a resource its composition root opened (an audit
