@@ -1,0 +1,527 @@
+//go:build cluster
+
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/domain"
+	"github.com/shopfront/deploy/cluster"
+	"github.com/shopfront/shared/edge/edgetest"
+	"github.com/shopfront/shared/edge/gateway/gatewaytest"
+)
+
+const (
+	// drainDelay and keepaliveTimeout are the settings docs/cluster.md
+	// documents: nginx lets go of its idle connections to an instance
+	// before that instance, draining, stops.
+	drainDelay       = 3 * time.Second
+	keepaliveTimeout = time.Second
+	requestTimeout   = 15 * time.Second
+	// settle lets traffic reach a restarted instance again (nginx's
+	// fail_timeout is 2 s) before its sibling goes.
+	settle = 2500 * time.Millisecond
+)
+
+var users = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"}
+
+// instance is one gateway process that can be stopped and started again on
+// the same ports.
+type instance struct {
+	name, bin   string
+	addr, admin string
+	dir         string
+	env         []string
+	log         *os.File
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func (in *instance) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(in.bin)
+	cmd.Dir = in.dir
+	cmd.Env = append(cleanEnv(), in.env...)
+	cmd.Env = append(cmd.Env, "BFF_ADDR="+in.addr, "BFF_ADMIN_ADDR="+in.admin)
+	cmd.Stdout, cmd.Stderr = in.log, in.log
+	require.NoError(t, cmd.Start(), in.name)
+	done := make(chan struct{})
+	in.mu.Lock()
+	in.cmd, in.done = cmd, done
+	in.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		in.mu.Lock()
+		in.err = err
+		in.mu.Unlock()
+		close(done)
+	}()
+	if !assert.Eventually(t, func() bool { return gatewaytest.Ready(in.admin) }, gatewaytest.ReadyTimeout, 20*time.Millisecond) {
+		t.Fatalf("%s never got ready; output:\n%s", in.name, in.output())
+	}
+}
+
+// stop sends SIGTERM and returns the exit code once the process is gone.
+func (in *instance) stop(t *testing.T) int {
+	t.Helper()
+	in.mu.Lock()
+	cmd, done := in.cmd, in.done
+	in.mu.Unlock()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("%s did not exit 40 s after SIGTERM; output:\n%s", in.name, in.output())
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var exit *exec.ExitError
+	if errors.As(in.err, &exit) {
+		return exit.ExitCode()
+	}
+	require.NoError(t, in.err)
+	return 0
+}
+
+func (in *instance) kill() {
+	in.mu.Lock()
+	cmd, done := in.cmd, in.done
+	in.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (in *instance) output() string {
+	b, _ := os.ReadFile(in.log.Name())
+	return string(b)
+}
+
+// cleanEnv is this process's environment without Shopfront's or
+// OpenTelemetry's variables, so the caller's shell cannot change the run.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BFF_") && !strings.HasPrefix(kv, "OTEL_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func freeAddr(t *testing.T) string { return "127.0.0.1:" + strconv.Itoa(edgetest.FreePort(t)) }
+
+// localCluster is the cluster of run.sh started from Go on free ports.
+type localCluster struct {
+	fakes     string
+	instances []*instance // mobile-1, web-1, partner-1, mobile-2, web-2, partner-2
+	client    map[string]string
+	auditDirs []string
+	nginxLog  string
+}
+
+func startCluster(t *testing.T, partnerKey string) *localCluster {
+	t.Helper()
+	names := []string{"fakes", "bff-mobile", "bff-web", "bff-partner"}
+	bins := make([]string, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		dir := filepath.Join("..", "..", n, "cmd", n)
+		if n == "fakes" {
+			dir = filepath.Join("..", "..", "contracts", "cmd", "fakes")
+		}
+		wg.Go(func() { bins[i] = gatewaytest.Build(t, n, dir) })
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	work := t.TempDir()
+	c := &localCluster{client: map[string]string{}}
+
+	redis := edgetest.StartRedis(t)
+	fakesAddr := freeAddr(t)
+	fakes := exec.Command(bins[0], "-addr", fakesAddr)
+	fakes.Dir = work
+	fakesLog, err := os.Create(filepath.Join(work, "fakes.log"))
+	require.NoError(t, err)
+	fakes.Stdout, fakes.Stderr = fakesLog, fakesLog
+	require.NoError(t, fakes.Start())
+	fakesDone := make(chan struct{})
+	go func() { _ = fakes.Wait(); close(fakesDone) }()
+	t.Cleanup(func() { _ = fakes.Process.Kill(); <-fakesDone })
+	require.Eventually(t, func() bool {
+		conn, err := net.DialTimeout("tcp", fakesAddr, 200*time.Millisecond)
+		if err == nil {
+			_ = conn.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "the fakes never listened")
+	c.fakes = "http://" + fakesAddr
+
+	// A partner of its own with a plan the load stays far below, so the
+	// orders are answered by the order service, not the rate limit.
+	sum := sha256.Sum256([]byte(partnerKey))
+	keys := edgetest.TempFile(t, "partner-keys.yaml", "partners:\n  - id: rolling\n    name: Rolling Restart\n"+
+		"    plan: {per_minute: 60000, burst: 2000}\n    keys:\n      - id: rolling-1\n        sha256: "+hex.EncodeToString(sum[:])+
+		"\n        scopes: [catalog:read, inventory:read, orders:read, orders:write]\n")
+	routing := edgetest.TempFile(t, "bff.yaml", "routing:\n  catalog:\n    sticky: user\n    variants:\n"+
+		"      - {name: stable, weight: 90}\n      - {name: canary, weight: 10, url: \""+c.fakes+"/catalog\"}\n")
+
+	common := []string{"BFF_REDIS_URL=" + redis.URL(), "BFF_TRUSTED_PROXIES=127.0.0.1/32",
+		"BFF_DRAIN_DELAY=" + drainDelay.String(), "BFF_CONFIG=" + routing}
+	for _, s := range domain.ServiceNames() {
+		common = append(common, "BFF_UPSTREAM_"+strings.ToUpper(s)+"_URL="+c.fakes+"/"+s)
+	}
+	upstreams := map[string][2]int{}
+	byGateway := map[string][]*instance{}
+	for _, n := range []int{1, 2} {
+		for gi, g := range cluster.Gateways {
+			name := g + "-" + strconv.Itoa(n)
+			in := &instance{name: name, bin: bins[gi+1], addr: freeAddr(t), admin: freeAddr(t), dir: filepath.Join(work, name)}
+			require.NoError(t, os.MkdirAll(in.dir, 0o755))
+			in.log, err = os.Create(filepath.Join(work, name+".log"))
+			require.NoError(t, err)
+			in.env = slices.Clone(common)
+			if g == "partner" {
+				audit := filepath.Join(work, name+"-audit")
+				c.auditDirs = append(c.auditDirs, audit)
+				in.env = append(in.env, "BFF_PARTNER_KEYS_FILE="+keys, "BFF_AUDIT_DIR="+audit)
+			}
+			c.instances = append(c.instances, in)
+			byGateway[g] = append(byGateway[g], in)
+		}
+	}
+	t.Cleanup(func() {
+		for _, in := range c.instances {
+			in.kill()
+		}
+	})
+	for _, in := range c.instances {
+		wg.Go(func() { in.start(t) })
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	listen := map[string]int{}
+	for _, g := range cluster.Gateways {
+		port := func(addr string) int {
+			_, p, _ := net.SplitHostPort(addr)
+			n, _ := strconv.Atoi(p)
+			return n
+		}
+		upstreams[g] = [2]int{port(byGateway[g][0].addr), port(byGateway[g][1].addr)}
+		listen[g] = edgetest.FreePort(t)
+		c.client[g] = "http://127.0.0.1:" + strconv.Itoa(listen[g])
+	}
+	conf, err := cluster.Nginx{Dir: work, Listen: listen, Upstreams: upstreams, KeepaliveTimeout: keepaliveTimeout}.Render()
+	require.NoError(t, err)
+	confPath := filepath.Join(work, "nginx.conf")
+	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		bin, err = exec.LookPath("/usr/sbin/nginx")
+	}
+	require.NoError(t, err, "nginx is needed: sudo apt-get install -y nginx")
+	nginx := exec.Command(bin, "-p", work, "-e", "stderr", "-c", confPath)
+	c.nginxLog = filepath.Join(work, "nginx.log")
+	nginxLog, err := os.Create(c.nginxLog)
+	require.NoError(t, err)
+	nginx.Stdout, nginx.Stderr = nginxLog, nginxLog
+	require.NoError(t, nginx.Start())
+	nginxDone := make(chan struct{})
+	go func() { _ = nginx.Wait(); close(nginxDone) }()
+	t.Cleanup(func() {
+		_ = nginx.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-nginxDone:
+		case <-time.After(10 * time.Second):
+			_ = nginx.Process.Kill()
+			<-nginxDone
+		}
+	})
+	for _, g := range cluster.Gateways {
+		addr := strings.TrimPrefix(c.client[g], "http://")
+		require.Eventually(t, func() bool {
+			conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err == nil {
+				_ = conn.Close()
+			}
+			return err == nil
+		}, 10*time.Second, 20*time.Millisecond, "nginx never listened on %s:\n%s", addr, readFile(c.nginxLog))
+	}
+	return c
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// call is one request of the load and what came of it.
+type call struct {
+	route  string
+	id     string
+	status int
+	err    error
+}
+
+// TestRollingRestart keeps a steady mixed load on the cluster through nginx
+// while every instance in turn gets SIGTERM, exits, starts again and gets
+// ready. Every request must get an answer that is not a 5xx, and the
+// partner audit files of both instances must hold exactly one line for
+// each partner request that was answered, none for any other.
+func TestRollingRestart(t *testing.T) {
+	duration := 30 * time.Second
+	if v := os.Getenv("ROLLING_DURATION"); v != "" {
+		var err error
+		duration, err = time.ParseDuration(v)
+		require.NoError(t, err, "ROLLING_DURATION")
+	}
+	rate := 40
+	if v := os.Getenv("ROLLING_RATE"); v != "" {
+		var err error
+		rate, err = strconv.Atoi(v)
+		require.NoError(t, err, "ROLLING_RATE")
+		require.Positive(t, rate, "ROLLING_RATE")
+	}
+	partnerKey := "sf_rolling_" + rand.Text()
+	c := startCluster(t, partnerKey)
+
+	mobileTokens := make([]string, len(users))
+	webTokens := make([]string, len(users))
+	for i, u := range users {
+		mobileTokens[i] = passwordToken(t, c.fakes, u, "mobile")
+		webTokens[i] = passwordToken(t, c.fakes, u, "web")
+	}
+	type route struct {
+		name    string
+		gateway string
+		method  string
+		path    string
+		prepare func(r *http.Request, n int)
+	}
+	bearer := func(tokens []string) func(*http.Request, int) {
+		return func(r *http.Request, n int) { r.Header.Set("Authorization", "Bearer "+tokens[n%len(tokens)]) }
+	}
+	order := `{"items":[{"productId":"p-0001","quantity":1}],"currency":"USD"}`
+	routes := []route{
+		{"GET mobile /v1/home", "mobile", http.MethodGet, "/v1/home", bearer(mobileTokens)},
+		{"GET web /v1/catalog", "web", http.MethodGet, "/v1/catalog?q=lamp", bearer(webTokens)},
+		{"GET partner /v2/products/p-0003", "partner", http.MethodGet, "/v2/products/p-0003",
+			func(r *http.Request, _ int) { r.Header.Set("X-API-Key", partnerKey) }},
+		{"POST partner /v2/orders", "partner", http.MethodPost, "/v2/orders", func(r *http.Request, _ int) {
+			r.Header.Set("X-API-Key", partnerKey)
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Idempotency-Key", rand.Text())
+		}},
+	}
+
+	client := &http.Client{Timeout: requestTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	var (
+		mu    sync.Mutex
+		calls []call
+	)
+	do := func(r route, n int) {
+		cl := call{route: r.name, id: fmt.Sprintf("rolling-%07d", n)}
+		var body io.Reader
+		if r.method == http.MethodPost {
+			body = strings.NewReader(order)
+		}
+		req, err := http.NewRequest(r.method, c.client[r.gateway]+r.path, body)
+		if err == nil {
+			req.Header.Set("X-Request-Id", cl.id)
+			r.prepare(req, n/len(routes))
+			var res *http.Response
+			if res, err = client.Do(req); err == nil {
+				_, err = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				cl.status = res.StatusCode
+			}
+		}
+		cl.err = err
+		mu.Lock()
+		calls = append(calls, cl)
+		mu.Unlock()
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var inflight sync.WaitGroup
+	loadDone := make(chan struct{})
+	sent := 0
+	go func() {
+		defer close(loadDone)
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			sent++
+			r := routes[n%len(routes)]
+			inflight.Go(func() { do(r, n) })
+		}
+	}()
+
+	began := time.Now()
+	time.Sleep(settle)
+	restarts := 0
+	for _, in := range c.instances {
+		stopAt := time.Now()
+		code := in.stop(t)
+		assert.Zero(t, code, "%s exit status after SIGTERM; output:\n%s", in.name, in.output())
+		exited := time.Since(stopAt)
+		in.start(t)
+		restarts++
+		t.Logf("%s: exited %.1fs after SIGTERM, ready again %.1fs after", in.name, exited.Seconds(), time.Since(stopAt).Seconds())
+		time.Sleep(settle)
+	}
+	if rest := duration - time.Since(began); rest > 0 {
+		time.Sleep(rest)
+	}
+	cancel()
+	<-loadDone
+	inflight.Wait()
+	// The last audit lines are written by the time each partner instance
+	// has exited: a drain loses none.
+	for _, in := range c.instances {
+		if strings.HasPrefix(in.name, "partner") {
+			assert.Zero(t, in.stop(t), "%s exit status", in.name)
+		}
+	}
+
+	report(t, calls, sent, restarts, time.Since(began), rate, c)
+}
+
+func report(t *testing.T, calls []call, sent, restarts int, took time.Duration, rate int, c *localCluster) {
+	t.Helper()
+	byRoute := map[string]map[int]int{}
+	answered, bad5xx, transport := 0, 0, 0
+	var firstErrs []string
+	partnerAnswered := map[string]bool{}
+	for _, cl := range calls {
+		if cl.err != nil {
+			transport++
+			if len(firstErrs) < 5 {
+				firstErrs = append(firstErrs, cl.route+" "+cl.id+": "+cl.err.Error())
+			}
+			continue
+		}
+		answered++
+		if byRoute[cl.route] == nil {
+			byRoute[cl.route] = map[int]int{}
+		}
+		byRoute[cl.route][cl.status]++
+		if cl.status >= 500 {
+			bad5xx++
+		}
+		if strings.Contains(cl.route, "partner") {
+			partnerAnswered[cl.id] = true
+		}
+	}
+
+	// Audit lines by request id, across both partner instances.
+	lines := map[string]int{}
+	total := 0
+	for _, dir := range c.auditDirs {
+		files, err := filepath.Glob(filepath.Join(dir, "audit-*.jsonl"))
+		require.NoError(t, err)
+		for _, f := range files {
+			fh, err := os.Open(f)
+			require.NoError(t, err)
+			sc := bufio.NewScanner(fh)
+			sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+			for sc.Scan() {
+				var line struct {
+					RequestID string `json:"requestId"`
+				}
+				require.NoError(t, json.Unmarshal(sc.Bytes(), &line), "%s: %s", f, sc.Text())
+				lines[line.RequestID]++
+				total++
+			}
+			require.NoError(t, sc.Err())
+			_ = fh.Close()
+		}
+	}
+	missing, doubled, stray := 0, 0, 0
+	for id := range partnerAnswered {
+		switch n := lines[id]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			doubled++
+		}
+	}
+	for id := range lines {
+		if !partnerAnswered[id] {
+			stray++
+		}
+	}
+	// nginx names every instance it tried: "a, b" is a retry on the other.
+	retries := strings.Count(readFile(c.nginxLog), ", 127.0.0.1:")
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "rolling restart: %d instances restarted one at a time over %s at %d req/s through nginx (drain delay %s, nginx keepalive_timeout %s)\n",
+		restarts, took.Round(100*time.Millisecond), rate, drainDelay, keepaliveTimeout)
+	for _, r := range slices.Sorted(maps.Keys(byRoute)) {
+		var parts []string
+		for _, s := range slices.Sorted(maps.Keys(byRoute[r])) {
+			parts = append(parts, fmt.Sprintf("%d×%d", s, byRoute[r][s]))
+		}
+		fmt.Fprintf(&b, "  %-34s %s\n", r, strings.Join(parts, " "))
+	}
+	fmt.Fprintf(&b, "sent %d, answered %d, 5xx %d, transport errors %d; nginx retried %d idempotent requests on the other instance\n",
+		sent, answered, bad5xx, transport, retries)
+	fmt.Fprintf(&b, "partner requests answered %d, audit lines %d (missing %d, doubled %d, without an answered request %d)\n",
+		len(partnerAnswered), total, missing, doubled, stray)
+	fmt.Print(b.String())
+
+	assert.Equal(t, sent, len(calls), "every request sent was finished")
+	assert.Zero(t, transport, "requests without an answer, first: %s", strings.Join(firstErrs, "; "))
+	assert.Zero(t, bad5xx, "5xx answers")
+	assert.Zero(t, missing, "answered partner requests without an audit line")
+	assert.Zero(t, doubled, "partner requests with more than one audit line")
+	assert.Zero(t, stray, "audit lines of no answered request")
+	assert.Equal(t, len(partnerAnswered), total, "one audit line per answered partner request")
+	if t.Failed() {
+		t.Logf("nginx log tail:\n%s", tail(readFile(c.nginxLog), 40))
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
