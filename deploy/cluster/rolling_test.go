@@ -36,15 +36,19 @@ import (
 )
 
 const (
-	// drainDelay and keepaliveTimeout are the settings docs/cluster.md
-	// documents: nginx lets go of its idle connections to an instance
-	// before that instance, draining, stops.
-	drainDelay       = 3 * time.Second
-	keepaliveTimeout = time.Second
-	requestTimeout   = 15 * time.Second
-	// settle lets traffic reach a restarted instance again (nginx's
-	// fail_timeout is 2 s) before its sibling goes.
-	settle = 2500 * time.Millisecond
+	// defaultDrainDelay and defaultKeepalive are the settings
+	// docs/cluster.md documents: nginx lets go of its idle connections to
+	// an instance before that instance, draining, stops.
+	// ROLLING_DRAIN_DELAY and ROLLING_NGINX_KEEPALIVE change them, to
+	// measure what other settings lose.
+	defaultDrainDelay = 3 * time.Second
+	defaultKeepalive  = time.Second
+	requestTimeout    = 15 * time.Second
+	// settle is the pause between two restarts. Siblings are three
+	// restarts apart, and a draining instance serves for its whole drain
+	// delay, which outlasts nginx's fail_timeout (2 s) of the sibling
+	// restarted before it: nginx never finds both instances failed.
+	settle = time.Second
 )
 
 var users = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"}
@@ -148,7 +152,10 @@ type localCluster struct {
 	nginxLog  string
 }
 
-func startCluster(t *testing.T, partnerKey string) *localCluster {
+// settings are the drain and keep-alive settings of a run.
+type settings struct{ drainDelay, keepalive time.Duration }
+
+func startCluster(t *testing.T, partnerKey string, set settings) *localCluster {
 	t.Helper()
 	names := []string{"fakes", "bff-mobile", "bff-web", "bff-partner"}
 	bins := make([]string, len(names))
@@ -197,7 +204,7 @@ func startCluster(t *testing.T, partnerKey string) *localCluster {
 		"      - {name: stable, weight: 90}\n      - {name: canary, weight: 10, url: \""+c.fakes+"/catalog\"}\n")
 
 	common := []string{"BFF_REDIS_URL=" + redis.URL(), "BFF_TRUSTED_PROXIES=127.0.0.1/32",
-		"BFF_DRAIN_DELAY=" + drainDelay.String(), "BFF_CONFIG=" + routing}
+		"BFF_DRAIN_DELAY=" + set.drainDelay.String(), "BFF_CONFIG=" + routing}
 	for _, s := range domain.ServiceNames() {
 		common = append(common, "BFF_UPSTREAM_"+strings.ToUpper(s)+"_URL="+c.fakes+"/"+s)
 	}
@@ -244,7 +251,7 @@ func startCluster(t *testing.T, partnerKey string) *localCluster {
 		listen[g] = edgetest.FreePort(t)
 		c.client[g] = "http://127.0.0.1:" + strconv.Itoa(listen[g])
 	}
-	conf, err := cluster.Nginx{Dir: work, Listen: listen, Upstreams: upstreams, KeepaliveTimeout: keepaliveTimeout}.Render()
+	conf, err := cluster.Nginx{Dir: work, Listen: listen, Upstreams: upstreams, KeepaliveTimeout: set.keepalive}.Render()
 	require.NoError(t, err)
 	confPath := filepath.Join(work, "nginx.conf")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
@@ -315,8 +322,16 @@ func TestRollingRestart(t *testing.T) {
 		require.NoError(t, err, "ROLLING_RATE")
 		require.Positive(t, rate, "ROLLING_RATE")
 	}
+	set := settings{drainDelay: defaultDrainDelay, keepalive: defaultKeepalive}
+	for name, d := range map[string]*time.Duration{"ROLLING_DRAIN_DELAY": &set.drainDelay, "ROLLING_NGINX_KEEPALIVE": &set.keepalive} {
+		if v := os.Getenv(name); v != "" {
+			var err error
+			*d, err = time.ParseDuration(v)
+			require.NoError(t, err, name)
+		}
+	}
 	partnerKey := "sf_rolling_" + rand.Text()
-	c := startCluster(t, partnerKey)
+	c := startCluster(t, partnerKey, set)
 
 	mobileTokens := make([]string, len(users))
 	webTokens := make([]string, len(users))
@@ -423,10 +438,10 @@ func TestRollingRestart(t *testing.T) {
 		}
 	}
 
-	report(t, calls, sent, restarts, time.Since(began), rate, c)
+	report(t, calls, sent, restarts, time.Since(began), rate, set, c)
 }
 
-func report(t *testing.T, calls []call, sent, restarts int, took time.Duration, rate int, c *localCluster) {
+func report(t *testing.T, calls []call, sent, restarts int, took time.Duration, rate int, set settings, c *localCluster) {
 	t.Helper()
 	byRoute := map[string]map[int]int{}
 	answered, bad5xx, transport := 0, 0, 0
@@ -495,7 +510,7 @@ func report(t *testing.T, calls []call, sent, restarts int, took time.Duration, 
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "rolling restart: %d instances restarted one at a time over %s at %d req/s through nginx (drain delay %s, nginx keepalive_timeout %s)\n",
-		restarts, took.Round(100*time.Millisecond), rate, drainDelay, keepaliveTimeout)
+		restarts, took.Round(100*time.Millisecond), rate, set.drainDelay, set.keepalive)
 	for _, r := range slices.Sorted(maps.Keys(byRoute)) {
 		var parts []string
 		for _, s := range slices.Sorted(maps.Keys(byRoute[r])) {
