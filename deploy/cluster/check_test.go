@@ -28,11 +28,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/deploy/internal/binaries"
 	"github.com/shopfront/shared/edge/routing"
 )
 
-// devBurst is the burst of the development partner acme.
-const devBurst = 20
+const (
+	// devPartnerKey is the documented development key of partner acme
+	// (deploy/dev/partner-keys.yaml): every scope.
+	devPartnerKey = "sf_dev_acme_3vQ8kT2mW9xR4pLz"
+	// devBurst is that partner's burst.
+	devBurst = 20
+)
 
 // running is a cluster started by make run-cluster, read from the state
 // file run.sh writes (tmp/cluster.env at the root of the repository, or
@@ -199,7 +205,7 @@ func checkCache(t *testing.T, c running) {
 }
 
 func checkUpload(t *testing.T, c running) {
-	token := passwordToken(t, c["CLUSTER_FAKES"], "alice", "mobile")
+	token := binaries.PasswordToken(t, c["CLUSTER_FAKES"], "alice", "mobile")
 	auth := func(extra map[string]string) map[string]string {
 		h := map[string]string{"Authorization": "Bearer " + token, "Tus-Resumable": "1.0.0"}
 		for k, v := range extra {
@@ -319,7 +325,7 @@ func checkCanary(t *testing.T, c running) {
 	users := []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"}
 	var onIt []string
 	for _, u := range users {
-		token := passwordToken(t, c["CLUSTER_FAKES"], u, "mobile")
+		token := binaries.PasswordToken(t, c["CLUSTER_FAKES"], u, "mobile")
 		via := onCanary(c.nginx("mobile"), token)
 		one, two := onCanary(c.instance("mobile", 1), token), onCanary(c.instance("mobile", 2), token)
 		assert.True(t, via == one && one == two, "%s: canary through nginx %t, mobile-1 %t, mobile-2 %t", u, via, one, two)

@@ -31,6 +31,7 @@ import (
 
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/deploy/cluster"
+	"github.com/shopfront/deploy/internal/binaries"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
@@ -174,42 +175,11 @@ type settings struct{ drainDelay, keepalive time.Duration }
 
 func startCluster(t *testing.T, partnerKey string, set settings) *localCluster {
 	t.Helper()
-	names := []string{"fakes", "bff-mobile", "bff-web", "bff-partner"}
-	bins := make([]string, len(names))
-	var wg sync.WaitGroup
-	for i, n := range names {
-		dir := filepath.Join("..", "..", n, "cmd", n)
-		if n == "fakes" {
-			dir = filepath.Join("..", "..", "contracts", "cmd", "fakes")
-		}
-		wg.Go(func() { bins[i] = gatewaytest.Build(t, n, dir) })
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	bins := binaries.Build(t, filepath.Join("..", ".."))
 	work := t.TempDir()
 	c := &localCluster{client: map[string]string{}}
-
 	redis := edgetest.StartRedis(t)
-	fakesAddr := freeAddr(t)
-	fakes := exec.Command(bins[0], "-addr", fakesAddr)
-	fakes.Dir = work
-	fakesLog, err := os.Create(filepath.Join(work, "fakes.log"))
-	require.NoError(t, err)
-	fakes.Stdout, fakes.Stderr = fakesLog, fakesLog
-	require.NoError(t, fakes.Start())
-	fakesDone := make(chan struct{})
-	go func() { _ = fakes.Wait(); close(fakesDone) }()
-	t.Cleanup(func() { _ = fakes.Process.Kill(); <-fakesDone })
-	require.Eventually(t, func() bool {
-		conn, err := net.DialTimeout("tcp", fakesAddr, 200*time.Millisecond)
-		if err == nil {
-			_ = conn.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "the fakes never listened")
-	c.fakes = "http://" + fakesAddr
+	c.fakes = binaries.StartFakes(t, bins.Fakes)
 
 	// A partner of its own with a plan the load stays far below, so the
 	// orders are answered by the order service, not the rate limit.
@@ -230,8 +200,9 @@ func startCluster(t *testing.T, partnerKey string, set settings) *localCluster {
 	for _, n := range []int{1, 2} {
 		for gi, g := range cluster.Gateways {
 			name := g + "-" + strconv.Itoa(n)
-			in := &instance{name: name, bin: bins[gi+1], addr: freeAddr(t), admin: freeAddr(t), dir: filepath.Join(work, name)}
+			in := &instance{name: name, bin: [...]string{bins.Mobile, bins.Web, bins.Partner}[gi], addr: freeAddr(t), admin: freeAddr(t), dir: filepath.Join(work, name)}
 			require.NoError(t, os.MkdirAll(in.dir, 0o755))
+			var err error
 			in.log, err = os.Create(filepath.Join(work, name+".log"))
 			require.NoError(t, err)
 			in.env = slices.Clone(common)
@@ -249,6 +220,7 @@ func startCluster(t *testing.T, partnerKey string, set settings) *localCluster {
 			in.kill()
 		}
 	})
+	var wg sync.WaitGroup
 	// Free ports can be taken by another test between being picked and
 	// bound: such an instance gets new ones, before nginx is told them.
 	errs := make([]error, len(c.instances))
@@ -363,8 +335,8 @@ func TestRollingRestart(t *testing.T) {
 	mobileTokens := make([]string, len(users))
 	webTokens := make([]string, len(users))
 	for i, u := range users {
-		mobileTokens[i] = passwordToken(t, c.fakes, u, "mobile")
-		webTokens[i] = passwordToken(t, c.fakes, u, "web")
+		mobileTokens[i] = binaries.PasswordToken(t, c.fakes, u, "mobile")
+		webTokens[i] = binaries.PasswordToken(t, c.fakes, u, "web")
 	}
 	type route struct {
 		name    string
