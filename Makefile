@@ -36,7 +36,7 @@ FUZZ_TARGETS := \
 	./bff-mobile/internal/upload:FuzzParseChecksum \
 	./bff-web/internal/cache:FuzzKey
 
-.PHONY: all help build run run-cluster cluster-check rolling-restart smoke examples chain-doc test soak bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
+.PHONY: all help build run run-cluster cluster-check cluster-smoke rolling-restart smoke examples chain-doc test soak bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
 
 all: vet deps-check test
 
@@ -64,6 +64,11 @@ run-cluster: build
 ## rate limits, idempotency, the web cache, uploads and canary routing
 cluster-check:
 	cd deploy && $(GO) test -tags clustercheck -count=1 -run TestClusterCheck -v ./cluster/
+
+## cluster-smoke: run-cluster end to end on free ports: ready, every cluster-check point,
+## Ctrl-C stops all nine processes with status 0 and leaves no port listening
+cluster-smoke:
+	cd deploy && $(GO) test -tags cluster -count=1 -run TestRunClusterScript -v -timeout 10m ./cluster/
 
 ## rolling-restart: a cluster on free ports under a steady load through nginx while each
 ## instance is restarted in turn; fails on any 5xx, lost request or audit line missing or doubled

@@ -9,8 +9,9 @@
 # Debian's, found on PATH or in /usr/sbin. docs/cluster.md explains it all.
 #
 # Every port can be moved with an environment variable (CLUSTER_* below).
-# While it runs, tmp/cluster.env at the root of the repository holds the
-# ports, the process ids and the routing file, for make cluster-check.
+# While it runs, tmp/cluster.env at the root of the repository (or the file
+# CLUSTER_STATE names) holds the ports, the process ids and the routing
+# file, for make cluster-check.
 set -uo pipefail
 
 # As in deploy/dev/run.sh: start again with the default signal
@@ -43,7 +44,7 @@ instances=(mobile-1 mobile-2 web-1 web-2 partner-1 partner-2)
 # longer than its upstream keepalive_timeout (docs/cluster.md#drain).
 drain="${CLUSTER_DRAIN_DELAY:-3s}"
 keepalive="${CLUSTER_NGINX_KEEPALIVE_TIMEOUT:-1s}"
-state="$root/tmp/cluster.env"
+state="${CLUSTER_STATE:-$root/tmp/cluster.env}"
 
 # Debian installs nginx in /usr/sbin, which a user's PATH may lack.
 nginx="$(PATH="$PATH:/usr/sbin:/sbin" command -v nginx || true)"
@@ -67,7 +68,7 @@ for p in "$redis_port" "$fakes_port" "${client[@]}" "${port[@]}" "${admin[@]}"; 
 done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/shopfront-cluster.XXXXXX")"
-mkdir -p "$work/redis" "$root/tmp"
+mkdir -p "$work/redis" "$(dirname "$state")"
 pids=()
 names=()
 declare -A pid_of
