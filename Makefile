@@ -12,6 +12,10 @@ BENCHFLAGS ?=
 # Length and total request rate of make soak.
 SOAK_DURATION ?= 2m
 SOAK_RATE ?= 100
+# Length and total request rate of make rolling-restart's load; it lasts at
+# least as long as one restart of each of the six instances takes.
+ROLLING_DURATION ?= 1m
+ROLLING_RATE ?= 40
 # Every package of every module in the workspace, as absolute patterns.
 PKGS     = $$($(GO) list -m -f '{{.Dir}}/...')
 
@@ -33,14 +37,14 @@ FUZZ_TARGETS := \
 	./bff-mobile/internal/upload:FuzzParseChecksum \
 	./bff-web/internal/cache:FuzzKey
 
-.PHONY: all help build run smoke examples chain-doc test soak bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
+.PHONY: all help build run run-cluster cluster-check cluster-smoke rolling-restart smoke examples chain-doc test soak bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
 
 all: vet deps-check test
 
 ## help: this list: every target with what it does
 help:
-	@awk '/^## [a-z-]+:/ { sub(/^## /, ""); t = $$0; sub(/:.*/, "", t); sub(/^[^:]*: */, ""); printf "  %-11s %s\n", t, $$0; next } \
-		/^## / { sub(/^## /, ""); printf "  %-11s %s\n", "", $$0 }' $(firstword $(MAKEFILE_LIST))
+	@awk '/^## [a-z-]+:/ { sub(/^## /, ""); t = $$0; sub(/:.*/, "", t); sub(/^[^:]*: */, ""); printf "  %-15s %s\n", t, $$0; next } \
+		/^## / { sub(/^## /, ""); printf "  %-15s %s\n", "", $$0 }' $(firstword $(MAKEFILE_LIST))
 
 ## build: binaries of the fakes and the three gateways into bin/
 build:
@@ -51,6 +55,26 @@ build:
 ## run: fakes on 127.0.0.1:9000 and the three gateways, in the foreground; Ctrl-C stops all
 run: build
 	@BIN=$(abspath $(BIN)) ./deploy/dev/run.sh
+
+## run-cluster: Redis, the fakes, two instances of each gateway and nginx on :8081-8083,
+## in the foreground; Ctrl-C stops all (needs nginx and redis-server, docs/cluster.md)
+run-cluster: build
+	@BIN=$(abspath $(BIN)) ./deploy/cluster/run.sh
+
+## cluster-check: against a running make run-cluster, prove that the instances share
+## rate limits, idempotency, the web cache, uploads and canary routing
+cluster-check:
+	cd deploy && $(GO) test -tags clustercheck -count=1 -run TestClusterCheck -v ./cluster/
+
+## cluster-smoke: run-cluster end to end on free ports: ready, every cluster-check point,
+## Ctrl-C stops all nine processes with status 0 and leaves no port listening
+cluster-smoke:
+	cd deploy && $(GO) test -tags cluster -count=1 -run TestRunClusterScript -v -timeout 10m ./cluster/
+
+## rolling-restart: a cluster on free ports under a steady load through nginx while each
+## instance is restarted in turn; fails on any 5xx, lost request or audit line missing or doubled
+rolling-restart:
+	cd deploy && ROLLING_DURATION=$(ROLLING_DURATION) ROLLING_RATE=$(ROLLING_RATE) $(GO) test -tags cluster -count=1 -run TestRollingRestart -v -timeout 15m ./cluster/
 
 ## smoke: make run end to end (scripts/smoke.sh): ready, one route per gateway, Ctrl-C leaves nothing running
 smoke: build

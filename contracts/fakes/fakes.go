@@ -12,6 +12,7 @@
 //	DELETE /__stats             reset the counters
 //	POST   /__events/{userId}   body domain.PublishEvent: publish to the user's event stream
 //	DELETE /__streams           cut every open event stream mid-way
+//	GET    /__uploads/{id}/data the bytes the media service holds for an upload
 package fakes
 
 import (
@@ -125,6 +126,18 @@ func (f *Fakes) routes() http.Handler {
 	mux.HandleFunc("DELETE /__streams", func(w http.ResponseWriter, _ *http.Request) {
 		f.DropStreams()
 		w.WriteHeader(http.StatusNoContent)
+	})
+	// For tests of a running fakes binary, which cannot call UploadData,
+	// e.g. that chunks sent through several gateway instances arrived
+	// whole and in order.
+	mux.HandleFunc("GET /__uploads/{id}/data", func(w http.ResponseWriter, r *http.Request) {
+		data, ok := f.UploadData(r.PathValue("id"))
+		if !ok {
+			writeProblem(w, http.StatusNotFound, "not_found", "no such upload")
+			return
+		}
+		w.Header().Set("Content-Type", octetStream)
+		_, _ = w.Write(data)
 	})
 	mux.HandleFunc("GET /__stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]map[string]int{"requests": f.Stats()})

@@ -1,8 +1,10 @@
 package fakes_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -103,4 +105,28 @@ func TestMediaCutOffBody(t *testing.T) {
 	assert.Equal(t, http.StatusOK, do(t, "GET", srv.URL+"/media/uploads/"+u.ID, "", nil, nil).StatusCode)
 	got, _ := f.Upload(u.ID)
 	assert.Zero(t, got.Offset)
+}
+
+// TestMediaDataOverHTTP reads an upload's bytes back from the admin
+// endpoint, as tests of a running fakes binary do.
+func TestMediaDataOverHTTP(t *testing.T) {
+	t.Parallel()
+	_, base := fakestest.Start(t)
+	u := createUpload(t, base)
+	for i, chunk := range []string{"ab", "cd"} {
+		resp := do(t, "PATCH", base+"/media/uploads/"+u.ID, chunk,
+			map[string]string{"Upload-Offset": strconv.Itoa(2 * i), "Content-Type": "application/octet-stream"}, nil)
+		require.Less(t, resp.StatusCode, 300)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/__uploads/"+u.ID+"/data", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "abcd", string(body))
+
+	assert.Equal(t, http.StatusNotFound, do(t, "GET", base+"/__uploads/up-nope/data", "", nil, nil).StatusCode)
 }

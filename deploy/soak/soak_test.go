@@ -11,17 +11,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +26,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/deploy/internal/binaries"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
@@ -107,34 +103,20 @@ func TestSoak(t *testing.T) {
 	}
 
 	// Build the four binaries side by side: the build is most of the set-up.
-	names := []string{"fakes", "bff-mobile", "bff-web", "bff-partner"}
-	bins := make([]string, len(names))
-	var wg sync.WaitGroup
-	for i, n := range names {
-		dir := filepath.Join("..", "..", n, "cmd", n)
-		if n == "fakes" {
-			dir = filepath.Join("..", "..", "contracts", "cmd", "fakes")
-		}
-		wg.Go(func() { bins[i] = build(t, n, dir) })
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-
-	base := startFakes(t, bins[0])
+	bins := binaries.Build(t, filepath.Join("..", ".."))
+	base := binaries.StartFakes(t, bins.Fakes)
 	redis := edgetest.StartRedis(t)
 	keys, err := filepath.Abs(filepath.Join("..", "dev", "partner-keys.yaml"))
 	require.NoError(t, err)
 	redisEnv := "BFF_REDIS_URL=" + redis.URL()
 	gw := map[string]*gatewaytest.Process{
-		"mobile":  gatewaytest.Start(t, bins[1], base, redisEnv),
-		"web":     gatewaytest.Start(t, bins[2], base, redisEnv, "BFF_TRUSTED_PROXIES=127.0.0.1"),
-		"partner": gatewaytest.Start(t, bins[3], base, redisEnv, "BFF_PARTNER_KEYS_FILE="+keys, "BFF_AUDIT_DIR="+t.TempDir()),
+		"mobile":  gatewaytest.Start(t, bins.Mobile, base, redisEnv),
+		"web":     gatewaytest.Start(t, bins.Web, base, redisEnv, "BFF_TRUSTED_PROXIES=127.0.0.1"),
+		"partner": gatewaytest.Start(t, bins.Partner, base, redisEnv, "BFF_PARTNER_KEYS_FILE="+keys, "BFF_AUDIT_DIR="+t.TempDir()),
 	}
 	tokens := make([]string, len(mobileUsers))
 	for i, u := range mobileUsers {
-		tokens[i] = passwordToken(t, base, u, "mobile")
+		tokens[i] = binaries.PasswordToken(t, base, u, "mobile")
 	}
 
 	mobile := func(r *http.Request, n int) { r.Header.Set("Authorization", "Bearer "+tokens[n%len(tokens)]) }
@@ -365,58 +347,6 @@ func snapshot(t *testing.T, client *http.Client, gw map[string]*gatewaytest.Proc
 		out[name] = s
 	}
 	return out
-}
-
-func build(t *testing.T, name, dir string) string {
-	bin := filepath.Join(t.TempDir(), name)
-	out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, dir).CombinedOutput()
-	if err != nil {
-		t.Errorf("go build %s: %v: %s", dir, err, out)
-	}
-	return bin
-}
-
-// startFakes runs the fakes binary on a free port until the test ends and
-// returns its base URL.
-func startFakes(t *testing.T, bin string) string {
-	t.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(edgetest.FreePort(t))
-	cmd := exec.Command(bin, "-addr", addr)
-	cmd.Dir = t.TempDir()
-	log, err := os.Create(filepath.Join(cmd.Dir, "output"))
-	require.NoError(t, err)
-	defer log.Close()
-	cmd.Stdout, cmd.Stderr = log, log
-	require.NoError(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	require.Eventually(t, func() bool {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "the fakes never listened on %s", addr)
-	return "http://" + addr
-}
-
-// passwordToken asks the fakes' identity service for a user's token, as a
-// mobile or web client does.
-func passwordToken(t *testing.T, base, user, client string) string {
-	t.Helper()
-	res, err := http.PostForm(base+"/identity/oauth/token", url.Values{
-		"grant_type": {"password"}, "username": {user}, "password": {"shopfront"}, "client_id": {client},
-	})
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, http.StatusOK, res.StatusCode, "token for %s", user)
-	var body struct {
-		AccessToken string `json:"access_token"`
-	}
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
-	require.NotEmpty(t, body.AccessToken)
-	return body.AccessToken
 }
 
 func fakesCall(t *testing.T, client *http.Client, method, url, body string) {

@@ -150,7 +150,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("making the server error log: %w", err)
 	}
 	s.public = &http.Server{
-		Handler:     refuseConflictingFraming(e, closeAfterChunked(e)),
+		Handler:     refuseConflictingFraming(e, closeWhenDraining(closeAfterChunked(e), s.draining)),
 		ConnContext: framingContext,
 		// OPTIONS * goes through the handler like every request, so that
 		// the requests a handler sees line up with the heads framingConn
@@ -304,7 +304,8 @@ func ignoreClosed(err error) error {
 
 // Run serves until ctx is done, then shuts down gracefully:
 //
-//  1. /readyz turns 503 (draining), and after Config.DrainDelay
+//  1. /readyz turns 503 (draining) and every answer from then on closes
+//     its connection, and after Config.DrainDelay
 //  2. the public listener stops accepting; in-flight requests finish, for
 //     up to Config.ShutdownTimeout, after which the rest are cut off;
 //  3. the OnShutdown hooks run;
@@ -386,6 +387,28 @@ func serve(srv *http.Server, ln net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// closeWhenDraining closes each connection after its answer once draining
+// is closed. A proxy that pools keep-alive connections (nginx's upstream
+// keepalive) would otherwise still hold idle ones when the listener stops
+// and the server closes them; a request the proxy writes on such a
+// connection in that instant is lost, and the proxy may not resend a POST.
+// Answered with Connection: close, the proxy drops each connection itself
+// after the answer it was waiting for, so by the end of Config.DrainDelay
+// none of its connections is left idle here (provided the proxy's own idle
+// timeout for them is shorter than the delay).
+func closeWhenDraining(h http.Handler, draining <-chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-draining:
+			if r.ProtoMajor == 1 {
+				w.Header().Set("Connection", "close")
+			}
+		default:
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // closeAfterChunked closes the connection after answering an HTTP/1 request

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -134,4 +135,52 @@ func TestRunTwiceFails(t *testing.T) {
 	t.Parallel()
 	s := start(t, server.Config{}, server.Options{}, nil)
 	assert.Error(t, s.Run(context.Background()))
+}
+
+// TestDrainClosesKeepAliveConnections keeps one keep-alive connection, as a
+// proxy's upstream pool does, across the start of a drain: before it the
+// answer keeps the connection open; during the drain delay the next answer
+// on the same connection is whole, says Connection: close and the server
+// closes the connection, so the proxy never has an idle connection here
+// that the end of the drain could cut under a request it is sending.
+func TestDrainClosesKeepAliveConnections(t *testing.T) {
+	t.Parallel()
+	s := start(t, server.Config{DrainDelay: 3 * time.Second}, server.Options{}, func(e *echo.Echo) {
+		e.GET("/ping", func(c echo.Context) error { return c.String(http.StatusOK, "pong") })
+	})
+	conn, err := net.Dial("tcp", s.Addr())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second)))
+	br := bufio.NewReader(conn)
+	ask := func() *http.Response {
+		t.Helper()
+		_, err := io.WriteString(conn, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, "pong", string(body))
+		return resp
+	}
+
+	assert.False(t, ask().Close, "before the drain the connection stays open")
+
+	s.cancel()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.adminURL("/readyz"))
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 2*time.Second, 5*time.Millisecond)
+
+	resp := ask()
+	assert.True(t, resp.Close, "during the drain the answer closes the connection")
+	_, err = br.ReadByte()
+	assert.ErrorIs(t, err, io.EOF, "the server closed the connection after the answer")
 }
