@@ -260,11 +260,19 @@ func (h *harness) pin() {
 // directory, with the toolchain running the harness.
 func (h *harness) build(ctx context.Context) error {
 	h.bins = map[string]string{}
-	targets := map[string]string{
-		"bench":       filepath.Join(h.o.root, "deploy", "bench"),
-		"bff-mobile":  filepath.Join(h.o.root, "bff-mobile", "cmd", "bff-mobile"),
-		"bff-web":     filepath.Join(h.o.root, "bff-web", "cmd", "bff-web"),
-		"bff-partner": filepath.Join(h.o.root, "bff-partner", "cmd", "bff-partner"),
+	targets := map[string]string{"bench": filepath.Join(h.o.root, "deploy", "bench")}
+	// Only the gateways the selected scenarios run: a short run of the
+	// pass-through builds one.
+	for g, prefixes := range map[string][]string{
+		"bff-mobile":  {"mobile-", "overload-"},
+		"bff-web":     {"web-"},
+		"bff-partner": {"partner-"},
+	} {
+		for _, name := range scenarioNames(h.o.aggClients) {
+			if h.o.only.MatchString(name) && slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+				targets[g] = filepath.Join(h.o.root, g, "cmd", g)
+			}
+		}
 	}
 	h.say("building %d binaries", len(targets))
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -294,6 +302,16 @@ func chanSeq[T any](c <-chan T) func(func(T) bool) {
 			}
 		}
 	}
+}
+
+// scenarioNames are the names BENCH_ONLY chooses from.
+func scenarioNames(aggClients []int) []string {
+	names := []string{"direct", "proxy", "nginx", "mobile-orders", "partner-inventory", "partner-products"}
+	for _, c := range aggClients {
+		sfx := "-c" + strconv.Itoa(c)
+		names = append(names, "fanout-home"+sfx, "mobile-home"+sfx, "fanout-product"+sfx, "web-product"+sfx)
+	}
+	return append(names, "overload-off", "overload-adaptive")
 }
 
 // services are the domain services a gateway's upstream URLs name.

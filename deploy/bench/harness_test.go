@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestHarnessEndToEnd runs the harness as make bench does, briefly: one
+// round of one second on the upstream directly, the plain proxy and
+// bff-mobile's pass-through, with the real processes and wrk. It checks
+// that every configuration served requests without one error and that
+// the report holds a well-formed table.
+func TestHarnessEndToEnd(t *testing.T) {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	o := options{
+		rounds: 1, duration: time.Second, only: regexp.MustCompile(`^(direct|proxy|mobile-orders)$`),
+		results: filepath.Join(dir, "results"), markdown: filepath.Join(dir, "BENCHMARKS.md"), root: root,
+		passClients: 4, aggClients: []int{1, 16, 128}, delay: 20 * time.Millisecond, command: "go test",
+	}
+	var progress bytes.Buffer
+	require.NoError(t, run(t.Context(), o, &progress), "progress:\n%s", progress.String())
+
+	raw, err := os.ReadFile(filepath.Join(o.results, "summary.json"))
+	require.NoError(t, err)
+	var rows []row
+	require.NoError(t, json.Unmarshal(raw, &rows))
+	require.Len(t, rows, 3)
+	for _, r := range rows {
+		assert.Positive(t, r.Requests, "%s served no request", r.Scenario)
+		assert.Positive(t, r.RPS, r.Scenario)
+		assert.Zero(t, r.Errors, r.Scenario)
+		assert.Positive(t, r.PeakRSS, r.Scenario)
+		assert.Positive(t, r.P99us, r.Scenario)
+	}
+	assert.NotNil(t, rows[2].VsDirect, "mobile-orders has its ratio to direct")
+	assert.NotNil(t, rows[2].VsProxy, "mobile-orders has its ratio to the proxy")
+
+	md, err := os.ReadFile(o.markdown)
+	require.NoError(t, err)
+	text := string(md)
+	assert.Contains(t, text, "GOMAXPROCS=1 for every server")
+	assert.Contains(t, text, "![requests per second](BENCHMARKS.svg)")
+	var table []string
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, "| ") && strings.Contains(line, " | ") {
+			table = append(table, strings.TrimSpace(line))
+		}
+	}
+	require.Len(t, table, 1+3, "header and one line per scenario:\n%s", text)
+	cols := strings.Count(table[0], "|")
+	for i, line := range table {
+		assert.Equal(t, cols, strings.Count(line, "|"), "line %d of the table: %s", i, line)
+	}
+	for _, name := range []string{"direct", "proxy", "mobile-orders"} {
+		assert.Contains(t, text, "| "+name+" | ")
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "BENCHMARKS.svg"))
+	require.NoError(t, err)
+	assert.True(t, bytes.HasPrefix(svg, []byte("<svg ")), "the chart is an SVG")
+	_, err = os.Stat(filepath.Join(o.results, "round-1.json"))
+	assert.NoError(t, err)
+}
+
+func TestSplitDelay(t *testing.T) {
+	tests := []struct {
+		name, path, want string
+		delay            time.Duration
+		wantErr          bool
+	}{
+		{name: "ok, no delay", path: "/users/users/u-001", want: "/users/users/u-001"},
+		{name: "ok, 20ms", path: "/d/20ms/users/users/u-001", want: "/users/users/u-001", delay: 20 * time.Millisecond},
+		{name: "nok, not a duration", path: "/d/soon/users", wantErr: true},
+		{name: "nok, negative", path: "/d/-1s/users", wantErr: true},
+		{name: "nok, beyond the bound", path: "/d/1h/users", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, d, err := splitDelay(tt.path)
+			if tt.wantErr {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.delay, d)
+		})
+	}
+}
