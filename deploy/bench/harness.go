@@ -374,16 +374,17 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 
 	var out []*scenario
 	pc := h.o.passClients
+	passGroup := fmt.Sprintf("pass-through, %d clients", pc)
 	add := func(s *scenario) { out = append(out, s) }
 	if want("direct") {
-		add(&scenario{Name: "direct", Group: "pass-through", Clients: pc, url: base + "/orders/orders/" + orderID, proc: up})
+		add(&scenario{Name: "direct", Group: passGroup, Clients: pc, url: base + "/orders/orders/" + orderID, proc: up})
 	}
 	if want("proxy") {
 		p, err := h.l.startListener(ctx, "proxy", h.bins["bench"], "proxy", "-addr", "127.0.0.1:0", "-to", base)
 		if err != nil {
 			return nil, nil, err
 		}
-		add(&scenario{Name: "proxy", Group: "pass-through", Clients: pc, vsDirect: "direct", url: "http://" + p.addr + "/orders/orders/" + orderID, proc: p})
+		add(&scenario{Name: "proxy", Group: passGroup, Clients: pc, vsDirect: "direct", url: "http://" + p.addr + "/orders/orders/" + orderID, proc: p})
 	}
 	if want("nginx") {
 		if _, err := exec.LookPath("nginx"); err != nil {
@@ -393,7 +394,7 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 			if err != nil {
 				return nil, nil, err
 			}
-			add(&scenario{Name: "nginx", Group: "pass-through", Clients: pc, vsDirect: "direct", vsProxy: "proxy", url: "http://" + p.addr + "/orders/orders/" + orderID, proc: p})
+			add(&scenario{Name: "nginx", Group: passGroup, Clients: pc, vsDirect: "direct", vsProxy: "proxy", url: "http://" + p.addr + "/orders/orders/" + orderID, proc: p})
 		}
 	}
 	mobileEnv := append(h.gatewayEnv(base, 0), "BFF_CONFIG="+mobileYAML)
@@ -402,7 +403,7 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 		if err != nil {
 			return nil, nil, err
 		}
-		add(&scenario{Name: "mobile-orders", Group: "pass-through", Clients: pc, vsDirect: "direct", vsProxy: "proxy", gateway: true,
+		add(&scenario{Name: "mobile-orders", Group: passGroup, Clients: pc, vsDirect: "direct", vsProxy: "proxy", gateway: true,
 			url: "http://" + p.addr + ordersPath, headers: []string{mobileAuth}, proc: p})
 	}
 	if want("partner-inventory") || want("partner-products") {
@@ -412,11 +413,11 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 			return nil, nil, err
 		}
 		if want("partner-inventory") {
-			add(&scenario{Name: "partner-inventory", Group: "pass-through", Clients: pc, vsDirect: "direct", vsProxy: "proxy", gateway: true,
+			add(&scenario{Name: "partner-inventory", Group: passGroup, Clients: pc, vsDirect: "direct", vsProxy: "proxy", gateway: true,
 				url: "http://" + p.addr + "/v2/inventory/p-0001", headers: []string{partnerKey}, proc: p})
 		}
 		if want("partner-products") {
-			add(&scenario{Name: "partner-products", Group: "pass-through (two calls)", Clients: pc, vsDirect: "direct", vsProxy: "proxy", gateway: true,
+			add(&scenario{Name: "partner-products", Group: passGroup, Clients: pc, vsDirect: "direct", vsProxy: "proxy", gateway: true,
 				url: "http://" + p.addr + "/v2/products/p-0001", headers: []string{partnerKey}, proc: p})
 		}
 	}
@@ -438,7 +439,7 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 					return nil, nil, err
 				}
 			}
-			group := "aggregate: mobile home, 5 then 2 calls of " + h.o.delay.String()
+			group := fmt.Sprintf("bff-mobile GET /v1/home, %d clients: 5 then 2 calls of %s", c, h.o.delay)
 			add(&scenario{Name: "fanout-home" + sfx, Group: group, Clients: c, url: "http://" + refHome.addr + "/", proc: refHome})
 			add(&scenario{Name: "mobile-home" + sfx, Group: group, Clients: c, vsRef: "fanout-home" + sfx, gateway: true,
 				url: "http://" + mobileAgg.addr + "/v1/home", headers: []string{mobileAuth}, proc: mobileAgg})
@@ -461,7 +462,7 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 					webTokens = append(webTokens, tok)
 				}
 			}
-			group := "aggregate: web product page, 5 then 2 calls of " + h.o.delay.String()
+			group := fmt.Sprintf("bff-web GET /v1/pages/product/{id}, %d clients: 5 then 2 calls of %s", c, h.o.delay)
 			add(&scenario{Name: "fanout-product" + sfx, Group: group, Clients: c, url: "http://" + refProduct.addr + "/", proc: refProduct})
 			add(&scenario{Name: "web-product" + sfx, Group: group, Clients: c, vsRef: "fanout-product" + sfx, gateway: true,
 				url: "http://" + webAgg.addr + "/v1/pages/product/p-0001", tokens: webTokens, proc: webAgg})

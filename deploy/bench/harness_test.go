@@ -97,3 +97,29 @@ func TestSplitDelay(t *testing.T) {
 		})
 	}
 }
+
+// TestRatiosArePerRoundMedians checks that a ratio is the median of the
+// ratios within each round, so that a slow round moves both sides, and
+// that a baseline which did not run gives no ratio.
+func TestRatiosArePerRoundMedians(t *testing.T) {
+	sc := []*scenario{{Name: "direct"}, {Name: "gw", vsDirect: "direct", vsProxy: "proxy"}}
+	rounds := [][]measurement{
+		{{Scenario: "direct", RPS: 1000}, {Scenario: "gw", RPS: 500}}, // 0.5
+		{{Scenario: "gw", RPS: 100}, {Scenario: "direct", RPS: 400}},  // 0.25: a slow round for both
+		{{Scenario: "direct", RPS: 1000}, {Scenario: "gw", RPS: 600}}, // 0.6
+	}
+	rows := summarise(sc, rounds).rows()
+	require.Len(t, rows, 2)
+	require.NotNil(t, rows[1].VsDirect)
+	assert.InDelta(t, 0.5, *rows[1].VsDirect, 1e-9)
+	assert.Nil(t, rows[1].VsProxy, "no proxy ran")
+	assert.InDelta(t, 500, rows[1].RPS, 1e-9, "median of the rounds")
+}
+
+func TestRotate(t *testing.T) {
+	s := []string{"a", "b", "c"}
+	assert.Equal(t, []string{"a", "b", "c"}, rotate(s, 0))
+	assert.Equal(t, []string{"b", "c", "a"}, rotate(s, 1))
+	assert.Equal(t, []string{"c", "a", "b"}, rotate(s, 5))
+	assert.Equal(t, []string{"a", "b", "c"}, s, "the input is left alone")
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -144,7 +145,11 @@ func (h *harness) report(s *summary, ov *overloadReport) error {
 			if ov.UnloadedP99us > 0 {
 				vs = fmt.Sprintf("%.1f×", m.AdmittedP99us/ov.UnloadedP99us)
 			}
-			w("| %s | %.0f | %s | %s | %d | %s | %s | %v |\n", m.Mode, m.AdmittedRPS, fmtUs(m.AdmittedP99us), vs, m.Shed, fmtUs(m.ShedP50us), fmtUs(m.ShedP99us), m.RetryAfter)
+			s50, s99, retry := "—", "—", "—"
+			if m.Shed > 0 {
+				s50, s99, retry = fmtUs(m.ShedP50us), fmtUs(m.ShedP99us), fmt.Sprint(m.RetryAfter)
+			}
+			w("| %s | %.0f | %s | %s | %d | %s | %s | %s |\n", m.Mode, m.AdmittedRPS, fmtUs(m.AdmittedP99us), vs, m.Shed, s50, s99, retry)
 		}
 	}
 	return os.WriteFile(h.o.markdown, b.Bytes(), 0o644)
@@ -189,7 +194,10 @@ func machine() []string {
 	out = append(out, fmt.Sprintf("CPU: %s, %d cores", cpu, runtime.NumCPU()))
 	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
 		line, _, _ := strings.Cut(string(raw), "\n")
-		out = append(out, "Memory: "+strings.Join(strings.Fields(strings.TrimPrefix(line, "MemTotal:")), " "))
+		if f := strings.Fields(strings.TrimPrefix(line, "MemTotal:")); len(f) == 2 && f[1] == "kB" {
+			kb, _ := strconv.ParseFloat(f[0], 64)
+			out = append(out, fmt.Sprintf("Memory: %.1f GiB", kb/(1<<20)))
+		}
 	}
 	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		out = append(out, "Kernel: Linux "+strings.TrimSpace(string(raw)))
