@@ -207,6 +207,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
+	if o.profile {
+		if err := h.profile(ctx, scenarios); err != nil {
+			return err
+		}
+	}
 	var ov *overloadReport
 	if overload != nil {
 		if ov, err = h.overload(ctx, overload); err != nil {
@@ -544,20 +549,14 @@ func rotate[T any](s []T, k int) []T {
 }
 
 // measure runs one scenario once, with the CPU of its process read
-// around the run and, with profiles on, a CPU profile of a gateway taken
-// during the first round.
+// around the run.
 func (h *harness) measure(ctx context.Context, s *scenario, round int) (measurement, error) {
 	pids := s.proc.pids()
 	before, err := cpuTicks(pids)
 	if err != nil {
 		return measurement{}, fmt.Errorf("%s: %w", s.Name, err)
 	}
-	var prof sync.WaitGroup
-	if h.o.profile && s.gateway && round == 0 {
-		prof.Go(func() { h.saveProfile(ctx, s) })
-	}
 	r, err := runWrk(ctx, h.genCPU, h.tmp, s.Name, s.url, s.headers, s.tokens, s.Clients, h.o.duration)
-	prof.Wait()
 	if err != nil {
 		return measurement{}, err
 	}
@@ -581,10 +580,29 @@ func (h *harness) measure(ctx context.Context, s *scenario, round int) (measurem
 	return m, nil
 }
 
-// saveProfile saves a CPU profile of the gateway under load: 5 s, or the
-// measurement's length when shorter.
-func (h *harness) saveProfile(ctx context.Context, s *scenario) {
-	secs := min(5, int(h.o.duration/time.Second))
+// profile runs each gateway scenario once more, for 5 s under the same
+// load, and saves a CPU profile of it taken meanwhile. The run is not
+// measured: profiling costs CPU the figures must not include.
+func (h *harness) profile(ctx context.Context, scenarios []*scenario) error {
+	const secs = 5
+	for _, s := range scenarios {
+		if !s.gateway {
+			continue
+		}
+		h.say("profile %s (%d s)", s.Name, secs)
+		var wg sync.WaitGroup
+		wg.Go(func() { h.saveProfile(ctx, s, secs) })
+		_, err := runWrk(ctx, h.genCPU, h.tmp, s.Name, s.url, s.headers, s.tokens, s.Clients, secs*time.Second)
+		wg.Wait()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveProfile saves a CPU profile of secs seconds of the gateway of s.
+func (h *harness) saveProfile(ctx context.Context, s *scenario, secs int) {
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.proc.admin, secs)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
