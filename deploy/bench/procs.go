@@ -100,18 +100,11 @@ func (l *launcher) command(argv []string) *exec.Cmd {
 func (l *launcher) startListener(ctx context.Context, name string, argv ...string) (*proc, error) {
 	cmd := l.command(argv)
 	cmd.Env = l.env(nil)
-	logPath := filepath.Join(l.logs, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	p, err := l.track(name, cmd, logPath)
+	p, err := l.track(name, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -130,9 +123,9 @@ func (l *launcher) startListener(ctx context.Context, name string, argv ...strin
 	case p.addr = <-addrc:
 		return p, nil
 	case <-p.done:
-		return nil, fmt.Errorf("%s exited before listening; see %s", name, logPath)
+		return nil, fmt.Errorf("%s exited before listening; see %s", name, p.log)
 	case <-time.After(30 * time.Second):
-		return nil, fmt.Errorf("%s did not listen within 30s; see %s", name, logPath)
+		return nil, fmt.Errorf("%s did not listen within 30s; see %s", name, p.log)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -152,14 +145,7 @@ func (l *launcher) startGateway(ctx context.Context, name, bin string, env []str
 	cmd := l.command([]string{bin})
 	cmd.Env = l.env(append([]string{"BFF_ADDR=" + addr, "BFF_ADMIN_ADDR=" + admin, "BFF_SHUTDOWN_TIMEOUT=2s"}, env...))
 	cmd.Dir = l.logs
-	logPath := filepath.Join(l.logs, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd.Stderr = logf
-	p, err := l.track(name, cmd, logPath)
+	p, err := l.track(name, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -212,14 +198,7 @@ http {
 	}
 	cmd := l.command([]string{"nginx", "-p", prefix, "-c", confPath, "-e", filepath.Join(prefix, "error.log")})
 	cmd.Env = l.env(nil)
-	logPath := filepath.Join(l.logs, "nginx.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	p, err := l.track("nginx", cmd, logPath)
+	p, err := l.track("nginx", cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +209,17 @@ http {
 	return p, nil
 }
 
-func (l *launcher) track(name string, cmd *exec.Cmd, logPath string) (*proc, error) {
+// track starts cmd with its standard error in logs/<name>.log (standard
+// output, unless piped, is discarded: a gateway's access log goes there)
+// and keeps it to stop.
+func (l *launcher) track(name string, cmd *exec.Cmd) (*proc, error) {
+	logPath := filepath.Join(l.logs, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
