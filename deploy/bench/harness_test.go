@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/shopfront/contracts/domain"
 )
 
 // TestHarnessEndToEnd runs the harness as make bench does, briefly: one
@@ -122,4 +126,29 @@ func TestRotate(t *testing.T) {
 	assert.Equal(t, []string{"b", "c", "a"}, rotate(s, 1))
 	assert.Equal(t, []string{"c", "a", "b"}, rotate(s, 5))
 	assert.Equal(t, []string{"a", "b", "c"}, s, "the input is left alone")
+}
+
+// TestUpstreamReplays checks the upstream's answers: the fakes' body for
+// a known path, the same bytes again and delayed, the fakes' not-found
+// for an unknown id, and refusals of a bad delay and of anything but GET.
+func TestUpstreamReplays(t *testing.T) {
+	u, err := newUpstream()
+	require.NoError(t, err)
+	get := func(path string) *httptest.ResponseRecorder { return serveOnce(u, http.MethodGet, path) }
+	first := get("/catalog/products/p-0001")
+	require.Equal(t, http.StatusOK, first.Code, first.Body.String())
+	var p domain.Product
+	require.NoError(t, json.Unmarshal(first.Body.Bytes(), &p))
+	assert.Equal(t, "p-0001", p.ID)
+	assert.Equal(t, first.Body.String(), get("/catalog/products/p-0001").Body.String())
+	assert.Equal(t, first.Body.String(), get("/d/1ms/catalog/products/p-0001").Body.String())
+	assert.Equal(t, http.StatusNotFound, get("/catalog/products/p-9999").Code)
+	assert.Equal(t, http.StatusBadRequest, get("/d/forever/catalog/products/p-0001").Code)
+	assert.Equal(t, http.StatusMethodNotAllowed, serveOnce(u, http.MethodPost, "/orders/orders").Code)
+}
+
+func serveOnce(h http.Handler, method, path string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+	return w
 }

@@ -48,7 +48,25 @@ func newUpstream() (*upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upstream{f: f, replays: map[string]replay{}}, nil
+	u := &upstream{f: f, replays: map[string]replay{}}
+	// The key set and the fan-out's calls are recorded at start; the
+	// gateways' own calls on their first request (the warm-up).
+	paths := []string{"/identity/.well-known/jwks.json"}
+	for _, stages := range shapes {
+		for _, stage := range stages {
+			paths = append(paths, stage...)
+		}
+	}
+	for _, p := range paths {
+		path, query, _ := strings.Cut(p, "?")
+		req := httptest.NewRequest(http.MethodGet, p, nil)
+		rp := u.record(req, path)
+		if rp.status != http.StatusOK {
+			return nil, fmt.Errorf("the fakes answer GET %s with %d: %s", p, rp.status, rp.body)
+		}
+		u.replays[path+"?"+query] = rp
+	}
+	return u, nil
 }
 
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
