@@ -379,7 +379,7 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 
 	var out []*scenario
 	pc := h.o.passClients
-	passGroup := fmt.Sprintf("pass-through, %d clients", pc)
+	passGroup := "pass-through, " + clientsText(pc)
 	add := func(s *scenario) { out = append(out, s) }
 	if want("direct") {
 		add(&scenario{Name: "direct", Group: passGroup, Clients: pc, url: base + "/orders/orders/" + orderID, proc: up})
@@ -444,7 +444,7 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 					return nil, nil, err
 				}
 			}
-			group := fmt.Sprintf("bff-mobile GET /v1/home, %d clients: 5 then 2 calls of %s", c, h.o.delay)
+			group := fmt.Sprintf("bff-mobile GET /v1/home, %s: 5 then 2 calls of %s", clientsText(c), h.o.delay)
 			add(&scenario{Name: "fanout-home" + sfx, Group: group, Clients: c, url: "http://" + refHome.addr + "/", proc: refHome})
 			add(&scenario{Name: "mobile-home" + sfx, Group: group, Clients: c, vsRef: "fanout-home" + sfx, gateway: true,
 				url: "http://" + mobileAgg.addr + "/v1/home", headers: []string{mobileAuth}, proc: mobileAgg})
@@ -467,7 +467,7 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 					webTokens = append(webTokens, tok)
 				}
 			}
-			group := fmt.Sprintf("bff-web GET /v1/pages/product/{id}, %d clients: 5 then 2 calls of %s", c, h.o.delay)
+			group := fmt.Sprintf("bff-web GET /v1/pages/product/{id}, %s: 5 then 2 calls of %s", clientsText(c), h.o.delay)
 			add(&scenario{Name: "fanout-product" + sfx, Group: group, Clients: c, url: "http://" + refProduct.addr + "/", proc: refProduct})
 			add(&scenario{Name: "web-product" + sfx, Group: group, Clients: c, vsRef: "fanout-product" + sfx, gateway: true,
 				url: "http://" + webAgg.addr + "/v1/pages/product/p-0001", tokens: webTokens, proc: webAgg})
@@ -487,6 +487,13 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 		}
 	}
 	return out, ov, nil
+}
+
+func clientsText(n int) string {
+	if n == 1 {
+		return "1 client"
+	}
+	return strconv.Itoa(n) + " clients"
 }
 
 // webUsers is how many users share bff-web's load: 500 users at 600/min

@@ -40,7 +40,7 @@ type overloadMode struct {
 }
 
 // overload finds where bff-mobile's pass-through saturates (doubling the
-// clients until req/s grows by less than 10 %), then loads it at twice
+// clients until req/s grows by less than 10 % twice in a row), then loads it at twice
 // that with the limit off and adaptive, in alternating rounds, with the
 // load subcommand (it splits admitted and shed latencies, which wrk
 // cannot).
@@ -54,8 +54,11 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 		return nil, err
 	}
 	rep.UnloadedP99us = base.P99us
-	best, sat := 0.0, 1
-	for c := 4; c <= 512; c *= 2 {
+	// A step that gains less than 10 % ends the probe only when the next
+	// one does not gain either: one slow second on a busy machine must not
+	// stop it early.
+	best, sat, flat := 0.0, 1, 0
+	for c := 4; c <= 512 && flat < 2; c *= 2 {
 		r, err := runWrk(ctx, h.genCPU, h.tmp, "overload-probe", url, []string{ov.header}, nil, c, time.Second)
 		if err != nil {
 			return nil, err
@@ -64,9 +67,10 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 		rep.Probe[c] = rps
 		h.say("overload: probe c=%d %.0f req/s", c, rps)
 		if rps < best*1.10 {
-			break
+			flat++
+			continue
 		}
-		best, sat = rps, c
+		best, sat, flat = rps, c, 0
 	}
 	rep.Saturating, rep.Clients = sat, 2*sat
 	results := make([][]loadResult, len(ov.modes))
