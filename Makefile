@@ -7,7 +7,7 @@ MODULES := shared contracts bff-mobile bff-web bff-partner deploy
 GATEWAYS := bff-mobile bff-web bff-partner
 # Tag of the images (make images); deploy/k8s and docker-compose.yml pin it.
 VERSION ?= 0.1.0
-# Extra flags for make bench, e.g. BENCHFLAGS='-count=5 -benchtime=2s'.
+# Extra flags for make bench-micro, e.g. BENCHFLAGS='-count=10' (benchstat wants several).
 BENCHFLAGS ?=
 # Length and total request rate of make soak.
 SOAK_DURATION ?= 2m
@@ -37,7 +37,7 @@ FUZZ_TARGETS := \
 	./bff-mobile/internal/upload:FuzzParseChecksum \
 	./bff-web/internal/cache:FuzzKey
 
-.PHONY: all help build run run-cluster cluster-check cluster-smoke rolling-restart smoke examples chain-doc test soak bench fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
+.PHONY: all help build run run-cluster cluster-check cluster-smoke rolling-restart smoke examples chain-doc test soak bench bench-micro fuzz fuzz-short vet fmt fmt-check tidy tidy-check deps-check images clean
 
 all: vet deps-check test
 
@@ -98,8 +98,16 @@ soak:
 chain-doc:
 	SHOPFRONT_UPDATE_CHAIN_DOC=1 $(GO) test -count=1 -run 'TestChainDoc' $(PKGS)
 
-## bench: every benchmark, with allocations
+## bench: the side-by-side benchmark (deploy/bench): upstream direct, a plain proxy, nginx and the
+## gateways in BENCH_ROUNDS (5) alternating rounds of BENCH_DURATION (5s), about 10 minutes;
+## writes BENCHMARKS.md and deploy/bench/results/latest (docs/performance.md)
 bench:
+	cd deploy && BENCH_COMMAND="$(strip make bench $(foreach v,BENCH_ROUNDS BENCH_DURATION BENCH_ONLY BENCH_PROFILE BENCH_CLIENTS,$(if $($(v)),$(v)='$($(v))')))" \
+		$(GO) run ./bench
+
+## bench-micro: every Go benchmark of every module, with allocations, in benchstat's format
+## (BENCHFLAGS='-count=10' for benchstat); no test runs
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) $(PKGS)
 
 ## fuzz-short: every fuzz target for FUZZTIME (default 3s) each, one at a time

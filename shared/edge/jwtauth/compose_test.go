@@ -1,7 +1,6 @@
 package jwtauth_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -98,24 +97,9 @@ func TestAuthFailuresAreChargedToTheAnonymousLimit(t *testing.T) {
 // BenchmarkAuthRateLimit measures the JWT authentication and rate limit
 // middleware (in-process store) in front of a trivial handler.
 func BenchmarkAuthRateLimit(b *testing.B) {
-	for _, bc := range []struct {
-		name  string
-		alg   string
-		cache int
-	}{
-		{"cached/RS256", edgetest.RS256, 0},
-		{"uncached/RS256", edgetest.RS256, -1},
-		{"uncached/ES256", edgetest.ES256, -1},
-		{"uncached/EdDSA", edgetest.EdDSA, -1},
-	} {
+	for _, bc := range verifyCases {
 		b.Run(bc.name, func(b *testing.B) {
-			k := edgetest.NewKey(b, bc.alg)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			v, err := jwtauth.NewVerifier(ctx, jwtauth.VerifierConfig{
-				JWKSURL: edgetest.StartJWKS(b, k).URL, Issuer: iss, Audience: aud, Client: auth.ClientMobile, CacheSize: bc.cache,
-			})
-			require.NoError(b, err)
+			v, k := benchVerifier(b, bc.alg, bc.cache)
 			// A limit the benchmark never reaches, so every request is served.
 			lim, err := ratelimit.New(ratelimit.LimiterConfig{})
 			require.NoError(b, err)
