@@ -105,33 +105,3 @@ func TestCachedTokenIsCheckedAgainAfterTheMaxAge(t *testing.T) {
 	require.Error(t, err, "after CacheTTL the token is verified again")
 	assert.Equal(t, problem.CodeInvalidToken, problem.Resolve(err).Code)
 }
-
-// BenchmarkVerify compares verifying a token on every request with the
-// cache (a SHA-256 of the token and a lookup): what a replayed token costs,
-// such as one of a client already over its rate limit.
-func BenchmarkVerify(b *testing.B) {
-	for _, alg := range []string{edgetest.RS256, edgetest.ES256, edgetest.EdDSA} {
-		k := edgetest.NewKey(b, alg)
-		jwks := edgetest.StartJWKS(b, k)
-		tok := k.Sign(b, edgetest.Claims("alice", iss, aud, time.Hour))
-		for _, tc := range []struct {
-			name  string
-			cache int
-		}{{"uncached", -1}, {"cached", 0}} {
-			b.Run(alg+"/"+tc.name, func(b *testing.B) {
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				v, err := jwtauth.NewVerifier(ctx, jwtauth.VerifierConfig{
-					JWKSURL: jwks.URL, Issuer: iss, Audience: aud, Client: "mobile", CacheSize: tc.cache,
-				})
-				require.NoError(b, err)
-				b.ReportAllocs()
-				for b.Loop() {
-					if _, err := v.Verify(ctx, tok); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
-}
