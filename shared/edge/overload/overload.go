@@ -43,7 +43,7 @@ func Modes() []string { return []string{ModeAdaptive, ModeOff} }
 
 // Defaults of Config. The limit is off unless asked for: on one core at
 // twice the saturating load it did not bring the admitted requests' p99
-// near the unloaded one (docs/performance-overload.md). The limits are the
+// near the unloaded one (docs/overload.md). The limits are the
 // library's, but for a floor of 4 rather than 1, so that one slow request
 // never sheds every other.
 const (
