@@ -37,7 +37,7 @@ partners:
     name: Slow Plan
     plan: {per_minute: 1, burst: 3}
     keys:
-      - {id: slow-1, sha256: %s, scopes: [catalog:read]}
+      - {id: slow-4, sha256: %s, scopes: [catalog:read]}
   - id: fresh
     name: Fresh Plan
     plan: {per_minute: 1, burst: 3}
@@ -126,9 +126,16 @@ func TestPartnerOnRedisCluster(t *testing.T) {
 			slowBucket = bucket
 			victim = c.PrimaryOf(t, bucket)
 			require.NotNil(t, victim)
+			// A partner's records share the slot of its {partner} tag,
+			// so the key id slow-4 is the one whose bucket hashes to
+			// that slot's primary (slots 1814 and 4092, both in the
+			// first of three primaries' ranges).
 			for i := 0; ; i++ {
+				if i == 100 {
+					t.Fatal("the order's record is not on the primary of the slow bucket")
+				}
 				k := fmt.Sprintf("order-%d", i)
-				if p := c.PrimaryOf(t, "bff-partner:idem:buyer:"+sha(k)); p != nil && p.Addr == victim.Addr {
+				if p := c.PrimaryOf(t, "bff-partner:idem:{buyer}:"+sha(k)); p != nil && p.Addr == victim.Addr {
 					return k
 				}
 			}
@@ -142,7 +149,7 @@ func TestPartnerOnRedisCluster(t *testing.T) {
 			require.Eventually(t, func() bool {
 				shapes, crossSlot = c.KeyShapes(t, mon.Commands())
 				return slices.Contains(shapes, "EVALSHA rate:bff-partner:partner:slow:key:slow-<n>") &&
-					slices.Contains(shapes, "SET bff-partner:idem:buyer:<hex>")
+					slices.ContainsFunc(shapes, func(s string) bool { return strings.Contains(s, " bff-partner:idem:{buyer}:<hex>") })
 			}, 5*time.Second, 50*time.Millisecond, "the monitor saw the limit and the record")
 			assert.Empty(t, crossSlot, "every multi-key command's keys in one slot")
 			t.Logf("key shapes:\n%s", strings.Join(shapes, "\n"))
@@ -246,7 +253,7 @@ func partnerAcrossFailover(t *testing.T, fo failover) {
 	bucket := fo.keys(t, "*partner:slow:*")
 	require.Len(t, bucket, 1, "the slow partner's bucket is in Redis")
 	idemKey := fo.idemKey(t, bucket[0])
-	record := "bff-partner:idem:buyer:" + sha(idemKey)
+	record := "bff-partner:idem:{buyer}:" + sha(idemKey)
 	h := with(key(keyBuyer), "Idempotency-Key", idemKey)
 	first := gws[0].do(call{method: "POST", path: "/v2/orders", route: "/v2/orders", body: order, header: h})
 	require.Equal(t, http.StatusCreated, first.status, string(first.body))
