@@ -22,7 +22,9 @@ var verifyCases = []struct {
 }{
 	{"cached/RS256", edgetest.RS256, 0},
 	{"uncached/RS256", edgetest.RS256, -1},
+	{"cached/ES256", edgetest.ES256, 0},
 	{"uncached/ES256", edgetest.ES256, -1},
+	{"cached/EdDSA", edgetest.EdDSA, 0},
 	{"uncached/EdDSA", edgetest.EdDSA, -1},
 }
 
