@@ -32,6 +32,7 @@ import (
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/deploy/cluster"
 	"github.com/shopfront/deploy/internal/binaries"
+	"github.com/shopfront/deploy/internal/pace"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
@@ -391,24 +392,7 @@ func TestRollingRestart(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var inflight sync.WaitGroup
-	loadDone := make(chan struct{})
-	sent := 0
-	go func() {
-		defer close(loadDone)
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for n := 0; ; n++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			sent++
-			r := routes[n%len(routes)]
-			inflight.Go(func() { do(r, n) })
-		}
-	}()
+	load := pace.Start(ctx, rate, func(n int) { do(routes[n%len(routes)], n) })
 
 	began := time.Now()
 	time.Sleep(settle)
@@ -427,8 +411,7 @@ func TestRollingRestart(t *testing.T) {
 		time.Sleep(rest)
 	}
 	cancel()
-	<-loadDone
-	inflight.Wait()
+	sent := load.Wait()
 	// The last audit lines are written by the time each partner instance
 	// has exited: a drain loses none.
 	for _, in := range c.instances {

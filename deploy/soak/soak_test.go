@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shopfront/deploy/internal/binaries"
+	"github.com/shopfront/deploy/internal/pace"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
@@ -179,28 +180,11 @@ func TestSoak(t *testing.T) {
 	tl := &tally{byStatus: map[string]map[int]int{}, transport: map[string]int{}, latency: map[string][]time.Duration{}}
 	ctx, cancel := context.WithTimeout(t.Context(), duration)
 	defer cancel()
-	var inflight sync.WaitGroup
-	loadDone := make(chan struct{})
-	go func() {
-		defer close(loadDone)
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for n := 0; ; n++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			r := routes[n%len(routes)]
-			tl.mu.Lock()
-			tl.sent++
-			tl.mu.Unlock()
-			inflight.Go(func() {
-				status, d, err := do(r, n/len(routes))
-				tl.record(r, status, d, err)
-			})
-		}
-	}()
+	load := pace.Start(ctx, rate, func(n int) {
+		r := routes[n%len(routes)]
+		status, d, err := do(r, n/len(routes))
+		tl.record(r, status, d, err)
+	})
 
 	// The faults, on this goroutine (Restart may fail the test): upstream
 	// faults toggle every faultEvery; Redis is down for redisOutage every
@@ -237,8 +221,7 @@ loop:
 			restart = nil
 		}
 	}
-	<-loadDone
-	inflight.Wait()
+	tl.sent = load.Wait()
 	if restart != nil {
 		redis.Restart(t)
 	}
