@@ -179,17 +179,6 @@ func waitPing(addr string, within time.Duration, exited <-chan struct{}) error {
 	return err
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // DeadAddr returns a loopback address nothing listens on, for connection
 // refused cases.
 func DeadAddr(t testing.TB) string {
