@@ -41,10 +41,23 @@ type App struct {
 	cfg config.Config
 }
 
+// Options are the parts of a bff-partner the command leaves at their
+// defaults and tests replace.
+type Options struct {
+	// Now is the clock of the in-process rate-limit counters. Optional.
+	// Default time.Now.
+	Now func() time.Time
+}
+
 // New builds the gateway and binds its listeners. ctx bounds background
 // work such as JWKS refreshes and keys-file reloads; cancel it to stop them.
 func New(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error) {
-	g, err := gateway.New(ctx, cfg.Common, gateway.Options{Name: Name, Client: auth.ClientPartner, Logger: log})
+	return NewWithOptions(ctx, cfg, log, Options{})
+}
+
+// NewWithOptions is New with opts.
+func NewWithOptions(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) (*App, error) {
+	g, err := gateway.New(ctx, cfg.Common, gateway.Options{Name: Name, Client: auth.ClientPartner, Logger: log, Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -28,13 +28,20 @@ func boot(t *testing.T, env map[string]string) *app.App {
 // called when the test ends).
 func bootWith(t *testing.T, base string, env map[string]string) (*app.App, func()) {
 	t.Helper()
+	return bootWithOptions(t, base, env, app.Options{})
+}
+
+func bootWithOptions(t *testing.T, base string, env map[string]string, opts app.Options) (*app.App, func()) {
+	t.Helper()
 	vars := map[string]string{"BFF_AUDIT_DIR": t.TempDir()}
 	for k, v := range env {
 		vars[k] = v
 	}
 	cfg, err := config.Load(edgeconfig.MapLookup(gatewaytest.Env(base, vars)))
 	require.NoError(t, err)
-	return gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) { return app.New(ctx, cfg, zap.NewNop()) })
+	return gatewaytest.Serve(t, func(ctx context.Context) (*app.App, error) {
+		return app.NewWithOptions(ctx, cfg, zap.NewNop(), opts)
+	})
 }
 
 // TestWiring checks what the composition root wires on the shared core.

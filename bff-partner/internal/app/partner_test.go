@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/bff-partner/internal/app"
 	"github.com/shopfront/bff-partner/internal/validation"
 	"github.com/shopfront/contracts/domain"
 	"github.com/shopfront/contracts/fakes"
@@ -94,12 +95,17 @@ func startPartner(t *testing.T, env map[string]string) *gw {
 
 func startPartnerWith(t *testing.T, f *fakes.Fakes, base string, env map[string]string) *gw {
 	t.Helper()
+	return startPartnerWithOptions(t, f, base, env, app.Options{})
+}
+
+func startPartnerWithOptions(t *testing.T, f *fakes.Fakes, base string, env map[string]string, opts app.Options) *gw {
+	t.Helper()
 	dir := t.TempDir()
 	vars := map[string]string{"BFF_PARTNER_KEYS_FILE": keysFile(t), "BFF_AUDIT_DIR": dir}
 	for k, v := range env {
 		vars[k] = v
 	}
-	a, stop := bootWith(t, base, vars)
+	a, stop := bootWithOptions(t, base, vars, opts)
 	doc, err := public.Load(context.Background(), "partner.yaml")
 	require.NoError(t, err)
 	g := &gw{t: t, url: "http://" + a.Addr(), f: f, fbase: base, audit: dir, stop: stop, doc: doc,
