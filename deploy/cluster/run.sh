@@ -14,15 +14,12 @@
 # file, for make cluster-check.
 set -uo pipefail
 
-# As in deploy/dev/run.sh: start again with the default signal
-# dispositions, so SIGINT stops everything however the script was started.
-if [[ -z ${SHOPFRONT_RUN_SIGNALS_RESET:-} ]] && env --default-signal=INT true 2>/dev/null; then
-	SHOPFRONT_RUN_SIGNALS_RESET=1 exec env --default-signal=INT,TERM "$BASH" "${BASH_SOURCE[0]}" "$@"
-fi
-unset SHOPFRONT_RUN_SIGNALS_RESET
-
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$root/deploy/cluster"
+# shellcheck source=../lib/procs.sh
+source "$root/deploy/lib/procs.sh"
+procs_label=cluster
+procs_reset_signals "$@"
 bin="${BIN:-$root/bin}"
 
 redis_port="${CLUSTER_REDIS_PORT:-6380}"
@@ -59,7 +56,6 @@ fi
 for b in fakes bff-mobile bff-web bff-partner; do
 	[[ -x "$bin/$b" ]] || { echo "[cluster] $bin/$b is missing; run make build" >&2; exit 1; }
 done
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "$redis_port" "$fakes_port" "${client[@]}" "${port[@]}" "${admin[@]}"; do
 	if listening "$p"; then
 		echo "[cluster] port $p is already in use (make run or another cluster?); stop it or move the port (CLUSTER_* variables, docs/cluster.md)" >&2
@@ -69,47 +65,15 @@ done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/shopfront-cluster.XXXXXX")"
 mkdir -p "$work/redis" "$(dirname "$state")"
-pids=()
-names=()
-declare -A pid_of
-
-# start NAME PROGRAM [ARG...]: as in deploy/dev/run.sh, $! stays the
-# program's own pid and the prefixer outlives the program's last line.
-# Variables for the program go in the environment of the call.
-start() {
-	local name="$1"
-	shift
-	"$@" > >(trap '' INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
-	pids+=("$!")
-	names+=("$name")
-	pid_of[$name]=$!
-}
-
-stopping=0
-stop_all() {
-	((stopping)) && return
-	stopping=1
+# The state file goes first, so make cluster-check never finds a cluster
+# that is stopping.
+stop_cluster() {
 	rm -f "$state"
-	echo "[cluster] stopping ${#pids[@]} processes"
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	# Gateways drain for up to 25 s; kill whatever is still there after 30 s.
-	for _ in $(seq 300); do
-		alive=0
-		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-		((alive)) || break
-		sleep 0.1
-	done
-	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-	local i
-	for i in "${!pids[@]}"; do
-		wait "${pids[i]}" 2>/dev/null
-		echo "[cluster] ${names[i]} exited with status $?"
-	done
-	wait 2>/dev/null
+	procs_stop_all
 	rm -rf "$work"
 }
-trap 'stop_all; exit 0' INT TERM
-trap 'stop_all' EXIT
+trap 'stop_cluster; exit 0' INT TERM
+trap 'stop_cluster' EXIT
 
 # wait_port PORT NAME: until something accepts on 127.0.0.1:PORT (10 s).
 wait_port() {
@@ -196,12 +160,4 @@ for p in "${client[@]}"; do wait_port "$p" nginx; done
 } >"$state"
 
 echo "[cluster] ready: nginx mobile :${client[mobile]} web :${client[web]} partner :${client[partner]} -> two instances each; redis :$redis_port; fakes :$fakes_port; make cluster-check proves it; Ctrl-C stops all"
-wait -n "${pids[@]}"
-rc=$?
-sleep 0.5
-exited="a process"
-for i in "${!pids[@]}"; do
-	kill -0 "${pids[i]}" 2>/dev/null || { exited="${names[i]}"; break; }
-done
-echo "[cluster] $exited exited (status $rc); stopping the others" >&2
-exit 1
+procs_wait_any
