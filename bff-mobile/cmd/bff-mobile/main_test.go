@@ -4,8 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/shopfront/contracts/fakes"
-	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/bff-mobile/internal/app/apptest"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
@@ -18,18 +17,5 @@ func TestCommand(t *testing.T) {
 		Path:        "/v1/search?q=a",
 		Credentials: gatewaytest.UserBearer("u-001", "mobile"),
 		Identity:    http.Header{"X-User-Id": {"u-001"}, "X-Client": {"mobile"}},
-	}, Attacks: func(t testing.TB, addr string, f *fakes.Fakes) gatewaytest.Target {
-		tok := fakestest.UserToken(t, f, "u-001", "mobile")
-		return gatewaytest.Target{
-			Addr:            addr,
-			Fakes:           f,
-			Protected:       "/v1/home",
-			Claims:          f.UserClaims("u-001", "mobile"),
-			Auth:            func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) },
-			BodyPath:        "/v1/orders",
-			BodyHeaders:     map[string]string{"Idempotency-Key": "attack-1"},
-			TraversalPath:   "/v1/products/",
-			TraversalStatus: http.StatusNotFound,
-		}
-	}}.Test(t)
+	}, Attacks: apptest.AttackTarget}.Test(t)
 }

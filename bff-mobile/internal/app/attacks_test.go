@@ -1,10 +1,9 @@
 package app_test
 
 import (
-	"net/http"
 	"testing"
 
-	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/bff-mobile/internal/app/apptest"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 )
 
@@ -13,16 +12,5 @@ import (
 func TestMobileAttacks(t *testing.T) {
 	t.Parallel()
 	s := bootReady(t, nil)
-	tok := fakestest.UserToken(t, s.fakes, "u-001", "mobile")
-	gatewaytest.Attacks(t, gatewaytest.Target{
-		Addr:            s.app.Addr(),
-		Fakes:           s.fakes,
-		Protected:       "/v1/home",
-		Claims:          s.fakes.UserClaims("u-001", "mobile"),
-		Auth:            func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) },
-		BodyPath:        "/v1/orders",
-		BodyHeaders:     map[string]string{"Idempotency-Key": "attack-1"},
-		TraversalPath:   "/v1/products/",
-		TraversalStatus: http.StatusNotFound,
-	})
+	gatewaytest.Attacks(t, apptest.AttackTarget(t, s.app.Addr(), s.fakes))
 }

@@ -4,8 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/shopfront/contracts/fakes"
-	"github.com/shopfront/contracts/fakes/fakestest"
+	"github.com/shopfront/bff-partner/internal/app/apptest"
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
@@ -26,20 +25,6 @@ func TestCommand(t *testing.T) {
 			Credentials: gatewaytest.PartnerBearer("acme", string(auth.ScopeCatalogRead)),
 			Identity:    http.Header{"X-User-Id": {"acme-client"}, "X-Partner-Id": {"acme"}, "X-Client": {"partner"}},
 		},
-		Attacks: func(t testing.TB, addr string, f *fakes.Fakes) gatewaytest.Target {
-			claims := f.PartnerClaims("acme", "catalog:read", "inventory:read", "orders:read", "orders:write")
-			tok := fakestest.Token(t, f, claims)
-			return gatewaytest.Target{
-				Addr:            addr,
-				Fakes:           f,
-				Protected:       "/v2/products",
-				Claims:          claims,
-				Auth:            func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) },
-				BodyPath:        "/v2/orders",
-				BodyHeaders:     map[string]string{"Idempotency-Key": "attack-1"},
-				TraversalPath:   "/v2/products/",
-				TraversalStatus: http.StatusBadRequest,
-			}
-		},
+		Attacks: apptest.AttackTarget,
 	}.Test(t)
 }
