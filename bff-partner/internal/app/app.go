@@ -27,6 +27,7 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/gateway"
 	"github.com/shopfront/shared/edge/ratelimit"
+	"github.com/shopfront/shared/edge/redisurl"
 	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/server"
 )
@@ -233,7 +234,7 @@ func (a *App) idempotencyStore() (idempotency.Store, error) {
 	a.AddCheck("idempotency", false, func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, idempotencyRedisTimeout)
 		defer cancel()
-		return rdb.Ping(ctx).Err()
+		return redisurl.Ping(ctx, rdb)
 	})
 	s, err := idempotency.NewRedisStore(rdb, idempotency.RedisConfig{Prefix: Name + ":idem:"})
 	if err != nil {

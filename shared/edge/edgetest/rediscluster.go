@@ -186,6 +186,17 @@ func (r *Redis) wait(timeout time.Duration) (int64, error) {
 	return rdb.Wait(ctx, 1, timeout).Result()
 }
 
+// Replicas returns the running nodes that are replicas in their own view.
+func (c *RedisCluster) Replicas() []*Redis {
+	var out []*Redis
+	for _, n := range c.Nodes {
+		if n.cmd != nil && !n.isPrimary() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // isPrimary reports whether the node is a primary in its own view.
 func (r *Redis) isPrimary() bool {
 	role, err := r.command("INFO", "replication")

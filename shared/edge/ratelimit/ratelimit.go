@@ -41,6 +41,7 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/redisurl"
 )
 
 // UserLimit is the default mobile and web per-user limit.
@@ -182,7 +183,7 @@ func (l *Limiter) Status(ctx context.Context) error {
 	}
 	if l.cfg.Now().UnixNano() >= l.retryAt.Load() {
 		pctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
-		err := l.cfg.Redis.Ping(pctx).Err()
+		err := redisurl.Ping(pctx, l.cfg.Redis)
 		cancel()
 		if err == nil {
 			l.recovered()

@@ -20,6 +20,7 @@
 package redisurl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -175,4 +176,18 @@ func checkNode(hostport string) error {
 		}
 	}
 	return nil
+}
+
+// Ping reports whether the deployment behind rdb can serve every key: for
+// a Redis Cluster, whether every primary answers, since each key lives on
+// one of them and a ping to whichever node the client picks would hide a
+// shard that is down; otherwise whether the one server (with Sentinel, the
+// current master) answers. ctx bounds the whole check.
+func Ping(ctx context.Context, rdb redis.UniversalClient) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return c.Ping(ctx).Err()
+		})
+	}
+	return rdb.Ping(ctx).Err()
 }

@@ -1,13 +1,16 @@
 package redisurl_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/redisurl"
 )
 
@@ -114,4 +117,40 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q parsed without an address", withPassword)
 		}
 	})
+}
+
+// A Redis Cluster with one shard down (its primary and every replica
+// gone) is not ready, however often it is asked: any one node the client
+// picked would answer a plain PING. With every node up it is.
+func TestPingChecksEveryPrimaryOfACluster(t *testing.T) {
+	t.Parallel()
+	c := edgetest.StartRedisCluster(t)
+	o, topo, err := redisurl.Parse(c.URL())
+	require.NoError(t, err)
+	require.Equal(t, redisurl.Cluster, topo)
+	co := o.Cluster()
+	co.MaxRetries, co.DialerRetries = -1, 1
+	rdb := redis.NewClusterClient(co)
+	t.Cleanup(func() { _ = rdb.Close() })
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return redisurl.Ping(ctx, rdb)
+	}
+	require.NoError(t, ping())
+
+	for _, n := range c.Replicas() {
+		n.Stop()
+	}
+	c.PrimaryOf(t, "shopfront").Stop()
+	plain := 0
+	for i := range 20 {
+		assert.Error(t, ping(), "ping %d with a shard down", i)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if rdb.Ping(ctx).Err() == nil {
+			plain++
+		}
+		cancel()
+	}
+	assert.Positive(t, plain, "a plain PING reaches a live node now and then")
 }
