@@ -1,0 +1,64 @@
+// Package jsonx is the JSON codec of what the gateways trust: the answers
+// of the domain services and the gateways' own responses. It is
+// github.com/segmentio/encoding/json, a drop-in replacement for
+// encoding/json that decodes structs four to five times faster with the
+// same results: the same values, keys matched without regard to case,
+// RawMessage values copied out of the input, invalid UTF-8 replaced,
+// trailing data after the value refused, HTML characters escaped on
+// encoding. Its error messages differ and quote the input, which may be
+// anything a service sent, so input it refuses is decoded again with
+// encoding/json, whose error (and partly decoded value) is returned: the
+// messages that reach logs are encoding/json's, and never hold a body. A
+// refused answer is rare and costs two decodings. TestParity holds both
+// codecs to the same outcome.
+//
+// Client input is not decoded here: shared/edge/input keeps encoding/json's
+// Decoder for its strict decoding (unknown fields refused, one value only),
+// which this codec does not offer in the same form.
+package jsonx
+
+import (
+	"bytes"
+	stdjson "encoding/json"
+	"sync"
+
+	"github.com/segmentio/encoding/json"
+)
+
+// Unmarshal decodes data, which must hold exactly one JSON value, into v,
+// with encoding/json's outcome. It never keeps data: strings and
+// RawMessage values are copied, so data may be reused once it returns.
+func Unmarshal(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return stdjson.Unmarshal(data, v)
+	}
+	return nil
+}
+
+// Marshal returns the JSON encoding of v, as encoding/json.Marshal does.
+func Marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return stdjson.Marshal(v)
+	}
+	return b, nil
+}
+
+// maxPooled is the largest buffer kept for reuse: a rare large answer is
+// left to the garbage collector rather than held by the pool.
+const maxPooled = 1 << 20
+
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// GetBuffer returns an empty buffer from a pool shared by the readers of
+// answers; give it back with PutBuffer once nothing refers to its bytes.
+func GetBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+// PutBuffer returns b to the pool, unless it grew past 1 MiB.
+func PutBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooled {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
+}
