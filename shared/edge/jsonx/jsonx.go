@@ -22,6 +22,7 @@ import (
 	stdjson "encoding/json"
 	"sync"
 
+	"github.com/labstack/echo/v4"
 	"github.com/segmentio/encoding/json"
 )
 
@@ -61,4 +62,34 @@ func PutBuffer(b *bytes.Buffer) {
 	}
 	b.Reset()
 	buffers.Put(b)
+}
+
+// Serializer is an echo.JSONSerializer that encodes responses with
+// Marshal and reads request bodies as echo's default does: client input
+// keeps encoding/json's decoding.
+type Serializer struct{}
+
+var _ echo.JSONSerializer = Serializer{}
+
+// Serialize writes the JSON encoding of i and a newline, indented when
+// indent is set, as echo's default serializer does.
+func (Serializer) Serialize(c echo.Context, i any, indent string) error {
+	b, err := Marshal(i)
+	if err != nil {
+		return err
+	}
+	if indent != "" {
+		var out bytes.Buffer
+		if err := stdjson.Indent(&out, b, "", indent); err != nil {
+			return err
+		}
+		b = out.Bytes()
+	}
+	_, err = c.Response().Write(append(b, '\n'))
+	return err
+}
+
+// Deserialize implements echo.JSONSerializer with echo's default.
+func (Serializer) Deserialize(c echo.Context, i any) error {
+	return echo.DefaultJSONSerializer{}.Deserialize(c, i)
 }

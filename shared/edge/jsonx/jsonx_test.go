@@ -2,10 +2,14 @@ package jsonx_test
 
 import (
 	stdjson "encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -97,4 +101,39 @@ func TestBuffers(t *testing.T) {
 	b.WriteString("left over")
 	jsonx.PutBuffer(b)
 	assert.Zero(t, jsonx.GetBuffer().Len(), "a pooled buffer comes back empty")
+}
+
+// TestSerializerWritesWhatEchoWrites renders the same values through
+// echo's default serializer and Serializer and expects the same bytes,
+// indented or not.
+func TestSerializerWritesWhatEchoWrites(t *testing.T) {
+	v := map[string]any{"product": domain.Product{ID: "p-1", Name: "<Kettle>"}, "degraded": []string{}}
+	for _, indent := range []string{"", "  "} {
+		render := func(s echo.JSONSerializer) string {
+			e := echo.New()
+			rec := httptest.NewRecorder()
+			c := e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)
+			require.NoError(t, s.Serialize(c, v, indent))
+			return rec.Body.String()
+		}
+		assert.Equal(t, render(echo.DefaultJSONSerializer{}), render(jsonx.Serializer{}), "indent %q", indent)
+	}
+}
+
+// TestSerializerReadsLikeEcho: request bodies keep echo's decoding, its
+// 400 for a malformed body included.
+func TestSerializerReadsLikeEcho(t *testing.T) {
+	for _, body := range []string{`{"id":"p-1"}`, `{"id":`, `{"id":5}`} {
+		read := func(s echo.JSONSerializer) (domain.Product, error) {
+			e := echo.New()
+			c := e.NewContext(httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body)), httptest.NewRecorder())
+			var p domain.Product
+			err := s.Deserialize(c, &p)
+			return p, err
+		}
+		wantP, wantErr := read(echo.DefaultJSONSerializer{})
+		gotP, gotErr := read(jsonx.Serializer{})
+		assert.Equal(t, wantP, gotP, body)
+		assert.Equal(t, fmt.Sprint(wantErr), fmt.Sprint(gotErr), body)
+	}
 }
