@@ -74,19 +74,18 @@ var _ echo.JSONSerializer = Serializer{}
 // Serialize writes the JSON encoding of i and a newline, indented when
 // indent is set, as echo's default serializer does.
 func (Serializer) Serialize(c echo.Context, i any, indent string) error {
-	b, err := Marshal(i)
-	if err != nil {
-		return err
-	}
+	// Both encoders write nothing when encoding fails; encoding/json's
+	// error is the one returned.
+	enc := json.NewEncoder(c.Response())
 	if indent != "" {
-		var out bytes.Buffer
-		if err := stdjson.Indent(&out, b, "", indent); err != nil {
-			return err
-		}
-		b = out.Bytes()
+		enc.SetIndent("", indent)
 	}
-	_, err = c.Response().Write(append(b, '\n'))
-	return err
+	if err := enc.Encode(i); err != nil {
+		std := stdjson.NewEncoder(c.Response())
+		std.SetIndent("", indent)
+		return std.Encode(i)
+	}
+	return nil
 }
 
 // Deserialize implements echo.JSONSerializer with echo's default.

@@ -3,6 +3,7 @@ package jsonx_test
 import (
 	stdjson "encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -136,4 +137,22 @@ func TestSerializerReadsLikeEcho(t *testing.T) {
 		assert.Equal(t, wantP, gotP, body)
 		assert.Equal(t, fmt.Sprint(wantErr), fmt.Sprint(gotErr), body)
 	}
+}
+
+// TestSerializerFailsLikeEcho: a value that cannot be encoded writes
+// nothing and fails with encoding/json's error.
+func TestSerializerFailsLikeEcho(t *testing.T) {
+	v := map[string]any{"n": math.NaN()}
+	render := func(s echo.JSONSerializer) (string, error) {
+		rec := httptest.NewRecorder()
+		c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)
+		err := s.Serialize(c, v, "")
+		return rec.Body.String(), err
+	}
+	wantBody, wantErr := render(echo.DefaultJSONSerializer{})
+	gotBody, gotErr := render(jsonx.Serializer{})
+	require.Error(t, gotErr)
+	assert.Equal(t, wantErr.Error(), gotErr.Error())
+	assert.Equal(t, wantBody, gotBody)
+	assert.Empty(t, gotBody)
 }
