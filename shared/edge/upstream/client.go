@@ -464,8 +464,10 @@ func (c *Client) read(ctx context.Context, resp *http.Response, out any) error {
 	// (jsonx).
 	buf := jsonx.GetBuffer()
 	defer jsonx.PutBuffer(buf)
-	if resp.ContentLength > 0 && resp.ContentLength <= c.cfg.MaxResponseBytes {
-		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	if resp.ContentLength > 0 {
+		// Sized for the announced length, up to what most answers are: a
+		// service announcing megabytes it does not send gets no more.
+		buf.Grow(int(min(resp.ContentLength, c.cfg.MaxResponseBytes, presize)) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1)); err != nil {
 		kind := KindBadResponse
@@ -496,6 +498,9 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// presize is the most read grows its buffer by ahead of an answer's bytes.
+const presize = 64 << 10
 
 // callHeaders is the number of headers a call usually carries (Accept,
 // User-Agent, X-Request-Id, Traceparent, X-Client and the principal's

@@ -316,6 +316,20 @@ func TestClient_MapsFailuresByKind(t *testing.T) {
 			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
+			name: "nok, answer cut short by the timeout is a 504",
+			givenURL: serve(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(`{"id":`))
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+			}),
+			expectErr: true, expectKind: upstream.KindTimeout, expectStat: 504, expectCode: problem.CodeUpstreamTimeout,
+		},
+		{
+			name:      "nok, data after the answer is a 502",
+			givenURL:  serve(handler(200, `{"id":"p1"} {"id":"p2"}`, 0)),
+			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
+		},
+		{
 			name: "nok, redirect is not followed and is a 502",
 			givenURL: serve(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "http://example.invalid/", http.StatusFound)
