@@ -113,13 +113,8 @@ func TestClient_SendsIdentityNotCredentials(t *testing.T) {
 // under its canonical name, with the identity headers beside it.
 func TestClient_PassesTheCallerTraceWithoutSpans(t *testing.T) {
 	t.Parallel()
-	got := make(chan http.Header, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got <- r.Header.Clone()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	c := newClient(t, srv.URL, upstream.Config{}, upstream.Options{Client: auth.ClientWeb})
+	url, got := headerServer(t)
+	c := newClient(t, url, upstream.Config{}, upstream.Options{Client: auth.ClientWeb})
 
 	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
@@ -143,15 +138,22 @@ func TestClient_PassesTheCallerTraceWithoutSpans(t *testing.T) {
 	assert.Equal(t, []string{"shopfront-edge"}, h.Values("User-Agent"))
 }
 
-func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
-	t.Parallel()
+// headerServer answers 204 and hands over the headers of each request.
+func headerServer(t *testing.T) (string, <-chan http.Header) {
+	t.Helper()
 	got := make(chan http.Header, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Header.Clone()
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(srv.Close)
-	c := newClient(t, srv.URL, upstream.Config{}, upstream.Options{})
+	return srv.URL, got
+}
+
+func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
+	t.Parallel()
+	url, got := headerServer(t)
+	c := newClient(t, url, upstream.Config{}, upstream.Options{})
 
 	require.NoError(t, c.Do(context.Background(), upstream.Request{Path: "/x"}, nil))
 	h := <-got
