@@ -113,8 +113,8 @@ func TestClient_SendsIdentityNotCredentials(t *testing.T) {
 // under its canonical name, with the identity headers beside it.
 func TestClient_PassesTheCallerTraceWithoutSpans(t *testing.T) {
 	t.Parallel()
-	url, got := headerServer(t)
-	c := newClient(t, url, upstream.Config{}, upstream.Options{Client: auth.ClientWeb})
+	base, got := headerServer(t)
+	c := newClient(t, base, upstream.Config{}, upstream.Options{Client: auth.ClientWeb})
 
 	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
@@ -152,8 +152,8 @@ func headerServer(t *testing.T) (string, <-chan http.Header) {
 
 func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
 	t.Parallel()
-	url, got := headerServer(t)
-	c := newClient(t, url, upstream.Config{}, upstream.Options{})
+	base, got := headerServer(t)
+	c := newClient(t, base, upstream.Config{}, upstream.Options{})
 
 	require.NoError(t, c.Do(context.Background(), upstream.Request{Path: "/x"}, nil))
 	h := <-got
