@@ -72,8 +72,8 @@ type Options struct {
 	// Optional. Default W3C Trace Context (traceparent, tracestate).
 	Propagator propagation.TextMapPropagator
 	// Transport is the connection pool. Optional. Default a new
-	// NewTransport() owned by the client: each variant of each service has
-	// its own pool, closed by Close.
+	// NewTransport() owned by the client, whose idle connections Close
+	// closes. services.New passes one pool for all its clients.
 	Transport http.RoundTripper
 	// Variant names the deployment of the service this client calls, e.g.
 	// "stable" or "canary": the `variant` label of its metrics and the
