@@ -588,8 +588,9 @@ func (h *harness) measure(ctx context.Context, s *scenario, round int) (measurem
 }
 
 // profile runs each gateway scenario once more, for 5 s under the same
-// load, and saves a CPU profile of it taken meanwhile. The run is not
-// measured: profiling costs CPU the figures must not include.
+// load, and saves a CPU profile of it taken meanwhile, and a heap profile
+// taken 4 s in, under full load. The run is not measured: profiling costs
+// CPU the figures must not include.
 func (h *harness) profile(ctx context.Context, scenarios []*scenario) error {
 	const secs = 5
 	for _, s := range scenarios {
@@ -598,7 +599,16 @@ func (h *harness) profile(ctx context.Context, scenarios []*scenario) error {
 		}
 		h.say("profile %s (%d s)", s.Name, secs)
 		var wg sync.WaitGroup
-		wg.Go(func() { h.saveProfile(ctx, s, secs) })
+		wg.Go(func() {
+			h.saveProfile(ctx, s, fmt.Sprintf("profile?seconds=%d", secs), ".pb.gz", secs)
+		})
+		wg.Go(func() {
+			select {
+			case <-time.After((secs - 1) * time.Second):
+				h.saveProfile(ctx, s, "heap", ".heap.pb.gz", 0)
+			case <-ctx.Done():
+			}
+		})
 		_, err := runWrk(ctx, h.genCPU, h.tmp, s.Name, s.url, s.headers, s.tokens, s.Clients, secs*time.Second)
 		wg.Wait()
 		if err != nil {
@@ -608,9 +618,10 @@ func (h *harness) profile(ctx context.Context, scenarios []*scenario) error {
 	return nil
 }
 
-// saveProfile saves a CPU profile of secs seconds of the gateway of s.
-func (h *harness) saveProfile(ctx context.Context, s *scenario, secs int) {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.proc.admin, secs)
+// saveProfile saves the profile /debug/pprof/<which> of the gateway of s,
+// which takes secs seconds, as pprof/<scenario><suffix>.
+func (h *harness) saveProfile(ctx context.Context, s *scenario, which, suffix string, secs int) {
+	url := fmt.Sprintf("http://%s/debug/pprof/%s", s.proc.admin, which)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return
@@ -623,7 +634,7 @@ func (h *harness) saveProfile(ctx context.Context, s *scenario, secs int) {
 	defer res.Body.Close()
 	dir := filepath.Join(h.o.results, "pprof")
 	_ = os.MkdirAll(dir, 0o755)
-	f, err := os.Create(filepath.Join(dir, s.Name+".pb.gz"))
+	f, err := os.Create(filepath.Join(dir, s.Name+suffix))
 	if err != nil {
 		return
 	}

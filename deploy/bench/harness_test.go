@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,4 +152,82 @@ func serveOnce(h http.Handler, method, path string) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(method, path, nil))
 	return w
+}
+
+// TestFanoutMakesTheGatewaysCalls checks that the fan-out reference asks
+// the upstream what the gateways ask: the same first stage, then one
+// catalog call for every product of the orders and recommendations (home)
+// or of the similar products (product page) and one pricing call for the
+// recommended or similar ones, with the query the gateways' clients encode.
+func TestFanoutMakesTheGatewaysCalls(t *testing.T) {
+	u, err := newUpstream()
+	require.NoError(t, err)
+	var (
+		mu    sync.Mutex
+		asked []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.RequestURI())
+		mu.Unlock()
+		u.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	get := func(path string, out any) {
+		t.Helper()
+		require.NoError(t, json.Unmarshal(serveOnce(u, http.MethodGet, path).Body.Bytes(), out))
+	}
+
+	var orders domain.OrderList
+	get("/orders/users/u-001/orders?limit=5", &orders)
+	var recs, similar domain.RecommendationList
+	get("/recommendations/users/u-001/recommendations?limit=10", &recs)
+	get("/recommendations/products/p-0001/similar?limit=8", &similar)
+	var homeProducts, recIDs, similarIDs []string
+	for _, o := range orders.Items {
+		for _, it := range o.Items {
+			homeProducts = appendNew(homeProducts, it.ProductID)
+		}
+	}
+	for _, r := range recs.Items {
+		recIDs = append(recIDs, r.ProductID)
+		homeProducts = appendNew(homeProducts, r.ProductID)
+	}
+	for _, r := range similar.Items {
+		similarIDs = append(similarIDs, r.ProductID)
+	}
+	require.Len(t, orders.Items, 5)
+	require.Len(t, recIDs, 10)
+	require.Len(t, similarIDs, 8)
+
+	tests := []struct {
+		shape string
+		want  []string
+	}{
+		{shape: "home", want: []string{
+			"/users/users/u-001", "/notifications/users/u-001/unread-count", "/payments/users/u-001/balance",
+			"/orders/users/u-001/orders?limit=5", "/recommendations/users/u-001/recommendations?limit=10",
+			"/catalog/products?ids=" + strings.Join(homeProducts, "%2C"),
+			"/pricing/prices?currency=USD&ids=" + strings.Join(recIDs, "%2C"),
+		}},
+		{shape: "product", want: []string{
+			"/catalog/products/p-0001", "/pricing/prices/p-0001?currency=USD", "/inventory/stock/p-0001",
+			"/reviews/products/p-0001/reviews?limit=10&page=1", "/recommendations/products/p-0001/similar?limit=8",
+			"/catalog/products?ids=" + strings.Join(similarIDs, "%2C"),
+			"/pricing/prices?currency=USD&ids=" + strings.Join(similarIDs, "%2C"),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.shape, func(t *testing.T) {
+			mu.Lock()
+			asked = nil
+			mu.Unlock()
+			f := &fanout{base: srv.URL, shape: shapes[tt.shape], client: srv.Client()}
+			w := serveOnce(f, http.MethodGet, "/")
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			mu.Lock()
+			defer mu.Unlock()
+			assert.ElementsMatch(t, tt.want, asked)
+		})
+	}
 }

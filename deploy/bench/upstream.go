@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +34,11 @@ const maxDelay = 10 * time.Second
 // the answer then waits that long, which is how aggregate sources are
 // slowed while pass-through routes share the same process undelayed.
 type upstream struct {
-	f       *fakes.Fakes
+	f *fakes.Fakes
+	// log receives a line per request recorded while serving, which is
+	// how the calls each configuration makes can be compared
+	// (logs/upstream.log). Optional: nil logs nothing.
+	log     io.Writer
 	mu      sync.RWMutex
 	replays map[string]replay
 }
@@ -49,13 +55,12 @@ func newUpstream() (*upstream, error) {
 		return nil, err
 	}
 	u := &upstream{f: f, replays: map[string]replay{}}
-	// The key set and the fan-out's calls are recorded at start; the
-	// gateways' own calls on their first request (the warm-up).
+	// The key set and the fan-out's first stages are recorded at start;
+	// the second stages and the gateways' own calls on their first request
+	// (the warm-up).
 	paths := []string{"/identity/.well-known/jwks.json"}
-	for _, stages := range shapes {
-		for _, stage := range stages {
-			paths = append(paths, stage...)
-		}
+	for _, sh := range shapes {
+		paths = append(paths, sh.first...)
 	}
 	for _, p := range paths {
 		path, query, _ := strings.Cut(p, "?")
@@ -98,12 +103,16 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mu.RUnlock()
 	if !ok {
 		rp = u.record(r, path)
+		kept := false
 		if rp.status < 300 {
 			u.mu.Lock()
-			if len(u.replays) < maxReplays {
-				u.replays[key] = rp
+			if _, dup := u.replays[key]; !dup && len(u.replays) < maxReplays {
+				u.replays[key], kept = rp, true
 			}
 			u.mu.Unlock()
+		}
+		if u.log != nil && (kept || rp.status >= 300) {
+			_, _ = fmt.Fprintf(u.log, "recorded GET %s: %d, %d bytes\n", key, rp.status, len(rp.body))
 		}
 	}
 	w.Header().Set("Content-Type", rp.contentType)
@@ -172,5 +181,6 @@ func runUpstream(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	u.log = os.Stderr
 	return serve(ctx, *addr, u)
 }

@@ -255,31 +255,37 @@ func runStage(ctx context.Context, sources []Source, hooks []observe) ([]string,
 			cancel(fmt.Errorf("critical source %s failed: %w", name, err))
 		})
 	}
-	for i := range sources {
-		wg.Go(func() {
-			s := sources[i]
-			if s.chain != nil {
-				// A chain's sources report to the hooks themselves; a
-				// chain's error is always a critical source's.
-				d, err := s.chain.run(ctx, hooks)
-				failed[i] = d
-				if err != nil {
-					fail(s.name, err)
-				}
-				return
-			}
-			err := s.call(ctx, start)
-			for _, h := range hooks {
-				h(Result{Name: s.name, Critical: s.critical, Err: err, Duration: time.Since(start)})
-			}
-			switch {
-			case err != nil && s.critical:
+	run := func(i int) {
+		s := sources[i]
+		if s.chain != nil {
+			// A chain's sources report to the hooks themselves; a
+			// chain's error is always a critical source's.
+			d, err := s.chain.run(ctx, hooks)
+			failed[i] = d
+			if err != nil {
 				fail(s.name, err)
-			case err != nil:
-				failed[i] = []string{s.name}
 			}
-		})
+			return
+		}
+		err := s.call(ctx, start)
+		for _, h := range hooks {
+			h(Result{Name: s.name, Critical: s.critical, Err: err, Duration: time.Since(start)})
+		}
+		switch {
+		case err != nil && s.critical:
+			fail(s.name, err)
+		case err != nil:
+			failed[i] = []string{s.name}
+		}
 	}
+	// The last source runs on the calling goroutine, which would only
+	// wait otherwise: a goroutine fewer per stage, and a stack that has
+	// already grown to what an upstream call needs.
+	last := len(sources) - 1
+	for i := range last {
+		wg.Go(func() { run(i) })
+	}
+	run(last)
 	wg.Wait()
 	if critical != nil {
 		return nil, critical

@@ -42,6 +42,7 @@ import (
 	"github.com/shopfront/shared/edge/auth"
 	"github.com/shopfront/shared/edge/buildinfo"
 	"github.com/shopfront/shared/edge/config"
+	"github.com/shopfront/shared/edge/jsonx"
 	"github.com/shopfront/shared/edge/jwtauth"
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/overload"
@@ -220,6 +221,9 @@ func New(ctx context.Context, cfg config.Common, opts Options) (_ *Gateway, err 
 	// after the in-flight requests finished and after every other hook
 	// (the response cache's refreshes, for one) is done with it.
 	g.OnShutdown(g.releaseAfterRequests)
+	// Responses are encoded with jsonx, as upstream answers are decoded:
+	// the same bytes as echo's default, several times faster.
+	g.Echo().JSONSerializer = jsonx.Serializer{}
 
 	// Client spans only when spans are exported: otherwise the calls carry
 	// the request's span context as it is, with no span machinery per call.

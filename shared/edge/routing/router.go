@@ -44,8 +44,10 @@ type Base struct {
 // Options are the collaborators of a Router.
 type Options struct {
 	// Upstream are the options of every variant's client; Variant is set
-	// per variant, and Transport should be left nil so that each variant
-	// has its own connection pool. Optional.
+	// per variant. With Transport nil each variant has its own connection
+	// pool, whose idle connections Close drops; services.New passes one
+	// pool for all, where a removed variant's idle connections close after
+	// the pool's idle timeout. Optional.
 	Upstream upstream.Options
 	// File is the BFF_CONFIG file whose routing section Reload and Watch
 	// re-read. Optional. Default "": Reload fails, Watch only waits.

@@ -1,8 +1,8 @@
 // Package services holds the typed clients of the domain services,
 // one per service, each over a routing.Route that picks the variant of
 // every call (a service without routing has one), each variant its own
-// upstream.Client with its own connection pool, breaker, budget and
-// metrics series. Gateways call
+// upstream.Client with its own breaker, budget and metrics series, all
+// over one connection pool. Gateways call
 // these, never raw URLs: paths are built and escaped here, answers decoded
 // into contracts/domain types, failures returned as *upstream.Error.
 package services
@@ -134,10 +134,16 @@ type Clients struct {
 }
 
 // New validates cfg and builds every client. Unless opts.Transport is set,
-// each variant of each service has its own connection pool.
+// the clients share one connection pool (upstream.NewTransport): services
+// are often behind one host, a load balancer, and a pool per service would
+// keep a connection per service for every request in flight where one
+// pool lends the same connection to each stage's calls in turn.
 func New(cfg Config, opts upstream.Options) (*Clients, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.Transport == nil {
+		opts.Transport = upstream.NewTransport()
 	}
 	var bases []routing.Base
 	for _, e := range cfg.entries() {

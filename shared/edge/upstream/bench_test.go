@@ -2,8 +2,11 @@ package upstream_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,4 +69,38 @@ func BenchmarkClient_GetParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkClient_GetList measures the batch call of a home screen: 24
+// products of the fakes' size (about 20 KB) in one answer, where decoding
+// the body is most of the client's work.
+func BenchmarkClient_GetList(b *testing.B) {
+	var l domain.ProductList
+	var p domain.Product
+	require.NoError(b, json.Unmarshal([]byte(productJSON), &p))
+	p.Description = strings.Repeat("Designed for daily use, it balances durability with a clean look. ", 10)
+	for range 24 {
+		l.Items = append(l.Items, p)
+	}
+	body, err := json.Marshal(l)
+	require.NoError(b, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	c, err := upstream.New("catalog", upstream.Config{BaseURL: srv.URL}, upstream.Options{Registerer: prometheus.NewRegistry()})
+	require.NoError(b, err)
+	ctx := requestid.WithID(context.Background(), "bench-1")
+	path := upstream.Path("products")
+	query := url.Values{"ids": {"p-0001,p-0002"}}
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var got domain.ProductList
+		if err := c.Get(ctx, path, query, &got); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -108,15 +108,52 @@ func TestClient_SendsIdentityNotCredentials(t *testing.T) {
 	assert.Equal(t, traceID, spans[0].SpanContext().TraceID())
 }
 
-func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
+// TestClient_PassesTheCallerTraceWithoutSpans: without a TracerProvider
+// the call carries the caller's span context as it is, each header once
+// under its canonical name, with the identity headers beside it.
+func TestClient_PassesTheCallerTraceWithoutSpans(t *testing.T) {
 	t.Parallel()
+	base, got := headerServer(t)
+	c := newClient(t, base, upstream.Config{}, upstream.Options{Client: auth.ClientWeb})
+
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ts, err := trace.ParseTraceState("vendor=blue")
+	require.NoError(t, err)
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, TraceState: ts,
+	}))
+	ctx = requestid.WithID(ctx, "req-9")
+	ctx = auth.WithPrincipal(ctx, &auth.Principal{Subject: "bob", Roles: []auth.Role{"customer"}})
+
+	require.NoError(t, c.Do(ctx, upstream.Request{Path: "/x", Header: http.Header{"traceparent": {"00-forged"}}}, nil))
+	h := <-got
+	assert.Equal(t, []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, h.Values("Traceparent"))
+	assert.Equal(t, []string{"vendor=blue"}, h.Values("Tracestate"))
+	assert.Equal(t, []string{"req-9"}, h.Values("X-Request-Id"))
+	assert.Equal(t, []string{"bob"}, h.Values("X-User-Id"))
+	assert.Equal(t, []string{"customer"}, h.Values("X-User-Roles"))
+	assert.Equal(t, []string{"web"}, h.Values("X-Client"))
+	assert.Equal(t, []string{"application/json"}, h.Values("Accept"))
+	assert.Equal(t, []string{"shopfront-edge"}, h.Values("User-Agent"))
+}
+
+// headerServer answers 204 and hands over the headers of each request.
+func headerServer(t *testing.T) (string, <-chan http.Header) {
+	t.Helper()
 	got := make(chan http.Header, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Header.Clone()
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(srv.Close)
-	c := newClient(t, srv.URL, upstream.Config{}, upstream.Options{})
+	return srv.URL, got
+}
+
+func TestClient_NoPrincipalNoIdentityHeaders(t *testing.T) {
+	t.Parallel()
+	base, got := headerServer(t)
+	c := newClient(t, base, upstream.Config{}, upstream.Options{})
 
 	require.NoError(t, c.Do(context.Background(), upstream.Request{Path: "/x"}, nil))
 	h := <-got
@@ -278,6 +315,20 @@ func TestClient_MapsFailuresByKind(t *testing.T) {
 		{
 			name:      "nok, undecodable answer is a 502",
 			givenURL:  serve(handler(200, `<html>oops</html>`, 0)),
+			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
+		},
+		{
+			name: "nok, answer cut short by the timeout is a 504",
+			givenURL: serve(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(`{"id":`))
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+			}),
+			expectErr: true, expectKind: upstream.KindTimeout, expectStat: 504, expectCode: problem.CodeUpstreamTimeout,
+		},
+		{
+			name:      "nok, data after the answer is a 502",
+			givenURL:  serve(handler(200, `{"id":"p1"} {"id":"p2"}`, 0)),
 			expectErr: true, expectKind: upstream.KindBadResponse, expectStat: 502, expectCode: problem.CodeUpstreamUnavailable,
 		},
 		{
