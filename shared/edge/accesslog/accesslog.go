@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/logging"
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/redact"
@@ -68,7 +69,9 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	l := &logger{cfg: c, log: c.Logger.WithOptions(zap.WithCaller(false))}
+	// A line per request is what logging.Buffered is for: written with
+	// the next ones rather than one system call each.
+	l := &logger{cfg: c, log: logging.Buffered(c.Logger.WithOptions(zap.WithCaller(false)))}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) (err error) {
 			if c.Skipper(ec) {

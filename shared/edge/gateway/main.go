@@ -76,12 +76,14 @@ func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, st
 		c.report(stderr, err)
 		return ExitUsage
 	}
-	log, err := logging.New(cfg.Shared().LogLevel, stdout)
+	// The access lines wait up to DefaultFlushInterval in memory and are
+	// written together; every other line is written at once.
+	log, closeLog, err := logging.Config{Level: cfg.Shared().LogLevel, Writer: stdout, FlushInterval: logging.DefaultFlushInterval}.Build()
 	if err != nil {
 		_, _ = fmt.Fprintln(stderr, c.Name+": making logger:", err)
 		return ExitUsage
 	}
-	defer func() { _ = log.Sync() }()
+	defer func() { _ = closeLog() }()
 	a, err := c.New(ctx, cfg, log)
 	if err == nil {
 		stop := c.serveReloads(ctx, a, log)
