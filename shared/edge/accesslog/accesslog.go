@@ -168,7 +168,7 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 		zap.String("proto", req.Proto),
 	)
 	if p, ok := auth.FromContext(req.Context()); ok {
-		fields = append(fields, principalFields(p)...)
+		fields = appendPrincipal(fields, p)
 	}
 	if v := variant.FromContext(req.Context()).String(); v != "" {
 		fields = append(fields, zap.String("variants", v))
@@ -188,10 +188,10 @@ var fieldPool = sync.Pool{New: func() any {
 	return &fs
 }}
 
-// principalFields names the caller by ids only: a partner client's subject
-// is its OAuth client id, anyone else's is the user id.
-func principalFields(p *auth.Principal) []zap.Field {
-	var fs []zap.Field
+// appendPrincipal appends the fields that name the caller, by ids only: a
+// partner client's subject is its OAuth client id, anyone else's is the
+// user id.
+func appendPrincipal(fs []zap.Field, p *auth.Principal) []zap.Field {
 	if p.Partner != "" || p.Client == auth.ClientPartner {
 		fs = append(fs, zap.String("partnerId", p.Partner))
 		if p.KeyID != "" {
