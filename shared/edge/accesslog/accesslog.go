@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/logging"
 	"github.com/shopfront/shared/edge/metrics"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/redact"
@@ -68,7 +69,9 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	l := &logger{cfg: c, log: c.Logger.WithOptions(zap.WithCaller(false))}
+	// A line per request is what logging.Buffered is for: written with
+	// the next ones rather than one system call each.
+	l := &logger{cfg: c, log: logging.Buffered(c.Logger.WithOptions(zap.WithCaller(false)))}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) (err error) {
 			if c.Skipper(ec) {
@@ -165,7 +168,7 @@ func (l *logger) write(ec echo.Context, entryCtx context.Context, start time.Tim
 		zap.String("proto", req.Proto),
 	)
 	if p, ok := auth.FromContext(req.Context()); ok {
-		fields = append(fields, principalFields(p)...)
+		fields = appendPrincipal(fields, p)
 	}
 	if v := variant.FromContext(req.Context()).String(); v != "" {
 		fields = append(fields, zap.String("variants", v))
@@ -185,10 +188,10 @@ var fieldPool = sync.Pool{New: func() any {
 	return &fs
 }}
 
-// principalFields names the caller by ids only: a partner client's subject
-// is its OAuth client id, anyone else's is the user id.
-func principalFields(p *auth.Principal) []zap.Field {
-	var fs []zap.Field
+// appendPrincipal appends the fields that name the caller, by ids only: a
+// partner client's subject is its OAuth client id, anyone else's is the
+// user id.
+func appendPrincipal(fs []zap.Field, p *auth.Principal) []zap.Field {
 	if p.Partner != "" || p.Client == auth.ClientPartner {
 		fs = append(fs, zap.String("partnerId", p.Partner))
 		if p.KeyID != "" {

@@ -5,8 +5,11 @@ package auth
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"time"
+
+	"github.com/shopfront/shared/edge/scope"
 )
 
 // Client is the kind of caller, sent upstream as X-Client.
@@ -60,15 +63,31 @@ func (p *Principal) HasScope(s Scope) bool { return p != nil && slices.Contains(
 // HasRole reports whether p holds r.
 func (p *Principal) HasRole(r Role) bool { return p != nil && slices.Contains(p.Roles, r) }
 
-type ctxKey struct{}
-
 // WithPrincipal returns ctx carrying p.
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, ctxKey{}, p)
+	ctx, v := scope.Derive(ctx)
+	v.Principal = p
+	return ctx
+}
+
+// RequestWithPrincipal returns r carrying p, for an authentication layer:
+// r itself when its context holds its own edge scope (the edge chain's
+// request id layer made it), filled in place, else a copy of r whose context
+// is WithPrincipal's.
+func RequestWithPrincipal(r *http.Request, p *Principal) *http.Request {
+	if v := scope.Own(r.Context()); v != nil {
+		v.Principal = p
+		return r
+	}
+	return r.WithContext(WithPrincipal(r.Context(), p))
 }
 
 // FromContext returns the verified principal of the request, if any.
 func FromContext(ctx context.Context) (*Principal, bool) {
-	p, ok := ctx.Value(ctxKey{}).(*Principal)
+	v := scope.FromContext(ctx)
+	if v == nil {
+		return nil, false
+	}
+	p, ok := v.Principal.(*Principal)
 	return p, ok && p != nil
 }

@@ -122,6 +122,16 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				return next(ec)
 			}
 			res := ec.Response()
+			if len(ec.Request().Header[echo.HeaderAcceptEncoding]) == 0 {
+				// No coding offered: the library would only add Vary and
+				// call the handler, so do that without its wrappers.
+				addVary(res.Header())
+				err := next(ec)
+				if err != nil && !res.Committed {
+					ec.Error(err)
+				}
+				return err
+			}
 			raw := res.Writer
 			defer func() { res.Writer = raw }()
 			tw := &tagWriter{ResponseWriter: raw}
@@ -141,6 +151,18 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			return err
 		}
 	}, nil
+}
+
+// addVary adds Accept-Encoding to Vary unless a value names it already,
+// as the library does for every answer: whether it was compressed depends
+// on that field.
+func addVary(h http.Header) {
+	for _, v := range h.Values(echo.HeaderVary) {
+		if strings.EqualFold(strings.TrimSpace(v), echo.HeaderAcceptEncoding) {
+			return
+		}
+	}
+	h.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
 }
 
 // withWildcard returns r, or, when its Accept-Encoding holds `*`, a shallow

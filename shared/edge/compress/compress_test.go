@@ -299,3 +299,41 @@ func BenchmarkCompress(b *testing.B) {
 		})
 	}
 }
+
+// TestWithoutAcceptEncoding: a request with no Accept-Encoding field at all
+// gets its answer as it is, with Vary naming the field once, and a problem
+// returned inside is rendered there and still seen outside.
+func TestWithoutAcceptEncoding(t *testing.T) {
+	t.Parallel()
+	srv, outer := start(t, compress.Config{MinSize: 257, Brotli: true})
+	tests := []struct {
+		name         string
+		method       string
+		path         string
+		expectStatus int
+		expectLen    int
+		expectErr    bool
+	}{
+		{name: "ok, a large body as it is", method: http.MethodGet, path: "/bytes/1000", expectStatus: http.StatusOK, expectLen: 1000},
+		{name: "ok, HEAD without a body", method: http.MethodHead, path: "/bytes/1000", expectStatus: http.StatusOK},
+		{name: "nok, a problem is rendered inside", method: http.MethodGet, path: "/problem/400", expectStatus: http.StatusBadRequest,
+			expectLen: -1, expectErr: true},
+	}
+	for _, tt := range tests {
+		// Not parallel: each request is paired with what the outside saw.
+		t.Run(tt.name, func(t *testing.T) {
+			res, raw, _ := get(t, tt.method, srv+tt.path, nil)
+			assert.Equal(t, tt.expectStatus, res.StatusCode)
+			assert.Empty(t, res.Header.Get("Content-Encoding"))
+			assert.Equal(t, []string{"Accept-Encoding"}, res.Header.Values("Vary"))
+			if tt.expectLen >= 0 {
+				assert.Len(t, raw, tt.expectLen)
+			} else {
+				assert.Contains(t, string(raw), "validation_failed")
+			}
+			got := <-outer
+			assert.Equal(t, tt.expectStatus, got.status, "outside sees the status sent")
+			assert.Equal(t, tt.expectErr, got.err != nil, "outside sees the error")
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -76,12 +77,14 @@ func (c Command[C, A]) Run(ctx context.Context, lookup config.Lookup, stdout, st
 		c.report(stderr, err)
 		return ExitUsage
 	}
-	log, err := logging.New(cfg.Shared().LogLevel, stdout)
+	// The access lines wait up to DefaultFlushInterval in memory and are
+	// written together; every other line is written at once.
+	log, closeLog, err := logging.Config{Level: cfg.Shared().LogLevel, Writer: stdout, FlushInterval: logging.DefaultFlushInterval}.Build()
 	if err != nil {
 		_, _ = fmt.Fprintln(stderr, c.Name+": making logger:", err)
 		return ExitUsage
 	}
-	defer func() { _ = log.Sync() }()
+	defer func() { _ = closeLog() }()
 	a, err := c.New(ctx, cfg, log)
 	if err == nil {
 		stop := c.serveReloads(ctx, a, log)
@@ -160,6 +163,16 @@ func (c Command[C, A]) serveReloads(ctx context.Context, a A, log *zap.Logger) (
 	return func() { cancel(); <-done }
 }
 
+// DefaultGCPercent is the garbage collector's target (GOGC) of a gateway
+// process whose environment sets no GOGC. A gateway's live heap is small
+// (a few megabytes of pools, caches and in-flight requests) and nearly all
+// it allocates dies with its request, so Go's default of 100 collects dozens
+// of times a second under load; 400 lets the heap grow to five times the
+// live one between collections, about 30 MB more resident memory at full
+// load, for 6 to 10 % less CPU per request (docs/performance-tuning.md).
+// GOGC in the environment, and GOMEMLIMIT, work as everywhere in Go.
+const DefaultGCPercent = 400
+
 // Main is the whole of a gateway's main function:
 //
 //	func main() { gateway.Main(app.Name, config.Load, app.New) }
@@ -173,6 +186,9 @@ func (c Command[C, A]) serveReloads(ctx context.Context, a A, log *zap.Logger) (
 // section of BFF_CONFIG, bff-partner's keys file); it is caught from the start, so an early one never kills the
 // process.
 func Main[C Config, A Runner](name string, load func(config.Lookup) (C, error), build func(context.Context, C, *zap.Logger) (A, error)) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(DefaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

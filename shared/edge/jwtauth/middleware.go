@@ -122,7 +122,7 @@ func (cfg Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				}
 				return cfg.ErrorHandler(c, err)
 			}
-			c.SetRequest(r.WithContext(auth.WithPrincipal(r.Context(), p)))
+			c.SetRequest(auth.RequestWithPrincipal(r, p))
 			return next(c)
 		}
 	}, nil

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -134,4 +136,127 @@ func TestFieldsNeverLeakSecrets(t *testing.T) {
 	assert.Equal(t, "[REDACTED]", red.Get("Cookie"))
 	assert.Equal(t, "application/json", red.Get("Accept"))
 	assert.Equal(t, "Bearer "+bearer, h.Get("Authorization"), "the original is untouched")
+}
+
+// lockedBuffer is written by the logger's flushing goroutine and read by
+// the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// msgs returns the msg of every line written so far, in order.
+func (b *lockedBuffer) msgs(t *testing.T) []string {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m struct {
+			Msg string `json:"msg"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		out = append(out, m.Msg)
+	}
+	return out
+}
+
+func TestConfigBuildHoldsBufferedLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// log writes through the process logger and its Buffered one.
+		log func(log, access *zap.Logger)
+		// expectNow is what is written before any flush interval passed.
+		expectNow []string
+		// expectLater is what is written once an interval passed.
+		expectLater []string
+	}{
+		{name: "ok, access lines wait for the interval",
+			log:       func(_, access *zap.Logger) { access.Info("a1"); access.Info("a2") },
+			expectNow: nil, expectLater: []string{"a1", "a2"}},
+		{name: "ok, any other line writes them first, in order",
+			log:       func(log, access *zap.Logger) { access.Info("a1"); log.Info("serving"); access.Info("a2") },
+			expectNow: []string{"a1", "serving"}, expectLater: []string{"a1", "serving", "a2"}},
+		{name: "ok, an access warning is written at once",
+			log:       func(_, access *zap.Logger) { access.Info("a1"); access.Warn("a502") },
+			expectNow: []string{"a1", "a502"}, expectLater: []string{"a1", "a502"}},
+		{name: "ok, a derived logger keeps waiting",
+			log:       func(_, access *zap.Logger) { access.With(zap.String("k", "v")).Info("a1") },
+			expectNow: nil, expectLater: []string{"a1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				var out lockedBuffer
+				log, closeLog, err := logging.Config{Level: "info", Writer: &out, FlushInterval: time.Second}.Build()
+				require.NoError(t, err)
+				defer func() { require.NoError(t, closeLog()) }()
+				tt.log(log, logging.Buffered(log))
+				synctest.Wait()
+				assert.Equal(t, tt.expectNow, out.msgs(t), "before the interval")
+				time.Sleep(time.Second + time.Millisecond)
+				synctest.Wait()
+				assert.Equal(t, tt.expectLater, out.msgs(t), "after the interval")
+			})
+		})
+	}
+}
+
+func TestConfigBuildCloseWritesWhatIsHeld(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	log, closeLog, err := logging.Config{Writer: &out, FlushInterval: time.Hour}.Build()
+	require.NoError(t, err)
+	access := logging.Buffered(log)
+	for i := range 3 {
+		access.Info("request", zap.Int("i", i))
+	}
+	assert.Empty(t, out.msgs(t), "held")
+	require.NoError(t, closeLog())
+	assert.Equal(t, []string{"request", "request", "request"}, out.msgs(t))
+	_, ok := logging.LevelOf(access)
+	assert.True(t, ok, "the level stays adjustable")
+}
+
+func TestConfigBuildWritesWhenTheBufferIsFull(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	log, closeLog, err := logging.Config{Writer: &out, FlushInterval: time.Hour, BufferSize: 1024}.Build()
+	require.NoError(t, err)
+	defer func() { require.NoError(t, closeLog()) }()
+	access := logging.Buffered(log)
+	for range 20 {
+		access.Info("request", zap.String("pad", strings.Repeat("x", 100)))
+	}
+	n := len(out.msgs(t))
+	assert.Greater(t, n, 10, "whole lines written as the buffer fills")
+	assert.Less(t, n, 20, "the last ones still held")
+}
+
+func TestNewWritesBufferedLinesAtOnce(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	log, err := logging.New("info", &out)
+	require.NoError(t, err)
+	logging.Buffered(log).Info("request")
+	assert.Equal(t, []string{"request"}, out.msgs(t))
+}
+
+func TestConfigBuildRefusesNegativeSettings(t *testing.T) {
+	t.Parallel()
+	_, _, err := logging.Config{FlushInterval: -time.Second}.Build()
+	assert.ErrorContains(t, err, "FlushInterval")
+	_, _, err = logging.Config{BufferSize: -1, FlushInterval: time.Second}.Build()
+	assert.ErrorContains(t, err, "BufferSize")
 }

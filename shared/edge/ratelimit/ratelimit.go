@@ -332,12 +332,22 @@ func (l *Limiter) apply(c echo.Context, b Bucket, r Result) error {
 	rate := strconv.Itoa(b.Limit.Rate)
 	remaining := strconv.Itoa(r.Remaining)
 	// Direct assignment with canonical keys: Header.Set would canonicalise
-	// (and allocate) the mixed-case names on every request.
-	h[headerLimit] = []string{rate}
-	h[headerRemaining] = []string{remaining}
-	h[headerReset] = []string{strconv.FormatInt(l.cfg.Now().Add(r.ResetAfter).Add(time.Second-1).Unix(), 10)}
-	h[headerPolicy] = []string{`"` + b.Policy + `";q=` + rate + ";w=60"}
-	h[headerRateLimit] = []string{`"` + b.Policy + `";r=` + remaining + ";t=" + strconv.FormatInt(reset, 10)}
+	// (and allocate) the mixed-case names on every request. The five
+	// one-value slices share one array, each capped at its value so that
+	// an Add to one field cannot overwrite the next.
+	vs := [...]string{
+		rate,
+		remaining,
+		strconv.FormatInt(l.cfg.Now().Add(r.ResetAfter).Add(time.Second-1).Unix(), 10),
+		`"` + b.Policy + `";q=` + rate + ";w=60",
+		`"` + b.Policy + `";r=` + remaining + ";t=" + strconv.FormatInt(reset, 10),
+	}
+	all := vs[:]
+	h[headerLimit] = all[0:1:1]
+	h[headerRemaining] = all[1:2:2]
+	h[headerReset] = all[2:3:3]
+	h[headerPolicy] = all[3:4:4]
+	h[headerRateLimit] = all[4:5:5]
 	if r.Allowed {
 		return nil
 	}

@@ -328,3 +328,27 @@ func TestConfigValidation(t *testing.T) {
 	_, err = ratelimit.Config{}.ToMiddleware()
 	assert.Error(t, err)
 }
+
+// TestMiddlewareHeadersAreIndependent: a later layer adding a value to one
+// rate-limit field leaves the others as they were.
+func TestMiddlewareHeadersAreIndependent(t *testing.T) {
+	t.Parallel()
+	lim, err := ratelimit.New(ratelimit.LimiterConfig{Anonymous: ratelimit.Limit{Rate: 60, Burst: 2}, Now: newClock().Now})
+	require.NoError(t, err)
+	mw, err := ratelimit.Config{Limiter: lim}.ToMiddleware()
+	require.NoError(t, err)
+	e := echo.New()
+	e.GET("/", func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Add("X-RateLimit-Limit", "added")
+		h.Add("X-RateLimit-Remaining", "added")
+		return c.NoContent(http.StatusNoContent)
+	}, mw)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, http.StatusNoContent, rec.Code)
+	assert.Equal(t, []string{"60", "added"}, rec.Header().Values("X-RateLimit-Limit"))
+	assert.Equal(t, []string{"1", "added"}, rec.Header().Values("X-RateLimit-Remaining"))
+	assert.Len(t, rec.Header().Values("X-RateLimit-Reset"), 1)
+	assert.Equal(t, `"anonymous";q=60;w=60`, rec.Header().Get("RateLimit-Policy"))
+}

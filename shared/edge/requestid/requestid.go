@@ -10,19 +10,23 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-)
 
-type ctxKey struct{}
+	"github.com/shopfront/shared/edge/scope"
+)
 
 // WithID returns ctx carrying id.
 func WithID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+	ctx, v := scope.Derive(ctx)
+	v.RequestID = id
+	return ctx
 }
 
 // FromContext returns the request id in ctx, or "".
 func FromContext(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
+	if v := scope.FromContext(ctx); v != nil {
+		return v.RequestID
+	}
+	return ""
 }
 
 // Valid reports whether id is 1-128 characters of [A-Za-z0-9._-].
@@ -69,9 +73,13 @@ func (cfg Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 	inner := middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		Skipper:   cfg.Skipper,
 		Generator: cfg.Generator,
+		// The request's scope starts here: the layers inside fill in
+		// their values without copying the request again.
 		RequestIDHandler: func(c echo.Context, id string) {
 			r := c.Request()
-			c.SetRequest(r.WithContext(WithID(r.Context(), id)))
+			ctx, v := scope.New(r.Context())
+			v.RequestID = id
+			c.SetRequest(r.WithContext(ctx))
 		},
 	})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {

@@ -83,10 +83,21 @@ func Register(r Router, chains Chains, tables ...[]Route) error {
 		return err
 	}
 	for _, rt := range all {
-		// Each route gets its own copy: echo keeps the slice it is given.
-		r.Add(rt.Method, rt.Path, rt.Handler, slices.Clone(chains[rt.Policy])...)
+		r.Add(rt.Method, rt.Path, Compose(rt.Handler, chains[rt.Policy]...))
 	}
 	return nil
+}
+
+// Compose wraps h in mw, outermost first, once. Register hands echo the
+// composed handler rather than the middleware, which echo would apply anew
+// on every request (a closure per layer and request). It relies on what
+// every middleware of the gateways does: its per-request state lives in the
+// handler it returns, never in the function that wraps next.
+func Compose(h echo.HandlerFunc, mw ...echo.MiddlewareFunc) echo.HandlerFunc {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
 }
 
 // LongLived returns whether the request matched, after routing, a route of

@@ -139,3 +139,33 @@ func TestLongLived(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterComposesEachChainOnce: a policy's middleware wraps the
+// handler once, when the route is registered, outermost first, and every
+// request then runs that chain.
+func TestRegisterComposesEachChainOnce(t *testing.T) {
+	t.Parallel()
+	var built []string
+	var ran []string
+	layer := func(name string) echo.MiddlewareFunc {
+		return func(next echo.HandlerFunc) echo.HandlerFunc {
+			built = append(built, name)
+			return func(c echo.Context) error {
+				ran = append(ran, name)
+				return next(c)
+			}
+		}
+	}
+	e := echo.New()
+	require.NoError(t, route.Register(e, route.Chains{guarded: {layer("outer"), layer("inner")}}, []route.Route{
+		{Method: http.MethodGet, Path: "/v2/products", Handler: ok, Policy: guarded},
+	}))
+	assert.Equal(t, []string{"inner", "outer"}, built, "composed at registration, innermost first")
+	for range 3 {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v2/products", nil))
+		assert.Equal(t, http.StatusNoContent, rec.Code)
+	}
+	assert.Len(t, built, 2, "requests build nothing")
+	assert.Equal(t, []string{"outer", "inner", "outer", "inner", "outer", "inner"}, ran)
+}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/shopfront/shared/edge/scope"
 )
 
 // Header pins the variant of one or more services for one request:
@@ -90,19 +92,22 @@ func (r *Request) PinFor(service string) (string, bool) {
 	return "", false
 }
 
-type ctxKey struct{}
-
 // NewContext returns ctx carrying r.
 func NewContext(ctx context.Context, r *Request) context.Context {
-	return context.WithValue(ctx, ctxKey{}, r)
+	ctx, v := scope.Derive(ctx)
+	v.Routing = r
+	return ctx
 }
 
 // FromContext returns the request's routing state, nil outside a request
 // that passed the middleware (a background job): routing then uses no
 // client IP and no pin, and records nothing.
 func FromContext(ctx context.Context) *Request {
-	r, _ := ctx.Value(ctxKey{}).(*Request)
-	return r
+	if v := scope.FromContext(ctx); v != nil {
+		r, _ := v.Routing.(*Request)
+		return r
+	}
+	return nil
 }
 
 // Config configures the middleware that starts each request's routing
@@ -131,7 +136,13 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 				}
 				req.Header.Del(Header)
 			}
-			ec.SetRequest(req.WithContext(NewContext(req.Context(), st)))
+			// Filled into the request's edge scope in place: no copy of
+			// the request.
+			if v := scope.Own(req.Context()); v != nil {
+				v.Routing = st
+			} else {
+				ec.SetRequest(req.WithContext(NewContext(req.Context(), st)))
+			}
 			return next(ec)
 		}
 	}, nil

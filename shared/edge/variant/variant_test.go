@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/shopfront/shared/edge/accesslog"
+	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/variant"
 )
 
@@ -81,4 +82,37 @@ func TestPinFor(t *testing.T) {
 			assert.Equal(t, tc.expect, got)
 		})
 	}
+}
+
+// TestMiddlewareFillsTheEdgeScope runs the routing state inside the request
+// id layer, as the edge chain does: the state goes into the request's scope
+// without a copy of the request, and the request id stays readable.
+func TestMiddlewareFillsTheEdgeScope(t *testing.T) {
+	t.Parallel()
+	e := echo.New()
+	reqID, err := requestid.Config{}.ToMiddleware()
+	require.NoError(t, err)
+	state, err := variant.Config{}.ToMiddleware()
+	require.NoError(t, err)
+	var outer *http.Request
+	capture := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { outer = c.Request(); return next(c) }
+	}
+	var inner *http.Request
+	e.Use(reqID, capture, state)
+	e.GET("/p", func(c echo.Context) error {
+		inner = c.Request()
+		return c.NoContent(http.StatusNoContent)
+	})
+	req := httptest.NewRequest(http.MethodGet, "/p", nil)
+	req.Header.Set(variant.Header, "catalog=canary")
+	req.Header.Set(echo.HeaderXRequestID, "r-1")
+	e.ServeHTTP(httptest.NewRecorder(), req)
+
+	require.NotNil(t, inner)
+	assert.Same(t, outer, inner, "no copy of the request")
+	pin, ok := variant.FromContext(inner.Context()).PinFor("catalog")
+	assert.True(t, ok)
+	assert.Equal(t, "canary", pin)
+	assert.Equal(t, "r-1", requestid.FromContext(inner.Context()))
 }
