@@ -7,29 +7,41 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/shopfront/deploy/internal/pace"
 )
 
-// loadResult is what one closed-loop load run saw. wrk reports one
-// latency distribution for all answers; the overload scenario needs the
+// loadResult is what one open-loop load run saw. wrk holds a fixed number
+// of connections (a closed loop, which slows its arrivals down as the
+// server slows) and reports one latency distribution for all answers; the
+// overload scenario needs arrivals that do not wait for answers, and the
 // admitted (2xx) and shed (503) answers apart, hence this generator.
 type loadResult struct {
-	Clients    int            `json:"clients"`
-	Seconds    float64        `json:"seconds"`
-	Admitted   int            `json:"admitted"`
-	Shed       int            `json:"shed"`
-	Other      map[string]int `json:"other,omitempty"` // status -> count of anything else
-	Transport  int            `json:"transportErrors"`
-	FirstErr   string         `json:"firstError,omitempty"`
-	P50us      float64        `json:"admittedP50us"`
-	P99us      float64        `json:"admittedP99us"`
-	ShedP50us  float64        `json:"shedP50us"`
-	ShedP99us  float64        `json:"shedP99us"`
-	RetryAfter bool           `json:"shedRetryAfter"`
+	Rate      int            `json:"rate"` // arrivals a second asked for
+	Seconds   float64        `json:"seconds"`
+	Sent      int            `json:"sent"`
+	Admitted  int            `json:"admitted"`
+	Shed      int            `json:"shed"`
+	Timeouts  int            `json:"timeouts"` // no answer within the timeout
+	Unsent    int            `json:"unsent"`   // arrivals dropped: the generator's in-flight cap was reached
+	Other     map[string]int `json:"other,omitempty"`
+	Transport int            `json:"transportErrors"`
+	FirstErr  string         `json:"firstError,omitempty"`
+	P50us     float64        `json:"admittedP50us"`
+	P99us     float64        `json:"admittedP99us"`
+	ShedP50us float64        `json:"shedP50us"`
+	ShedP99us float64        `json:"shedP99us"`
+	// LagP99us is how late the generator sent its requests (p99): a
+	// figure well above the admitted p50 means it did not keep the rate.
+	LagP99us   float64 `json:"lagP99us"`
+	RetryAfter bool    `json:"shedRetryAfter"`
 }
 
 type headerFlags []string
@@ -37,18 +49,32 @@ type headerFlags []string
 func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
+// loadSpec is one open-loop run.
+type loadSpec struct {
+	url         string
+	header      http.Header
+	rate        int
+	duration    time.Duration
+	timeout     time.Duration
+	maxInFlight int
+	connections int
+}
+
 func runLoad(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	url := fs.String("url", "", "URL to GET")
-	clients := fs.Int("clients", 1, "concurrent clients, each one request at a time")
-	duration := fs.Duration("duration", 5*time.Second, "how long to load")
+	rate := fs.Int("rate", 100, "requests started a second, whatever the answers do")
+	duration := fs.Duration("duration", 5*time.Second, "how long to start requests")
+	timeout := fs.Duration("timeout", time.Second, "a request not answered within this counts as a timeout")
+	maxInFlight := fs.Int("max-inflight", 4096, "requests waiting at once; an arrival beyond it is counted unsent")
+	connections := fs.Int("connections", 256, "keep-alive connections at most; a request finding them all busy waits for one")
 	var headers headerFlags
 	fs.Var(&headers, "header", "'Name: value' sent with every request (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *url == "" || *clients < 1 || *clients > 10000 || *duration <= 0 {
-		return errors.New("load: -url, -clients 1..10000 and a positive -duration are required")
+	if *url == "" || *rate < 1 || *rate > 100000 || *duration <= 0 || *timeout <= 0 || *maxInFlight < 1 || *connections < 1 {
+		return errors.New("load: -url, -rate 1..100000, a positive -duration, -timeout, -max-inflight and -connections are required")
 	}
 	hdr := http.Header{}
 	for _, h := range headers {
@@ -58,61 +84,84 @@ func runLoad(ctx context.Context, args []string, out io.Writer) error {
 		}
 		hdr.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
-	res := load(ctx, *url, hdr, *clients, *duration)
+	res := load(ctx, loadSpec{url: *url, header: hdr, rate: *rate, duration: *duration, timeout: *timeout, maxInFlight: *maxInFlight, connections: *connections})
 	return json.NewEncoder(out).Encode(res)
 }
 
-func load(ctx context.Context, url string, hdr http.Header, clients int, d time.Duration) loadResult {
+// load starts requests at spec.rate for spec.duration, each in its own
+// goroutine, over at most spec.connections keep-alive connections (as
+// through a load balancer's pool: a request finding them all busy waits
+// for one, and that wait is part of its latency), and waits for the last
+// answers (at most spec.timeout). Latency runs from the moment a request
+// is handed to the client to its answer's last byte.
+func load(ctx context.Context, spec loadSpec) loadResult {
 	t := transport()
 	t.DisableCompression = true
-	client := &http.Client{Transport: t, Timeout: 10 * time.Second}
-	ctx, cancel := context.WithTimeout(ctx, d)
+	t.ResponseHeaderTimeout = 0
+	t.MaxIdleConns, t.MaxIdleConnsPerHost, t.MaxConnsPerHost = spec.connections, spec.connections, spec.connections
+	client := &http.Client{Transport: t, Timeout: spec.timeout}
+	defer t.CloseIdleConnections()
+	runCtx, cancel := context.WithTimeout(ctx, spec.duration)
 	defer cancel()
 	var (
-		mu    sync.Mutex
-		res   = loadResult{Clients: clients, Other: map[string]int{}}
-		ok    []time.Duration
-		shed  []time.Duration
-		retry = true
+		mu       sync.Mutex
+		res      = loadResult{Rate: spec.rate, Other: map[string]int{}}
+		ok, shed []time.Duration
+		lag      []time.Duration
+		retry    = true
+		inFlight atomic.Int64
 	)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, url, nil)
-				req.Header = hdr.Clone()
-				t0 := time.Now()
-				r, err := client.Do(req)
-				if err == nil {
-					_, err = io.Copy(io.Discard, r.Body)
-					_ = r.Body.Close()
-				}
-				el := time.Since(t0)
-				mu.Lock()
-				switch {
-				case err != nil:
-					res.Transport++
-					if res.FirstErr == "" {
-						res.FirstErr = err.Error()
-					}
-				case r.StatusCode < 300:
-					ok = append(ok, el)
-				case r.StatusCode == http.StatusServiceUnavailable:
-					shed = append(shed, el)
-					retry = retry && r.Header.Get("Retry-After") != ""
-				default:
-					res.Other[fmt.Sprint(r.StatusCode)]++
-				}
-				mu.Unlock()
+	var l *pace.Load
+	started := make(chan struct{})
+	l = pace.Start(runCtx, spec.rate, func(n int) {
+		<-started
+		if inFlight.Add(1) > int64(spec.maxInFlight) {
+			inFlight.Add(-1)
+			mu.Lock()
+			res.Unsent++
+			mu.Unlock()
+			return
+		}
+		defer inFlight.Add(-1)
+		req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, spec.url, nil)
+		req.Header = spec.header.Clone()
+		t0 := time.Now()
+		late := t0.Sub(l.Scheduled(n))
+		r, err := client.Do(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, r.Body)
+			_ = r.Body.Close()
+		}
+		el := time.Since(t0)
+		mu.Lock()
+		defer mu.Unlock()
+		res.Sent++
+		lag = append(lag, late)
+		var ne net.Error
+		switch {
+		case err != nil && errors.As(err, &ne) && ne.Timeout():
+			res.Timeouts++
+		case err != nil:
+			res.Transport++
+			if res.FirstErr == "" {
+				res.FirstErr = err.Error()
 			}
-		})
-	}
-	wg.Wait()
-	res.Seconds = time.Since(start).Seconds()
+		case r.StatusCode < 300:
+			ok = append(ok, el)
+		case r.StatusCode == http.StatusServiceUnavailable:
+			shed = append(shed, el)
+			retry = retry && r.Header.Get("Retry-After") != ""
+		default:
+			res.Other[fmt.Sprint(r.StatusCode)]++
+		}
+	})
+	close(started)
+	l.Wait()
+	res.Seconds = spec.duration.Seconds()
 	res.Admitted, res.Shed = len(ok), len(shed)
 	res.P50us, res.P99us = quantileUS(ok, 0.50), quantileUS(ok, 0.99)
 	res.ShedP50us, res.ShedP99us = quantileUS(shed, 0.50), quantileUS(shed, 0.99)
+	res.LagP99us = quantileUS(lag, 0.99)
 	res.RetryAfter = len(shed) > 0 && retry
 	return res
 }

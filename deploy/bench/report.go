@@ -135,24 +135,32 @@ func (h *harness) report(s *summary, ov *overloadReport) error {
 			fmtRatio(r.VsDirect), fmtRatio(r.VsProxy), fmtRatio(r.VsRef), r.CPUusPerRq, fmtUs(r.P50us), fmtUs(r.P99us), float64(r.PeakRSS)/1e6, r.Errors)
 	}
 	if ov != nil {
-		w("\n## Overload\n\n")
-		w("bff-mobile GET /v1/orders/{id}: saturates at %d clients (probe, req/s by clients: %s); loaded with %d clients. Unloaded p99 (1 client): %s.\n\n",
-			ov.Saturating, probeLine(ov.Probe), ov.Clients, fmtUs(ov.UnloadedP99us))
-		w("| BFF_OVERLOAD | admitted req/s | admitted p99 | p99 vs unloaded | shed (503) | shed p50 | shed p99 | Retry-After on shed |\n")
-		w("|---|--:|--:|--:|--:|--:|--:|---|\n")
-		for _, m := range ov.Modes {
-			vs := "—"
-			if ov.UnloadedP99us > 0 {
-				vs = fmt.Sprintf("%.1f×", m.AdmittedP99us/ov.UnloadedP99us)
-			}
-			s50, s99, retry := "—", "—", "—"
-			if m.Shed > 0 {
-				s50, s99, retry = fmtUs(m.ShedP50us), fmtUs(m.ShedP99us), fmt.Sprint(m.RetryAfter)
-			}
-			w("| %s | %.0f | %s | %s | %d | %s | %s | %s |\n", m.Mode, m.AdmittedRPS, fmtUs(m.AdmittedP99us), vs, m.Shed, s50, s99, retry)
-		}
+		writeOverload(w, ov)
 	}
 	return os.WriteFile(h.o.markdown, b.Bytes(), 0o644)
+}
+
+// writeOverload is the overload section of the report.
+func writeOverload(w func(string, ...any), ov *overloadReport) {
+	w("\n## Overload\n\n")
+	w("bff-mobile GET /v1/orders/{id}, open-loop arrivals (docs/overload.md). Saturating throughput %.0f req/s (wrk probe, req/s by connections: %s); "+
+		"unloaded runs at %d/s, overloaded runs at %d/s (%d×); a request unanswered in %s is a timeout.\n\n",
+		ov.SaturatingRPS, probeLine(ov.Probe), ov.UnloadedRate, ov.Rate, overloadFactor, overloadTimeout)
+	w("| BFF_OVERLOAD | unloaded p99 | admitted req/s | admitted p50 | admitted p99 | p99 vs unloaded | shed (503) | shed p50 | shed p99 | timeouts | errors | generator lag p99 |\n")
+	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, m := range ov.Modes {
+		s50, s99 := "—", "—"
+		if m.Shed > 0 {
+			s50, s99 = fmtUs(m.ShedP50us), fmtUs(m.ShedP99us)
+		}
+		w("| %s | %s | %.0f | %s | %s | %.1f× | %d | %s | %s | %d | %d | %s |\n", m.Mode, fmtUs(m.UnloadedP99us), m.AdmittedRPS,
+			fmtUs(m.AdmittedP50us), fmtUs(m.AdmittedP99us), m.Ratio, m.Shed, s50, s99, m.Timeouts, m.Errors, fmtUs(m.LagP99us))
+	}
+	w("\nThe same instances not overloaded: the pass-through benchmark (wrk, %d connections).\n\n", ov.PassClients)
+	w("| BFF_OVERLOAD | 2xx req/s | p99 | non-2xx |\n|---|--:|--:|--:|\n")
+	for _, m := range ov.Modes {
+		w("| %s | %.0f | %s | %d |\n", m.Mode, m.PassRPS, fmtUs(m.PassP99us), m.PassNon2xx)
+	}
 }
 
 func probeLine(p map[int]float64) string {
