@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/shopfront/deploy/internal/pace"
@@ -29,8 +28,8 @@ type loadResult struct {
 	Sent      int            `json:"sent"`
 	Admitted  int            `json:"admitted"`
 	Shed      int            `json:"shed"`
-	Timeouts  int            `json:"timeouts"` // no answer within the timeout
-	Unsent    int            `json:"unsent"`   // arrivals dropped: the generator's in-flight cap was reached
+	Timeouts  int            `json:"timeouts"` // no answer within the timeout of the arrival
+	Unsent    int            `json:"unsent"`   // arrivals dropped: the queue for a connection was full
 	Other     map[string]int `json:"other,omitempty"`
 	Transport int            `json:"transportErrors"`
 	FirstErr  string         `json:"firstError,omitempty"`
@@ -38,8 +37,9 @@ type loadResult struct {
 	P99us     float64        `json:"admittedP99us"`
 	ShedP50us float64        `json:"shedP50us"`
 	ShedP99us float64        `json:"shedP99us"`
-	// LagP99us is how late the generator sent its requests (p99): a
-	// figure well above the admitted p50 means it did not keep the rate.
+	// LagP99us is how long requests waited before they were sent (p99):
+	// for a free connection, and for the generator itself when its core
+	// is busy.
 	LagP99us   float64 `json:"lagP99us"`
 	RetryAfter bool    `json:"shedRetryAfter"`
 }
@@ -65,9 +65,9 @@ func runLoad(ctx context.Context, args []string, out io.Writer) error {
 	url := fs.String("url", "", "URL to GET")
 	rate := fs.Int("rate", 100, "requests started a second, whatever the answers do")
 	duration := fs.Duration("duration", 5*time.Second, "how long to start requests")
-	timeout := fs.Duration("timeout", time.Second, "a request not answered within this counts as a timeout")
-	maxInFlight := fs.Int("max-inflight", 4096, "requests waiting at once; an arrival beyond it is counted unsent")
-	connections := fs.Int("connections", 256, "keep-alive connections at most; a request finding them all busy waits for one")
+	timeout := fs.Duration("timeout", time.Second, "a request not answered within this of its arrival counts as a timeout")
+	maxInFlight := fs.Int("max-inflight", 4096, "arrivals waiting for a connection at once; one beyond it is counted unsent")
+	connections := fs.Int("connections", 256, "keep-alive connections; a request finding them all busy waits for one")
 	var headers headerFlags
 	fs.Var(&headers, "header", "'Name: value' sent with every request (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -88,18 +88,20 @@ func runLoad(ctx context.Context, args []string, out io.Writer) error {
 	return json.NewEncoder(out).Encode(res)
 }
 
-// load starts requests at spec.rate for spec.duration, each in its own
-// goroutine, over at most spec.connections keep-alive connections (as
-// through a load balancer's pool: a request finding them all busy waits
-// for one, and that wait is part of its latency), and waits for the last
-// answers (at most spec.timeout). Latency runs from the moment a request
-// is handed to the client to its answer's last byte.
+// load starts requests at spec.rate for spec.duration and sends them over
+// spec.connections keep-alive connections, each served by one worker in
+// turn, as a load balancer's pool does: an arrival finding every
+// connection busy waits in a queue (of at most spec.maxInFlight; beyond
+// it, it is counted unsent), and one still waiting when its timeout
+// passes is a timeout without being sent. Latency runs from the moment a
+// request is sent to its answer's last byte; the queue's wait is reported
+// apart (LagP99us).
 func load(ctx context.Context, spec loadSpec) loadResult {
 	t := transport()
 	t.DisableCompression = true
 	t.ResponseHeaderTimeout = 0
 	t.MaxIdleConns, t.MaxIdleConnsPerHost, t.MaxConnsPerHost = spec.connections, spec.connections, spec.connections
-	client := &http.Client{Transport: t, Timeout: spec.timeout}
+	client := &http.Client{Transport: t}
 	defer t.CloseIdleConnections()
 	runCtx, cancel := context.WithTimeout(ctx, spec.duration)
 	defer cancel()
@@ -109,54 +111,71 @@ func load(ctx context.Context, spec loadSpec) loadResult {
 		ok, shed []time.Duration
 		lag      []time.Duration
 		retry    = true
-		inFlight atomic.Int64
 	)
+	queue := make(chan time.Time, spec.maxInFlight)
+	var workers sync.WaitGroup
+	for range spec.connections {
+		workers.Go(func() {
+			for arrived := range queue {
+				t0 := time.Now()
+				deadline := arrived.Add(spec.timeout)
+				if !t0.Before(deadline) {
+					mu.Lock()
+					res.Timeouts++
+					lag = append(lag, t0.Sub(arrived))
+					mu.Unlock()
+					continue
+				}
+				rctx, rcancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+				req, _ := http.NewRequestWithContext(rctx, http.MethodGet, spec.url, nil)
+				req.Header = spec.header.Clone()
+				r, err := client.Do(req)
+				if err == nil {
+					_, err = io.Copy(io.Discard, r.Body)
+					_ = r.Body.Close()
+				}
+				el := time.Since(t0)
+				rcancel()
+				mu.Lock()
+				res.Sent++
+				lag = append(lag, t0.Sub(arrived))
+				var ne net.Error
+				switch {
+				case err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()):
+					res.Timeouts++
+				case err != nil:
+					res.Transport++
+					if res.FirstErr == "" {
+						res.FirstErr = err.Error()
+					}
+				case r.StatusCode < 300:
+					ok = append(ok, el)
+				case r.StatusCode == http.StatusServiceUnavailable:
+					shed = append(shed, el)
+					retry = retry && r.Header.Get("Retry-After") != ""
+				default:
+					res.Other[fmt.Sprint(r.StatusCode)]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
 	var l *pace.Load
-	started := make(chan struct{})
+	ready := make(chan struct{})
 	l = pace.Start(runCtx, spec.rate, func(n int) {
-		<-started
-		if inFlight.Add(1) > int64(spec.maxInFlight) {
-			inFlight.Add(-1)
+		<-ready
+		select {
+		case queue <- l.Scheduled(n):
+		default:
 			mu.Lock()
 			res.Unsent++
 			mu.Unlock()
-			return
-		}
-		defer inFlight.Add(-1)
-		req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, spec.url, nil)
-		req.Header = spec.header.Clone()
-		t0 := time.Now()
-		late := t0.Sub(l.Scheduled(n))
-		r, err := client.Do(req)
-		if err == nil {
-			_, err = io.Copy(io.Discard, r.Body)
-			_ = r.Body.Close()
-		}
-		el := time.Since(t0)
-		mu.Lock()
-		defer mu.Unlock()
-		res.Sent++
-		lag = append(lag, late)
-		var ne net.Error
-		switch {
-		case err != nil && errors.As(err, &ne) && ne.Timeout():
-			res.Timeouts++
-		case err != nil:
-			res.Transport++
-			if res.FirstErr == "" {
-				res.FirstErr = err.Error()
-			}
-		case r.StatusCode < 300:
-			ok = append(ok, el)
-		case r.StatusCode == http.StatusServiceUnavailable:
-			shed = append(shed, el)
-			retry = retry && r.Header.Get("Retry-After") != ""
-		default:
-			res.Other[fmt.Sprint(r.StatusCode)]++
 		}
 	})
-	close(started)
+	close(ready)
 	l.Wait()
+	close(queue)
+	workers.Wait()
 	res.Seconds = spec.duration.Seconds()
 	res.Admitted, res.Shed = len(ok), len(shed)
 	res.P50us, res.P99us = quantileUS(ok, 0.50), quantileUS(ok, 0.99)

@@ -47,9 +47,8 @@ const (
 
 // overloadReport is the overload scenario's figures: medians over rounds.
 type overloadReport struct {
-	Probe         map[int]float64 `json:"probeRps"` // wrk connections -> req/s
-	SaturatingRPS float64         `json:"saturatingRps"`
-	Rate          int             `json:"rate"`         // arrivals a second of the overloaded runs
+	SaturatingRPS float64         `json:"saturatingRps"` // median of the rounds
+	Rate          int             `json:"rate"`         // arrivals a second of the overloaded runs, median of the rounds
 	UnloadedRate  int             `json:"unloadedRate"` // arrivals a second of the unloaded runs
 	PassClients   int             `json:"passClients"`
 	Modes         []overloadMode  `json:"modes"`
@@ -76,69 +75,75 @@ type overloadMode struct {
 	PassRPS    float64         `json:"passRps"` // 2xx answers a second
 	PassP99us  float64         `json:"passP99us"`
 	PassNon2xx int64           `json:"passNon2xx"`
+	// PassCPUus is the gateway's CPU µs per answer of the pass-through
+	// run, OverloadedCPUus per answer (admitted or shed) of the overloaded
+	// one: how much cheaper a shed is than a served request.
+	PassCPUus       float64 `json:"passCpuUsPerAnswer"`
+	OverloadedCPUus float64 `json:"overloadedCpuUsPerAnswer"`
+	// AdmittedShare is the median of the rounds' admitted req/s over the
+	// round's saturating throughput.
+	AdmittedShare float64 `json:"admittedShare"`
 	Rounds     []overloadRound `json:"rounds"`
 }
 
 type overloadRound struct {
-	Pass       wrkResult  `json:"pass"`
-	Unloaded   loadResult `json:"unloaded"`
-	Overloaded loadResult `json:"overloaded"`
+	SaturatingRPS   float64    `json:"saturatingRps"`
+	Rate            int        `json:"rate"`
+	Pass            wrkResult  `json:"pass"`
+	PassCPUus       float64    `json:"passCpuUs"` // the gateway's CPU time over the pass-through run
+	Unloaded        loadResult `json:"unloaded"`
+	Overloaded      loadResult `json:"overloaded"`
+	OverloadedCPUus float64    `json:"overloadedCpuUs"`
 }
 
-// overload finds bff-mobile's saturating throughput (wrk for the run's
-// duration, doubling the connections from 4 until req/s grows by less than
-// 10 % twice in a row; the highest req/s seen), then, in alternating rounds, on each instance:
-// the pass-through benchmark, an unloaded open-loop run at a tenth of the
-// saturating throughput, and an overloaded one at twice it.
+// overload measures, in each round: the pass-through benchmark on both
+// instances (wrk, BENCH_CLIENTS connections; the limit-off instance's 2xx
+// req/s is the round's saturating throughput), then on each instance, in
+// alternating order, an unloaded open-loop run at a tenth of that and an
+// overloaded one at twice it. Taking the saturating throughput in the
+// round itself keeps the arrival rate twice what the core serves then,
+// on a machine whose speed moves with other work.
 func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadReport, error) {
 	url := func(i int) string { return "http://" + ov.procs[i].addr + ov.path }
-	rep := &overloadReport{Probe: map[int]float64{}, PassClients: h.o.passClients}
-	// A step that gains less than 10 % ends the probe only when the next
-	// one does not gain either: one slow second on a busy machine must not
-	// stop it early.
-	best, flat := 0.0, 0
-	for c := 4; c <= 512 && flat < 2; c *= 2 {
-		r, err := runWrk(ctx, h.genCPU, h.tmp, "overload-probe", url(0), []string{ov.header}, nil, c, h.o.duration)
-		if err != nil {
-			return nil, err
-		}
-		rps := float64(r.Requests) / max(float64(r.DurationUs)/1e6, 1e-9)
-		rep.Probe[c] = rps
-		h.say("overload: probe c=%d %.0f req/s", c, rps)
-		if rps < best*1.10 {
-			flat++
-		} else {
-			flat = 0
-		}
-		best = max(best, rps)
-	}
-	rep.SaturatingRPS = best
-	rep.Rate = int(overloadFactor * best)
-	rep.UnloadedRate = max(1, int(unloadedFraction*best))
-
+	rep := &overloadReport{PassClients: h.o.passClients}
 	rounds := make([][]overloadRound, len(ov.modes))
+	var sat, rates []float64
 	for k := range h.o.rounds {
+		pass := make([]overloadRound, len(ov.modes))
+		for i, mode := range ov.modes {
+			h.say("round %d/%d  overload-%s: pass-through c=%d", k+1, h.o.rounds, mode, h.o.passClients)
+			var err error
+			if pass[i].Pass, pass[i].PassCPUus, err = cpuOf(h, ov.procs[i], func() (wrkResult, error) {
+				return runWrk(ctx, h.genCPU, h.tmp, "overload-"+mode, url(i), []string{ov.header}, nil, h.o.passClients, h.o.duration)
+			}); err != nil {
+				return nil, err
+			}
+		}
+		p := pass[0].Pass
+		s := float64(p.Requests-p.Status) / max(float64(p.DurationUs)/1e6, 1e-9)
+		rate, unloaded := int(overloadFactor*s), max(1, int(unloadedFraction*s))
+		sat, rates = append(sat, s), append(rates, float64(rate))
 		for _, i := range rotate([]int{0, 1}, k) {
 			name := "overload-" + ov.modes[i]
 			if !h.o.only.MatchString(name) {
 				continue
 			}
-			var r overloadRound
+			r := pass[i]
+			r.SaturatingRPS, r.Rate = s, rate
 			var err error
-			h.say("round %d/%d  %s: pass-through c=%d", k+1, h.o.rounds, name, h.o.passClients)
-			if r.Pass, err = runWrk(ctx, h.genCPU, h.tmp, name, url(i), []string{ov.header}, nil, h.o.passClients, h.o.duration); err != nil {
+			h.say("round %d/%d  %s: unloaded %d/s", k+1, h.o.rounds, name, unloaded)
+			if r.Unloaded, err = h.load(ctx, url(i), ov.header, unloaded); err != nil {
 				return nil, err
 			}
-			h.say("round %d/%d  %s: unloaded %d/s", k+1, h.o.rounds, name, rep.UnloadedRate)
-			if r.Unloaded, err = h.load(ctx, url(i), ov.header, rep.UnloadedRate); err != nil {
-				return nil, err
-			}
-			h.say("round %d/%d  %s: overloaded %d/s", k+1, h.o.rounds, name, rep.Rate)
-			if r.Overloaded, err = h.load(ctx, url(i), ov.header, rep.Rate); err != nil {
+			h.say("round %d/%d  %s: overloaded %d/s", k+1, h.o.rounds, name, rate)
+			if r.Overloaded, r.OverloadedCPUus, err = cpuOf(h, ov.procs[i], func() (loadResult, error) {
+				return h.load(ctx, url(i), ov.header, rate)
+			}); err != nil {
 				return nil, err
 			}
 			o := r.Overloaded
-			h.say("  admitted %d (p99 %s), shed %d, timeouts %d, unsent %d, errors %d", o.Admitted, fmtUs(o.P99us), o.Shed, o.Timeouts, o.Unsent, o.Transport+sum(o.Other))
+			h.say("  admitted %d (p99 %s), shed %d (p99 %s), timeouts %d, unsent %d, errors %d", o.Admitted, fmtUs(o.P99us), o.Shed, fmtUs(o.ShedP99us),
+				o.Timeouts, o.Unsent, o.Transport+sum(o.Other))
 			if !ov.procs[i].alive() {
 				return nil, fmt.Errorf("%s exited; see %s", ov.procs[i].name, ov.procs[i].log)
 			}
@@ -150,6 +155,8 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 			}
 		}
 	}
+	rep.SaturatingRPS, rep.Rate = median(sat), int(median(rates))
+	rep.UnloadedRate = max(1, int(unloadedFraction*rep.SaturatingRPS))
 	for i, mode := range ov.modes {
 		if len(rounds[i]) > 0 {
 			rep.Modes = append(rep.Modes, summariseOverload(mode, rounds[i]))
@@ -158,11 +165,30 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 	return rep, nil
 }
 
+// cpuOf runs f and returns, beside its result, the CPU time p used
+// meanwhile, in µs (10 ms ticks).
+func cpuOf[T any](h *harness, p *proc, f func() (T, error)) (T, float64, error) {
+	var zero T
+	before, err := cpuTicks(p.pids())
+	if err != nil {
+		return zero, 0, err
+	}
+	r, err := f()
+	if err != nil {
+		return zero, 0, err
+	}
+	after, err := cpuTicks(p.pids())
+	if err != nil {
+		return zero, 0, err
+	}
+	return r, float64(after-before) * (1e6 / clockTick), nil
+}
+
 // summariseOverload is one mode's row: medians of the rounds, counts
 // summed over them.
 func summariseOverload(mode string, rs []overloadRound) overloadMode {
 	m := overloadMode{Mode: mode, Rounds: rs, RetryAfter: true}
-	var un, rps, p50, p99, ratio, s50, s99, lag, prps, pp99 []float64
+	var un, rps, p50, p99, ratio, s50, s99, lag, prps, pp99, pcpu, ocpu, share []float64
 	for _, r := range rs {
 		o := r.Overloaded
 		un = append(un, r.Unloaded.P99us)
@@ -181,11 +207,21 @@ func summariseOverload(mode string, rs []overloadRound) overloadMode {
 		m.Errors += o.Transport + sum(o.Other) + r.Unloaded.Transport + sum(r.Unloaded.Other) + r.Unloaded.Shed
 		prps = append(prps, float64(r.Pass.Requests-r.Pass.Status)/max(float64(r.Pass.DurationUs)/1e6, 1e-9))
 		pp99 = append(pp99, float64(r.Pass.P99us))
+		if r.Pass.Requests > 0 {
+			pcpu = append(pcpu, r.PassCPUus/float64(r.Pass.Requests))
+		}
+		if n := o.Admitted + o.Shed; n > 0 {
+			ocpu = append(ocpu, r.OverloadedCPUus/float64(n))
+		}
+		if r.SaturatingRPS > 0 {
+			share = append(share, float64(o.Admitted)/o.Seconds/r.SaturatingRPS)
+		}
 		m.PassNon2xx += r.Pass.errors()
 	}
 	m.UnloadedP99us, m.AdmittedRPS, m.AdmittedP50us, m.AdmittedP99us = median(un), median(rps), median(p50), median(p99)
 	m.Ratio, m.ShedP50us, m.ShedP99us, m.LagP99us = median(ratio), median(s50), median(s99), median(lag)
 	m.PassRPS, m.PassP99us = median(prps), median(pp99)
+	m.PassCPUus, m.OverloadedCPUus, m.AdmittedShare = median(pcpu), median(ocpu), median(share)
 	m.RetryAfter = m.RetryAfter && m.Shed > 0
 	return m
 }

@@ -143,34 +143,25 @@ func (h *harness) report(s *summary, ov *overloadReport) error {
 // writeOverload is the overload section of the report.
 func writeOverload(w func(string, ...any), ov *overloadReport) {
 	w("\n## Overload\n\n")
-	w("bff-mobile GET /v1/orders/{id}, open-loop arrivals (docs/overload.md). Saturating throughput %.0f req/s (wrk probe, req/s by connections: %s); "+
-		"unloaded runs at %d/s, overloaded runs at %d/s (%d×); a request unanswered in %s is a timeout.\n\n",
-		ov.SaturatingRPS, probeLine(ov.Probe), ov.UnloadedRate, ov.Rate, overloadFactor, overloadTimeout)
-	w("| BFF_OVERLOAD | unloaded p99 | admitted req/s | admitted p50 | admitted p99 | p99 vs unloaded | shed (503) | shed p50 | shed p99 | timeouts | errors | generator lag p99 |\n")
-	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	w("bff-mobile GET /v1/orders/{id}, open-loop arrivals over %d connections ([docs/overload.md](docs/overload.md)). "+
+		"Saturating throughput %.0f req/s (wrk, %d connections, limit off; median of the rounds, each round loaded at its own); "+
+		"unloaded runs at a tenth of it, overloaded runs at %d× (%d/s); a request unanswered %s after it arrived is a timeout.\n\n",
+		overloadConnections, ov.SaturatingRPS, ov.PassClients, overloadFactor, ov.Rate, overloadTimeout)
+	w("| BFF_OVERLOAD | unloaded p99 | admitted req/s | of saturating | admitted p50 | admitted p99 | p99 vs unloaded | shed (503) | shed p50 | shed p99 | timeouts | errors | wait to send p99 |\n")
+	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, m := range ov.Modes {
 		s50, s99 := "—", "—"
 		if m.Shed > 0 {
 			s50, s99 = fmtUs(m.ShedP50us), fmtUs(m.ShedP99us)
 		}
-		w("| %s | %s | %.0f | %s | %s | %.1f× | %d | %s | %s | %d | %d | %s |\n", m.Mode, fmtUs(m.UnloadedP99us), m.AdmittedRPS,
+		w("| %s | %s | %.0f | %.0f %% | %s | %s | %.1f× | %d | %s | %s | %d | %d | %s |\n", m.Mode, fmtUs(m.UnloadedP99us), m.AdmittedRPS, 100*m.AdmittedShare,
 			fmtUs(m.AdmittedP50us), fmtUs(m.AdmittedP99us), m.Ratio, m.Shed, s50, s99, m.Timeouts, m.Errors, fmtUs(m.LagP99us))
 	}
-	w("\nThe same instances not overloaded: the pass-through benchmark (wrk, %d connections).\n\n", ov.PassClients)
-	w("| BFF_OVERLOAD | 2xx req/s | p99 | non-2xx |\n|---|--:|--:|--:|\n")
+	w("\nThe same instances at the pass-through benchmark's load (wrk, %d connections, a closed loop), and the gateway's CPU per answer.\n\n", ov.PassClients)
+	w("| BFF_OVERLOAD | 2xx req/s | p99 | non-2xx | CPU µs/answer, pass-through | CPU µs/answer, overloaded |\n|---|--:|--:|--:|--:|--:|\n")
 	for _, m := range ov.Modes {
-		w("| %s | %.0f | %s | %d |\n", m.Mode, m.PassRPS, fmtUs(m.PassP99us), m.PassNon2xx)
+		w("| %s | %.0f | %s | %d | %.0f | %.0f |\n", m.Mode, m.PassRPS, fmtUs(m.PassP99us), m.PassNon2xx, m.PassCPUus, m.OverloadedCPUus)
 	}
-}
-
-func probeLine(p map[int]float64) string {
-	var parts []string
-	for c := 1; c <= 4096; c *= 2 {
-		if v, ok := p[c]; ok {
-			parts = append(parts, fmt.Sprintf("%d: %.0f", c, v))
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 func fmtRatio(v *float64) string {
