@@ -25,6 +25,7 @@ import (
 type loadResult struct {
 	Rate      int            `json:"rate"` // arrivals a second asked for
 	Seconds   float64        `json:"seconds"`
+	Arrivals  int            `json:"arrivals"`
 	Sent      int            `json:"sent"`
 	Admitted  int            `json:"admitted"`
 	Shed      int            `json:"shed"`
@@ -173,7 +174,7 @@ func load(ctx context.Context, spec loadSpec) loadResult {
 		}
 	})
 	close(ready)
-	l.Wait()
+	res.Arrivals = l.Wait()
 	close(queue)
 	workers.Wait()
 	res.Seconds = spec.duration.Seconds()

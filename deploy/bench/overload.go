@@ -47,11 +47,11 @@ const (
 
 // overloadReport is the overload scenario's figures: medians over rounds.
 type overloadReport struct {
-	SaturatingRPS float64         `json:"saturatingRps"` // median of the rounds
-	Rate          int             `json:"rate"`         // arrivals a second of the overloaded runs, median of the rounds
-	UnloadedRate  int             `json:"unloadedRate"` // arrivals a second of the unloaded runs
-	PassClients   int             `json:"passClients"`
-	Modes         []overloadMode  `json:"modes"`
+	SaturatingRPS float64        `json:"saturatingRps"` // median of the rounds
+	Rate          int            `json:"rate"`          // arrivals a second of the overloaded runs, median of the rounds
+	UnloadedRate  int            `json:"unloadedRate"`  // arrivals a second of the unloaded runs
+	PassClients   int            `json:"passClients"`
+	Modes         []overloadMode `json:"modes"`
 }
 
 type overloadMode struct {
@@ -72,9 +72,9 @@ type overloadMode struct {
 	RetryAfter bool    `json:"shedRetryAfter"`
 	// The pass-through benchmark on the same instance (wrk, PassClients
 	// connections): what the limit costs when nobody is turned away.
-	PassRPS    float64         `json:"passRps"` // 2xx answers a second
-	PassP99us  float64         `json:"passP99us"`
-	PassNon2xx int64           `json:"passNon2xx"`
+	PassRPS    float64 `json:"passRps"` // 2xx answers a second
+	PassP99us  float64 `json:"passP99us"`
+	PassNon2xx int64   `json:"passNon2xx"`
 	// PassCPUus is the gateway's CPU µs per answer of the pass-through
 	// run, OverloadedCPUus per answer (admitted or shed) of the overloaded
 	// one: how much cheaper a shed is than a served request.
@@ -82,8 +82,8 @@ type overloadMode struct {
 	OverloadedCPUus float64 `json:"overloadedCpuUsPerAnswer"`
 	// AdmittedShare is the median of the rounds' admitted req/s over the
 	// round's saturating throughput.
-	AdmittedShare float64 `json:"admittedShare"`
-	Rounds     []overloadRound `json:"rounds"`
+	AdmittedShare float64         `json:"admittedShare"`
+	Rounds        []overloadRound `json:"rounds"`
 }
 
 type overloadRound struct {
