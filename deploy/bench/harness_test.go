@@ -241,5 +241,5 @@ func TestOverloadSummary(t *testing.T) {
 			assert.Equal(t, strings.Count(table[0], "|"), strings.Count(line, "|"), line)
 		}
 	}
-	assert.Contains(t, tables[0][3], "| adaptive | 1.00 ms | 500 | 50 % |")
+	assert.Contains(t, tables[0][3], "| adaptive | 1.00 ms | 0 | 500 | 50 % |")
 }

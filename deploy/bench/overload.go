@@ -68,6 +68,9 @@ type overloadMode struct {
 	ShedP99us  float64 `json:"shedP99us"`
 	Timeouts   int     `json:"timeouts"` // timeouts and unsent arrivals, summed over rounds
 	Errors     int     `json:"errors"`   // socket errors and answers other than 2xx and 503
+	// UnloadedShed is the sheds of the unloaded runs: requests refused
+	// when the instance had room for them.
+	UnloadedShed int `json:"unloadedShed"`
 	LagP99us   float64 `json:"lagP99us"`
 	RetryAfter bool    `json:"shedRetryAfter"`
 	// The pass-through benchmark on the same instance (wrk, PassClients
@@ -204,7 +207,8 @@ func summariseOverload(mode string, rs []overloadRound) overloadMode {
 			m.RetryAfter = m.RetryAfter && o.RetryAfter
 		}
 		m.Timeouts += o.Timeouts + o.Unsent + r.Unloaded.Timeouts + r.Unloaded.Unsent
-		m.Errors += o.Transport + sum(o.Other) + r.Unloaded.Transport + sum(r.Unloaded.Other) + r.Unloaded.Shed
+		m.Errors += o.Transport + sum(o.Other) + r.Unloaded.Transport + sum(r.Unloaded.Other)
+		m.UnloadedShed += r.Unloaded.Shed
 		prps = append(prps, float64(r.Pass.Requests-r.Pass.Status)/max(float64(r.Pass.DurationUs)/1e6, 1e-9))
 		pp99 = append(pp99, float64(r.Pass.P99us))
 		if r.Pass.Requests > 0 {

@@ -147,14 +147,14 @@ func writeOverload(w func(string, ...any), ov *overloadReport) {
 		"Saturating throughput %.0f req/s (wrk, %d connections, limit off; median of the rounds, each round loaded at its own); "+
 		"unloaded runs at a tenth of it, overloaded runs at %d× (%d/s); a request unanswered %s after it arrived is a timeout.\n\n",
 		overloadConnections, ov.SaturatingRPS, ov.PassClients, overloadFactor, ov.Rate, overloadTimeout)
-	w("| BFF_OVERLOAD | unloaded p99 | admitted req/s | of saturating | admitted p50 | admitted p99 | p99 vs unloaded | shed (503) | shed p50 | shed p99 | timeouts | errors | wait to send p99 |\n")
-	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	w("| BFF_OVERLOAD | unloaded p99 | unloaded sheds | admitted req/s | of saturating | admitted p50 | admitted p99 | p99 vs unloaded | shed (503) | shed p50 | shed p99 | timeouts | errors | wait to send p99 |\n")
+	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, m := range ov.Modes {
 		s50, s99 := "—", "—"
 		if m.Shed > 0 {
 			s50, s99 = fmtUs(m.ShedP50us), fmtUs(m.ShedP99us)
 		}
-		w("| %s | %s | %.0f | %.0f %% | %s | %s | %.1f× | %d | %s | %s | %d | %d | %s |\n", m.Mode, fmtUs(m.UnloadedP99us), m.AdmittedRPS, 100*m.AdmittedShare,
+		w("| %s | %s | %d | %.0f | %.0f %% | %s | %s | %.1f× | %d | %s | %s | %d | %d | %s |\n", m.Mode, fmtUs(m.UnloadedP99us), m.UnloadedShed, m.AdmittedRPS, 100*m.AdmittedShare,
 			fmtUs(m.AdmittedP50us), fmtUs(m.AdmittedP99us), m.Ratio, m.Shed, s50, s99, m.Timeouts, m.Errors, fmtUs(m.LagP99us))
 	}
 	w("\nThe same instances at the pass-through benchmark's load (wrk, %d connections, a closed loop), and the gateway's CPU per answer.\n\n", ov.PassClients)
