@@ -62,17 +62,17 @@ type overloadMode struct {
 	AdmittedP99us float64 `json:"admittedP99us"`
 	// Ratio is the median of the rounds' admitted p99 over the same
 	// round's unloaded p99.
-	Ratio      float64 `json:"p99VsUnloaded"`
-	Shed       int     `json:"shed"`
-	ShedP50us  float64 `json:"shedP50us"`
-	ShedP99us  float64 `json:"shedP99us"`
-	Timeouts   int     `json:"timeouts"` // timeouts and unsent arrivals, summed over rounds
-	Errors     int     `json:"errors"`   // socket errors and answers other than 2xx and 503
+	Ratio     float64 `json:"p99VsUnloaded"`
+	Shed      int     `json:"shed"`
+	ShedP50us float64 `json:"shedP50us"`
+	ShedP99us float64 `json:"shedP99us"`
+	Timeouts  int     `json:"timeouts"` // timeouts and unsent arrivals, summed over rounds
+	Errors    int     `json:"errors"`   // socket errors and answers other than 2xx and 503
 	// UnloadedShed is the sheds of the unloaded runs: requests refused
 	// when the instance had room for them.
-	UnloadedShed int `json:"unloadedShed"`
-	LagP99us   float64 `json:"lagP99us"`
-	RetryAfter bool    `json:"shedRetryAfter"`
+	UnloadedShed int     `json:"unloadedShed"`
+	LagP99us     float64 `json:"lagP99us"`
+	RetryAfter   bool    `json:"shedRetryAfter"`
 	// The pass-through benchmark on the same instance (wrk, PassClients
 	// connections): what the limit costs when nobody is turned away.
 	PassRPS    float64 `json:"passRps"` // 2xx answers a second
