@@ -116,7 +116,7 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 		for i, mode := range ov.modes {
 			h.say("round %d/%d  overload-%s: pass-through c=%d", k+1, h.o.rounds, mode, h.o.passClients)
 			var err error
-			if pass[i].Pass, pass[i].PassCPUus, err = cpuOf(h, ov.procs[i], func() (wrkResult, error) {
+			if pass[i].Pass, pass[i].PassCPUus, err = cpuOf(ov.procs[i], func() (wrkResult, error) {
 				return runWrk(ctx, h.genCPU, h.tmp, "overload-"+mode, url(i), []string{ov.header}, nil, h.o.passClients, h.o.duration)
 			}); err != nil {
 				return nil, err
@@ -124,6 +124,9 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 		}
 		p := pass[0].Pass
 		s := float64(p.Requests-p.Status) / max(float64(p.DurationUs)/1e6, 1e-9)
+		if s < 10 {
+			return nil, fmt.Errorf("overload-off served %.0f req/s at the pass-through load; see %s", s, ov.procs[0].log)
+		}
 		rate, unloaded := int(overloadFactor*s), max(1, int(unloadedFraction*s))
 		sat, rates = append(sat, s), append(rates, float64(rate))
 		for _, i := range rotate([]int{0, 1}, k) {
@@ -139,7 +142,7 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 				return nil, err
 			}
 			h.say("round %d/%d  %s: overloaded %d/s", k+1, h.o.rounds, name, rate)
-			if r.Overloaded, r.OverloadedCPUus, err = cpuOf(h, ov.procs[i], func() (loadResult, error) {
+			if r.Overloaded, r.OverloadedCPUus, err = cpuOf(ov.procs[i], func() (loadResult, error) {
 				return h.load(ctx, url(i), ov.header, rate)
 			}); err != nil {
 				return nil, err
@@ -170,7 +173,7 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 
 // cpuOf runs f and returns, beside its result, the CPU time p used
 // meanwhile, in µs (10 ms ticks).
-func cpuOf[T any](h *harness, p *proc, f func() (T, error)) (T, float64, error) {
+func cpuOf[T any](p *proc, f func() (T, error)) (T, float64, error) {
 	var zero T
 	before, err := cpuTicks(p.pids())
 	if err != nil {
