@@ -102,7 +102,7 @@ chain-doc:
 ## gateways in BENCH_ROUNDS (5) alternating rounds of BENCH_DURATION (5s), about 10 minutes;
 ## writes BENCHMARKS.md and deploy/bench/results/latest (docs/performance.md)
 bench:
-	cd deploy && BENCH_COMMAND="$(strip make bench $(foreach v,BENCH_ROUNDS BENCH_DURATION BENCH_ONLY BENCH_PROFILE BENCH_CLIENTS,$(if $($(v)),$(v)='$($(v))')))" \
+	cd deploy && BENCH_COMMAND="$(strip make bench $(foreach v,BENCH_ROUNDS BENCH_DURATION BENCH_ONLY BENCH_PROFILE BENCH_CLIENTS BENCH_OVERLOAD_YAML,$(if $($(v)),$(v)='$($(v))')))" \
 		$(GO) run ./bench
 
 ## bench-micro: every Go benchmark of every module, with allocations, in benchstat's format

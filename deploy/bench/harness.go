@@ -36,6 +36,9 @@ type options struct {
 	delay       time.Duration
 	command     string
 	note        string
+	// overloadYAML is added to the YAML of the overload scenario's
+	// adaptive instance: the limit's settings under test.
+	overloadYAML string
 }
 
 func parseOptions(args []string) (options, error) {
@@ -58,11 +61,12 @@ func parseOptions(args []string) (options, error) {
 	md := fs.String("markdown", env("BENCH_MARKDOWN", filepath.Join(root, "BENCHMARKS.md")), "report to write (BENCH_MARKDOWN)")
 	clients := fs.Int("clients", atoiOr(env("BENCH_CLIENTS", "32"), -1), "connections of the pass-through scenarios (BENCH_CLIENTS)")
 	note := fs.String("note", env("BENCH_NOTE", ""), "a line printed under the title of the report (BENCH_NOTE)")
+	overloadYAML := fs.String("overload-yaml", env("BENCH_OVERLOAD_YAML", ""), "YAML added to the config of overload-adaptive's gateway, e.g. 'overload: {min_limit: 8}' (BENCH_OVERLOAD_YAML)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	o := options{rounds: *rounds, profile: *profile, results: *results, markdown: *md, root: root,
-		passClients: *clients, aggClients: []int{1, 16, 128}, delay: 20 * time.Millisecond, note: *note}
+		passClients: *clients, aggClients: []int{1, 16, 128}, delay: 20 * time.Millisecond, note: *note, overloadYAML: *overloadYAML}
 	var errs []error
 	if o.rounds < 1 || o.rounds > 50 {
 		errs = append(errs, fmt.Errorf("BENCH_ROUNDS: want 1..50"))
@@ -477,8 +481,16 @@ func (h *harness) setUp(ctx context.Context) ([]*scenario, *overloadSetup, error
 	var ov *overloadSetup
 	if want("overload-off") || want("overload-adaptive") {
 		ov = &overloadSetup{path: ordersPath, header: mobileAuth}
+		adaptiveYAML := filepath.Join(h.tmp, "mobile-overload.yaml")
+		if err := os.WriteFile(adaptiveYAML, []byte("mobile:\n  rate_limit: "+highLimits+"\n"+h.o.overloadYAML+"\n"), 0o600); err != nil {
+			return nil, nil, err
+		}
 		for _, mode := range []string{"off", "adaptive"} {
-			p, err := h.l.startGateway(ctx, "bff-mobile-overload-"+mode, h.bins["bff-mobile"], append(slices.Clone(mobileEnv), "BFF_OVERLOAD="+mode))
+			env := append(slices.Clone(mobileEnv), "BFF_OVERLOAD="+mode)
+			if mode == "adaptive" {
+				env = append(env, "BFF_CONFIG="+adaptiveYAML)
+			}
+			p, err := h.l.startGateway(ctx, "bff-mobile-overload-"+mode, h.bins["bff-mobile"], env)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,4 +232,93 @@ func TestFanoutMakesTheGatewaysCalls(t *testing.T) {
 			assert.ElementsMatch(t, tt.want, asked)
 		})
 	}
+}
+
+// TestLoadSortsAnswers runs the open-loop generator against a real server
+// that serves every other request, sheds the rest with 503 and
+// Retry-After, and never answers one path: every arrival is counted once,
+// in the class its answer falls in.
+func TestLoadSortsAnswers(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stuck" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		if n.Add(1)%2 == 0 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	spec := loadSpec{header: http.Header{"X-Test": {"1"}}, rate: 200, duration: 300 * time.Millisecond,
+		timeout: 5 * time.Second, maxInFlight: 1000, connections: 4}
+
+	spec.url = srv.URL + "/"
+	r := load(t.Context(), spec)
+	assert.Positive(t, r.Arrivals)
+	assert.Equal(t, r.Arrivals, r.Sent, "every arrival was sent")
+	assert.Equal(t, r.Sent, r.Admitted+r.Shed, "every answer is a 200 or a 503:\n%+v", r)
+	assert.InDelta(t, r.Admitted, r.Shed, 1, "every other request is shed")
+	assert.True(t, r.RetryAfter, "the sheds carried Retry-After")
+	assert.Zero(t, r.Timeouts+r.Unsent+r.Transport)
+
+	// One connection that never answers: the first arrival times out
+	// on it, and the others time out waiting for it (or are unsent once
+	// the queue is full) without being sent.
+	spec.url, spec.connections, spec.maxInFlight, spec.timeout = srv.URL+"/stuck", 1, 10, 50*time.Millisecond
+	r = load(t.Context(), spec)
+	assert.Zero(t, r.Admitted+r.Shed)
+	assert.Positive(t, r.Timeouts)
+	assert.Equal(t, r.Arrivals, r.Timeouts+r.Unsent, "every arrival timed out or found the queue full:\n%+v", r)
+}
+
+// TestOverloadSummary checks one mode's row of the overload report:
+// medians of the rounds, the p99 ratio taken within each round, counts
+// summed, and a table whose rows have as many cells as its header.
+func TestOverloadSummary(t *testing.T) {
+	round := func(sat float64, unP99, p99 float64, admitted, shed, timeouts int) overloadRound {
+		return overloadRound{SaturatingRPS: sat, Rate: int(2 * sat),
+			Pass:       wrkResult{Requests: 1000, DurationUs: 1e6, P99us: 5000},
+			Unloaded:   loadResult{Seconds: 1, Admitted: 100, P99us: unP99},
+			Overloaded: loadResult{Seconds: 1, Admitted: admitted, Shed: shed, Timeouts: timeouts, P99us: p99, ShedP99us: 900, RetryAfter: true}}
+	}
+	m := summariseOverload("adaptive", []overloadRound{
+		round(1000, 1000, 2000, 500, 1500, 0), // 2x
+		round(500, 4000, 4000, 200, 800, 3),   // 1x: a slow round for both
+		round(1000, 1000, 3000, 600, 1400, 0), // 3x
+	})
+	assert.InDelta(t, 2, m.Ratio, 1e-9, "the median of per-round ratios")
+	assert.InDelta(t, 1000, m.UnloadedP99us, 1e-9)
+	assert.InDelta(t, 500, m.AdmittedRPS, 1e-9)
+	assert.InDelta(t, 0.5, m.AdmittedShare, 1e-9)
+	assert.Equal(t, 3700, m.Shed)
+	assert.Equal(t, 3, m.Timeouts)
+	assert.True(t, m.RetryAfter)
+
+	var b bytes.Buffer
+	writeOverload(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, &overloadReport{SaturatingRPS: 1000, Rate: 2000, PassClients: 32,
+		Modes: []overloadMode{summariseOverload("off", []overloadRound{round(1000, 1000, 90000, 900, 0, 4000)}), m}})
+	var tables [][]string
+	for block := range strings.SplitSeq(b.String(), "\n\n") {
+		if strings.HasPrefix(block, "| ") {
+			tables = append(tables, strings.Split(strings.TrimSpace(block), "\n"))
+		}
+	}
+	require.Len(t, tables, 2, b.String())
+	for _, table := range tables {
+		require.Len(t, table, 4, "header, rule, off and adaptive")
+		for _, line := range table {
+			assert.Equal(t, strings.Count(table[0], "|"), strings.Count(line, "|"), line)
+		}
+	}
+	assert.Contains(t, tables[0][3], "| adaptive | 1.00 ms | 0 | 500 | 50 % |")
 }

@@ -11,8 +11,8 @@
 //	bench proxy -addr A -to U   a plain httputil.ReverseProxy to U
 //	bench fanout -addr A -upstream U -shape home|product
 //	                            the goroutine fan-out reference of an aggregate
-//	bench load -url U -clients N -duration D [-header 'K: V']...
-//	                            a closed-loop load generator that splits
+//	bench load -url U -rate R -duration D [-timeout T] [-connections N] [-header 'K: V']...
+//	                            an open-loop load generator that splits
 //	                            latencies by status (the overload scenario)
 //
 // See docs/performance.md.

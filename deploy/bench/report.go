@@ -135,34 +135,33 @@ func (h *harness) report(s *summary, ov *overloadReport) error {
 			fmtRatio(r.VsDirect), fmtRatio(r.VsProxy), fmtRatio(r.VsRef), r.CPUusPerRq, fmtUs(r.P50us), fmtUs(r.P99us), float64(r.PeakRSS)/1e6, r.Errors)
 	}
 	if ov != nil {
-		w("\n## Overload\n\n")
-		w("bff-mobile GET /v1/orders/{id}: saturates at %d clients (probe, req/s by clients: %s); loaded with %d clients. Unloaded p99 (1 client): %s.\n\n",
-			ov.Saturating, probeLine(ov.Probe), ov.Clients, fmtUs(ov.UnloadedP99us))
-		w("| BFF_OVERLOAD | admitted req/s | admitted p99 | p99 vs unloaded | shed (503) | shed p50 | shed p99 | Retry-After on shed |\n")
-		w("|---|--:|--:|--:|--:|--:|--:|---|\n")
-		for _, m := range ov.Modes {
-			vs := "—"
-			if ov.UnloadedP99us > 0 {
-				vs = fmt.Sprintf("%.1f×", m.AdmittedP99us/ov.UnloadedP99us)
-			}
-			s50, s99, retry := "—", "—", "—"
-			if m.Shed > 0 {
-				s50, s99, retry = fmtUs(m.ShedP50us), fmtUs(m.ShedP99us), fmt.Sprint(m.RetryAfter)
-			}
-			w("| %s | %.0f | %s | %s | %d | %s | %s | %s |\n", m.Mode, m.AdmittedRPS, fmtUs(m.AdmittedP99us), vs, m.Shed, s50, s99, retry)
-		}
+		writeOverload(w, ov)
 	}
 	return os.WriteFile(h.o.markdown, b.Bytes(), 0o644)
 }
 
-func probeLine(p map[int]float64) string {
-	var parts []string
-	for c := 1; c <= 4096; c *= 2 {
-		if v, ok := p[c]; ok {
-			parts = append(parts, fmt.Sprintf("%d: %.0f", c, v))
+// writeOverload is the overload section of the report.
+func writeOverload(w func(string, ...any), ov *overloadReport) {
+	w("\n## Overload\n\n")
+	w("bff-mobile GET /v1/orders/{id}, open-loop arrivals over %d connections ([docs/overload.md](docs/overload.md)). "+
+		"Saturating throughput %.0f req/s (wrk, %d connections, limit off; median of the rounds, each round loaded at its own); "+
+		"unloaded runs at a tenth of it, overloaded runs at %d× (%d/s); a request unanswered %s after it arrived is a timeout.\n\n",
+		overloadConnections, ov.SaturatingRPS, ov.PassClients, overloadFactor, ov.Rate, overloadTimeout)
+	w("| BFF_OVERLOAD | unloaded p99 | unloaded sheds | admitted req/s | of saturating | admitted p50 | admitted p99 | p99 vs unloaded | shed (503) | shed p50 | shed p99 | timeouts | errors | wait to send p99 |\n")
+	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, m := range ov.Modes {
+		s50, s99 := "—", "—"
+		if m.Shed > 0 {
+			s50, s99 = fmtUs(m.ShedP50us), fmtUs(m.ShedP99us)
 		}
+		w("| %s | %s | %d | %.0f | %.0f %% | %s | %s | %.1f× | %d | %s | %s | %d | %d | %s |\n", m.Mode, fmtUs(m.UnloadedP99us), m.UnloadedShed, m.AdmittedRPS, 100*m.AdmittedShare,
+			fmtUs(m.AdmittedP50us), fmtUs(m.AdmittedP99us), m.Ratio, m.Shed, s50, s99, m.Timeouts, m.Errors, fmtUs(m.LagP99us))
 	}
-	return strings.Join(parts, ", ")
+	w("\nThe same instances at the pass-through benchmark's load (wrk, %d connections, a closed loop), and the gateway's CPU per answer.\n\n", ov.PassClients)
+	w("| BFF_OVERLOAD | 2xx req/s | p99 | non-2xx | CPU µs/answer, pass-through | CPU µs/answer, overloaded |\n|---|--:|--:|--:|--:|--:|\n")
+	for _, m := range ov.Modes {
+		w("| %s | %.0f | %s | %d | %.0f | %.0f |\n", m.Mode, m.PassRPS, fmtUs(m.PassP99us), m.PassNon2xx, m.PassCPUus, m.OverloadedCPUus)
+	}
 }
 
 func fmtRatio(v *float64) string {

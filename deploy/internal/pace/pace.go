@@ -1,7 +1,8 @@
-// Package pace drives the open-loop load of the long runs (make soak, make
-// rolling-restart): calls start at a fixed rate whatever the answers do, each
-// in its own goroutine, as clients arrive in production, so a slow or
-// restarting gateway shows as latency or failures rather than a lower rate.
+// Package pace drives open-loop load (make soak, make rolling-restart, the
+// benchmark's overload scenario): calls start at a fixed rate whatever the
+// answers do, each in its own goroutine, as clients arrive in production,
+// so a slow or restarting gateway shows as latency or failures rather than
+// a lower rate.
 package pace
 
 import (
@@ -12,29 +13,44 @@ import (
 
 // Load is a running load; Wait ends it.
 type Load struct {
+	start    time.Time
+	rate     int
 	done     chan struct{}
 	inflight sync.WaitGroup
 	started  int
 }
 
-// Start calls do(0), do(1), ... rate times a second until ctx ends.
+// Start calls do(0), do(1), ... rate times a second until ctx ends. Call n
+// is due at Scheduled(n); one that falls behind (a busy core, a slow
+// timer) starts at once, so that the rate over the run is the rate asked
+// for rather than what the timer managed.
 func Start(ctx context.Context, rate int, do func(n int)) *Load {
-	l := &Load{done: make(chan struct{})}
+	l := &Load{start: time.Now(), rate: rate, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
+		timer := time.NewTimer(0)
+		defer timer.Stop()
 		for n := 0; ; n++ {
-			select {
-			case <-ctx.Done():
+			if wait := time.Until(l.Scheduled(n)); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-ctx.Done():
+					return
+				case <-timer.C:
+				}
+			} else if ctx.Err() != nil {
 				return
-			case <-tick.C:
 			}
 			l.started++
 			l.inflight.Go(func() { do(n) })
 		}
 	}()
 	return l
+}
+
+// Scheduled is when call n is due.
+func (l *Load) Scheduled(n int) time.Time {
+	return l.start.Add(time.Duration(n) * time.Second / time.Duration(l.rate))
 }
 
 // Wait returns, once ctx has ended and every call started has returned, how

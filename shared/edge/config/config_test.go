@@ -240,9 +240,12 @@ log_level: warn
 			}},
 		{name: "ok, the overload section, its mode from the environment",
 			env: map[string]string{"BFF_OVERLOAD": "adaptive", "BFF_CONFIG": edgetest.TempFile(t, "overload.yaml",
-				"overload: {mode: \"off\", min_limit: 2, max_limit: 50, initial_limit: 10}\n")},
+				"overload: {mode: \"off\", min_limit: 2, max_limit: 50, initial_limit: 10, window: 50ms, quantile: 0.5, max_wait: 5ms}\n")},
 			expect: func(t *testing.T, c config.Common) {
-				assert.Equal(t, overload.Config{Mode: overload.ModeAdaptive, MinLimit: 2, MaxLimit: 50, InitialLimit: 10}, c.Overload)
+				assert.Equal(t, overload.Config{Mode: overload.ModeAdaptive, MinLimit: 2, MaxLimit: 50, InitialLimit: 10,
+					Window: 50 * time.Millisecond, Quantile: 0.5, MaxWait: 5 * time.Millisecond,
+					MaxLimitFactor: overload.DefaultMaxLimitFactor, WindowSamples: overload.DefaultWindowSamples,
+					BaselineWindows: overload.DefaultBaselineWindows}, c.Overload)
 			}},
 		{name: "ok, overload is off by default", expect: func(t *testing.T, c config.Common) {
 			assert.Equal(t, overload.ModeOff, c.Overload.Mode)

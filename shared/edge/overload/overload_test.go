@@ -159,8 +159,8 @@ func TestLimit(t *testing.T) {
 // reads, against a handler that behaves like a saturated core: each request
 // takes 5 ms per request running beside it, so concurrency beyond a few adds
 // latency and no throughput. Under light load requests are fast and none is
-// shed; when 40 clients arrive the limit falls, holding latency down, and
-// what is over it is shed.
+// shed; when 40 clients arrive the limit holds well below them, keeping
+// latency down, and what is over it is shed.
 func TestAdapts(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -198,17 +198,93 @@ func TestAdapts(t *testing.T) {
 		}
 
 		assert.Zero(t, load(2, 30*time.Second), "light load is never shed")
-		light := lim.Limit()
-		assert.GreaterOrEqual(t, light, 4, "the limit leaves headroom above the light load")
+		assert.GreaterOrEqual(t, lim.Limit(), 4, "the limit leaves headroom above the light load")
 
-		shed := load(40, 60*time.Second)
-		assert.Less(t, lim.Limit(), light, "latency growing with concurrency lowers the limit")
+		// Sample the limit through the overload: it must hold well below
+		// the clients, where latency stays a few times the light load's
+		// rather than the 20 times all 40 at once would give.
+		var most atomic.Int64
+		stop := make(chan struct{})
+		var sampler sync.WaitGroup
+		sampler.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+					most.Store(max(most.Load(), int64(lim.Limit())))
+				}
+			}
+		})
+		shed := load(40, 20*time.Second)
+		close(stop)
+		sampler.Wait()
+		assert.LessOrEqual(t, most.Load(), int64(16), "latency growing with concurrency holds the limit well below the 40 clients")
 		assert.Positive(t, shed, "requests over the limit are shed")
 
 		assert.Equal(t, float64(lim.Limit()), gauge(t, reg, "shopfront_overload_limit"))
 		assert.Equal(t, float64(shed), gauge(t, reg, "shopfront_overload_shed_total"))
 		assert.Equal(t, 0.0, gauge(t, reg, "shopfront_overload_in_flight"))
 	})
+}
+
+// TestMaxWait runs the limit at one slot with a wait of 50 ms, on
+// synctest's clock: a request over the limit waits for the slot and is
+// served when it frees within the wait, is shed when it does not, and is
+// shed at once when as many wait already as the limit admits.
+func TestMaxWait(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc string
+		// freeAfter is when the request holding the slot ends.
+		freeAfter time.Duration
+		// waiting is how many requests already wait for the slot.
+		waiting int
+		// expectShed is whether the request is shed, after expectAfter.
+		expectShed  bool
+		expectAfter time.Duration
+	}{
+		{desc: "ok, the slot frees within the wait", freeAfter: 30 * time.Millisecond, expectAfter: 30 * time.Millisecond},
+		{desc: "nok, the slot stays taken past the wait", freeAfter: time.Second, expectShed: true, expectAfter: 50 * time.Millisecond},
+		{desc: "nok, the queue is full", freeAfter: time.Second, waiting: 1, expectShed: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				lim, err := overload.New(overload.Config{Mode: overload.ModeAdaptive, MinLimit: 1, MaxLimit: 1, InitialLimit: 1,
+					MaxWait: 50 * time.Millisecond})
+				require.NoError(t, err)
+				e := echo.New()
+				hold := map[string]time.Duration{"/hold": tc.freeAfter, "/wait": time.Second, "/work": 0}
+				h := lim.Middleware(func(c echo.Context) error {
+					time.Sleep(hold[c.Request().URL.Path])
+					return c.NoContent(http.StatusOK)
+				})
+				serve := func(path string) error {
+					return h(e.NewContext(httptest.NewRequest(http.MethodGet, path, nil), httptest.NewRecorder()))
+				}
+				var bg sync.WaitGroup
+				defer bg.Wait()
+				bg.Go(func() { _ = serve("/hold") })
+				synctest.Wait()
+				for range tc.waiting {
+					bg.Go(func() { _ = serve("/wait") })
+				}
+				synctest.Wait()
+				start := time.Now()
+				err = serve("/work")
+				assert.Equal(t, tc.expectAfter, time.Since(start))
+				if !tc.expectShed {
+					assert.NoError(t, err)
+					return
+				}
+				var p *problem.Problem
+				require.ErrorAs(t, err, &p)
+				assert.Equal(t, problem.CodeOverloaded, p.Code)
+			})
+		})
+	}
 }
 
 // gauge reads the value of the metric family name, which has no labels.
@@ -244,6 +320,15 @@ func TestConfig(t *testing.T) {
 		{desc: "nok, min above max", given: overload.Config{MinLimit: 50, MaxLimit: 10}, expectErr: "overload.min_limit: 50 is above overload.max_limit 10"},
 		{desc: "nok, initial outside the limits", given: overload.Config{MinLimit: 5, MaxLimit: 10, InitialLimit: 11},
 			expectErr: "overload.initial_limit: 11 is not between overload.min_limit 5 and overload.max_limit 10"},
+		{desc: "ok, every setting of the limit's adaptation", given: overload.Config{Mode: "adaptive", MaxLimitFactor: 1, Window: 10 * time.Millisecond,
+			WindowSamples: 5, Quantile: 0.5, BaselineWindows: 20, MaxWait: time.Second}},
+		{desc: "nok, a max limit factor below 1", given: overload.Config{MaxLimitFactor: 0.5}, expectErr: "overload.max_limit_factor: 0.5 is below 1"},
+		{desc: "nok, a window too short", given: overload.Config{Window: time.Millisecond}, expectErr: "overload.window: 1ms is not between 10ms and 30s"},
+		{desc: "nok, a window too long", given: overload.Config{Window: time.Minute}, expectErr: "overload.window: 1m0s is not between 10ms and 30s"},
+		{desc: "nok, a quantile of 1", given: overload.Config{Quantile: 1}, expectErr: "overload.quantile: 1 is not between 0 and 1"},
+		{desc: "nok, a negative quantile", given: overload.Config{Quantile: -0.5}, expectErr: "overload.quantile: -0.5 is not between 0 and 1"},
+		{desc: "nok, a wait too long", given: overload.Config{MaxWait: 2 * time.Second}, expectErr: "overload.max_wait: 2s is not between 0 and 1s"},
+		{desc: "nok, a negative wait", given: overload.Config{MaxWait: -time.Second}, expectErr: "overload.max_wait: -1s is not between 0 and 1s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
