@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -163,16 +162,6 @@ func (c Command[C, A]) serveReloads(ctx context.Context, a A, log *zap.Logger) (
 	return func() { cancel(); <-done }
 }
 
-// DefaultGCPercent is the garbage collector's target (GOGC) of a gateway
-// process whose environment sets no GOGC. A gateway's live heap is small
-// (a few megabytes of pools, caches and in-flight requests) and nearly all
-// it allocates dies with its request, so Go's default of 100 collects dozens
-// of times a second under load; 400 lets the heap grow to five times the
-// live one between collections, about 30 MB more resident memory at full
-// load, for 6 to 10 % less CPU per request (docs/performance-tuning.md).
-// GOGC in the environment, and GOMEMLIMIT, work as everywhere in Go.
-const DefaultGCPercent = 400
-
 // Main is the whole of a gateway's main function:
 //
 //	func main() { gateway.Main(app.Name, config.Load, app.New) }
@@ -186,9 +175,6 @@ const DefaultGCPercent = 400
 // section of BFF_CONFIG, bff-partner's keys file); it is caught from the start, so an early one never kills the
 // process.
 func Main[C Config, A Runner](name string, load func(config.Lookup) (C, error), build func(context.Context, C, *zap.Logger) (A, error)) {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(DefaultGCPercent)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

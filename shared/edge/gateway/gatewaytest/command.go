@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -129,9 +128,9 @@ func (c Command) Test(t *testing.T) {
 		t.Parallel()
 		c.testDrain(t, bin)
 	})
-	t.Run("process defaults", func(t *testing.T) {
+	t.Run("ok, access lines are all written by exit", func(t *testing.T) {
 		t.Parallel()
-		c.testProcessDefaults(t, bin)
+		c.testAccessLinesAtExit(t, bin)
 	})
 	if c.Attacks != nil {
 		t.Run("attack corpus", func(t *testing.T) {
@@ -311,48 +310,23 @@ func (c Command) testDrain(t *testing.T, bin string) {
 	assert.Equal(t, gateway.ExitOK, p.Wait(t), "output:\n%s", p.Output())
 }
 
-// testProcessDefaults checks what main sets for the whole process: the
-// garbage collector's target is gateway.DefaultGCPercent unless GOGC says
-// otherwise, and the access lines, which wait in memory for a moment, all
-// reach standard output by the time the process exits.
-func (c Command) testProcessDefaults(t *testing.T, bin string) {
-	wantDefault := strconv.Itoa(gateway.DefaultGCPercent)
-	if v, ok := os.LookupEnv("GOGC"); ok {
-		wantDefault = v // the test's own environment reaches the process
+// testAccessLinesAtExit checks that the access lines, which wait in memory
+// for a moment, all reach standard output by the time the process exits on
+// SIGTERM.
+func (c Command) testAccessLinesAtExit(t *testing.T, bin string) {
+	_, base := fakestest.Start(t)
+	p := Start(t, bin, base, c.Env...)
+	const requests = 20
+	for i := range requests {
+		res, err := http.Get("http://" + p.Addr + "/no/such/path/" + strconv.Itoa(i))
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		assert.Equal(t, http.StatusNotFound, res.StatusCode)
 	}
-	tests := []struct {
-		name       string
-		env        []string
-		expectGOGC string
-	}{
-		{name: "ok, GOGC defaults", expectGOGC: wantDefault},
-		{name: "ok, GOGC from the environment wins", env: []string{"GOGC=150"}, expectGOGC: "150"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, base := fakestest.Start(t)
-			p := Start(t, bin, base, append(slices.Clone(c.Env), tt.env...)...)
-			res, err := http.Get("http://" + p.AdminAddr + "/metrics")
-			require.NoError(t, err)
-			body, err := io.ReadAll(res.Body)
-			_ = res.Body.Close()
-			require.NoError(t, err)
-			assert.Contains(t, strings.Split(string(body), "\n"), "go_gc_gogc_percent "+tt.expectGOGC)
-
-			const requests = 20
-			for i := range requests {
-				res, err := http.Get("http://" + p.Addr + "/no/such/path/" + strconv.Itoa(i))
-				require.NoError(t, err)
-				_ = res.Body.Close()
-				assert.Equal(t, http.StatusNotFound, res.StatusCode)
-			}
-			p.Signal(t, syscall.SIGTERM)
-			require.Equal(t, gateway.ExitOK, p.Wait(t), "output:\n%s", p.Output())
-			out := p.Output()
-			for i := range requests {
-				assert.Contains(t, out, `"path":"/no/such/path/`+strconv.Itoa(i)+`"`, "every access line is written by exit")
-			}
-		})
+	p.Signal(t, syscall.SIGTERM)
+	require.Equal(t, gateway.ExitOK, p.Wait(t), "output:\n%s", p.Output())
+	out := p.Output()
+	for i := range requests {
+		assert.Contains(t, out, `"path":"/no/such/path/`+strconv.Itoa(i)+`"`, "every access line is written by exit")
 	}
 }
