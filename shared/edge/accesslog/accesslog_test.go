@@ -1,7 +1,6 @@
 package accesslog_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,31 +19,14 @@ import (
 
 	"github.com/shopfront/shared/edge/accesslog"
 	"github.com/shopfront/shared/edge/auth"
+	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/logging"
 	"github.com/shopfront/shared/edge/problem"
 	"github.com/shopfront/shared/edge/requestid"
 )
 
-// lockedBuffer lets the test read what the server goroutines log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the logged access lines.
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
+// accessLines returns the logged access lines.
+func accessLines(t *testing.T, b *edgetest.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
@@ -63,7 +44,7 @@ func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
 
 type fixture struct {
 	url     string
-	logs    *lockedBuffer
+	logs    *edgetest.Buffer
 	entered chan struct{}
 }
 
@@ -72,7 +53,7 @@ type fixture struct {
 // as its error renderer, over a real listener.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{logs: &lockedBuffer{}, entered: make(chan struct{}, 1)}
+	f := &fixture{logs: &edgetest.Buffer{}, entered: make(chan struct{}, 1)}
 	log, err := logging.New("info", f.logs)
 	require.NoError(t, err)
 	tp := sdktrace.NewTracerProvider()
@@ -201,7 +182,7 @@ func TestAccessLogStatusAndFields(t *testing.T) {
 			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 
-			lines := f.logs.lines(t)
+			lines := accessLines(t, f.logs)
 			require.Len(t, lines, 1)
 			line := lines[0]
 			assert.Equal(t, float64(res.StatusCode), line["status"], "logged status is the one sent")
@@ -230,7 +211,7 @@ func TestAccessLogTraceID(t *testing.T) {
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	res.Body.Close()
-	lines := f.logs.lines(t)
+	lines := accessLines(t, f.logs)
 	require.Len(t, lines, 1)
 	require.Len(t, res.Header.Get("X-Test-Trace-Id"), 32)
 	assert.Equal(t, res.Header.Get("X-Test-Trace-Id"), lines[0]["traceId"])
@@ -254,8 +235,8 @@ func TestAccessLogClientCancelledIs499(t *testing.T) {
 	<-f.entered
 	cancel()
 	require.Error(t, <-done)
-	require.Eventually(t, func() bool { return len(f.logs.lines(t)) == 1 }, 5*time.Second, 10*time.Millisecond)
-	line := f.logs.lines(t)[0]
+	require.Eventually(t, func() bool { return len(accessLines(t, f.logs)) == 1 }, 5*time.Second, 10*time.Millisecond)
+	line := accessLines(t, f.logs)[0]
 	assert.Equal(t, 499.0, line["status"])
 	assert.Equal(t, "/v1/slow", line["route"])
 	assert.Equal(t, "info", line["level"])
@@ -281,7 +262,7 @@ func TestAccessLogNeverLogsSecrets(t *testing.T) {
 		res.Body.Close()
 	}
 	out := f.logs.String()
-	require.Len(t, f.logs.lines(t), 4)
+	require.Len(t, accessLines(t, f.logs), 4)
 	for _, s := range []string{bearer, key, cookie, pass} {
 		assert.NotContains(t, out, s)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/logging"
 )
 
@@ -138,26 +138,11 @@ func TestFieldsNeverLeakSecrets(t *testing.T) {
 	assert.Equal(t, "Bearer "+bearer, h.Get("Authorization"), "the original is untouched")
 }
 
-// lockedBuffer is written by the logger's flushing goroutine and read by
-// the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // msgs returns the msg of every line written so far, in order.
-func (b *lockedBuffer) msgs(t *testing.T) []string {
+func msgs(t *testing.T, b *edgetest.Buffer) []string {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []string
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -198,16 +183,16 @@ func TestConfigBuildHoldsBufferedLines(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				var out lockedBuffer
+				var out edgetest.Buffer
 				log, closeLog, err := logging.Config{Level: "info", Writer: &out, FlushInterval: time.Second}.Build()
 				require.NoError(t, err)
 				defer func() { require.NoError(t, closeLog()) }()
 				tt.log(log, logging.Buffered(log))
 				synctest.Wait()
-				assert.Equal(t, tt.expectNow, out.msgs(t), "before the interval")
+				assert.Equal(t, tt.expectNow, msgs(t, &out), "before the interval")
 				time.Sleep(time.Second + time.Millisecond)
 				synctest.Wait()
-				assert.Equal(t, tt.expectLater, out.msgs(t), "after the interval")
+				assert.Equal(t, tt.expectLater, msgs(t, &out), "after the interval")
 			})
 		})
 	}
@@ -215,23 +200,23 @@ func TestConfigBuildHoldsBufferedLines(t *testing.T) {
 
 func TestConfigBuildCloseWritesWhatIsHeld(t *testing.T) {
 	t.Parallel()
-	var out lockedBuffer
+	var out edgetest.Buffer
 	log, closeLog, err := logging.Config{Writer: &out, FlushInterval: time.Hour}.Build()
 	require.NoError(t, err)
 	access := logging.Buffered(log)
 	for i := range 3 {
 		access.Info("request", zap.Int("i", i))
 	}
-	assert.Empty(t, out.msgs(t), "held")
+	assert.Empty(t, msgs(t, &out), "held")
 	require.NoError(t, closeLog())
-	assert.Equal(t, []string{"request", "request", "request"}, out.msgs(t))
+	assert.Equal(t, []string{"request", "request", "request"}, msgs(t, &out))
 	_, ok := logging.LevelOf(access)
 	assert.True(t, ok, "the level stays adjustable")
 }
 
 func TestConfigBuildWritesWhenTheBufferIsFull(t *testing.T) {
 	t.Parallel()
-	var out lockedBuffer
+	var out edgetest.Buffer
 	log, closeLog, err := logging.Config{Writer: &out, FlushInterval: time.Hour, BufferSize: 1024}.Build()
 	require.NoError(t, err)
 	defer func() { require.NoError(t, closeLog()) }()
@@ -239,18 +224,18 @@ func TestConfigBuildWritesWhenTheBufferIsFull(t *testing.T) {
 	for range 20 {
 		access.Info("request", zap.String("pad", strings.Repeat("x", 100)))
 	}
-	n := len(out.msgs(t))
+	n := len(msgs(t, &out))
 	assert.Greater(t, n, 10, "whole lines written as the buffer fills")
 	assert.Less(t, n, 20, "the last ones still held")
 }
 
 func TestNewWritesBufferedLinesAtOnce(t *testing.T) {
 	t.Parallel()
-	var out lockedBuffer
+	var out edgetest.Buffer
 	log, err := logging.New("info", &out)
 	require.NoError(t, err)
 	logging.Buffered(log).Info("request")
-	assert.Equal(t, []string{"request"}, out.msgs(t))
+	assert.Equal(t, []string{"request"}, msgs(t, &out))
 }
 
 func TestConfigBuildRefusesNegativeSettings(t *testing.T) {

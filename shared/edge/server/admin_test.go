@@ -1,17 +1,16 @@
 package server_test
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/shopfront/shared/edge/buildinfo"
+	"github.com/shopfront/shared/edge/edgetest"
 	"github.com/shopfront/shared/edge/logging"
 	"github.com/shopfront/shared/edge/server"
 )
@@ -43,8 +42,7 @@ func TestAdminVersion(t *testing.T) {
 // and checks that the logger obeys.
 func TestAdminLogLevel(t *testing.T) {
 	t.Parallel()
-	var out bytes.Buffer
-	buf := &syncBuffer{b: &out}
+	buf := &edgetest.Buffer{}
 	log, err := logging.New("info", buf)
 	require.NoError(t, err)
 	r := start(t, server.Config{}, server.Options{Logger: log}, nil)
@@ -89,22 +87,4 @@ func TestAdminPprof(t *testing.T) {
 			assert.Equal(t, http.StatusNotFound, status, "never on the public listener")
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
