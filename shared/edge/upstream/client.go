@@ -549,9 +549,11 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 	for _, k := range neverForwarded {
 		h.Del(k)
 	}
-	w := headerWriter{h: h, vals: make([]string, 0, callHeaders)}
+	// One allocation for the writer and its values: the propagator is
+	// called through an interface, so the writer goes to the heap anyway.
+	w := &headerWriter{h: h}
 	if c.inject != nil {
-		c.inject.Inject(ctx, &w)
+		c.inject.Inject(ctx, w)
 	}
 	w.set("Accept", "application/json")
 	w.set("User-Agent", "shopfront-edge")
@@ -597,16 +599,21 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 // propagator's lower-case keys a canonical copy each.
 type headerWriter struct {
 	h    http.Header
-	vals []string
+	vals [callHeaders]string
+	n    int
 }
 
 var _ propagation.TextMapCarrier = (*headerWriter)(nil)
 
 // set replaces the values of key, which must be canonical, with v.
 func (w *headerWriter) set(key, v string) {
-	w.vals = append(w.vals, v)
-	n := len(w.vals)
-	w.h[key] = w.vals[n-1 : n : n]
+	if w.n == len(w.vals) {
+		w.h[key] = []string{v}
+		return
+	}
+	w.vals[w.n] = v
+	w.n++
+	w.h[key] = w.vals[w.n-1 : w.n : w.n]
 }
 
 // Set implements propagation.TextMapCarrier.

@@ -1028,3 +1028,36 @@ func TestClient_TimeoutIsTheSoonerOfCallerAndClient(t *testing.T) {
 		})
 	}
 }
+
+// TestClient_SendsEveryHeaderOfAFullCall: a call carrying more headers
+// than usual (trace state, a body, every identity header) sends each once
+// with its own value.
+func TestClient_SendsEveryHeaderOfAFullCall(t *testing.T) {
+	t.Parallel()
+	base, got := headerServer(t)
+	c := newClient(t, base, upstream.Config{}, upstream.Options{})
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ts, err := trace.ParseTraceState("vendor=blue")
+	require.NoError(t, err)
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, TraceState: ts,
+	}))
+	ctx = requestid.WithID(ctx, "req-10")
+	ctx = auth.WithPrincipal(ctx, &auth.Principal{Subject: "carol", Roles: []auth.Role{"partner", "staff"},
+		Tenant: "t9", Partner: "acme", Client: auth.ClientPartner})
+
+	require.NoError(t, c.Do(ctx, upstream.Request{Method: http.MethodPost, Path: "/orders", JSON: map[string]int{"n": 1},
+		Header: http.Header{"Idempotency-Key": {"k-7"}}}, nil))
+
+	h := <-got
+	want := map[string]string{
+		"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "Tracestate": "vendor=blue",
+		"Accept": "application/json", "User-Agent": "shopfront-edge", "Content-Type": "application/json",
+		"X-Request-Id": "req-10", "X-Client": "partner", "X-User-Id": "carol", "X-User-Roles": "partner,staff",
+		"X-Tenant-Id": "t9", "X-Partner-Id": "acme", "Idempotency-Key": "k-7",
+	}
+	for k, v := range want {
+		assert.Equal(t, []string{v}, h.Values(k), k)
+	}
+}
