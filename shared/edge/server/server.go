@@ -153,7 +153,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("making the server error log: %w", err)
 	}
 	s.public = &http.Server{
-		Handler:     refuseConflictingFraming(e, closeWhenDraining(closeAfterChunked(publicHandler{s}), s.draining)),
+		Handler:     refuseConflictingFraming(e, closeWhenDraining(closeAfterChunked(s.Handler()), s.draining)),
 		ConnContext: framingContext,
 		// OPTIONS * goes through the handler like every request, so that
 		// the requests a handler sees line up with the heads framingConn
@@ -260,6 +260,12 @@ func (s *Server) HandleAdmin(pattern string, h http.Handler) {
 // runs Install's Pre layers itself: a layer added with Echo.Pre would never
 // run).
 func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Handler returns the public chain as an http.Handler: the edge chain,
+// Install's layers and the routes, without the listener's own framing and
+// draining checks. It serves in-process benchmarks and tests; Echo's
+// ServeHTTP would skip the Pre layers.
+func (s *Server) Handler() http.Handler { return publicHandler{s} }
 
 // Config returns the configuration in effect, defaults filled.
 func (s *Server) Config() Config { return s.cfg }
