@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkConditional measures the cost the middleware adds to a 4 KB
-// screen (the size of /v1/home): buffering, SHA-256 and the header work, for
+// screen (the size of /v1/home): buffering, hashing and the header work, for
 // a full answer and for a 304.
 //
 //	go test -run '^$' -bench Conditional -benchmem ./internal/conditional/

@@ -2,10 +2,13 @@ package conditional_test
 
 import (
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -198,5 +201,48 @@ func TestNoneMatchFails(t *testing.T) {
 			t.Parallel()
 			assert.Equal(t, tt.expect, conditional.NoneMatchFails(tt.given, `"x"`))
 		})
+	}
+}
+
+// TestTagFollowsTheContent: each version of a screen has its own tag, a
+// client holding the old one gets the new body, and answers of different
+// sizes and statuses interleaved through the reused writers never carry
+// each other's tag, length or body.
+func TestTagFollowsTheContent(t *testing.T) {
+	t.Parallel()
+	var version atomic.Int64
+	e := echo.New()
+	cond, err := conditional.Config{}.ToMiddleware()
+	require.NoError(t, err)
+	e.Use(cond)
+	e.GET("/screen", func(c echo.Context) error {
+		return c.JSONBlob(http.StatusOK, []byte(fmt.Sprintf(`{"version":%d,"pad":%q}`, version.Load(), strings.Repeat("x", int(version.Load())*100))))
+	})
+	e.GET("/missing", func(c echo.Context) error { return echo.NewHTTPError(http.StatusNotFound, "no") })
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+
+	seen := map[string]bool{}
+	var prev string
+	for v := range int64(20) {
+		version.Store(v)
+		res, b := do(t, srv, http.MethodGet, "/screen", map[string]string{"If-None-Match": prev})
+		require.Equal(t, http.StatusOK, res.StatusCode, "a stale tag gets the body")
+		tag := res.Header.Get("ETag")
+		assert.Equal(t, conditional.ETag(b), tag)
+		assert.Regexp(t, `^"[A-Za-z0-9_-]{11}"$`, tag)
+		assert.Equal(t, strconv.Itoa(len(b)), res.Header.Get("Content-Length"))
+		assert.False(t, seen[tag], "version %d reuses a tag", v)
+		seen[tag] = true
+
+		miss, _ := do(t, srv, http.MethodGet, "/missing", nil)
+		assert.Equal(t, http.StatusNotFound, miss.StatusCode)
+		assert.Empty(t, miss.Header.Get("ETag"))
+
+		res, b = do(t, srv, http.MethodGet, "/screen", map[string]string{"If-None-Match": tag})
+		assert.Equal(t, http.StatusNotModified, res.StatusCode)
+		assert.Empty(t, b)
+		assert.Equal(t, tag, res.Header.Get("ETag"))
+		prev = tag
 	}
 }

@@ -339,5 +339,9 @@ func RedactBody(body []byte, note string) (json.RawMessage, string) {
 // the rest of the query as sent; the marker is escaped so that the
 // recorded query stays a valid one.
 func RedactQuery(raw string) string {
-	return redact.Query(raw, url.QueryEscape(redact.Marker))
+	return redact.Query(raw, queryMarker)
 }
+
+// queryMarker is redact.Marker escaped for a query, computed once rather
+// than for every request.
+var queryMarker = url.QueryEscape(redact.Marker)

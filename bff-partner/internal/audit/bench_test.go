@@ -50,6 +50,27 @@ func BenchmarkAudit(b *testing.B) {
 		`{"items":[{"productId":"p-0001","quantity":2}],"currency":"USD","payment":{"cardNumber":"4111111111111111"}}`)
 }
 
+// BenchmarkAuditGet measures recording a bodiless GET answered 200, the
+// pass-through routes' case (GET /v2/inventory/{id}).
+func BenchmarkAuditGet(b *testing.B) {
+	w, err := audit.Open(audit.WriterConfig{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	mw, err := audit.Config{Sink: w}.ToMiddleware()
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := echo.New()
+	e.GET("/v2/inventory/:id", func(c echo.Context) error { return c.NoContent(http.StatusOK) }, mw)
+	req := httptest.NewRequest(http.MethodGet, "/v2/inventory/p-0001", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
+
 // BenchmarkAuditRefusedBody measures recording a request whose 1 MiB body
 // the chain read and refused (400), as validation refuses a body of
 // 1e999999 quantities: what the audit adds to a hostile request.

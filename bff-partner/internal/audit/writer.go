@@ -161,12 +161,18 @@ func (w *Writer) Status(context.Context) error {
 // outcome counts a failure and remembers the latest outcome for Status.
 func (w *Writer) outcome(err error) error {
 	if err != nil {
-		w.failures.Inc()
-		w.lastErr.Store(&err)
-		return err
+		return w.failed(err)
 	}
 	w.lastErr.Store(nil)
 	return nil
+}
+
+// failed is outcome's failure path, apart so that only a failure moves its
+// error to the heap (the pointer Status reads), not every written line.
+func (w *Writer) failed(err error) error {
+	w.failures.Inc()
+	w.lastErr.Store(&err)
+	return err
 }
 
 // Write appends one entry to the file of its UTC day.

@@ -196,14 +196,12 @@ func (s *Server) edgeSteps() ([]step, error) {
 // handler in a fresh closure per layer (a dozen allocations a request).
 // They are composed once, here, around a handler that calls the route's
 // own (c.Handler(), which is what echo would hand the first of them), and
-// a single Use layer returns that chain as it is.
+// a single Use layer returns that chain as it is. The steps before routing
+// are not handed to Echo.Pre either, for the same reason (echo also makes
+// a closure for its routing step on every request once there is one):
+// they are composed once around routeThenRun, and publicHandler runs them.
 func (s *Server) install(steps []step) {
 	first := len(s.steps) == 0
-	for _, st := range steps {
-		if st.pre {
-			s.echo.Pre(st.Middleware)
-		}
-	}
 	s.steps = append(s.steps, steps...)
 	// Keep the list in chain order: pre-routing steps first.
 	slices.SortStableFunc(s.steps, func(a, b step) int {
@@ -223,9 +221,42 @@ func (s *Server) install(steps []step) {
 		}
 	}
 	s.routed.Store(&h)
+	var pre echo.HandlerFunc = s.routeThenRun
+	for i := len(s.steps) - 1; i >= 0; i-- {
+		if s.steps[i].pre {
+			pre = s.steps[i].Middleware(pre)
+		}
+	}
+	s.pre.Store(&pre)
 	if first {
 		s.echo.Use(func(echo.HandlerFunc) echo.HandlerFunc { return *s.routed.Load() })
 	}
+}
+
+// routeThenRun ends the pre-routing chain: it routes the request as
+// Echo.ServeHTTP does (the default router; the gateways add no virtual
+// hosts) and runs the post-routing chain. Echo routes by the request it
+// was handed, and so does this: the pre layers may copy the request (the
+// audit's body recorder) but never change its method or path.
+func (s *Server) routeThenRun(c echo.Context) error {
+	r := c.Request()
+	s.echo.Router().Find(r.Method, echo.GetPath(r), c)
+	return (*s.routed.Load())(c)
+}
+
+// publicHandler serves the public listener: Echo.ServeHTTP, with the pre
+// layers composed once (see install) instead of applied per request. The
+// echo instance itself, served directly, would skip the pre layers.
+type publicHandler struct{ s *Server }
+
+func (h publicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e := h.s.echo
+	c := e.AcquireContext()
+	c.Reset(r, w)
+	if err := (*h.s.pre.Load())(c); err != nil {
+		e.HTTPErrorHandler(err, c)
+	}
+	e.ReleaseContext(c)
 }
 
 // routeHandler ends the composed chain with the handler the router found

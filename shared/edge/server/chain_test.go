@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -129,4 +130,29 @@ func TestInstallRefuses(t *testing.T) {
 			assert.ErrorContains(t, last, tt.expectErr)
 		})
 	}
+}
+
+// TestPreLayerErrorIsRendered: an error a Pre layer returns, before any
+// route is found, is rendered once as a problem, as echo renders it.
+func TestPreLayerErrorIsRendered(t *testing.T) {
+	t.Parallel()
+	s, err := server.New(server.Config{Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}, server.Options{Name: "bff-test", Logger: zap.NewNop()})
+	require.NoError(t, err)
+	var reached atomic.Bool
+	require.NoError(t, s.Install(server.Chain{Pre: []server.Layer{{Name: "refuse", Middleware: func(echo.HandlerFunc) echo.HandlerFunc {
+		return func(echo.Context) error { return echo.NewHTTPError(http.StatusTooManyRequests) }
+	}}}}))
+	s.Echo().GET("/v1/ping", func(c echo.Context) error {
+		reached.Store(true)
+		return c.NoContent(http.StatusNoContent)
+	})
+	r := serve(t, s)
+
+	resp, err := http.Get(r.url("/v1/ping"))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+	assert.False(t, reached.Load())
 }

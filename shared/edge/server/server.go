@@ -99,6 +99,9 @@ type Server struct {
 	// routed is the chain of the steps that run after routing, composed
 	// once around the matched route's handler (see install).
 	routed atomic.Pointer[echo.HandlerFunc]
+	// pre is the chain of the steps that run before routing, composed
+	// once around routing and routed (see install and ServeHTTP).
+	pre atomic.Pointer[echo.HandlerFunc]
 
 	// draining is closed when shutdown begins; see Draining.
 	draining     chan struct{}
@@ -150,7 +153,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("making the server error log: %w", err)
 	}
 	s.public = &http.Server{
-		Handler:     refuseConflictingFraming(e, closeWhenDraining(closeAfterChunked(e), s.draining)),
+		Handler:     refuseConflictingFraming(e, closeWhenDraining(closeAfterChunked(s.Handler()), s.draining)),
 		ConnContext: framingContext,
 		// OPTIONS * goes through the handler like every request, so that
 		// the requests a handler sees line up with the heads framingConn
@@ -253,8 +256,16 @@ func (s *Server) HandleAdmin(pattern string, h http.Handler) {
 // Echo returns the public echo instance with the edge chain installed; the
 // gateway adds its routes to it (route.Register), each with its own chain.
 // Layers for every request go through Install, never Echo.Pre or Echo.Use,
-// so that the whole order stays decided in one place.
+// so that the whole order stays decided in one place (the public listener
+// runs Install's Pre layers itself: a layer added with Echo.Pre would never
+// run).
 func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Handler returns the public chain as an http.Handler: the edge chain,
+// Install's layers and the routes, without the listener's own framing and
+// draining checks. It serves in-process benchmarks and tests; Echo's
+// ServeHTTP would skip the Pre layers.
+func (s *Server) Handler() http.Handler { return publicHandler{s} }
 
 // Config returns the configuration in effect, defaults filled.
 func (s *Server) Config() Config { return s.cfg }

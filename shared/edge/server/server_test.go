@@ -55,6 +55,12 @@ func (r *running) stop(t *testing.T) error {
 
 func start(t *testing.T, cfg server.Config, opts server.Options, routes func(e *echo.Echo)) *running {
 	t.Helper()
+	return startChain(t, cfg, opts, nil, routes)
+}
+
+// startChain is start with chain installed first, when not nil.
+func startChain(t *testing.T, cfg server.Config, opts server.Options, chain *server.Chain, routes func(e *echo.Echo)) *running {
+	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -66,6 +72,9 @@ func start(t *testing.T, cfg server.Config, opts server.Options, routes func(e *
 	}
 	s, err := server.New(cfg, opts)
 	require.NoError(t, err)
+	if chain != nil {
+		require.NoError(t, s.Install(*chain))
+	}
 	if routes != nil {
 		routes(s.Echo())
 	}
@@ -205,15 +214,15 @@ func rawRequest(t *testing.T, addr, path string, headerLines ...string) *http.Re
 func TestIdentityHeadersNeverReachHandlers(t *testing.T) {
 	t.Parallel()
 	var seen, seenPre atomic.Value
-	s := start(t, server.Config{}, server.Options{}, func(e *echo.Echo) {
-		// A gateway's own Pre middleware (an audit log, say) runs before
-		// routing; it must not see forged identity either.
-		e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
-			return func(c echo.Context) error {
-				seenPre.Store(c.Request().Header.Clone())
-				return next(c)
-			}
-		})
+	// A gateway's own Pre layer (an audit log, say) runs before routing;
+	// it must not see forged identity either.
+	pre := server.Chain{Pre: []server.Layer{{Name: "audit", Middleware: func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			seenPre.Store(c.Request().Header.Clone())
+			return next(c)
+		}
+	}}}}
+	s := startChain(t, server.Config{}, server.Options{}, &pre, func(e *echo.Echo) {
 		e.GET("/seen", func(c echo.Context) error {
 			seen.Store(c.Request().Header.Clone())
 			return c.NoContent(http.StatusNoContent)

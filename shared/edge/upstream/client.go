@@ -97,8 +97,12 @@ type Client struct {
 	kind    auth.Client // Options.Client
 	cfg     Config
 	base    string
-	log     *zap.Logger
-	http    *http.Client
+	// scheme, host and basePath are the parsed base URL (basePath escaped,
+	// without a trailing slash), reqHost its Host header: each call's URL
+	// is built from them, never parsed.
+	scheme, host, basePath, reqHost string
+	log                             *zap.Logger
+	http                            *http.Client
 	// inject is the propagator setHeaders writes the caller's span context
 	// with, when there are no client spans to do it; nil otherwise.
 	inject  propagation.TextMapPropagator
@@ -148,7 +152,18 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The base URL is parsed once, by the standard library, for every
+	// call's URL and Host header (see newRequest).
+	parsed, err := http.NewRequest(http.MethodGet, cfg.BaseURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("configuring upstream %s: %w", service, err)
+	}
+	u := parsed.URL
 	c := &Client{
+		scheme:      u.Scheme,
+		host:        u.Host,
+		basePath:    strings.TrimRight(u.EscapedPath(), "/"),
+		reqHost:     parsed.Host,
 		service:     service,
 		variant:     opts.Variant,
 		kind:        opts.Client,
@@ -376,9 +391,20 @@ func (c *Client) do(ctx context.Context, r Request, out any) error {
 			contentType = "application/octet-stream"
 		}
 	}
-	target := c.base + r.Path
+	escaped := c.basePath + r.Path
+	path, err := url.PathUnescape(escaped)
+	if err != nil || hasCTLByte(escaped) {
+		if err == nil {
+			err = errors.New("invalid control character in path")
+		}
+		return &Error{Service: c.service, Kind: KindBadResponse, Err: fmt.Errorf("building request: %w", err)}
+	}
+	if path == escaped {
+		escaped = "" // No RawPath: the path needs no escaping.
+	}
+	rawQuery := ""
 	if len(r.Query) > 0 {
-		target += "?" + r.Query.Encode()
+		rawQuery = r.Query.Encode()
 	}
 
 	if err := ctx.Err(); err != nil {
@@ -389,16 +415,21 @@ func (c *Client) do(ctx context.Context, r Request, out any) error {
 	// Whether a deadline was the caller's is decided when it fires (see
 	// callerCutShort), not here: a caller deadline equal to the Timeout is
 	// always a little shorter by the time the call starts.
-	ctx = withCallStart(ctx, time.Now(), c.cfg.Timeout)
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
+	now := time.Now()
+	ctx = withCallStart(ctx, now, c.cfg.Timeout)
+	if dl, ok := ctx.Deadline(); !ok || dl.After(now.Add(c.cfg.Timeout)) {
+		// A deadline of its own only when the caller's is later: the route's
+		// budget is usually the sooner one (a single-call route's equals the
+		// Timeout), and a second timer context per call is a timer, a
+		// registration with the parent and a cancellation for nothing.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, now.Add(c.cfg.Timeout))
+		defer cancel()
+	}
 	c.budget.call()
 	retryable := !c.cfg.Retry.Disabled && (r.Idempotent || idempotent(r.Method))
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, r.Method, target, bodyReader(body))
-		if err != nil {
-			return &Error{Service: c.service, Kind: KindBadResponse, Err: fmt.Errorf("building request: %w", err)}
-		}
+		req := c.newRequest(ctx, r.Method, path, escaped, rawQuery, body)
 		c.setHeaders(ctx, req, r.Header, contentType)
 		resp, err := c.send(req)
 		if err != nil {
@@ -518,9 +549,11 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 	for _, k := range neverForwarded {
 		h.Del(k)
 	}
-	w := headerWriter{h: h, vals: make([]string, 0, callHeaders)}
+	// One allocation for the writer and its values: the propagator is
+	// called through an interface, so the writer goes to the heap anyway.
+	w := &headerWriter{h: h}
 	if c.inject != nil {
-		c.inject.Inject(ctx, &w)
+		c.inject.Inject(ctx, w)
 	}
 	w.set("Accept", "application/json")
 	w.set("User-Agent", "shopfront-edge")
@@ -566,16 +599,21 @@ func (c *Client) setHeaders(ctx context.Context, req *http.Request, extra http.H
 // propagator's lower-case keys a canonical copy each.
 type headerWriter struct {
 	h    http.Header
-	vals []string
+	vals [callHeaders]string
+	n    int
 }
 
 var _ propagation.TextMapCarrier = (*headerWriter)(nil)
 
 // set replaces the values of key, which must be canonical, with v.
 func (w *headerWriter) set(key, v string) {
-	w.vals = append(w.vals, v)
-	n := len(w.vals)
-	w.h[key] = w.vals[n-1 : n : n]
+	if w.n == len(w.vals) {
+		w.h[key] = []string{v}
+		return
+	}
+	w.vals[w.n] = v
+	w.n++
+	w.h[key] = w.vals[w.n-1 : w.n : w.n]
 }
 
 // Set implements propagation.TextMapCarrier.
@@ -607,11 +645,44 @@ func idempotent(method string) bool {
 	return false
 }
 
-func bodyReader(body []byte) io.Reader {
-	if body == nil {
-		return nil
+// newRequest builds the request of one attempt as http.NewRequestWithContext
+// would from c.base + rawPath + "?" + rawQuery, without parsing that URL
+// again on every call: the base URL was parsed once by New, and the path is
+// the caller's escaped path (rawPath, "" when it needs no escaping) and its
+// unescaped form. The headers are setHeaders'.
+func (c *Client) newRequest(ctx context.Context, method, path, rawPath, rawQuery string, body []byte) *http.Request {
+	req := &http.Request{
+		Method:     method,
+		URL:        &url.URL{Scheme: c.scheme, Host: c.host, Path: path, RawPath: rawPath, RawQuery: rawQuery},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Host:       c.reqHost,
 	}
-	return bytes.NewReader(body)
+	if body != nil {
+		// As NewRequestWithContext sets them for a *bytes.Reader: the length,
+		// and GetBody for the transport to send the body again on a fresh
+		// connection when a reused one was found closed.
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		if len(body) == 0 {
+			req.Body = http.NoBody
+			req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		}
+	}
+	return req.WithContext(ctx)
+}
+
+// hasCTLByte reports whether s holds an ASCII control character, which
+// url.Parse refuses in a URL.
+func hasCTLByte(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < ' ' || b == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // discard drains a little of the body, so that a short unread answer does

@@ -918,3 +918,146 @@ func TestRetry_BudgetRefillsAsTheWindowMoves(t *testing.T) {
 	call()
 	assert.Equal(t, int64(6), f.hits.Load(), "a new window allows a retry again")
 }
+
+// TestClient_SendsThePathItWasGiven: the request line carries the base
+// URL's path and the caller's escaped path and query byte for byte, and the
+// Host header is the base URL's, whatever the path holds.
+func TestClient_SendsThePathItWasGiven(t *testing.T) {
+	t.Parallel()
+	type seen struct{ uri, host, body string }
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{uri: r.RequestURI, host: r.Host, body: string(b)}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name       string
+		givenBase  string
+		whenReq    upstream.Request
+		expectURI  string
+		expectBody string
+	}{
+		{name: "ok, plain", givenBase: srv.URL, whenReq: upstream.Request{Path: upstream.Path("products", "p1")},
+			expectURI: "/products/p1"},
+		{name: "ok, base path and trailing slash", givenBase: srv.URL + "/catalog/", whenReq: upstream.Request{Path: upstream.Path("products", "p1")},
+			expectURI: "/catalog/products/p1"},
+		{name: "ok, escaped slash stays escaped", givenBase: srv.URL + "/catalog", whenReq: upstream.Request{Path: upstream.Path("products", "a/b")},
+			expectURI: "/catalog/products/a%2Fb"},
+		{name: "ok, escaped dots and query characters", givenBase: srv.URL, whenReq: upstream.Request{Path: upstream.Path("products", "..", "a?b#c")},
+			expectURI: "/products/%2E%2E/a%3Fb%23c"},
+		{name: "ok, non-ASCII and spaces", givenBase: srv.URL, whenReq: upstream.Request{Path: upstream.Path("products", "thé vert")},
+			expectURI: "/products/th%C3%A9%20vert"},
+		{name: "ok, query", givenBase: srv.URL, whenReq: upstream.Request{Path: "/products", Query: map[string][]string{"ids": {"p1,p2"}, "q": {"a b&c"}}},
+			expectURI: "/products?ids=p1%2Cp2&q=a+b%26c"},
+		{name: "ok, JSON body", givenBase: srv.URL, whenReq: upstream.Request{Method: http.MethodPost, Path: "/orders", JSON: map[string]string{"id": "o1"}},
+			expectURI: "/orders", expectBody: `{"id":"o1"}`},
+		{name: "ok, empty body", givenBase: srv.URL, whenReq: upstream.Request{Method: http.MethodPut, Path: "/media/m1", Body: []byte{}},
+			expectURI: "/media/m1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.givenBase, upstream.Config{}, upstream.Options{})
+
+			require.NoError(t, c.Do(context.Background(), tt.whenReq, nil))
+
+			s := <-got
+			assert.Equal(t, tt.expectURI, s.uri)
+			assert.Equal(t, strings.TrimPrefix(srv.URL, "http://"), s.host)
+			assert.Equal(t, tt.expectBody, s.body)
+		})
+	}
+}
+
+// TestClient_RefusesAMalformedPath: a path url.Parse would refuse makes no
+// call at all.
+func TestClient_RefusesAMalformedPath(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, upstream.Config{}, upstream.Options{})
+
+	for _, path := range []string{"/products/a\r\nX-Injected: 1", "/products/%zz"} {
+		err := c.Do(context.Background(), upstream.Request{Path: path}, nil)
+		var ue *upstream.Error
+		require.ErrorAs(t, err, &ue, path)
+		assert.Equal(t, upstream.KindBadResponse, ue.Kind, path)
+	}
+	assert.Zero(t, hits.Load())
+}
+
+// TestClient_TimeoutIsTheSoonerOfCallerAndClient: a call ends at its
+// client's Timeout or at the caller's deadline, whichever comes first (the
+// client derives no deadline of its own when the caller's is sooner).
+func TestClient_TimeoutIsTheSoonerOfCallerAndClient(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		givenDeadline time.Duration // 0: none
+		expectElapsed time.Duration
+	}{
+		{name: "nok, no caller deadline: the Timeout", expectElapsed: 200 * time.Millisecond},
+		{name: "nok, later caller deadline: the Timeout", givenDeadline: time.Second, expectElapsed: 200 * time.Millisecond},
+		{name: "nok, equal caller deadline: the Timeout", givenDeadline: 200 * time.Millisecond, expectElapsed: 200 * time.Millisecond},
+		{name: "nok, sooner caller deadline: the caller's", givenDeadline: 50 * time.Millisecond, expectElapsed: 50 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				hang := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+				c := newClient(t, "http://catalog.test", upstream.Config{Timeout: 200 * time.Millisecond, Retry: upstream.RetryConfig{Disabled: true}},
+					upstream.Options{Transport: edgetest.HandlerTransport(hang)})
+				ctx := context.Background()
+				if tt.givenDeadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.givenDeadline)
+					defer cancel()
+				}
+				start := time.Now()
+
+				err := c.Do(ctx, upstream.Request{Path: "/x"}, nil)
+
+				var ue *upstream.Error
+				require.ErrorAs(t, err, &ue)
+				assert.Equal(t, upstream.KindTimeout, ue.Kind)
+				assert.Equal(t, tt.expectElapsed, time.Since(start))
+			})
+		})
+	}
+}
+
+// TestClient_SendsEveryHeaderOfAFullCall: a call carrying more headers
+// than usual (trace state, a body, every identity header) sends each once
+// with its own value.
+func TestClient_SendsEveryHeaderOfAFullCall(t *testing.T) {
+	t.Parallel()
+	base, got := headerServer(t)
+	c := newClient(t, base, upstream.Config{}, upstream.Options{})
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ts, err := trace.ParseTraceState("vendor=blue")
+	require.NoError(t, err)
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, TraceState: ts,
+	}))
+	ctx = requestid.WithID(ctx, "req-10")
+	ctx = auth.WithPrincipal(ctx, &auth.Principal{Subject: "carol", Roles: []auth.Role{"partner", "staff"},
+		Tenant: "t9", Partner: "acme", Client: auth.ClientPartner})
+
+	require.NoError(t, c.Do(ctx, upstream.Request{Method: http.MethodPost, Path: "/orders", JSON: map[string]int{"n": 1},
+		Header: http.Header{"Idempotency-Key": {"k-7"}}}, nil))
+
+	h := <-got
+	want := map[string]string{
+		"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "Tracestate": "vendor=blue",
+		"Accept": "application/json", "User-Agent": "shopfront-edge", "Content-Type": "application/json",
+		"X-Request-Id": "req-10", "X-Client": "partner", "X-User-Id": "carol", "X-User-Roles": "partner,staff",
+		"X-Tenant-Id": "t9", "X-Partner-Id": "acme", "Idempotency-Key": "k-7",
+	}
+	for k, v := range want {
+		assert.Equal(t, []string{v}, h.Values(k), k)
+	}
+}
