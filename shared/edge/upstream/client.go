@@ -102,7 +102,9 @@ type Client struct {
 	// is built from them, never parsed.
 	scheme, host, basePath, reqHost string
 	log                             *zap.Logger
-	http                            *http.Client
+	// transport is the chain every attempt goes through: the breaker, then
+	// the pool (and client spans around both when tracing exports).
+	transport http.RoundTripper
 	// inject is the propagator setHeaders writes the caller's span context
 	// with, when there are no client spans to do it; nil otherwise.
 	inject  propagation.TextMapPropagator
@@ -180,18 +182,13 @@ func New(service string, cfg Config, opts Options) (*Client, error) {
 		c.log.Warn("upstream breaker changed state", zap.String("from", from.String()), zap.String("to", to.String()))
 	})
 	m.breakerState.add(c)
-	c.http = &http.Client{
-		Transport: &breakerTransport{cb: c.breaker, next: opts.Transport},
-		// Redirects are not followed: they would carry identity headers to
-		// wherever the service points.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	c.transport = &breakerTransport{cb: c.breaker, next: opts.Transport}
 	if opts.TracerProvider == nil {
 		c.inject = opts.Propagator
 		return c, nil
 	}
 	getSpan := service + " GET"
-	c.http.Transport = otelhttp.NewTransport(c.http.Transport,
+	c.transport = otelhttp.NewTransport(c.transport,
 		otelhttp.WithTracerProvider(opts.TracerProvider),
 		otelhttp.WithPropagators(opts.Propagator),
 		// No otel metrics: the Prometheus collectors above are the metrics,
@@ -519,11 +516,13 @@ func (c *Client) read(ctx context.Context, resp *http.Response, out any) error {
 }
 
 // send makes one attempt through the transport chain. It calls the
-// transport itself rather than an http.Client, which copies every
-// request's headers for redirects that are never followed here; errors are
-// wrapped as http.Client wraps them, so they read the same.
+// transport itself rather than an http.Client, so redirects are never
+// followed (they would carry identity headers to wherever the service
+// points; a 3xx is the service's answer) and no request's headers are
+// copied for them; errors are wrapped as http.Client wraps them, so they
+// read the same.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
-	resp, err := c.http.Transport.RoundTrip(req)
+	resp, err := c.transport.RoundTrip(req)
 	if err != nil {
 		return nil, &url.Error{Op: req.Method[:1] + strings.ToLower(req.Method[1:]), URL: req.URL.Redacted(), Err: err}
 	}

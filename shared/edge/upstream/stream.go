@@ -70,7 +70,7 @@ func (c *Client) stream(ctx context.Context, r Request, firstByte time.Duration)
 	}
 	c.setHeaders(ctx, req, r.Header, "")
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	timer.Stop()
 	if err != nil {
 		cancel(nil)
