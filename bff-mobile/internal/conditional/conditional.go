@@ -63,7 +63,13 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 			res := ec.Response()
 			bw := pool.Get().(*bufferedWriter)
 			bw.reset(res.Writer)
-			defer pool.Put(bw)
+			defer func() {
+				// A writer grown by a rare large body is left to the garbage
+				// collector rather than held by the pool.
+				if bw.buf.Cap() <= maxPooled {
+					pool.Put(bw)
+				}
+			}()
 			buf := bw.buf
 			res.Writer = bw
 			defer func() { res.Writer = bw.ResponseWriter }()
@@ -118,6 +124,9 @@ func (c Config) ToMiddleware() (echo.MiddlewareFunc, error) {
 }
 
 const headerETag = "ETag"
+
+// maxPooled is the largest buffer a pooled writer keeps.
+const maxPooled = 1 << 20
 
 // etagKey is headerETag as http.Header keys it (canonical form), for
 // setting the map directly.
@@ -235,13 +244,13 @@ func (w *bufferedWriter) Write(b []byte) (int, error) {
 	return w.buf.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the connection.
-// reset readies a pooled writer for a response written to w.
+// reset readies a pooled writer for a response written to rw.
 func (w *bufferedWriter) reset(rw http.ResponseWriter) {
 	w.ResponseWriter, w.code, w.wroteHeader = rw, 0, false
 	w.buf.Reset()
 }
 
+// Unwrap lets http.ResponseController reach the connection.
 func (w *bufferedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *bufferedWriter) flush() {
