@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shopfront/contracts/domain"
 )
 
 // callTimeout bounds one upstream call of the proxy and the fan-out, as
@@ -54,11 +56,21 @@ func runProxy(ctx context.Context, args []string) error {
 // base URL: a first stage of fixed calls, then a second stage whose calls
 // are built from the first stage's answers, as the gateway builds them.
 type shape struct {
-	first []string
-	// then returns the second stage's paths from the decoded answers of
+	first []call
+	// then returns the second stage's calls from the decoded answers of
 	// the first stage, in the order of first.
-	then func(first []any) []string
+	then func(first []any) []call
 }
+
+// call is one upstream call and the domain type its answer is decoded
+// into: a hand-written fan-out decodes into the contracts' types, as the
+// gateways do, not into generic maps, which cost several times as much.
+type call struct {
+	path string
+	into func() any
+}
+
+func get[T any](path string) call { return call{path: path, into: func() any { return new(T) }} }
 
 // shapes mirror the gateways' aggregates call for call, so that the
 // reference does the same work: the same requests (limits and ids
@@ -70,29 +82,39 @@ type shape struct {
 // and prices.
 var shapes = map[string]shape{
 	"home": {
-		first: []string{"/users/users/u-001", "/notifications/users/u-001/unread-count", "/payments/users/u-001/balance",
-			"/orders/users/u-001/orders?limit=5", "/recommendations/users/u-001/recommendations?limit=10"},
-		then: func(first []any) []string {
+		first: []call{
+			get[domain.User]("/users/users/u-001"),
+			get[domain.UnreadCount]("/notifications/users/u-001/unread-count"),
+			get[domain.Balance]("/payments/users/u-001/balance"),
+			get[domain.OrderList]("/orders/users/u-001/orders?limit=5"),
+			get[domain.RecommendationList]("/recommendations/users/u-001/recommendations?limit=10"),
+		},
+		then: func(first []any) []call {
 			var products, recs []string
-			for _, o := range field(first[3], "items") {
-				for _, it := range field(o, "items") {
-					products = appendNew(products, productID(it))
+			for _, o := range first[3].(*domain.OrderList).Items {
+				for _, it := range o.Items {
+					products = appendNew(products, it.ProductID)
 				}
 			}
-			for _, r := range field(first[4], "items") {
-				recs = append(recs, productID(r))
-				products = appendNew(products, productID(r))
+			for _, r := range first[4].(*domain.RecommendationList).Items {
+				recs = append(recs, r.ProductID)
+				products = appendNew(products, r.ProductID)
 			}
 			return batch(products, recs)
 		},
 	},
 	"product": {
-		first: []string{"/catalog/products/p-0001", "/pricing/prices/p-0001?currency=USD", "/inventory/stock/p-0001",
-			"/reviews/products/p-0001/reviews?limit=10&page=1", "/recommendations/products/p-0001/similar?limit=8"},
-		then: func(first []any) []string {
+		first: []call{
+			get[domain.Product]("/catalog/products/p-0001"),
+			get[domain.Price]("/pricing/prices/p-0001?currency=USD"),
+			get[domain.Stock]("/inventory/stock/p-0001"),
+			get[domain.ReviewPage]("/reviews/products/p-0001/reviews?limit=10&page=1"),
+			get[domain.RecommendationList]("/recommendations/products/p-0001/similar?limit=8"),
+		},
+		then: func(first []any) []call {
 			var similar []string
-			for _, r := range field(first[4], "items") {
-				similar = append(similar, productID(r))
+			for _, r := range first[4].(*domain.RecommendationList).Items {
+				similar = append(similar, r.ProductID)
 			}
 			return batch(similar, similar)
 		},
@@ -102,28 +124,15 @@ var shapes = map[string]shape{
 // batch returns the catalog call of products and the pricing call of
 // priced, each left out when it has no ids, with the query the gateways'
 // clients encode.
-func batch(products, priced []string) []string {
-	var paths []string
+func batch(products, priced []string) []call {
+	var calls []call
 	if len(products) > 0 {
-		paths = append(paths, "/catalog/products?"+url.Values{"ids": {strings.Join(products, ",")}}.Encode())
+		calls = append(calls, get[domain.ProductList]("/catalog/products?"+url.Values{"ids": {strings.Join(products, ",")}}.Encode()))
 	}
 	if len(priced) > 0 {
-		paths = append(paths, "/pricing/prices?"+url.Values{"ids": {strings.Join(priced, ",")}, "currency": {"USD"}}.Encode())
+		calls = append(calls, get[domain.PriceList]("/pricing/prices?"+url.Values{"ids": {strings.Join(priced, ",")}, "currency": {"USD"}}.Encode()))
 	}
-	return paths
-}
-
-// field returns the array member key of a decoded JSON object, or nil.
-func field(v any, key string) []any {
-	m, _ := v.(map[string]any)
-	a, _ := m[key].([]any)
-	return a
-}
-
-func productID(v any) string {
-	m, _ := v.(map[string]any)
-	id, _ := m["productId"].(string)
-	return id
+	return calls
 }
 
 func appendNew(ids []string, id string) []string {
@@ -134,7 +143,8 @@ func appendNew(ids []string, id string) []string {
 }
 
 // runFanout serves every request with the stages of -shape: each stage's
-// calls in parallel goroutines with net/http, the bodies decoded, then
+// calls in parallel goroutines with net/http, the bodies decoded into
+// the domain types with encoding/json, then
 // one JSON answer of them all. It is the least an aggregate costs in Go.
 func runFanout(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
@@ -175,22 +185,22 @@ func (f *fanout) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"stages": [][]any{first, second}})
 }
 
-// stage calls paths in parallel and returns their decoded answers.
-func (f *fanout) stage(ctx context.Context, paths []string) ([]any, error) {
-	out := make([]any, len(paths))
-	errs := make([]error, len(paths))
+// stage makes calls in parallel and returns their decoded answers.
+func (f *fanout) stage(ctx context.Context, calls []call) ([]any, error) {
+	out := make([]any, len(calls))
+	errs := make([]error, len(calls))
 	var wg sync.WaitGroup
-	for i, p := range paths {
-		wg.Go(func() { out[i], errs[i] = f.get(ctx, p) })
+	for i, c := range calls {
+		wg.Go(func() { out[i], errs[i] = f.get(ctx, c) })
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
 }
 
-func (f *fanout) get(ctx context.Context, path string) (any, error) {
+func (f *fanout) get(ctx context.Context, c call) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base+c.path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -201,11 +211,11 @@ func (f *fanout) get(ctx context.Context, path string) (any, error) {
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, res.Body)
-		return nil, fmt.Errorf("%s: status %d", path, res.StatusCode)
+		return nil, fmt.Errorf("%s: status %d", c.path, res.StatusCode)
 	}
-	var v any
-	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&v); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	v := c.into()
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(v); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.path, err)
 	}
 	return v, nil
 }

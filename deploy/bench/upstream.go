@@ -60,7 +60,9 @@ func newUpstream() (*upstream, error) {
 	// (the warm-up).
 	paths := []string{"/identity/.well-known/jwks.json"}
 	for _, sh := range shapes {
-		paths = append(paths, sh.first...)
+		for _, c := range sh.first {
+			paths = append(paths, c.path)
+		}
 	}
 	for _, p := range paths {
 		path, query, _ := strings.Cut(p, "?")
