@@ -14,20 +14,27 @@ import (
 	"github.com/shopfront/bff-partner/internal/audit"
 )
 
+// auditMiddleware returns the audit layer writing to a buffered file in a
+// temporary directory, closed when the benchmark ends.
+func auditMiddleware(b *testing.B) echo.MiddlewareFunc {
+	w, err := audit.Open(audit.WriterConfig{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = w.Close(context.Background()) })
+	mw, err := audit.Config{Sink: w}.ToMiddleware()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return mw
+}
+
 // benchAudit measures recording POST /v2/orders requests with body to a
 // buffered file, answered status once the handler read the body, as
 // validation reads it in the gateway: the audit records what the chain
 // reads.
 func benchAudit(b *testing.B, status int, body string) {
-	w, err := audit.Open(audit.WriterConfig{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close(context.Background())
-	mw, err := audit.Config{Sink: w}.ToMiddleware()
-	if err != nil {
-		b.Fatal(err)
-	}
+	mw := auditMiddleware(b)
 	e := echo.New()
 	e.POST("/v2/orders", func(c echo.Context) error {
 		if _, err := io.Copy(io.Discard, c.Request().Body); err != nil {
@@ -53,15 +60,7 @@ func BenchmarkAudit(b *testing.B) {
 // BenchmarkAuditGet measures recording a bodiless GET answered 200, the
 // pass-through routes' case (GET /v2/inventory/{id}).
 func BenchmarkAuditGet(b *testing.B) {
-	w, err := audit.Open(audit.WriterConfig{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close(context.Background())
-	mw, err := audit.Config{Sink: w}.ToMiddleware()
-	if err != nil {
-		b.Fatal(err)
-	}
+	mw := auditMiddleware(b)
 	e := echo.New()
 	e.GET("/v2/inventory/:id", func(c echo.Context) error { return c.NoContent(http.StatusOK) }, mw)
 	req := httptest.NewRequest(http.MethodGet, "/v2/inventory/p-0001", nil)

@@ -116,13 +116,7 @@ func TestClient_PassesTheCallerTraceWithoutSpans(t *testing.T) {
 	base, got := headerServer(t)
 	c := newClient(t, base, upstream.Config{}, upstream.Options{Client: auth.ClientWeb})
 
-	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	ts, err := trace.ParseTraceState("vendor=blue")
-	require.NoError(t, err)
-	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, TraceState: ts,
-	}))
+	ctx := callerSpan(t)
 	ctx = requestid.WithID(ctx, "req-9")
 	ctx = auth.WithPrincipal(ctx, &auth.Principal{Subject: "bob", Roles: []auth.Role{"customer"}})
 
@@ -1029,6 +1023,19 @@ func TestClient_TimeoutIsTheSoonerOfCallerAndClient(t *testing.T) {
 	}
 }
 
+// callerSpan returns a context holding a caller's sampled span context
+// (trace 4bf92f35..., span 00f067aa0ba902b7, trace state vendor=blue).
+func callerSpan(t *testing.T) context.Context {
+	t.Helper()
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ts, err := trace.ParseTraceState("vendor=blue")
+	require.NoError(t, err)
+	return trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, TraceState: ts,
+	}))
+}
+
 // TestClient_SendsEveryHeaderOfAFullCall: a call carrying more headers
 // than usual (trace state, a body, every identity header) sends each once
 // with its own value.
@@ -1036,13 +1043,7 @@ func TestClient_SendsEveryHeaderOfAFullCall(t *testing.T) {
 	t.Parallel()
 	base, got := headerServer(t)
 	c := newClient(t, base, upstream.Config{}, upstream.Options{})
-	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	ts, err := trace.ParseTraceState("vendor=blue")
-	require.NoError(t, err)
-	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, TraceState: ts,
-	}))
+	ctx := callerSpan(t)
 	ctx = requestid.WithID(ctx, "req-10")
 	ctx = auth.WithPrincipal(ctx, &auth.Principal{Subject: "carol", Roles: []auth.Role{"partner", "staff"},
 		Tenant: "t9", Partner: "acme", Client: auth.ClientPartner})
