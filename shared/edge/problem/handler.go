@@ -10,12 +10,14 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/shopfront/shared/edge/jsonx"
 	"github.com/shopfront/shared/edge/requestid"
 )
 
 // HandlerConfig configures the error renderer.
 type HandlerConfig struct {
-	// Logger receives one line per 5xx with its cause. Required.
+	// Logger receives one line per 5xx with its cause, but for a shed
+	// (503 overloaded), which the concurrency limit counts. Required.
 	Logger *zap.Logger
 	// TypeBase is the error catalogue: `type` is TypeBase#<code>, the
 	// catalogue's section on that code, so a client (or its developer)
@@ -66,7 +68,11 @@ func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
 			}
 			return
 		}
-		if p.Status >= 500 {
+		if p.Status >= 500 && p.Code != CodeOverloaded {
+			// A shed is the gateway's own deliberate answer, counted by
+			// the concurrency limit's metrics and in the access log: a
+			// failure line for each would flood the log with the same
+			// line at the moment the instance has the least to spare.
 			logFailure(log, c, p.Status, p.Code, err)
 		}
 		if p.Status == StatusClientClosedRequest {
@@ -112,12 +118,12 @@ func Write(c echo.Context, p *Problem, typeBase string) {
 			c.Response().Header().Add(k, v)
 		}
 	}
-	body, err := json.Marshal(out.members())
+	body, err := out.encode()
 	if err != nil {
 		// An extension that cannot be encoded must not cost the client its
 		// error: the standard members always encode.
 		out.Extensions = nil
-		body, _ = json.Marshal(out.members())
+		body, _ = out.encode()
 	}
 	c.Response().Header().Set(echo.HeaderContentType, ContentType)
 	c.Response().WriteHeader(out.Status)
@@ -136,6 +142,34 @@ func ServerDetail(code string) string {
 	default:
 		return "The gateway could not handle the request."
 	}
+}
+
+// encode returns the JSON body of p: its standard members and extensions,
+// keys in byte order.
+func (p *Problem) encode() ([]byte, error) {
+	if len(p.Extensions) == 0 {
+		// Most problems have no extension (every 429, 401 and shed among
+		// them): the standard members from a struct, whose fields are in
+		// the order encoding/json sorts a map's keys, are the same bytes
+		// as the map's without a map built and sorted for each answer.
+		return jsonx.Marshal(standardMembers{
+			Detail: p.Detail, Error: p.Code, Instance: p.Instance, RequestID: p.RequestID,
+			Status: p.Status, Title: p.Title, Type: p.Type,
+		})
+	}
+	return json.Marshal(p.members())
+}
+
+// standardMembers are a problem's members without extensions, in key
+// order; instance and requestId are always present, as in members.
+type standardMembers struct {
+	Detail    string `json:"detail,omitempty"`
+	Error     string `json:"error"`
+	Instance  string `json:"instance"`
+	RequestID string `json:"requestId"`
+	Status    int    `json:"status"`
+	Title     string `json:"title"`
+	Type      string `json:"type"`
 }
 
 func (p *Problem) members() map[string]any {
@@ -183,22 +217,7 @@ func fromHTTPError(he *echo.HTTPError) *Problem {
 	if s, ok := he.Message.(string); ok && he.Code < 500 {
 		detail = s
 	}
-	code := map[int]string{
-		http.StatusBadRequest:            CodeBadRequest,
-		http.StatusUnauthorized:          CodeUnauthorized,
-		http.StatusForbidden:             CodeForbidden,
-		http.StatusNotFound:              CodeNotFound,
-		http.StatusMethodNotAllowed:      CodeMethodNotAllowed,
-		http.StatusRequestEntityTooLarge: CodePayloadTooLarge,
-		http.StatusUnsupportedMediaType:  CodeUnsupportedMediaType,
-		// RFC 9110 renamed 422; the upstream client uses the new name too.
-		http.StatusUnprocessableEntity:         "unprocessable_content",
-		http.StatusTooManyRequests:             CodeRateLimited,
-		http.StatusRequestHeaderFieldsTooLarge: CodeHeadersTooLarge,
-		http.StatusBadGateway:                  CodeUpstreamUnavailable,
-		http.StatusServiceUnavailable:          CodeUpstreamUnavailable,
-		http.StatusGatewayTimeout:              CodeUpstreamTimeout,
-	}[he.Code]
+	code := httpErrorCode(he.Code)
 	if code == "" {
 		code = strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "_"))
 		if code == "" || he.Code >= 500 {
@@ -210,4 +229,38 @@ func fromHTTPError(he *echo.HTTPError) *Problem {
 		p.Err = he.Internal
 	}
 	return p
+}
+
+// httpErrorCode is the code of an echo.HTTPError's status, "" for a status
+// without one of its own. A switch rather than a map literal, which would
+// be built again for every error.
+func httpErrorCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeBadRequest
+	case http.StatusUnauthorized:
+		return CodeUnauthorized
+	case http.StatusForbidden:
+		return CodeForbidden
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusMethodNotAllowed:
+		return CodeMethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		return CodePayloadTooLarge
+	case http.StatusUnsupportedMediaType:
+		return CodeUnsupportedMediaType
+	case http.StatusUnprocessableEntity:
+		// RFC 9110 renamed 422; the upstream client uses the new name too.
+		return "unprocessable_content"
+	case http.StatusTooManyRequests:
+		return CodeRateLimited
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return CodeHeadersTooLarge
+	case http.StatusBadGateway, http.StatusServiceUnavailable:
+		return CodeUpstreamUnavailable
+	case http.StatusGatewayTimeout:
+		return CodeUpstreamTimeout
+	}
+	return ""
 }

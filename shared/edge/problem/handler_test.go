@@ -432,6 +432,30 @@ func TestHandlerUnknownErrorIsLoggedNotShown(t *testing.T) {
 	assert.Contains(t, fields["cause"], "connection refused", "the cause is in the log")
 }
 
+// TestHandlerShedIsNotLoggedAsAFailure: a 503 overloaded is the gateway
+// refusing work on purpose; under overload there is one per refused
+// request, and a failure line for each would cost the instance what it
+// has least of. Another 503 still is a failure with its cause logged.
+func TestHandlerShedIsNotLoggedAsAFailure(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, problem.HandlerConfig{})
+	g.fail(http.MethodGet, "/shed", problem.New(http.StatusServiceUnavailable, problem.CodeOverloaded, "at the limit").
+		WithHeader(echo.HeaderRetryAfter, "1"))
+	g.fail(http.MethodGet, "/down", problem.New(http.StatusServiceUnavailable, problem.CodeUpstreamUnavailable, "").
+		Wrap(errors.New("dial catalog: connection refused")))
+
+	shed := do(t, http.MethodGet, g.URL+"/shed", "shed-1")
+	down := do(t, http.MethodGet, g.URL+"/down", "down-1")
+
+	assert.Equal(t, http.StatusServiceUnavailable, shed.status)
+	assert.Equal(t, "overloaded", assertShape(t, shed, "shed-1")["error"])
+	assert.Equal(t, "1", shed.header.Get(echo.HeaderRetryAfter))
+	assert.Equal(t, http.StatusServiceUnavailable, down.status)
+	entries := g.logs.FilterMessage("request failed").All()
+	require.Len(t, entries, 1, "only the upstream failure is logged")
+	assert.Equal(t, "down-1", entries[0].ContextMap()["requestId"])
+}
+
 func TestHandlerClientClosed(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t, problem.HandlerConfig{})
