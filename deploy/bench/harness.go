@@ -612,12 +612,12 @@ func (h *harness) profile(ctx context.Context, scenarios []*scenario) error {
 		h.say("profile %s (%d s)", s.Name, secs)
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			h.saveProfile(ctx, s, fmt.Sprintf("profile?seconds=%d", secs), ".pb.gz", secs)
+			h.saveProfile(ctx, s.proc, s.Name, fmt.Sprintf("profile?seconds=%d", secs), ".pb.gz", secs)
 		})
 		wg.Go(func() {
 			select {
 			case <-time.After((secs - 1) * time.Second):
-				h.saveProfile(ctx, s, "heap", ".heap.pb.gz", 0)
+				h.saveProfile(ctx, s.proc, s.Name, "heap", ".heap.pb.gz", 0)
 			case <-ctx.Done():
 			}
 		})
@@ -630,23 +630,23 @@ func (h *harness) profile(ctx context.Context, scenarios []*scenario) error {
 	return nil
 }
 
-// saveProfile saves the profile /debug/pprof/<which> of the gateway of s,
-// which takes secs seconds, as pprof/<scenario><suffix>.
-func (h *harness) saveProfile(ctx context.Context, s *scenario, which, suffix string, secs int) {
-	url := fmt.Sprintf("http://%s/debug/pprof/%s", s.proc.admin, which)
+// saveProfile saves the profile /debug/pprof/<which> of the gateway p,
+// which takes secs seconds, as pprof/<name><suffix>.
+func (h *harness) saveProfile(ctx context.Context, p *proc, name, which, suffix string, secs int) {
+	url := fmt.Sprintf("http://%s/debug/pprof/%s", p.admin, which)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return
 	}
 	res, err := (&http.Client{Timeout: time.Duration(secs+10) * time.Second}).Do(req)
 	if err != nil {
-		h.say("  profile of %s: %v", s.Name, err)
+		h.say("  profile of %s: %v", name, err)
 		return
 	}
 	defer res.Body.Close()
 	dir := filepath.Join(h.o.results, "pprof")
 	_ = os.MkdirAll(dir, 0o755)
-	f, err := os.Create(filepath.Join(dir, s.Name+suffix))
+	f, err := os.Create(filepath.Join(dir, name+suffix))
 	if err != nil {
 		return
 	}

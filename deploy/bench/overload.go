@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -142,9 +143,26 @@ func (h *harness) overload(ctx context.Context, ov *overloadSetup) (*overloadRep
 				return nil, err
 			}
 			h.say("round %d/%d  %s: overloaded %d/s", k+1, h.o.rounds, name, rate)
-			if r.Overloaded, r.OverloadedCPUus, err = cpuOf(ov.procs[i], func() (loadResult, error) {
+			var wg sync.WaitGroup
+			if h.o.profile && k == h.o.rounds-1 {
+				// The last round's overloaded run is profiled whole, from
+				// its second second (the arrivals are at their rate by
+				// then): where a shed's CPU goes. The figures of that
+				// round include the profiler's cost.
+				secs := max(1, int(h.o.duration/time.Second)-1)
+				wg.Go(func() {
+					select {
+					case <-time.After(time.Second):
+						h.saveProfile(ctx, ov.procs[i], name+"-overloaded", fmt.Sprintf("profile?seconds=%d", secs), ".pb.gz", secs)
+					case <-ctx.Done():
+					}
+				})
+			}
+			r.Overloaded, r.OverloadedCPUus, err = cpuOf(ov.procs[i], func() (loadResult, error) {
 				return h.load(ctx, url(i), ov.header, rate)
-			}); err != nil {
+			})
+			wg.Wait()
+			if err != nil {
 				return nil, err
 			}
 			o := r.Overloaded
