@@ -145,7 +145,7 @@ type Gateway struct {
 
 	// unmatched is the core's layer of the Unmatched slot.
 	unmatched server.Layer
-	// overload is the concurrency limit, first in the Outer slot; nil when
+	// overload is the concurrency limit, first in the Admission slot; nil when
 	// BFF_OVERLOAD=off.
 	overload *overload.Limiter
 	// longLived matches the routes Register was given marked LongLived,
@@ -410,17 +410,17 @@ func (g *Gateway) Reload(ctx context.Context) error {
 // Install adds the gateway's own layers to the edge chain (server.Chain
 // says where each slot sits), with the core's count of requests in flight
 // first in the Pre slot (outermost, so that it covers the audit log too),
-// its rate limit of unmatched routes first in the Unmatched slot and its
-// concurrency limit first in the Outer slot, ahead of compression and of
-// every route's chain (authentication, rate limits, the body). Call it
-// once, before Run; a gateway without layers of its own may leave it to
-// Run.
+// its concurrency limit first in the Admission slot, right after routing
+// and ahead of every other layer (a shed costs little more than reading
+// the request and writing the answer), and its rate limit of unmatched
+// routes first in the Unmatched slot. Call it once, before Run; a gateway
+// without layers of its own may leave it to Run.
 func (g *Gateway) Install(c server.Chain) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c.Unmatched = append([]server.Layer{g.unmatched}, c.Unmatched...)
 	if g.overload != nil {
-		c.Outer = append([]server.Layer{{Name: "concurrency limit (503 overloaded)", Middleware: g.overload.Middleware}}, c.Outer...)
+		c.Admission = append([]server.Layer{{Name: "concurrency limit (503 overloaded)", Middleware: g.overload.Middleware}}, c.Admission...)
 	}
 	c.Pre = append([]server.Layer{{Name: "in-flight count (what handlers use is closed after them)", Middleware: g.countInFlight}}, c.Pre...)
 	if err := g.Server.Install(c); err != nil {

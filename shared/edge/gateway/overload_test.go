@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/shopfront/shared/edge/gateway"
 	"github.com/shopfront/shared/edge/gateway/gatewaytest"
 	"github.com/shopfront/shared/edge/problem"
+	"github.com/shopfront/shared/edge/requestid"
 	"github.com/shopfront/shared/edge/route"
 	"github.com/shopfront/shared/edge/server"
 )
@@ -82,14 +84,20 @@ func TestOverloadInstalled(t *testing.T) {
 	g, entered, release := overloadGateway(t, map[string]string{"BFF_OVERLOAD": "adaptive"})
 	pub := "http://" + g.Addr()
 
-	outer := slices.IndexFunc(g.Layers(), func(l server.SlotLayer) bool { return l.Slot == server.SlotOuter })
-	require.GreaterOrEqual(t, outer, 0)
-	assert.Equal(t, "concurrency limit (503 overloaded)", g.Layers()[outer].Name, "first in the Outer slot")
+	layers := g.Layers()
+	admission := slices.IndexFunc(layers, func(l server.SlotLayer) bool { return l.Slot == server.SlotAdmission })
+	require.GreaterOrEqual(t, admission, 0)
+	assert.Equal(t, "concurrency limit (503 overloaded)", layers[admission].Name, "first in the Admission slot")
+	firstAfterRouting := slices.IndexFunc(layers, func(l server.SlotLayer) bool { return !l.Pre })
+	assert.Equal(t, firstAfterRouting, admission, "ahead of every layer after routing: request id, tracing, metrics, access log")
 
 	slow := get(pub + "/slow")
 	assert.Equal(t, "/slow", <-entered)
 
-	res, err := http.Get(pub + "/slow")
+	req, err := http.NewRequest(http.MethodGet, pub+"/slow", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Request-Id", "client-chosen-1")
+	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	var p problem.Problem
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&p))
@@ -98,7 +106,17 @@ func TestOverloadInstalled(t *testing.T) {
 	assert.Equal(t, "1", res.Header.Get("Retry-After"))
 	assert.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
 	assert.Equal(t, problem.CodeOverloaded, p.Code)
-	assert.NotEmpty(t, res.Header.Get("X-Request-Id"), "a shed is a problem like any other, with its request id")
+	assert.Equal(t, "client-chosen-1", res.Header.Get("X-Request-Id"), "a shed keeps the client's valid request id")
+	assert.Equal(t, "client-chosen-1", p.RequestID)
+	for _, bad := range []string{"", "has space", strings.Repeat("x", 129)} {
+		req.Header.Set("X-Request-Id", bad)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+		id := res.Header.Get("X-Request-Id")
+		assert.True(t, requestid.Valid(id) && id != bad, "a shed replaces the request id %q with a valid one, got %q", bad, id)
+	}
 	select {
 	case path := <-entered:
 		t.Fatalf("the shed request reached a handler: %s", path)

@@ -33,9 +33,9 @@ type Layer struct {
 // fixed position in it, so no gateway calls Echo.Pre or Echo.Use itself and
 // the whole order is decided here (see Layers and docs/chain.md):
 //
-//	strip identity headers -> Pre -> [routing] -> HEAD as GET -> recover
-//	-> request id -> tracing -> request metrics -> access log -> limits
-//	-> Unmatched -> Outer -> the route's own chain -> handler
+//	strip identity headers -> Pre -> [routing] -> Admission -> HEAD as GET
+//	-> recover -> request id -> tracing -> request metrics -> access log
+//	-> limits -> Unmatched -> Outer -> the route's own chain -> handler
 type Chain struct {
 	// Pre runs before routing, for every request, with its true method (a
 	// HEAD is still HEAD): an audit log that must see every answer, or
@@ -44,6 +44,13 @@ type Chain struct {
 	// c.Error: the recover, request id and access log layers run after it.
 	// Optional. Default none.
 	Pre []Layer
+	// Admission runs first after routing (so the route is known), ahead
+	// of every edge layer after it: a layer that refuses requests when
+	// the instance is at its limit, which must cost as little as possible
+	// — no request id, span, metrics or access-log line are made for what
+	// it refuses. A refusal it returns is rendered by the error handler;
+	// it sets the answer's X-Request-Id itself. Optional. Default none.
+	Admission []Layer
 	// Unmatched runs after the edge chain only for requests no route
 	// matches (answered 404 or 405), which no route's own chain sees: the
 	// rate limit that makes a flood of unknown paths cost the client.
@@ -63,6 +70,7 @@ type Slot string
 const (
 	SlotEdge      Slot = "edge"
 	SlotPre       Slot = "pre"
+	SlotAdmission Slot = "admission"
 	SlotUnmatched Slot = "unmatched"
 	SlotOuter     Slot = "outer"
 )
@@ -76,6 +84,19 @@ type step struct {
 	pre bool
 }
 
+// rank orders steps: those before routing, then the Admission slot's,
+// then the others after routing.
+func (st step) rank() int {
+	switch {
+	case st.pre:
+		return 0
+	case st.slot == SlotAdmission:
+		return 1
+	default:
+		return 2
+	}
+}
+
 // newEcho builds the public echo instance with the fixed edge chain; Install
 // later adds a gateway's Chain at its slots. The order, outermost first, is
 // the list edgeSteps returns followed by the slots, as Layers reports it:
@@ -85,6 +106,7 @@ type step struct {
 //     (bff-partner's audit, for one) and so ahead of recover and request
 //     id; it only deletes headers, so running first changes nothing else;
 //  2. the Pre slot;
+//     (routing), then the Admission slot, ahead of everything below;
 //  3. HEAD as GET: every GET route also answers HEAD (mirrorGET), and a
 //     HEAD request is handed on as a GET whose body net/http drops
 //     (headAsGet, the first middleware after routing, ahead of recover as
@@ -187,8 +209,9 @@ func (s *Server) edgeSteps() ([]step, error) {
 }
 
 // install wires steps on the echo instance, in order, and records them.
-// Steps only ever go after those already installed: Install adds the Pre
-// slot after the last pre-routing step and Unmatched and Outer after the
+// Steps keep their order of installation within their rank: Install adds
+// the Pre slot after the last pre-routing step, the Admission slot ahead
+// of every other post-routing step, and Unmatched and Outer after the
 // last post-routing one, which is where they belong.
 //
 // The steps after routing are not handed to Echo.Use one by one: echo
@@ -203,17 +226,9 @@ func (s *Server) edgeSteps() ([]step, error) {
 func (s *Server) install(steps []step) {
 	first := len(s.steps) == 0
 	s.steps = append(s.steps, steps...)
-	// Keep the list in chain order: pre-routing steps first.
-	slices.SortStableFunc(s.steps, func(a, b step) int {
-		switch {
-		case a.pre == b.pre:
-			return 0
-		case a.pre:
-			return -1
-		default:
-			return 1
-		}
-	})
+	// Keep the list in chain order: pre-routing steps first, then the
+	// Admission slot, then the other steps after routing.
+	slices.SortStableFunc(s.steps, func(a, b step) int { return a.rank() - b.rank() })
 	var h echo.HandlerFunc = routeHandler
 	for i := len(s.steps) - 1; i >= 0; i-- {
 		if !s.steps[i].pre {
@@ -291,6 +306,7 @@ func (s *Server) Install(c Chain) error {
 		}
 	}
 	add(SlotPre, true, c.Pre, nil)
+	add(SlotAdmission, false, c.Admission, nil)
 	add(SlotUnmatched, false, c.Unmatched, onlyUnmatched)
 	add(SlotOuter, false, c.Outer, nil)
 	if err := errors.Join(errs...); err != nil {
@@ -316,6 +332,8 @@ func slotField(s Slot) string {
 	switch s {
 	case SlotPre:
 		return "Pre"
+	case SlotAdmission:
+		return "Admission"
 	case SlotUnmatched:
 		return "Unmatched"
 	default:
@@ -365,6 +383,7 @@ func Describe(layers []SlotLayer) string {
 	group(true, SlotEdge)
 	group(true, SlotPre)
 	b.WriteString("    -- routing --\n")
+	group(false, SlotAdmission)
 	group(false, SlotEdge)
 	group(false, SlotUnmatched)
 	group(false, SlotOuter)
