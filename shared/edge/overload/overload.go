@@ -9,10 +9,12 @@
 // concurrency, raises it while latency holds. By default there is no
 // queue: a request over the limit waits for nothing and the client can go
 // to another instance (Config.MaxWait allows a short wait). The limit's
-// own cost is about a microsecond; a shed still costs the instance the
-// request's parsing, logging and answer, about 40 % of a served one on
-// the pass-through route, which is what bounds how much an overloaded
-// instance can still serve (docs/overload.md).
+// own cost is about a microsecond. It runs right after routing, ahead of
+// the request id, tracing, metrics and access log, so a shed costs the
+// instance little more than net/http's reading of the request and writing
+// of the answer: about a quarter of a served request on the pass-through
+// route, which is what bounds how much an overloaded instance can still
+// serve (docs/overload.md).
 //
 // Long-lived requests (event streams, upload chunks with their own slot
 // limit) must be skipped (Config.Skipper): they would hold a slot for
