@@ -74,6 +74,21 @@ func get(url string) <-chan int {
 	return done
 }
 
+// head sends a HEAD in the background; its status arrives on the channel.
+func head(url string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		res, err := http.Head(url)
+		if err != nil {
+			done <- 0
+			return
+		}
+		_ = res.Body.Close()
+		done <- res.StatusCode
+	}()
+	return done
+}
+
 // TestOverloadInstalled boots the gateway core with BFF_OVERLOAD=adaptive:
 // the limit sits first in the Outer slot; with its one slot taken the next
 // request is shed with 503 overloaded and Retry-After as problem+json,
@@ -125,6 +140,13 @@ func TestOverloadInstalled(t *testing.T) {
 
 	stream := get(pub + "/stream")
 	assert.Equal(t, "/stream", <-entered, "a long-lived route is admitted at the limit")
+	headStream := head(pub + "/stream")
+	select {
+	case path := <-entered:
+		assert.Equal(t, "/stream", path, "so is a HEAD of it, which is served as the GET")
+	case status := <-headStream:
+		t.Fatalf("a HEAD of the long-lived route was answered %d at the limit, not admitted", status)
+	}
 
 	for _, path := range []string{"/healthz", "/metrics"} {
 		res, err := http.Get("http://" + g.AdminAddr() + path)
@@ -137,11 +159,12 @@ func TestOverloadInstalled(t *testing.T) {
 		assert.Contains(t, metrics, name)
 		assert.Contains(t, edgetest.Doc(t, "operations.md"), "`"+name+"`", "the operations guide lists it")
 	}
-	assert.Equal(t, 1, g.Overload().InFlight(), "the stream holds no slot")
+	assert.Equal(t, 1, g.Overload().InFlight(), "the streams hold no slot")
 
 	release()
 	assert.Equal(t, http.StatusNoContent, <-slow)
 	assert.Equal(t, http.StatusNoContent, <-stream)
+	assert.Equal(t, http.StatusNoContent, <-headStream)
 	assert.Eventually(t, func() bool { return g.Overload().InFlight() == 0 }, 5*time.Second, time.Millisecond)
 }
 

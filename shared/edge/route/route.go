@@ -15,6 +15,7 @@ package route
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/labstack/echo/v4"
@@ -102,7 +103,9 @@ func Compose(h echo.HandlerFunc, mw ...echo.MiddlewareFunc) echo.HandlerFunc {
 
 // LongLived returns whether the request matched, after routing, a route of
 // the tables marked LongLived: its method and path template are one of
-// theirs. Behind the edge chain a HEAD is already the GET it is served as.
+// theirs. A HEAD counts as the GET it is served as, whether or not the
+// edge chain's HEAD-as-GET layer has run yet (the concurrency limit runs
+// ahead of it): a HEAD of an event stream streams like the GET.
 func LongLived(tables ...[]Route) func(c echo.Context) bool {
 	long := map[string]bool{}
 	for _, rt := range slices.Concat(tables...) {
@@ -114,6 +117,10 @@ func LongLived(tables ...[]Route) func(c echo.Context) bool {
 		if len(long) == 0 {
 			return false
 		}
-		return long[c.Request().Method+" "+c.Path()]
+		method := c.Request().Method
+		if method == http.MethodHead {
+			method = http.MethodGet
+		}
+		return long[method+" "+c.Path()]
 	}
 }
