@@ -111,16 +111,23 @@ func TestSplitDelay(t *testing.T) {
 func TestRatiosArePerRoundMedians(t *testing.T) {
 	sc := []*scenario{{Name: "direct"}, {Name: "gw", vsDirect: "direct", vsProxy: "proxy"}}
 	rounds := [][]measurement{
-		{{Scenario: "direct", RPS: 1000}, {Scenario: "gw", RPS: 500}}, // 0.5
-		{{Scenario: "gw", RPS: 100}, {Scenario: "direct", RPS: 400}},  // 0.25: a slow round for both
-		{{Scenario: "direct", RPS: 1000}, {Scenario: "gw", RPS: 600}}, // 0.6
+		{{Scenario: "direct", RPS: 1000, CPUusPerRq: 10}, {Scenario: "gw", RPS: 500, CPUusPerRq: 20}}, // 0.5, CPU 2
+		{{Scenario: "gw", RPS: 100, CPUusPerRq: 90}, {Scenario: "direct", RPS: 400, CPUusPerRq: 30}},  // 0.25, CPU 3: a slow round for both
+		{{Scenario: "direct", RPS: 1000, CPUusPerRq: 10}, {Scenario: "gw", RPS: 600, CPUusPerRq: 15}}, // 0.6, CPU 1.5
 	}
 	rows := summarise(sc, rounds).rows()
 	require.Len(t, rows, 2)
 	require.NotNil(t, rows[1].VsDirect)
 	assert.InDelta(t, 0.5, *rows[1].VsDirect, 1e-9)
 	assert.Nil(t, rows[1].VsProxy, "no proxy ran")
+	assert.Nil(t, rows[1].CPUVsProxy, "no proxy ran")
 	assert.InDelta(t, 500, rows[1].RPS, 1e-9, "median of the rounds")
+	assert.InDelta(t, 20, rows[1].CPUusPerRq, 1e-9, "median of the rounds")
+
+	sc[1].vsProxy = "direct" // the CPU ratio to a baseline that ran
+	rows = summarise(sc, rounds).rows()
+	require.NotNil(t, rows[1].CPUVsProxy)
+	assert.InDelta(t, 2, *rows[1].CPUVsProxy, 1e-9, "median of 2, 3 and 1.5")
 }
 
 func TestRotate(t *testing.T) {

@@ -31,6 +31,10 @@ type row struct {
 	VsProxy    *float64 `json:"vsProxy,omitempty"`
 	VsRef      *float64 `json:"vsFanout,omitempty"`
 	CPUusPerRq float64  `json:"cpuUsPerRequest"`
+	// CPUVsProxy and CPUVsRef are the CPU per request over the proxy's and
+	// the fan-out's, medians of per-round ratios as the req/s ratios are.
+	CPUVsProxy *float64 `json:"cpuVsProxy,omitempty"`
+	CPUVsRef   *float64 `json:"cpuVsFanout,omitempty"`
 	P50us      float64  `json:"p50us"`
 	P99us      float64  `json:"p99us"`
 	PeakRSS    int64    `json:"peakRssBytes"`
@@ -51,6 +55,17 @@ func summarise(scenarios []*scenario, rounds [][]measurement) *summary {
 // ratio is the median over rounds of this scenario's req/s divided by
 // base's in the same round; nil when base did not run.
 func (s *summary) ratio(name, base string) *float64 {
+	return s.ratioOf(name, base, func(m measurement) float64 { return m.RPS })
+}
+
+// cpuRatio is ratio for the CPU time per request.
+func (s *summary) cpuRatio(name, base string) *float64 {
+	return s.ratioOf(name, base, func(m measurement) float64 { return m.CPUusPerRq })
+}
+
+// ratioOf is the median over rounds of this scenario's figure divided by
+// base's in the same round; nil when base did not run.
+func (s *summary) ratioOf(name, base string, figure func(measurement) float64) *float64 {
 	if base == "" {
 		return nil
 	}
@@ -60,9 +75,9 @@ func (s *summary) ratio(name, base string) *float64 {
 		for _, m := range ms {
 			switch m.Scenario {
 			case name:
-				a = m.RPS
+				a = figure(m)
 			case base:
-				b = m.RPS
+				b = figure(m)
 			}
 		}
 		if a > 0 && b > 0 {
@@ -81,7 +96,8 @@ func (s *summary) rows() []row {
 	for _, sc := range s.scenarios {
 		ms := s.byName[sc.Name]
 		r := row{Scenario: sc.Name, Group: sc.Group, Clients: sc.Clients, PeakRSS: s.rss[sc.Name],
-			VsDirect: s.ratio(sc.Name, sc.vsDirect), VsProxy: s.ratio(sc.Name, sc.vsProxy), VsRef: s.ratio(sc.Name, sc.vsRef)}
+			VsDirect: s.ratio(sc.Name, sc.vsDirect), VsProxy: s.ratio(sc.Name, sc.vsProxy), VsRef: s.ratio(sc.Name, sc.vsRef),
+			CPUVsProxy: s.cpuRatio(sc.Name, sc.vsProxy), CPUVsRef: s.cpuRatio(sc.Name, sc.vsRef)}
 		var rps, cpu, p50, p99 []float64
 		for _, m := range ms {
 			rps, cpu = append(rps, m.RPS), append(cpu, m.CPUusPerRq)
@@ -125,14 +141,15 @@ func (h *harness) report(s *summary, ov *overloadReport) error {
 	w("- One upstream process for all (deploy/bench `upstream`): replays the contracts' fake answers; aggregate sources are delayed %s.\n", h.o.delay)
 	w("- `proxy` is a plain `httputil.ReverseProxy` (MaxIdleConnsPerHost 1024); `nginx` runs one worker, keep-alive upstream, access log off.\n")
 	w("- Gateways: the whole chain with rate limits on and set far above the load (in-process stores, no Redis), access log to /dev/null, metrics, tracing always_on without export; bff-partner with its audit log on. Load: wrk -t1, no Accept-Encoding (nothing is compressed).\n")
-	w("- CPU µs/request: utime+stime of the process under test over the run (/proc/<pid>/stat, 10 ms ticks) divided by requests; peak RSS is its VmHWM at the end.\n\n")
+	w("- CPU µs/request: utime+stime of the process under test over the run (/proc/<pid>/stat, 10 ms ticks) divided by requests; CPU vs proxy and vs fan-out are medians of per-round ratios of it; peak RSS is its VmHWM at the end.\n\n")
 	w("![requests per second](%s)\n\n", filepath.Base(svgPath))
 	w("## Results\n\n")
-	w("| scenario | group | clients | req/s | vs direct | vs proxy | vs fan-out | CPU µs/req | p50 | p99 | peak RSS | errors |\n")
-	w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	w("| scenario | group | clients | req/s | vs direct | vs proxy | vs fan-out | CPU µs/req | CPU vs proxy | CPU vs fan-out | p50 | p99 | peak RSS | errors |\n")
+	w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range rows {
-		w("| %s | %s | %d | %.0f | %s | %s | %s | %.0f | %s | %s | %.1f MB | %d |\n", r.Scenario, r.Group, r.Clients, r.RPS,
-			fmtRatio(r.VsDirect), fmtRatio(r.VsProxy), fmtRatio(r.VsRef), r.CPUusPerRq, fmtUs(r.P50us), fmtUs(r.P99us), float64(r.PeakRSS)/1e6, r.Errors)
+		w("| %s | %s | %d | %.0f | %s | %s | %s | %.0f | %s | %s | %s | %s | %.1f MB | %d |\n", r.Scenario, r.Group, r.Clients, r.RPS,
+			fmtRatio(r.VsDirect), fmtRatio(r.VsProxy), fmtRatio(r.VsRef), r.CPUusPerRq, fmtRatio(r.CPUVsProxy), fmtRatio(r.CPUVsRef),
+			fmtUs(r.P50us), fmtUs(r.P99us), float64(r.PeakRSS)/1e6, r.Errors)
 	}
 	if ov != nil {
 		writeOverload(w, ov)
