@@ -49,7 +49,9 @@ type Chain struct {
 	// the instance is at its limit, which must cost as little as possible
 	// — no request id, span, metrics or access-log line are made for what
 	// it refuses. A refusal it returns is rendered by the error handler;
-	// it sets the answer's X-Request-Id itself. Optional. Default none.
+	// it sets the answer's X-Request-Id itself. It runs outside recover,
+	// so it must not panic (net/http would close the connection).
+	// Optional. Default none.
 	Admission []Layer
 	// Unmatched runs after the edge chain only for requests no route
 	// matches (answered 404 or 405), which no route's own chain sees: the
@@ -105,8 +107,8 @@ func (st step) rank() int {
 //     else reads them. It is installed before routing, ahead of the Pre slot
 //     (bff-partner's audit, for one) and so ahead of recover and request
 //     id; it only deletes headers, so running first changes nothing else;
-//  2. the Pre slot;
-//     (routing), then the Admission slot, ahead of everything below;
+//  2. the Pre slot; then routing, and the Admission slot right after it,
+//     ahead of everything below;
 //  3. HEAD as GET: every GET route also answers HEAD (mirrorGET), and a
 //     HEAD request is handed on as a GET whose body net/http drops
 //     (headAsGet, the first middleware after routing, ahead of recover as
