@@ -17,7 +17,7 @@ import (
 // HandlerConfig configures the error renderer.
 type HandlerConfig struct {
 	// Logger receives one line per 5xx with its cause, but for a shed
-	// (503 overloaded), which the concurrency limit counts. Required.
+	// (503 overloaded), which the limit that refused it counts. Required.
 	Logger *zap.Logger
 	// TypeBase is the error catalogue: `type` is TypeBase#<code>, the
 	// catalogue's section on that code, so a client (or its developer)
@@ -69,10 +69,11 @@ func Handler(cfg HandlerConfig) echo.HTTPErrorHandler {
 			return
 		}
 		if p.Status >= 500 && p.Code != CodeOverloaded {
-			// A shed is the gateway's own deliberate answer, counted by
-			// the concurrency limit's metrics and in the access log: a
-			// failure line for each would flood the log with the same
-			// line at the moment the instance has the least to spare.
+			// A shed is the gateway's own deliberate answer, counted where
+			// it is made (the concurrency limit's metric; an upload slot
+			// refusal in the request metrics and access log): a failure
+			// line for each would flood the log with the same line at the
+			// moment the instance has the least to spare.
 			logFailure(log, c, p.Status, p.Code, err)
 		}
 		if p.Status == StatusClientClosedRequest {
