@@ -44,7 +44,9 @@ func TestCacheOnRedisCluster(t *testing.T) {
 	// A client's first calls load the cluster's slot map, dial and load
 	// the scripts, which a loaded machine may not fit in the cache's
 	// 100 ms (the page is then served uncached): warm both up on another
-	// page first.
+	// page first. A machine busy with other work was seen to need more
+	// than 20 s for it; an idle one takes well under a second, so the
+	// long bound costs nothing when the test passes.
 	require.Eventually(t, func() bool {
 		warm := func(w *web) string {
 			cl := newClient(t, ct)
@@ -52,7 +54,7 @@ func TestCacheOnRedisCluster(t *testing.T) {
 		}
 		warm(ws[0])
 		return warm(ws[1]) == "HIT" && warm(ws[0]) == "HIT"
-	}, 20*time.Second, 50*time.Millisecond, "both instances use the cluster")
+	}, time.Minute, 50*time.Millisecond, "both instances use the cluster")
 	warmEntries := c.Keys(t, "bff-web:cache:e:*")
 	require.Len(t, warmEntries, 1)
 	warmEntry := warmEntries[0]
