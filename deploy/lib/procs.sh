@@ -58,8 +58,9 @@ procs_stop_all() {
 		sleep 0.1
 	done
 	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-	# bash keeps the status of a child wait -n already reaped, so this
-	# reports every one, the one that ended the run included.
+	# bash keeps the status of every child it reaped, and a second wait of
+	# one returns it again, so this reports every one, the one that ended
+	# the run included.
 	for i in "${!pids[@]}"; do
 		wait "${pids[i]}" 2>/dev/null
 		echo "[$procs_label] ${names[i]} exited with status $?"
@@ -71,18 +72,25 @@ procs_stop_all() {
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # procs_wait_any: returns never; when any process exits, says which and
-# exits 1 (the EXIT trap then stops the rest). A Ctrl-C reaches the
-# children and the script together: the pause gives the INT trap (exit 0)
-# its turn before the exit is taken for a failure.
+# exits 1 (the EXIT trap then stops the rest). It polls each process every
+# 0.2 s rather than blocking in `wait -n`: a Ctrl-C that interrupted
+# `wait -n` just as a child exited could cost bash that child's status
+# (procs_stop_all then reported nginx "exited with status -1" once), and
+# a poll leaves every status to procs_stop_all's `wait`. A Ctrl-C reaches
+# the children and the script together: the script runs its INT trap
+# (exit 0) at the end of the poll's current command, and the pause before
+# an exit is taken for a failure gives it that turn.
 procs_wait_any() {
-	wait -n "${pids[@]}"
-	local rc=$? i exited="a process"
-	sleep 0.5
-	# wait -n reaped the one that exited, so it is the one kill -0 cannot
-	# reach (wait -n -p would name it, but needs bash 5.1).
-	for i in "${!pids[@]}"; do
-		kill -0 "${pids[i]}" 2>/dev/null || { exited="${names[i]}"; break; }
+	local i rc
+	while :; do
+		for i in "${!pids[@]}"; do
+			kill -0 "${pids[i]}" 2>/dev/null && continue
+			sleep 0.5
+			wait "${pids[i]}" 2>/dev/null
+			rc=$?
+			echo "[$procs_label] ${names[i]} exited (status $rc); stopping the others" >&2
+			exit 1
+		done
+		sleep 0.2
 	done
-	echo "[$procs_label] $exited exited (status $rc); stopping the others" >&2
-	exit 1
 }
