@@ -293,11 +293,7 @@ func (l *Limiter) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			// costs nothing more: its answer still carries the client's id
 			// when valid, a new one otherwise, which the error handler
 			// renders as the problem's requestId.
-			id := c.Request().Header.Get(echo.HeaderXRequestID)
-			if !requestid.Valid(id) {
-				id = requestid.New()
-			}
-			c.Response().Header().Set(echo.HeaderXRequestID, id)
+			c.Response().Header().Set(echo.HeaderXRequestID, requestid.KeepOrNew(c.Request().Header.Get(echo.HeaderXRequestID)))
 			return problem.New(http.StatusServiceUnavailable, problem.CodeOverloaded,
 				"The gateway is at its limit of concurrent requests; retry shortly.").
 				WithHeader(echo.HeaderRetryAfter, retryAfter)

@@ -44,6 +44,16 @@ func Valid(id string) bool {
 	return true
 }
 
+// KeepOrNew returns id when Valid, else a new id: the rule for an
+// incoming X-Request-Id, for answers made before the middleware runs
+// (a shed of the concurrency limit).
+func KeepOrNew(id string) string {
+	if Valid(id) {
+		return id
+	}
+	return New()
+}
+
 // New returns a random 128-bit id in hex.
 func New() string {
 	var b [16]byte

@@ -72,6 +72,16 @@ func TestNewIsValidAndUnique(t *testing.T) {
 	}
 }
 
+func TestKeepOrNew(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "client-chosen.1_a-B", requestid.KeepOrNew("client-chosen.1_a-B"))
+	for _, bad := range []string{"", "has space", strings.Repeat("x", 129), "line\nbreak"} {
+		id := requestid.KeepOrNew(bad)
+		assert.True(t, requestid.Valid(id), "a new id for %q", bad)
+		assert.NotEqual(t, bad, id)
+	}
+}
+
 func TestFromContext(t *testing.T) {
 	t.Parallel()
 	assert.Empty(t, requestid.FromContext(context.Background()))
